@@ -1,0 +1,25 @@
+"""Typed environment configuration: models, cross-section rules, loading and errors."""
+
+from infra.config.errors import ConfigError, Problem
+from infra.config.load import (
+    ENVIRONMENT_KEY,
+    MANAGED_API_KEY,
+    PROJECT,
+    environment_from_stack_file,
+    read_stack_file,
+    validate_environment,
+)
+from infra.config.models import EnvironmentConfig, NodePoolConfig
+
+__all__ = [
+    "ConfigError",
+    "ENVIRONMENT_KEY",
+    "EnvironmentConfig",
+    "MANAGED_API_KEY",
+    "NodePoolConfig",
+    "PROJECT",
+    "Problem",
+    "environment_from_stack_file",
+    "read_stack_file",
+    "validate_environment",
+]

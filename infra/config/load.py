@@ -1,0 +1,170 @@
+"""Load and validate an environment, from a stack file or from the running Pulumi program.
+
+`validate_environment` is the one entry point: it returns a typed `EnvironmentConfig` or raises
+`ConfigError` listing every problem with its key path and value. It checks sections one by
+one so that an unknown key in `tags` does not hide a sizing error in `node_pools`.
+"""
+
+from __future__ import annotations
+
+import copy as copy_module
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from infra.config import rules
+from infra.config.errors import ConfigError, Problem, problem
+from infra.config.models import EnvironmentConfig, ModelConfig, NodePoolConfig, ServingConfig
+
+PROJECT = "gpt-oss-platform"
+ENVIRONMENT_KEY = "environment"
+MANAGED_API_KEY = "managedApiKey"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside Optional[...] / list[...] / dict[str, ...], or None."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin in (list, dict):
+        return _unwrap(typing.get_args(annotation)[-1])
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a user may write at `loc` (aliases where set), for spelling suggestions."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        current = _unwrap(field.annotation) if field else None
+    if current is None:
+        return []
+    return [f.alias or n for n, f in current.model_fields.items()]
+
+
+def _from_validation_error(error: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    found = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        path = _path(prefix + loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _keys_at(model, loc[:-1]), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            found.append(problem(path, f"unknown key{hint}", item["input"]))
+        elif kind == "missing":
+            found.append(problem(path, "required key is missing"))
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            found.append(problem(path, message, item["input"]))
+    return found
+
+
+def _without(raw: Any, locs: list[tuple[Any, ...]]) -> Any:
+    """A deep copy of `raw` with the keys at `locs` removed."""
+    copy = copy_module.deepcopy(raw)
+    for loc in locs:
+        node = copy
+        for part in loc[:-1]:
+            node = node[part]
+        node.pop(loc[-1], None)
+    return copy
+
+
+def _lenient(model: type[BaseModel], raw: Any) -> BaseModel | None:
+    """Parse one section ignoring unknown keys (already reported), so the cross-section rules
+    still see a pool with a misspelled key; None when anything else is wrong with it."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        if not all(e["type"] == "extra_forbidden" for e in errors):
+            return None
+        try:
+            return model.model_validate(_without(raw, [tuple(e["loc"]) for e in errors]))
+        except ValidationError:
+            return None
+
+
+def _cross_section_problems(raw: dict) -> list[Problem]:
+    """The cross-section rules over whichever sections parse on their own."""
+    found: list[Problem] = []
+    model = _lenient(ModelConfig, raw.get("model"))
+    serving = _lenient(ServingConfig, raw.get("serving"))
+    pools_raw = raw.get("node_pools")
+    pools: list[NodePoolConfig] = []
+    if isinstance(pools_raw, list):
+        for item in pools_raw:
+            pool = _lenient(NodePoolConfig, item)
+            if pool is None:
+                return found  # the pool list is unusable; its own errors are reported already
+            pools.append(pool)
+    if pools:
+        found += rules.pool_problems(pools)
+    if pools and serving is not None:
+        pool, missing = rules.serving_pool(pools, serving)
+        found += missing
+        if pool is not None and model is not None:
+            found += rules.sizing_problems(model, pool, pools.index(pool), serving)
+    return found
+
+
+def validate_environment(raw: Any, *, stack: str | None = None, source: str = "environment config") -> EnvironmentConfig:
+    """Typed config or ConfigError listing every problem. `stack` must equal the environment name."""
+    if not isinstance(raw, dict):
+        raise ConfigError([problem(ENVIRONMENT_KEY, "must be a mapping of settings", raw)], source)
+    found: list[Problem] = []
+    env: EnvironmentConfig | None = None
+    try:
+        env = EnvironmentConfig.model_validate(raw)
+    except ValidationError as error:
+        # Root-level errors come from the cross-section validator; they are recomputed below
+        # with their own paths, together with whatever the other sections got wrong.
+        found += [p for p in _from_validation_error(error, EnvironmentConfig) if p.path != "<root>"]
+        found += _cross_section_problems(raw)
+    except ConfigError as error:
+        found += error.problems
+    if stack is not None and raw.get("name") != stack:
+        found.append(problem("name", f"must equal the stack name {stack!r}", raw.get("name")))
+    if found or env is None:
+        raise ConfigError(found, source)
+    return env
+
+
+def read_stack_file(env_name: str, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The `config:` mapping of Pulumi.<env>.yaml, as Pulumi would pass it to the program."""
+    path = root / f"Pulumi.{env_name}.yaml"
+    if not path.exists():
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError([problem("ENV", f"no stack file {path.name}; stacks: {', '.join(stacks)}", env_name)])
+    document = yaml.safe_load(path.read_text()) or {}
+    return document.get("config") or {}
+
+
+def environment_from_stack_file(env_name: str, root: Path = REPO_ROOT) -> EnvironmentConfig:
+    config = read_stack_file(env_name, root)
+    raw = config.get(f"{PROJECT}:{ENVIRONMENT_KEY}")
+    if raw is None:
+        raise ConfigError([problem(f"{PROJECT}:{ENVIRONMENT_KEY}", "missing from the stack file")], f"Pulumi.{env_name}.yaml")
+    return validate_environment(raw, stack=env_name, source=f"Pulumi.{env_name}.yaml")

@@ -1,0 +1,398 @@
+"""The typed environment configuration: one per stack, validated once at the entry point.
+
+Field-level rules live on the fields; rules that join sections (the model on the node pool,
+replicas against pool capacity) live in `infra/config/rules.py` and run as the model
+validator of `EnvironmentConfig`, so a hand-built config is checked exactly like a loaded one.
+Unknown keys are errors everywhere (`extra="forbid"`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from infra.catalog import load_catalog
+
+NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+# Kubernetes label values: the same strings are AWS tags and Kubernetes labels, so they must
+# satisfy the stricter of the two (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/).
+LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class NetworkConfig(Strict):
+    """A new VPC for a new cluster: private subnets for nodes, public subnets for load balancers."""
+
+    vpc_cidr: str = Field("10.40.0.0/16", description="CIDR of the new VPC; a /16 leaves room for pods on the VPC CNI.")
+    availability_zones: int = Field(3, ge=2, le=3, description="How many zones get a public and a private subnet.")
+    single_nat_gateway: bool = Field(
+        True, description="One NAT gateway for all zones (cheaper) instead of one per zone (survives a zone outage)."
+    )
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        network = ipaddress.ip_network(value, strict=True)
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError("must be a /16 to /20 so that every zone gets a /20 private subnet")
+        return str(network)
+
+
+class SystemNodeGroupConfig(Strict):
+    """CPU nodes for the Ray head, the gateway, operators and add-ons."""
+
+    instance_type: str = Field("m7i.large", description="CPU instance type from the catalog.")
+    min_nodes: int = Field(2, ge=1, le=20, description="Never below 2 in prod: the gateway and its PDB need two nodes.")
+    max_nodes: int = Field(4, ge=1, le=50, description="Upper bound for cluster-autoscaler.")
+    disk_size_gib: int = Field(50, ge=20, le=500, description="Root volume size (gp3).")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_cpu_instance(cls, value: str) -> str:
+        spec = load_catalog().instances.get(value)
+        if spec is None or spec.gpu is not None:
+            known = sorted(k for k, v in load_catalog().instances.items() if v.gpu is None)
+            raise ValueError(f"not a CPU instance type in the catalog; known: {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SystemNodeGroupConfig:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
+        return self
+
+
+class ClusterConfig(Strict):
+    """The EKS cluster: created by this stack with its network, or an existing one attached by name."""
+
+    mode: Literal["create", "existing"] = Field(description="`create` builds VPC + EKS; `existing` attaches by name.")
+    name: str = Field(pattern=NAME_RE, description="EKS cluster name (new or existing).")
+    kubernetes_version: str = Field("1.33", description=f"EKS version for a new cluster; one of {KUBERNETES_VERSIONS}.")
+    endpoint_public_access: bool = Field(
+        False, description="Expose the API server publicly. Off by default: reach it through VPN or a bastion."
+    )
+    network: NetworkConfig | None = Field(None, description="The new VPC; only with mode `create`.")
+    subnet_ids: list[str] | None = Field(
+        None, description="Private subnets for node groups of an existing cluster; default: the cluster's subnets."
+    )
+    system_node_group: SystemNodeGroupConfig = Field(
+        default_factory=SystemNodeGroupConfig, description="CPU node group for everything that is not a model replica."
+    )
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if value not in KUBERNETES_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(KUBERNETES_VERSIONS)}")
+        return value
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            bad = [s for s in value if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", s)]
+            if bad:
+                raise ValueError(f"not subnet ids: {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> ClusterConfig:
+        if self.mode == "create" and self.subnet_ids is not None:
+            raise ValueError("subnet_ids is only for mode `existing`; a new cluster makes its own subnets")
+        if self.mode == "existing" and self.network is not None:
+            raise ValueError("network is only for mode `create`; an existing cluster keeps its VPC")
+        return self
+
+    @property
+    def effective_network(self) -> NetworkConfig:
+        return self.network or NetworkConfig()
+
+
+class ModelConfig(Strict):
+    """Which gpt-oss model this environment serves, pinned to a weights revision."""
+
+    name: Literal["gpt-oss-20b", "gpt-oss-120b"] = Field(description="Model served by the RayService.")
+    revision: str = Field(
+        pattern=r"^[0-9a-f]{40}$", description="Hugging Face commit of the weights (40 hex digits): a pinned revision."
+    )
+    source: Literal["huggingface", "s3"] = Field(
+        "huggingface",
+        description="`huggingface` downloads at start-up; `s3` reads from this environment's weights bucket "
+        "(stage them first, see README 'Serving').",
+    )
+
+    @property
+    def hf_repo(self) -> str:
+        return load_catalog().models[self.name].hf_repo
+
+
+class NodePoolConfig(Strict):
+    """A pool of identical GPU nodes. With `capacity_type: spot`, `on_demand_floor` nodes stay on-demand."""
+
+    name: str = Field(pattern=NAME_RE, description="Pool name; becomes part of node group and label names.")
+    gpu: str = Field(description="GPU model (L4, A10G, L40S, A100-40G, H100, H200); normalised, e.g. `a10` -> `A10G`.")
+    instance_type: str = Field(description="EC2 instance type from the catalog; must carry the `gpu` above.")
+    capacity_type: Literal["on_demand", "spot"] = Field(description="Capacity of the nodes above the on-demand floor.")
+    min_nodes: int = Field(ge=0, le=100, description="Nodes kept running; 0 lets the pool scale to zero.")
+    max_nodes: int = Field(ge=1, le=100, description="Upper bound for the autoscaler.")
+    on_demand_floor: int = Field(
+        0, ge=0, le=100, description="With spot: this many nodes are on-demand and never preempted (<= min_nodes)."
+    )
+    provisioner: Literal["managed_node_group", "karpenter"] = Field(
+        "managed_node_group",
+        description="EKS managed node group (+ cluster-autoscaler) or Karpenter NodePool + EC2NodeClass.",
+    )
+    ami_family: Literal["al2023", "bottlerocket"] = Field(
+        "al2023",
+        description="AL2023 NVIDIA (driver included; this stack installs the device plugin) or Bottlerocket NVIDIA "
+        "(driver and device plugin included).",
+    )
+    disk_size_gib: int = Field(
+        200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs."
+    )
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _normalise_gpu(cls, value: object) -> object:
+        if isinstance(value, str):
+            canonical = load_catalog().normalise_gpu(value)
+            if canonical is None:
+                raise ValueError(f"unknown GPU; known: {', '.join(sorted(load_catalog().gpus))}")
+            return canonical
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_gpu_instance(cls, value: str) -> str:
+        spec = load_catalog().instances.get(value)
+        if spec is None or spec.gpu is None:
+            known = sorted(k for k, v in load_catalog().instances.items() if v.gpu)
+            raise ValueError(f"not a GPU instance type in the catalog; known: {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NodePoolConfig:
+        errors = []
+        carried = load_catalog().instances[self.instance_type].gpu
+        if carried != self.gpu:
+            errors.append(f"instance_type {self.instance_type} carries {carried}, not {self.gpu}")
+        if self.min_nodes > self.max_nodes:
+            errors.append(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
+        if self.capacity_type == "on_demand" and self.on_demand_floor:
+            errors.append("on_demand_floor only applies to capacity_type spot; with on_demand every node is on-demand")
+        if self.on_demand_floor > self.min_nodes:
+            errors.append(f"on_demand_floor ({self.on_demand_floor}) is above min_nodes ({self.min_nodes})")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    @property
+    def gpus_per_node(self) -> int:
+        return load_catalog().instances[self.instance_type].gpu_count
+
+    @property
+    def spot_max_nodes(self) -> int:
+        """Nodes that may run on spot (0 when the pool is on-demand)."""
+        return self.max_nodes - self.on_demand_floor if self.capacity_type == "spot" else 0
+
+
+class GcsFaultToleranceConfig(Strict):
+    """Ray GCS fault tolerance backed by an external Redis, so a head restart keeps Serve apps."""
+
+    enabled: bool = Field(False, description="Turn on GCS FT; recommended for prod.")
+    redis_address: str | None = Field(
+        None, description="host:port of a Redis the cluster can reach (e.g. ElastiCache); required when enabled."
+    )
+    redis_password_secret: str | None = Field(
+        None, description="Name of a Kubernetes Secret (key `password`) in the serving namespace, if Redis needs auth."
+    )
+
+    @model_validator(mode="after")
+    def _address(self) -> GcsFaultToleranceConfig:
+        if self.enabled and not self.redis_address:
+            raise ValueError("redis_address is required when enabled is true")
+        if self.redis_address and not re.fullmatch(r"[A-Za-z0-9.-]+:\d{2,5}", self.redis_address):
+            raise ValueError(f"redis_address must be host:port, got {self.redis_address!r}")
+        return self
+
+
+class ServingConfig(Strict):
+    """The RayService: replicas, context length and parallelism of the model."""
+
+    node_pool: str | None = Field(None, description="Node pool that hosts replicas; default: the only pool.")
+    min_replicas: int = Field(ge=0, le=64, description="Replicas kept warm; 0 allows scale to zero (cold starts).")
+    max_replicas: int = Field(ge=1, le=64, description="Upper bound for Ray Serve autoscaling.")
+    max_model_len: int = Field(
+        32768, ge=1024, le=131072, description="Longest prompt+completion in tokens; set to the real need."
+    )
+    tensor_parallel: int | None = Field(None, description="Force a TP degree (1, 2, 4, 8); default: smallest that fits.")
+    gpu_memory_utilization: float | None = Field(
+        None, ge=0.5, le=0.98, description="vLLM memory fraction; default 0.95 on Hopper at TP=1, else 0.90."
+    )
+    target_ongoing_requests: int = Field(32, ge=1, le=1024, description="Ray Serve autoscaling target per replica.")
+    max_ongoing_requests: int = Field(
+        128, ge=1, le=4096, description="Requests one replica accepts before Ray Serve answers with backpressure."
+    )
+    upgrade_strategy: Literal["NewCluster", "NewClusterWithIncrementalUpgrade", "None"] = Field(
+        "NewCluster",
+        description="KubeRay upgrade on rayClusterConfig change. NewCluster is blue/green and needs GPU headroom "
+        "for a second set of replicas; NewClusterWithIncrementalUpgrade is alpha and needs Gateway API; "
+        "None replaces nothing (apply cluster changes by hand).",
+    )
+    gcs_fault_tolerance: GcsFaultToleranceConfig = Field(
+        default_factory=GcsFaultToleranceConfig, description="External Redis for the Ray GCS."
+    )
+
+    @field_validator("tensor_parallel")
+    @classmethod
+    def _tp(cls, value: int | None) -> int | None:
+        if value is not None and value not in (1, 2, 4, 8):
+            raise ValueError("must be 1, 2, 4 or 8")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ServingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        if self.target_ongoing_requests > self.max_ongoing_requests:
+            raise ValueError(
+                f"target_ongoing_requests ({self.target_ongoing_requests}) is above "
+                f"max_ongoing_requests ({self.max_ongoing_requests})"
+            )
+        return self
+
+
+class FallbackConfig(Strict):
+    """The managed API behind the self-hosted model."""
+
+    allowed: bool = Field(description="Whether non-sovereign traffic may fall back to the managed API.")
+    model: str = Field("o4-mini", description="Managed model used as fallback; must be in the price catalog.")
+    base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible base URL of the managed API.")
+
+    @field_validator("model")
+    @classmethod
+    def _priced(cls, value: str) -> str:
+        if value not in load_catalog().managed_api:
+            raise ValueError(f"no price for it; priced models: {', '.join(sorted(load_catalog().managed_api))}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL: the managed API key travels on it")
+        return value.rstrip("/")
+
+
+class GatewayConfig(Strict):
+    """The OpenAI-compatible gateway Deployment and its routing knobs."""
+
+    min_replicas: int = Field(2, ge=1, le=50, description="HPA minimum; 2+ so a node drain never drops the endpoint.")
+    max_replicas: int = Field(6, ge=1, le=100, description="HPA maximum.")
+    first_byte_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="Give up on the self-hosted model if no byte arrives in this time (hung engine)."
+    )
+    max_in_flight: int = Field(
+        256, ge=1, le=100000, description="Saturation ceiling: above this many in-flight primary requests, fall back."
+    )
+    circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
+    circuit_open_seconds: float = Field(10.0, gt=0, le=3600, description="How long an open circuit waits before a probe.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GatewayConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
+        return self
+
+
+class TagsConfig(Strict):
+    """Cost-allocation tags. Values double as Kubernetes labels, so they must be label-safe."""
+
+    cost_center: str = Field(alias="cost-center", description="Finance cost center, e.g. `cc-4120`.")
+    team: str = Field(description="Owning team handle, e.g. `ml-platform`.")
+    owner: str = Field(description="Accountable person or rota handle, label-safe (no `@`), e.g. `jdoe`.")
+    extra: dict[str, str] = Field(
+        default_factory=dict, description="More tags; keys lower-case with hyphens, like the required ones."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+    @field_validator("cost_center", "team", "owner")
+    @classmethod
+    def _label_safe(cls, value: str) -> str:
+        if not value or len(value) > 63 or not LABEL_VALUE_RE.match(value):
+            raise ValueError(
+                "must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit "
+                "(it is also a Kubernetes label value)"
+            )
+        return value
+
+    @field_validator("extra")
+    @classmethod
+    def _extra(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", k)]
+        if bad:
+            raise ValueError(f"keys must be lower-case words joined by '-': {', '.join(sorted(bad))}")
+        bad_values = [k for k, v in value.items() if len(v) > 63 or not LABEL_VALUE_RE.match(v)]
+        if bad_values:
+            raise ValueError(f"values must be label-safe (<= 63 chars, [A-Za-z0-9-_.]): {', '.join(sorted(bad_values))}")
+        return value
+
+
+class BudgetConfig(Strict):
+    """An AWS Budget on this environment's tagged spend."""
+
+    monthly_usd: float = Field(gt=0, description="Monthly cost budget in USD, filtered by the environment tag.")
+    alert_thresholds_percent: list[Annotated[int, Field(gt=0, le=500)]] = Field(
+        default_factory=lambda: [50, 80, 100], description="Actual-spend alerts, percent of the budget."
+    )
+    forecast_alert_percent: int | None = Field(100, gt=0, le=500, description="Forecast alert; null turns it off.")
+    notify_emails: list[str] = Field(min_length=1, description="Who receives the alerts.")
+
+    @field_validator("notify_emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [e for e in value if not EMAIL_RE.match(e)]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return value
+
+
+class EnvironmentConfig(Strict):
+    """Everything that differs between dev, staging and prod."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Environment name; equals the stack name.")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region, e.g. `us-east-1`.")
+    cluster: ClusterConfig
+    model: ModelConfig
+    node_pools: list[NodePoolConfig] = Field(min_length=1, description="GPU node pools.")
+    serving: ServingConfig
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    fallback: FallbackConfig
+    tags: TagsConfig
+    budget: BudgetConfig
+
+    @model_validator(mode="after")
+    def _cross_section_rules(self) -> EnvironmentConfig:
+        from infra.config.rules import cross_section_problems
+
+        problems = cross_section_problems(self)
+        if problems:
+            from infra.config.errors import ConfigError
+
+            raise ConfigError(problems)
+        return self
+
+    def serving_pool(self) -> NodePoolConfig:
+        """The node pool that hosts model replicas (validated to exist)."""
+        if self.serving.node_pool is None:
+            return self.node_pools[0]
+        return next(p for p in self.node_pools if p.name == self.serving.node_pool)

@@ -1,0 +1,83 @@
+"""Rules that join sections of the environment config: model on pool, replicas on capacity.
+
+Each rule takes the sections it needs and returns problems, so `validate_environment` can
+run them even when an unrelated section failed to parse and report everything at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from infra.config.errors import Problem, problem
+from infra.sizing import SizingError, size_replica
+
+if TYPE_CHECKING:
+    from infra.config.models import EnvironmentConfig, ModelConfig, NodePoolConfig, ServingConfig
+
+
+def pool_problems(pools: list[NodePoolConfig]) -> list[Problem]:
+    seen: dict[str, int] = {}
+    found = []
+    for index, pool in enumerate(pools):
+        if pool.name in seen:
+            found.append(problem(f"node_pools[{index}].name", f"duplicates node_pools[{seen[pool.name]}]", pool.name))
+        seen.setdefault(pool.name, index)
+    return found
+
+
+def serving_pool(pools: list[NodePoolConfig], serving: ServingConfig) -> tuple[NodePoolConfig | None, list[Problem]]:
+    if serving.node_pool is None:
+        if len(pools) == 1:
+            return pools[0], []
+        names = ", ".join(p.name for p in pools)
+        return None, [problem("serving.node_pool", f"required when there are several node pools ({names})")]
+    for pool in pools:
+        if pool.name == serving.node_pool:
+            return pool, []
+    names = ", ".join(p.name for p in pools)
+    return None, [problem("serving.node_pool", f"no node pool of that name; pools: {names}", serving.node_pool)]
+
+
+def sizing_problems(model: ModelConfig, pool: NodePoolConfig, pool_index: int, serving: ServingConfig) -> list[Problem]:
+    """The model must fit the pool's GPUs, and the pool must hold the replicas (and upgrade headroom)."""
+    try:
+        sizing = size_replica(
+            model.name, pool.instance_type, serving.max_model_len, serving.tensor_parallel, serving.gpu_memory_utilization
+        )
+    except SizingError as error:
+        return [problem(f"node_pools[{pool_index}].instance_type", str(error), pool.instance_type)]
+
+    found = []
+    capacity = pool.max_nodes * sizing.replicas_per_node
+    if serving.max_replicas > capacity:
+        found.append(
+            problem(
+                "serving.max_replicas",
+                f"node pool {pool.name!r} holds at most {capacity} replicas ({pool.max_nodes} nodes x "
+                f"{sizing.replicas_per_node} per {pool.instance_type}); raise node_pools[{pool_index}].max_nodes "
+                "or lower max_replicas",
+                serving.max_replicas,
+            )
+        )
+    if serving.upgrade_strategy == "NewCluster":
+        # Blue/green: the new RayCluster starts its replicas before the old one is torn down.
+        needed = 2 * max(serving.min_replicas, 1)
+        if capacity < needed:
+            found.append(
+                problem(
+                    "serving.upgrade_strategy",
+                    f"NewCluster runs old and new clusters side by side and needs room for {needed} replicas; "
+                    f"node pool {pool.name!r} holds {capacity}. Raise node_pools[{pool_index}].max_nodes or use `None`",
+                    serving.upgrade_strategy,
+                )
+            )
+    return found
+
+
+def cross_section_problems(env: EnvironmentConfig) -> list[Problem]:
+    found = pool_problems(env.node_pools)
+    pool, missing = serving_pool(env.node_pools, env.serving)
+    found += missing
+    if pool is not None:
+        found += sizing_problems(env.model, pool, env.node_pools.index(pool), env.serving)
+    return found

@@ -1,0 +1,192 @@
+"""gpt-oss-aware sizing: how one serving replica maps onto one GPU instance type.
+
+Pure functions over the catalog, no Pulumi. The rule is vLLM's own start-up check: the
+weights (split across tensor-parallel ranks) plus a working overhead must leave enough of
+`gpu_memory_utilization` x GPU memory for the KV cache of at least one sequence of
+`max_model_len` tokens. The smallest tensor-parallel degree that passes wins, because TP=1
+gives the best throughput per GPU (vLLM gpt-oss recipe).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from infra.catalog import Catalog, InstanceSpec, ModelSpec, load_catalog
+
+TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
+# CUDA context, activations and CUDA graphs per GPU, GB. vLLM profiles the real figure at
+# start-up; 2.5 GB is what gpt-oss leaves outside weights + KV on L4 and H100 in practice.
+RUNTIME_OVERHEAD_GB = 2.5
+# Hopper at TP=1 can give vLLM 95% of memory (vLLM gpt-oss recipe); elsewhere keep 10% free
+# for the CUDA allocator and NCCL buffers.
+DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
+HOPPER_TP1_GPU_MEMORY_UTILIZATION = 0.95
+# Host share kept back on every GPU node for the kubelet, system daemons and DaemonSets.
+NODE_RESERVED_VCPU = 1
+NODE_RESERVED_MEMORY_FRACTION = 0.15
+NODE_RESERVED_MEMORY_GIB = 1.0
+
+
+class SizingError(ValueError):
+    """A model cannot be served on the chosen hardware; the message says why and what would work."""
+
+
+@dataclass(frozen=True)
+class ReplicaSizing:
+    model: str
+    instance_type: str
+    gpu: str
+    gpu_generation: str
+    ray_accelerator: str
+    tensor_parallel: int
+    gpus_per_replica: int
+    replicas_per_node: int
+    gpu_memory_utilization: float
+    max_model_len: int
+    kv_cache_gb_per_replica: float
+    kv_cache_tokens_per_replica: int
+    attention_backend: str | None
+    worker_cpu: int
+    worker_memory_gib: int
+    usd_per_replica_hour: float
+
+    @property
+    def concurrent_full_length_sequences(self) -> int:
+        return self.kv_cache_tokens_per_replica // self.max_model_len
+
+
+def _utilization(generation: str, tp: int, override: float | None) -> float:
+    if override is not None:
+        return override
+    if generation == "hopper" and tp == 1:
+        return HOPPER_TP1_GPU_MEMORY_UTILIZATION
+    return DEFAULT_GPU_MEMORY_UTILIZATION
+
+
+def _kv_cache_gb(model: ModelSpec, gpu_memory_gb: float, tp: int, utilization: float) -> float:
+    per_gpu = gpu_memory_gb * utilization - model.weights_gb / tp - RUNTIME_OVERHEAD_GB
+    return per_gpu * tp
+
+
+def _worker_resources(instance: InstanceSpec, gpus_per_replica: int) -> tuple[int, int]:
+    share = gpus_per_replica / instance.gpu_count
+    cpu = max(1, math.floor((instance.vcpu - NODE_RESERVED_VCPU) * share))
+    usable_gib = instance.memory_gib * (1 - NODE_RESERVED_MEMORY_FRACTION) - NODE_RESERVED_MEMORY_GIB
+    memory = max(1, math.floor(usable_gib * share))
+    return cpu, memory
+
+
+def _try_size(
+    catalog: Catalog,
+    model_name: str,
+    instance_type: str,
+    max_model_len: int,
+    tensor_parallel: int | None,
+    gpu_memory_utilization: float | None,
+) -> tuple[ReplicaSizing | None, str]:
+    """The sizing, or None and the reason it does not fit."""
+    model = catalog.models[model_name]
+    instance = catalog.instances[instance_type]
+    if instance.gpu is None:
+        return None, f"{instance_type} has no GPU"
+    gpu = catalog.gpus[instance.gpu]
+    if gpu.compute_capability < model.min_compute_capability:
+        return None, (
+            f"{instance.gpu} has compute capability {gpu.compute_capability}; vLLM's MXFP4 kernels "
+            f"for {model_name} need {model.min_compute_capability} or newer"
+        )
+    if max_model_len > model.max_context_tokens:
+        return None, f"max_model_len {max_model_len} exceeds {model_name}'s context of {model.max_context_tokens}"
+    degrees = [tensor_parallel] if tensor_parallel else list(TENSOR_PARALLEL_DEGREES)
+    reasons = []
+    too_wide = [tp for tp in degrees if tp > instance.gpu_count]
+    for tp in degrees:
+        if tp > instance.gpu_count:
+            continue
+        if model.num_kv_heads % tp:
+            reasons.append(f"TP={tp} does not divide {model_name}'s {model.num_kv_heads} KV heads")
+            continue
+        utilization = _utilization(gpu.generation, tp, gpu_memory_utilization)
+        kv_gb = _kv_cache_gb(model, gpu.memory_gb, tp, utilization)
+        kv_tokens = int(kv_gb * 1e9 // model.kv_bytes_per_token) if kv_gb > 0 else 0
+        if kv_tokens < max_model_len:
+            need_gb = model.weights_gb / tp + RUNTIME_OVERHEAD_GB + max_model_len * model.kv_bytes_per_token / 1e9 / tp
+            reasons.append(
+                f"at TP={tp} each {instance.gpu} needs {need_gb:.1f} GB for weights, runtime and one "
+                f"{max_model_len}-token sequence but offers {gpu.memory_gb * utilization:.1f} GB "
+                f"({gpu.memory_gb:g} GB x {utilization})"
+            )
+            continue
+        replicas_per_node = instance.gpu_count // tp
+        cpu, memory = _worker_resources(instance, tp)
+        return (
+            ReplicaSizing(
+                model=model_name,
+                instance_type=instance_type,
+                gpu=instance.gpu,
+                gpu_generation=gpu.generation,
+                ray_accelerator=gpu.ray_accelerator,
+                tensor_parallel=tp,
+                gpus_per_replica=tp,
+                replicas_per_node=replicas_per_node,
+                gpu_memory_utilization=utilization,
+                max_model_len=max_model_len,
+                kv_cache_gb_per_replica=round(kv_gb, 2),
+                kv_cache_tokens_per_replica=kv_tokens,
+                # Ampere and Ada run gpt-oss's attention sinks on vLLM's Triton backend; Hopper
+                # uses vLLM's default (FlashAttention 3). (vLLM gpt-oss recipe)
+                attention_backend=None if gpu.generation == "hopper" else "TRITON_ATTN",
+                worker_cpu=cpu,
+                worker_memory_gib=memory,
+                usd_per_replica_hour=round(instance.usd_per_hour / replicas_per_node, 6),
+            ),
+            "",
+        )
+    if too_wide:
+        listed = "/".join(str(tp) for tp in too_wide)
+        reasons.append(f"TP={listed} needs more GPUs on one node than {instance_type} has ({instance.gpu_count})")
+    return None, "; ".join(reasons)
+
+
+def suggestions(model_name: str, max_model_len: int, catalog: Catalog | None = None, limit: int = 3) -> list[str]:
+    """Instance types that can serve the model, cheapest per replica-hour first."""
+    catalog = catalog or load_catalog()
+    fits = []
+    for instance_type in catalog.instances:
+        sizing, _ = _try_size(catalog, model_name, instance_type, max_model_len, None, None)
+        if sizing:
+            fits.append(sizing)
+    # Ties go to the smaller node: a lost node takes fewer replicas with it.
+    fits.sort(key=lambda s: (s.usd_per_replica_hour, catalog.instances[s.instance_type].gpu_count, s.instance_type))
+    return [
+        f"{s.instance_type} ({s.gpus_per_replica}x {s.gpu}, TP={s.tensor_parallel}, "
+        f"${s.usd_per_replica_hour:.2f}/h per replica)"
+        for s in fits[:limit]
+    ]
+
+
+def size_replica(
+    model_name: str,
+    instance_type: str,
+    max_model_len: int,
+    tensor_parallel: int | None = None,
+    gpu_memory_utilization: float | None = None,
+    catalog: Catalog | None = None,
+) -> ReplicaSizing:
+    """Size one replica of `model_name` on `instance_type`, or raise SizingError with suggestions."""
+    catalog = catalog or load_catalog()
+    if model_name not in catalog.models:
+        raise SizingError(f"unknown model {model_name!r}; known: {', '.join(sorted(catalog.models))}")
+    if instance_type not in catalog.instances:
+        raise SizingError(f"unknown instance type {instance_type!r}; known: {', '.join(sorted(catalog.instances))}")
+    if tensor_parallel is not None and tensor_parallel not in TENSOR_PARALLEL_DEGREES:
+        raise SizingError(f"tensor_parallel {tensor_parallel} is not one of {TENSOR_PARALLEL_DEGREES}")
+    sizing, reason = _try_size(catalog, model_name, instance_type, max_model_len, tensor_parallel, gpu_memory_utilization)
+    if sizing:
+        return sizing
+    instance = catalog.instances[instance_type]
+    hardware = f"{instance.gpu_count}x {instance.gpu}" if instance.gpu else "no GPU"
+    options = suggestions(model_name, max_model_len, catalog)
+    hint = f"; it fits on: {', '.join(options)}" if options else ""
+    raise SizingError(f"{model_name} cannot be served on {instance_type} ({hardware}): {reason}{hint}")
