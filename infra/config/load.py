@@ -168,3 +168,37 @@ def environment_from_stack_file(env_name: str, root: Path = REPO_ROOT) -> Enviro
     if raw is None:
         raise ConfigError([problem(f"{PROJECT}:{ENVIRONMENT_KEY}", "missing from the stack file")], f"Pulumi.{env_name}.yaml")
     return validate_environment(raw, stack=env_name, source=f"Pulumi.{env_name}.yaml")
+
+
+def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
+    """The typed environment and the managed API key (a secret Output, or None), read from the
+    running stack's config. Every problem, including a missing or plain-text key, in one error."""
+    import pulumi
+    from pulumi.runtime.config import is_config_secret
+
+    stack = pulumi.get_stack()
+    config = pulumi.Config(PROJECT)
+    source = f"stack {stack!r} config"
+    found: list[Problem] = []
+    env: EnvironmentConfig | None = None
+    raw = config.get_object(ENVIRONMENT_KEY)
+    if raw is None:
+        found.append(problem(f"{PROJECT}:{ENVIRONMENT_KEY}", "missing; see Pulumi.dev.yaml for a complete example"))
+    else:
+        try:
+            env = validate_environment(raw, stack=stack, source=source)
+        except ConfigError as error:
+            found += error.problems
+    key = None
+    if config.get(MANAGED_API_KEY) is not None:
+        if not is_config_secret(f"{PROJECT}:{MANAGED_API_KEY}"):
+            # Never echo the value: the message names the key only.
+            found.append(problem(MANAGED_API_KEY, "is stored in plain text; set it with `pulumi config set --secret`"))
+        key = config.get_secret(MANAGED_API_KEY)
+    elif isinstance(raw, dict) and (raw.get("fallback") or {}).get("allowed"):
+        found.append(
+            problem(MANAGED_API_KEY, "required when fallback.allowed is true; set it with `pulumi config set --secret managedApiKey`")
+        )
+    if found or env is None:
+        raise ConfigError(found, source)
+    return env, key

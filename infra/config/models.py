@@ -42,7 +42,7 @@ class NetworkConfig(Strict):
     def _cidr(cls, value: str) -> str:
         network = ipaddress.ip_network(value, strict=True)
         if not 16 <= network.prefixlen <= 20:
-            raise ValueError("must be a /16 to /20 so that every zone gets a /20 private subnet")
+            raise ValueError("must be a /16 to /20: pods take VPC addresses on the VPC CNI, and each zone needs room")
         return str(network)
 
 
@@ -157,6 +157,12 @@ class NodePoolConfig(Strict):
     )
     disk_size_gib: int = Field(
         200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs."
+    )
+    ami_release: str | None = Field(
+        None,
+        description="Pin of the node image. Karpenter: alias version (`v20251110` for AL2023, `v1.63.0` for "
+        "Bottlerocket; default pinned in infra/versions.py). Managed node group: EKS AMI release version "
+        "(`1.33.5-20251110`); default: EKS' latest for the cluster version at creation, then held.",
     )
 
     @field_validator("gpu", mode="before")

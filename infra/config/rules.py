@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from infra.config.errors import Problem, problem
+from infra.node_pool_shape import karpenter_floor_nodes
 from infra.sizing import SizingError, size_replica
 
 if TYPE_CHECKING:
@@ -48,6 +49,17 @@ def sizing_problems(model: ModelConfig, pool: NodePoolConfig, pool_index: int, s
         return [problem(f"node_pools[{pool_index}].instance_type", str(error), pool.instance_type)]
 
     found = []
+    if pool.provisioner == "karpenter":
+        floor = karpenter_floor_nodes(serving.min_replicas, sizing.replicas_per_node)
+        if pool.min_nodes != floor:
+            found.append(
+                problem(
+                    f"node_pools[{pool_index}].min_nodes",
+                    f"Karpenter keeps no idle node: the floor is what serving.min_replicas "
+                    f"({serving.min_replicas}) occupies, {floor} node(s); set min_nodes to {floor}",
+                    pool.min_nodes,
+                )
+            )
     capacity = pool.max_nodes * sizing.replicas_per_node
     if serving.max_replicas > capacity:
         found.append(

@@ -1,0 +1,101 @@
+"""The Pulumi program: validate the environment, compose the components, export outputs.
+
+Configuration is validated before the first resource is registered, so a bad stack file
+creates nothing. Every AWS resource goes through one provider whose default tags carry the
+cost tag set; components add explicit tags where default tags do not reach.
+"""
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.chart_values import chart_values
+from infra.components.addons import ClusterAddons
+from infra.components.budget import EnvironmentBudget
+from infra.components.cluster import EksCluster
+from infra.components.network import Network
+from infra.components.node_pools import gpu_node_pool
+from infra.components.secrets import ManagedApiKey
+from infra.components.serving import SERVING_NAMESPACE, ServingNamespace, ServingRelease
+from infra.components.storage import WeightsBucket
+from infra.config import ConfigError
+from infra.config.load import environment_from_pulumi
+from infra.tags import cost_tags, k8s_labels
+
+RAY_SERVICE_ACCOUNT = "gpt-oss-ray"
+
+try:
+    env, managed_api_key = environment_from_pulumi()
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+stack = pulumi.get_stack()
+tags = cost_tags(env, stack)
+labels = k8s_labels(env, stack, "gpt-oss-platform")
+aws_provider = aws.Provider("aws", region=env.region, default_tags={"tags": tags})
+on_aws = pulumi.ResourceOptions(providers=[aws_provider])
+
+network = None
+if env.cluster.mode == "create":
+    network = Network(f"{env.name}-network", env.cluster.effective_network, env.cluster.name, opts=on_aws)
+cluster = EksCluster(
+    env.name,
+    env.cluster,
+    env.region,
+    tags,
+    labels,
+    private_subnet_ids=network.private_subnet_ids if network else None,
+    public_subnet_ids=network.public_subnet_ids if network else None,
+    opts=on_aws,
+)
+k8s_provider = k8s.Provider(
+    "k8s",
+    kubeconfig=cluster.kubeconfig,
+    enable_server_side_apply=True,
+    opts=pulumi.ResourceOptions(depends_on=[cluster]),
+)
+on_both = pulumi.ResourceOptions(providers=[aws_provider, k8s_provider])
+
+addons = ClusterAddons(f"{env.name}-addons", env, cluster.handle, labels, opts=on_both)
+pools = [
+    gpu_node_pool(
+        f"{env.name}-{pool.name}",
+        pool,
+        cluster.handle,
+        tags,
+        labels,
+        opts=pulumi.ResourceOptions(
+            providers=[aws_provider, k8s_provider],
+            depends_on=[addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else [],
+        ),
+    )
+    for pool in env.node_pools
+]
+namespace = ServingNamespace(f"{env.name}-serving", labels, opts=on_both)
+weights = WeightsBucket(f"{env.name}-weights", cluster.handle, SERVING_NAMESPACE, RAY_SERVICE_ACCOUNT, opts=on_aws)
+secrets = []
+if managed_api_key is not None and env.fallback.allowed:
+    secrets.append(
+        ManagedApiKey(
+            f"{env.name}-managed-api-key",
+            managed_api_key,
+            f"gpt-oss-platform/{env.name}/managed-api-key",
+            namespace.name,
+            labels,
+            opts=on_both,
+        )
+    )
+EnvironmentBudget(f"{env.name}-budget", env.name, env.budget, opts=on_aws)
+serving = ServingRelease(
+    f"{env.name}-serving",
+    namespace.name,
+    weights.name.apply(lambda bucket: chart_values(env, stack, weights_bucket=bucket)),
+    opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[addons, *secrets, *pools]),
+)
+
+pulumi.export("cluster_name", cluster.handle.name)
+pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+pulumi.export("weights_bucket", weights.name)
+pulumi.export("serving_namespace", SERVING_NAMESPACE)
+pulumi.export("gateway_url", f"http://gpt-oss-gateway.{SERVING_NAMESPACE}.svc.cluster.local:8080/v1")
+pulumi.export("node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools])

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources, one per concern. Type tokens: `gptoss:<module>:<Type>`."""

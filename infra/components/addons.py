@@ -1,0 +1,197 @@
+"""Cluster add-ons as pinned Helm releases: KubeRay operator, NVIDIA device plugin,
+cluster-autoscaler and Karpenter (each only where the environment needs it), with the IAM
+their controllers assume through EKS Pod Identity.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra import iam_policies
+from infra.components.cluster import ClusterHandle
+from infra.config.models import EnvironmentConfig
+from infra.node_pool_shape import GPU_LABEL, GPU_TAINT, POOL_LABEL, SYSTEM_POOL
+from infra.versions import (
+    CLUSTER_AUTOSCALER,
+    CLUSTER_AUTOSCALER_IMAGE_TAGS,
+    KARPENTER,
+    KUBERAY_OPERATOR,
+    NVIDIA_DEVICE_PLUGIN,
+    ChartPin,
+)
+
+SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
+GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Equal", "value": GPU_TAINT["value"], "effect": GPU_TAINT["effect"]}
+
+
+def needs_device_plugin(env: EnvironmentConfig) -> bool:
+    """Bottlerocket NVIDIA AMIs ship the device plugin; AL2023 NVIDIA AMIs do not."""
+    return any(pool.ami_family == "al2023" for pool in env.node_pools)
+
+
+def needs_cluster_autoscaler(env: EnvironmentConfig) -> bool:
+    # A new cluster's system node group is a managed node group too.
+    return env.cluster.mode == "create" or any(p.provisioner == "managed_node_group" for p in env.node_pools)
+
+
+def needs_karpenter(env: EnvironmentConfig) -> bool:
+    return any(pool.provisioner == "karpenter" for pool in env.node_pools)
+
+
+def kuberay_values(labels: dict[str, str]) -> dict:
+    return {
+        "labels": labels,
+        "podLabels": labels,
+        "nodeSelector": SYSTEM_NODES,
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    }
+
+
+def device_plugin_values() -> dict:
+    return {
+        # Only GPU nodes, and it must tolerate their taint to land there.
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": GPU_LABEL, "operator": "Exists"}]}]
+                }
+            }
+        },
+        "tolerations": [GPU_TOLERATION],
+        "priorityClassName": "system-node-critical",
+    }
+
+
+def cluster_autoscaler_values(env: EnvironmentConfig, cluster_name: str, labels: dict[str, str]) -> dict:
+    return {
+        "autoDiscovery": {"clusterName": cluster_name},
+        "awsRegion": env.region,
+        "image": {"tag": CLUSTER_AUTOSCALER_IMAGE_TAGS[env.cluster.kubernetes_version]},
+        "nodeSelector": SYSTEM_NODES,
+        "podLabels": labels,
+        "rbac": {"serviceAccount": {"name": "cluster-autoscaler"}},
+        "extraArgs": {
+            "balance-similar-node-groups": True,
+            "expander": "least-waste",
+            # GPU nodes are expensive idle; model weights in emptyDir must not pin a node.
+            "skip-nodes-with-local-storage": False,
+            "scale-down-unneeded-time": "10m",
+        },
+    }
+
+
+def karpenter_values(cluster_name: str, queue_name: str, labels: dict[str, str]) -> dict:
+    return {
+        "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
+        "nodeSelector": SYSTEM_NODES,
+        "podLabels": labels,
+        "serviceAccount": {"name": "karpenter"},
+        "controller": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}},
+    }
+
+
+def helm_release(name: str, pin: ChartPin, values: pulumi.Input[dict], parent: pulumi.Resource, **extra) -> k8s.helm.v3.Release:
+    oci = pin.repository.startswith("oci://")
+    return k8s.helm.v3.Release(
+        name,
+        name=pin.release,
+        namespace=pin.namespace,
+        create_namespace=True,
+        chart=f"{pin.repository}/{pin.chart}" if oci else pin.chart,
+        repository_opts=None if oci else {"repo": pin.repository},
+        version=pin.version,
+        values=values,
+        opts=pulumi.ResourceOptions(parent=parent, **extra),
+    )
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    """Operators and node autoscaling. `ready` lists what workloads must wait for."""
+
+    def __init__(
+        self,
+        name: str,
+        env: EnvironmentConfig,
+        cluster: ClusterHandle,
+        labels: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gptoss:k8s:ClusterAddons", name, None, opts)
+        self.releases: list[k8s.helm.v3.Release] = []
+        self.kuberay = helm_release(f"{name}-kuberay", KUBERAY_OPERATOR, kuberay_values(labels), self)
+        self.releases.append(self.kuberay)
+        if needs_device_plugin(env):
+            self.releases.append(helm_release(f"{name}-nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN, device_plugin_values(), self))
+        if needs_cluster_autoscaler(env):
+            self._cluster_autoscaler(name, env, cluster, labels)
+        self.karpenter: k8s.helm.v3.Release | None = None
+        if needs_karpenter(env):
+            self.karpenter = self._karpenter(name, env, cluster, labels)
+        self.register_outputs({"releases": [r.name for r in self.releases]})
+
+    def _pod_identity_role(
+        self, name: str, cluster: ClusterHandle, namespace: str, service_account: str, policy: pulumi.Input[str]
+    ) -> aws.eks.PodIdentityAssociation:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=iam_policies.dumps(iam_policies.pod_identity_trust()), opts=child)
+        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
+        return aws.eks.PodIdentityAssociation(
+            f"{name}-identity",
+            cluster_name=cluster.name,
+            namespace=namespace,
+            service_account=service_account,
+            role_arn=role.arn,
+            opts=child,
+        )
+
+    def _cluster_autoscaler(self, name: str, env: EnvironmentConfig, cluster: ClusterHandle, labels: dict[str, str]) -> None:
+        identity = self._pod_identity_role(
+            f"{name}-cluster-autoscaler",
+            cluster,
+            CLUSTER_AUTOSCALER.namespace,
+            "cluster-autoscaler",
+            cluster.name.apply(lambda n: iam_policies.dumps(iam_policies.cluster_autoscaler(n))),
+        )
+        values = cluster.name.apply(lambda n: cluster_autoscaler_values(env, n, labels))
+        self.releases.append(helm_release(f"{name}-cluster-autoscaler", CLUSTER_AUTOSCALER, values, self, depends_on=[identity]))
+
+    def _karpenter(self, name: str, env: EnvironmentConfig, cluster: ClusterHandle, labels: dict[str, str]) -> k8s.helm.v3.Release:
+        child = pulumi.ResourceOptions(parent=self)
+        queue = aws.sqs.Queue(
+            f"{name}-karpenter-interruptions",
+            message_retention_seconds=300,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-karpenter-interruptions",
+            queue_url=queue.url,
+            policy=queue.arn.apply(lambda arn: iam_policies.dumps(iam_policies.interruption_queue_policy(arn))),
+            opts=child,
+        )
+        for event, pattern in iam_policies.INTERRUPTION_EVENTS.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-karpenter-{event}", event_pattern=json.dumps(pattern, sort_keys=True), opts=child
+            )
+            aws.cloudwatch.EventTarget(f"{name}-karpenter-{event}", rule=rule.name, arn=queue.arn, opts=child)
+        # Nodes Karpenter launches join with the shared node role; API-mode clusters need an
+        # access entry for it (managed node groups get theirs from EKS).
+        aws.eks.AccessEntry(
+            f"{name}-karpenter-nodes",
+            cluster_name=cluster.name,
+            principal_arn=cluster.node_role_arn,
+            type="EC2_LINUX",
+            opts=child,
+        )
+        policy = pulumi.Output.all(cluster.name, cluster.node_role_arn, queue.arn, cluster.arn).apply(
+            lambda a: iam_policies.dumps(iam_policies.karpenter_controller(a[0], env.region, a[1], a[2], a[3]))
+        )
+        identity = self._pod_identity_role(f"{name}-karpenter", cluster, KARPENTER.namespace, "karpenter", policy)
+        values = pulumi.Output.all(cluster.name, queue.name).apply(lambda a: karpenter_values(a[0], a[1], labels))
+        release = helm_release(f"{name}-karpenter", KARPENTER, values, self, depends_on=[identity])
+        self.releases.append(release)
+        return release

@@ -1,0 +1,226 @@
+"""The EKS cluster: created with its IAM, encryption and system node group, or attached by name.
+
+Either way the component exposes the same `ClusterHandle`, so node pools, add-ons and the
+serving release do not care which mode the environment chose.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam_policies
+from infra.components.launch_template import tag_node_group_asg, tagged_launch_template
+from infra.config.models import ClusterConfig
+from infra.node_pool_shape import POOL_LABEL, SYSTEM_POOL
+
+# EKS-managed add-ons every cluster needs before any pod runs. Versions follow EKS' default
+# for the cluster version; pod identity replaces IRSA for our controllers.
+CORE_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+
+
+@dataclass
+class ClusterHandle:
+    """What the rest of the program needs to know about the cluster, whatever its mode."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    subnet_ids: pulumi.Output[list[str]]
+    node_role_arn: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
+    kubernetes_version: str
+
+
+def kubeconfig(name: str, endpoint: str, certificate_authority: str, region: str) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token` (no static credentials in it)."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [
+                {
+                    "name": name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+                        }
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def node_role(name: str, parent: pulumi.Resource) -> aws.iam.Role:
+    """The IAM role EC2 nodes assume (system, GPU node groups and Karpenter nodes)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{name}-node-role",
+        assume_role_policy=iam_policies.dumps(iam_policies.assume_role("ec2.amazonaws.com")),
+        opts=child,
+    )
+    for index, arn in enumerate(iam_policies.EKS_NODE_POLICIES):
+        aws.iam.RolePolicyAttachment(f"{name}-node-role-{index}", role=role.name, policy_arn=arn, opts=child)
+    return role
+
+
+class EksCluster(pulumi.ComponentResource):
+    """A new EKS cluster (IAM, KMS envelope encryption of Secrets, logs, core add-ons, a CPU
+    system node group), or an existing cluster looked up by name."""
+
+    def __init__(
+        self,
+        name: str,
+        config: ClusterConfig,
+        region: str,
+        cost_tags: dict[str, str],
+        cost_labels: dict[str, str],
+        private_subnet_ids: list[pulumi.Input[str]] | None = None,
+        public_subnet_ids: list[pulumi.Input[str]] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gptoss:eks:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        role = node_role(name, self)
+
+        if config.mode == "create":
+            cluster = self._create(name, config, role, private_subnet_ids or [], public_subnet_ids or [])
+            self._system_node_group(name, config, cluster, role, private_subnet_ids or [], cost_tags, cost_labels)
+            cluster_name = cluster.name
+            arn = cluster.arn
+            endpoint = cluster.endpoint
+            certificate = cluster.certificate_authority.apply(lambda ca: ca["data"])
+            security_group = cluster.vpc_config.apply(lambda vpc: vpc["cluster_security_group_id"])
+            subnets = pulumi.Output.all(*(private_subnet_ids or [])).apply(list)
+        else:
+            existing = aws.eks.get_cluster_output(name=config.name, opts=pulumi.InvokeOutputOptions(parent=self))
+            cluster_name = existing.name
+            arn = existing.arn
+            endpoint = existing.endpoint
+            certificate = existing.certificate_authorities.apply(lambda cas: cas[0]["data"])
+            security_group = existing.vpc_config.apply(lambda vpc: vpc["cluster_security_group_id"])
+            subnets = (
+                pulumi.Output.from_input(list(config.subnet_ids))
+                if config.subnet_ids
+                else existing.vpc_config.apply(lambda vpc: sorted(vpc["subnet_ids"]))
+            )
+
+        self.handle = ClusterHandle(
+            name=cluster_name,
+            arn=arn,
+            endpoint=endpoint,
+            certificate_authority=certificate,
+            security_group_id=security_group,
+            subnet_ids=subnets,
+            node_role_arn=role.arn,
+            node_role_name=role.name,
+            kubernetes_version=config.kubernetes_version,
+        )
+        self.kubeconfig = pulumi.Output.all(cluster_name, endpoint, certificate).apply(
+            lambda args: kubeconfig(args[0], args[1], args[2], region)
+        )
+        self.register_outputs({"name": cluster_name, "endpoint": endpoint, "node_role_arn": role.arn})
+
+    def _create(
+        self,
+        name: str,
+        config: ClusterConfig,
+        node_role_: aws.iam.Role,
+        private_subnet_ids: list[pulumi.Input[str]],
+        public_subnet_ids: list[pulumi.Input[str]],
+    ) -> aws.eks.Cluster:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-cluster-role",
+            assume_role_policy=iam_policies.dumps(iam_policies.assume_role("eks.amazonaws.com")),
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(f"{name}-cluster-role-{i}", role=role.name, policy_arn=arn, opts=child)
+            for i, arn in enumerate(iam_policies.EKS_CLUSTER_POLICIES)
+        ]
+        # Envelope encryption of Kubernetes Secrets (the managed API key lives in one).
+        key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"EKS secrets envelope encryption for {config.name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=child,
+        )
+        aws.kms.Alias(f"{name}-secrets", name=f"alias/{config.name}-eks-secrets", target_key_id=key.key_id, opts=child)
+        cluster = aws.eks.Cluster(
+            name,
+            name=config.name,
+            version=config.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config={
+                "subnet_ids": [*private_subnet_ids, *public_subnet_ids],
+                "endpoint_private_access": True,
+                "endpoint_public_access": config.endpoint_public_access,
+            },
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+        )
+        self._cluster = cluster
+        return cluster
+
+    def _system_node_group(
+        self,
+        name: str,
+        config: ClusterConfig,
+        cluster: aws.eks.Cluster,
+        role: aws.iam.Role,
+        subnet_ids: list[pulumi.Input[str]],
+        cost_tags: dict[str, str],
+        cost_labels: dict[str, str],
+    ) -> None:
+        system = config.system_node_group
+        template = tagged_launch_template(
+            f"{name}-system",
+            cost_tags=cost_tags,
+            instance_name=f"{config.name}-system",
+            disk_size_gib=system.disk_size_gib,
+            ami_family="al2023",
+            parent=self,
+        )
+        group = aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=cluster.name,
+            node_role_arn=role.arn,
+            subnet_ids=subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=[system.instance_type],
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            scaling_config={"min_size": system.min_nodes, "max_size": system.max_nodes, "desired_size": system.min_nodes},
+            update_config={"max_unavailable": 1},
+            labels={**cost_labels, POOL_LABEL: SYSTEM_POOL},
+            # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+        tag_node_group_asg(f"{name}-system", group, cost_tags, self)
+        for addon in CORE_ADDONS:
+            aws.eks.Addon(
+                f"{name}-{addon}",
+                cluster_name=cluster.name,
+                addon_name=addon,
+                resolve_conflicts_on_update="OVERWRITE",
+                # coredns needs a node to become ACTIVE.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[group] if addon == "coredns" else []),
+            )
+        self.system_node_group = group

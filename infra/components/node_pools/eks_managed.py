@@ -1,0 +1,72 @@
+"""A GPU pool as EKS managed node groups: one per capacity type, scaled by cluster-autoscaler."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.cluster import ClusterHandle
+from infra.components.launch_template import tag_node_group_asg, tagged_launch_template
+from infra.config.models import NodePoolConfig
+from infra.node_pool_shape import GPU_TAINT, autoscaler_template_tags, capacity_groups, node_labels
+
+# EKS AMI types with the NVIDIA driver. AL2023's lacks the device plugin (installed as an
+# add-on by this stack); Bottlerocket's has it (EKS user guide, "GPU AMIs").
+AMI_TYPES = {"al2023": "AL2023_x86_64_NVIDIA", "bottlerocket": "BOTTLEROCKET_x86_64_NVIDIA"}
+EKS_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
+
+
+class EksManagedGpuNodePool(pulumi.ComponentResource):
+    """Launch template (tags to instances, volumes, ENIs) + node group(s) + ASG tags (cost tags
+    and the cluster-autoscaler node-template tags that make scale-from-zero work)."""
+
+    def __init__(
+        self,
+        name: str,
+        pool: NodePoolConfig,
+        cluster: ClusterHandle,
+        cost_tags: dict[str, str],
+        cost_labels: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gptoss:eks:ManagedGpuNodePool", name, None, opts)
+        self.pool = pool
+        self.groups = capacity_groups(pool)
+        template = tagged_launch_template(
+            f"{name}-lt",
+            cost_tags=cost_tags,
+            instance_name=name,
+            disk_size_gib=pool.disk_size_gib,
+            ami_family=pool.ami_family,
+            parent=self,
+        )
+        self.node_groups: list[aws.eks.NodeGroup] = []
+        for group in self.groups:
+            labels = node_labels(pool, group, cost_labels)
+            node_group = aws.eks.NodeGroup(
+                f"{name}-{group.suffix}",
+                cluster_name=cluster.name,
+                node_role_arn=cluster.node_role_arn,
+                subnet_ids=cluster.subnet_ids,
+                ami_type=AMI_TYPES[pool.ami_family],
+                release_version=pool.ami_release,
+                capacity_type=group.eks_capacity_type,
+                instance_types=[pool.instance_type],
+                launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+                scaling_config={
+                    "min_size": group.min_nodes,
+                    "max_size": group.max_nodes,
+                    "desired_size": group.min_nodes,
+                },
+                update_config={"max_unavailable": 1},
+                labels=labels,
+                taints=[
+                    {"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": EKS_TAINT_EFFECTS[GPU_TAINT["effect"]]}
+                ],
+                # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            )
+            asg_tags = {**cost_tags, **autoscaler_template_tags(labels, pool.gpus_per_node)}
+            tag_node_group_asg(f"{name}-{group.suffix}", node_group, asg_tags, self)
+            self.node_groups.append(node_group)
+        self.register_outputs({"node_groups": [g.node_group_name for g in self.node_groups]})

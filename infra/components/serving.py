@@ -1,0 +1,65 @@
+"""The serving stack: its namespace and the pinned Helm release of charts/gpt-oss-serving.
+
+The values are computed once in Python (infra/chart_values.py) and handed to the release;
+the offline plan renders the chart from the very values this release received.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+SERVING_NAMESPACE = "gpt-oss"
+RELEASE_NAME = "gpt-oss"
+CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "gpt-oss-serving"
+# The RayService's pods need writable cache dirs and GPU access; `baseline` admits that
+# while still refusing privileged pods. `restricted` is reported as warnings.
+POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
+
+
+def chart_version(chart_dir: Path = CHART_DIR) -> str:
+    return str(yaml.safe_load((chart_dir / "Chart.yaml").read_text())["version"])
+
+
+class ServingNamespace(pulumi.ComponentResource):
+    def __init__(self, name: str, labels: dict[str, str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("gptoss:k8s:ServingNamespace", name, None, opts)
+        self.namespace = k8s.core.v1.Namespace(
+            name,
+            metadata={"name": SERVING_NAMESPACE, "labels": {**labels, **POD_SECURITY}},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = self.namespace.metadata.apply(lambda m: m["name"])
+        self.register_outputs({"name": self.name})
+
+
+class ServingRelease(pulumi.ComponentResource):
+    """The chart, installed from this repository at the version in its Chart.yaml."""
+
+    def __init__(
+        self,
+        name: str,
+        namespace: pulumi.Input[str],
+        values: pulumi.Input[dict],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("gptoss:k8s:ServingRelease", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            name,
+            name=RELEASE_NAME,
+            namespace=namespace,
+            chart=str(CHART_DIR.relative_to(CHART_DIR.parents[1])),
+            version=chart_version(),
+            values=values,
+            # The RayService becomes ready only after weights load (minutes); Pulumi waits for
+            # the gateway Deployment, not for the model.
+            timeout=900,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"release": self.release.name})

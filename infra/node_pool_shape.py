@@ -1,0 +1,96 @@
+"""The shape of a GPU node pool, cloud-neutral: labels, taints, capacity split, scaling.
+
+Pure functions: the EKS managed node group and Karpenter components (and a GKE node pool
+later) turn this shape into resources; tests check the shape without Pulumi.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from infra.config.models import NodePoolConfig
+
+POOL_LABEL = "gpt-oss.platform/node-pool"
+GPU_LABEL = "gpt-oss.platform/gpu"
+CAPACITY_LABEL = "gpt-oss.platform/capacity"
+SYSTEM_POOL = "system"
+# GPU nodes repel everything that does not tolerate this taint, so the Ray head, the gateway
+# and add-ons never take a GPU node (EKS user guide, "GPU workloads").
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+CA_TAG_PREFIX = "k8s.io/cluster-autoscaler/node-template"
+
+Capacity = Literal["on-demand", "spot"]
+
+
+@dataclass(frozen=True)
+class CapacityGroup:
+    """One homogeneous group inside a pool: all on-demand or all spot."""
+
+    suffix: str
+    capacity: Capacity
+    min_nodes: int
+    max_nodes: int
+
+    @property
+    def eks_capacity_type(self) -> str:
+        return "ON_DEMAND" if self.capacity == "on-demand" else "SPOT"
+
+
+def capacity_groups(pool: NodePoolConfig) -> list[CapacityGroup]:
+    """Split a pool into its on-demand floor and its spot burst.
+
+    A managed node group (and a Karpenter NodePool's capacity-type requirement) holds one
+    capacity type, so `spot` with an on-demand floor becomes two groups: the floor is
+    pinned (min = max = floor) and never preempted, the spot group carries the rest.
+    """
+    if pool.capacity_type == "on_demand":
+        return [CapacityGroup("od", "on-demand", pool.min_nodes, pool.max_nodes)]
+    groups = []
+    if pool.on_demand_floor:
+        groups.append(CapacityGroup("od", "on-demand", pool.on_demand_floor, pool.on_demand_floor))
+    spot_max = pool.max_nodes - pool.on_demand_floor
+    if spot_max > 0:
+        groups.append(CapacityGroup("spot", "spot", pool.min_nodes - pool.on_demand_floor, spot_max))
+    return groups
+
+
+def node_labels(pool: NodePoolConfig, group: CapacityGroup, cost_labels: dict[str, str]) -> dict[str, str]:
+    """Labels every node of the group carries: cost labels, pool, GPU and capacity."""
+    return dict(
+        sorted(
+            {
+                **cost_labels,
+                POOL_LABEL: pool.name,
+                GPU_LABEL: pool.gpu,
+                CAPACITY_LABEL: group.capacity,
+            }.items()
+        )
+    )
+
+
+def autoscaler_template_tags(labels: dict[str, str], gpus_per_node: int) -> dict[str, str]:
+    """ASG tags that let cluster-autoscaler scale a group up from zero nodes.
+
+    With no node running it cannot read labels, taints or GPU count from a node, so it reads
+    them from these tags (cluster-autoscaler AWS README, "Auto-Discovery Setup").
+    """
+    tags = {f"{CA_TAG_PREFIX}/label/{key}": value for key, value in labels.items()}
+    tags[f"{CA_TAG_PREFIX}/taint/{GPU_TAINT['key']}"] = f"{GPU_TAINT['value']}:{GPU_TAINT['effect']}"
+    tags[f"{CA_TAG_PREFIX}/resources/nvidia.com/gpu"] = str(gpus_per_node)
+    return dict(sorted(tags.items()))
+
+
+LAUNCHED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
+
+
+def launch_template_tag_specifications(tags: dict[str, str], name: str) -> list[dict]:
+    """Tag specifications so instances, volumes and ENIs launched from the template carry the
+    cost tags: provider default tags stop at the launch template (pulumi-eks #635/#658)."""
+    return [{"resource_type": kind, "tags": {**tags, "Name": name}} for kind in LAUNCHED_RESOURCE_TYPES]
+
+
+def karpenter_floor_nodes(min_replicas: int, replicas_per_node: int) -> int:
+    """Nodes Karpenter keeps for the RayService's minimum replicas (it holds no idle node)."""
+    return math.ceil(min_replicas / replicas_per_node) if min_replicas else 0

@@ -1,0 +1,81 @@
+"""The human-readable plan printed by `make plan`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> str:
+    lines: list[str] = []
+    add = lines.append
+    serving = data["serving"]
+    add(f"Plan for stack {data['stack']!r}: {serving['model']} in {data['region']} ({data['mode']})")
+    add("")
+    counts = data["resource_counts"]
+    aws_count = sum(n for t, n in counts.items() if t.startswith("aws:"))
+    k8s_count = sum(n for t, n in counts.items() if t.startswith("kubernetes:"))
+    rendered = sum(r["rendered_objects"] or 0 for r in data["helm_releases"])
+    add(f"Resources the program registers: {sum(counts.values())} (AWS {aws_count}, Kubernetes {k8s_count}),")
+    add(f"plus {rendered} objects rendered from this repository's chart(s)")
+    width = max(len(t) for t in counts) if counts else 0
+    for resource_type, count in counts.items():
+        add(f"  {resource_type:<{width}}  {count:>3}")
+    add("")
+    add("GPU node pools")
+    for pool in data["monthly_cost_usd"]["breakdown"]["gpu_nodes"]["pools"]:
+        for group in pool["groups"]:
+            add(
+                f"  {pool['pool']:<12} {pool['instance_type']:<13} {pool['gpu']:<10} {pool['provisioner']:<19} "
+                f"{group['capacity']:<9} {group['min_nodes']}-{group['max_nodes']} nodes  "
+                f"${group['usd_per_node_hour']}/h per node"
+            )
+    add("")
+    add(
+        f"Serving: {serving['model']} @ {serving['revision'][:12]} from {serving['source']}, TP={serving['tensor_parallel']} "
+        f"on {serving['gpu']}, {serving['min_replicas']}-{serving['max_replicas']} replicas, "
+        f"max_model_len {serving['max_model_len']}, KV cache {serving['kv_cache_tokens_per_replica']:,} tokens/replica, "
+        f"upgrades: {serving['upgrade_strategy']}, fallback: {serving['fallback'] or 'none'}"
+    )
+    add("")
+    coverage = data["tag_coverage"]
+    percent = 100.0 * coverage["fully_tagged"] / coverage["taggable"] if coverage["taggable"] else 100.0
+    add(f"Tag coverage: {percent:.1f}% ({coverage['fully_tagged']}/{coverage['taggable']} taggable things fully tagged)")
+    for missing in coverage["missing"]:
+        add(f"  MISSING {missing['type']} {missing['name']}: {', '.join(missing['missing_keys'])}")
+    violations = data["policy_violations"]
+    add(f"Policy violations: {len(violations)}")
+    for violation in violations:
+        add(f"  [{violation['enforcement']}] {violation['policy']}: {violation['type']} {violation['name']}: {violation['message']}")
+    add("")
+    money = data["monthly_cost_usd"]
+    assumptions = money["assumptions"]
+    add(
+        f"Monthly cost estimate, USD ({assumptions['region_prices']} list prices as of {assumptions['prices_as_of']}, "
+        f"{assumptions['hours_per_month']} h; spot {assumptions['spot']})"
+    )
+    breakdown = money["breakdown"]
+    rows = [
+        ("GPU nodes", breakdown["gpu_nodes"]["floor"], breakdown["gpu_nodes"]["max"]),
+        (f"System nodes ({breakdown['system_nodes']['instance_type']})", breakdown["system_nodes"]["floor"], breakdown["system_nodes"]["max"]),
+        ("EBS volumes", breakdown["ebs_volumes"]["floor"], breakdown["ebs_volumes"]["max"]),
+        ("EKS control plane", breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
+        ("NAT gateways", breakdown["nat_gateways"], breakdown["nat_gateways"]),
+        ("Secrets Manager", breakdown["secrets_manager"], breakdown["secrets_manager"]),
+        ("S3 weights", breakdown["s3_weights"], breakdown["s3_weights"]),
+    ]
+    add(f"  {'':<28} {'floor':>12} {'max':>12}")
+    for label, floor, peak in rows:
+        add(f"  {label:<28} {_usd(floor):>12} {_usd(peak):>12}")
+    add(f"  {'Total':<28} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
+    if "region_warning" in assumptions:
+        add(f"  note: {assumptions['region_warning']}")
+    add(f"  not estimated: {'; '.join(assumptions['not_estimated'])}")
+    add("")
+    if data["placeholder_secrets"]:
+        add(f"Secrets given offline placeholders (cannot be decrypted here): {', '.join(data['placeholder_secrets'])}")
+    add(f"Wrote {out_dir}/plan.json and {manifest_count} manifest files under {out_dir}/manifests/")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Run the real Pulumi program (infra/__main__.py) under Pulumi's mock engine.
+
+No Pulumi CLI, no cloud credentials: the stack file is turned into the config bag the CLI
+would pass, secure values become placeholders (they cannot be decrypted here), and the
+program runs exactly as in `pulumi preview`, registering its resources with the recorder.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config import (
+    ENVIRONMENT_KEY,
+    MANAGED_API_KEY,
+    PROJECT,
+    EnvironmentConfig,
+    environment_from_stack_file,
+    read_stack_file,
+)
+from infra.config.errors import ConfigError, problem
+from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
+
+PROGRAM = Path(__file__).resolve().parents[1] / "__main__.py"
+# What a secure config value reads as offline. It is marked secret like the real one, so the
+# plan shows where a secret flows; the plan's secret scan proves it never leaks.
+PLACEHOLDER_SECRET = "offline-plan-placeholder-secret"
+
+
+@dataclass
+class ProgramRun:
+    env: EnvironmentConfig
+    stack: str
+    registrations: list[Registration]
+    placeholders: list[str]
+
+
+def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[str, str], list[str], list[str]]:
+    """(config, secret keys, keys given placeholders) as the Pulumi CLI would hand them over."""
+    bag: dict[str, str] = {}
+    secret_keys: list[str] = []
+    placeholders: list[str] = []
+    plain_secret = f"{PROJECT}:{MANAGED_API_KEY}"
+    for key, value in stack_config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            bag[key] = PLACEHOLDER_SECRET
+            secret_keys.append(key)
+            placeholders.append(key)
+        elif key == plain_secret:
+            raise ConfigError(
+                [problem(MANAGED_API_KEY, "is stored in plain text in the stack file; use `pulumi config set --secret`")],
+                f"Pulumi.{env.name}.yaml",
+            )
+        elif isinstance(value, (dict, list)):
+            bag[key] = json.dumps(value)
+        else:
+            bag[key] = str(value)
+    if env.fallback.allowed and plain_secret not in bag:
+        # The committed stack files carry no key (it is set per clone with --secret).
+        bag[plain_secret] = PLACEHOLDER_SECRET
+        secret_keys.append(plain_secret)
+        placeholders.append(plain_secret)
+    return bag, secret_keys, placeholders
+
+
+def run_program(env_name: str) -> ProgramRun:
+    """Validate the stack's config (nothing is registered if it is bad), then run the program."""
+    env = environment_from_stack_file(env_name)
+    stack_config = read_stack_file(env_name)
+    assert f"{PROJECT}:{ENVIRONMENT_KEY}" in stack_config
+    bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
+
+    mocks = RecordingMocks(env.region)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=env_name, preview=True, monitor=RecordingMonitor(mocks))
+    set_all_config(bag, secret_keys)
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    return ProgramRun(env=env, stack=env_name, registrations=mocks.registrations, placeholders=placeholders)

@@ -1,0 +1,1 @@
+"""Policies every preview must pass: cost tags everywhere, private encrypted buckets, no plain-text secrets."""
