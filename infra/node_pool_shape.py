@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from infra.config.models import NodePoolConfig
+if TYPE_CHECKING:
+    # Only attribute access here; a runtime import would be circular (config rules use this module).
+    from infra.config.models import NodePoolConfig
 
 POOL_LABEL = "gpt-oss.platform/node-pool"
 GPU_LABEL = "gpt-oss.platform/gpu"

@@ -34,17 +34,17 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "<root>"
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_model(annotation: Any) -> Any:
     """The model class inside Optional[...] / list[...] / dict[str, ...], or None."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
             if arg is not type(None):
-                return _unwrap(arg)
+                return unwrap_model(arg)
     if origin in (list, dict):
-        return _unwrap(typing.get_args(annotation)[-1])
+        return unwrap_model(typing.get_args(annotation)[-1])
     if typing.get_origin(annotation) is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
+        return unwrap_model(typing.get_args(annotation)[0])
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
@@ -57,7 +57,7 @@ def _keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         if isinstance(part, int):
             continue
         field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
-        current = _unwrap(field.annotation) if field else None
+        current = unwrap_model(field.annotation) if field else None
     if current is None:
         return []
     return [f.alias or n for n, f in current.model_fields.items()]

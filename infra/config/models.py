@@ -75,7 +75,7 @@ class ClusterConfig(Strict):
 
     mode: Literal["create", "existing"] = Field(description="`create` builds VPC + EKS; `existing` attaches by name.")
     name: str = Field(pattern=NAME_RE, description="EKS cluster name (new or existing).")
-    kubernetes_version: str = Field("1.33", description=f"EKS version for a new cluster; one of {KUBERNETES_VERSIONS}.")
+    kubernetes_version: str = Field("1.33", description=f"EKS version for a new cluster; one of {', '.join(KUBERNETES_VERSIONS)}.")
     endpoint_public_access: bool = Field(
         False, description="Expose the API server publicly. Off by default: reach it through VPN or a bastion."
     )

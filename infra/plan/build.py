@@ -63,6 +63,23 @@ def policy_violations(
     return found
 
 
+def plan_warnings(run: ProgramRun, money: dict[str, Any]) -> list[str]:
+    """Things worth a look that do not fail the plan."""
+    found = []
+    budget = run.env.budget.monthly_usd
+    if budget < money["max"]:
+        found.append(
+            f"budget.monthly_usd ${budget:,.2f} is below the estimated maximum ${money['max']:,.2f}: "
+            "the budget alerts fire before the pools reach max_nodes"
+        )
+    if money["assumptions"]["region_prices"] != run.env.region:
+        found.append(
+            f"prices are {money['assumptions']['region_prices']} list prices; {run.env.region} differs "
+            "(add the region to infra/catalog to estimate it exactly)"
+        )
+    return found
+
+
 def serving_summary(run: ProgramRun) -> dict[str, Any]:
     env = run.env
     pool = env.serving_pool()
@@ -88,8 +105,8 @@ def serving_summary(run: ProgramRun) -> dict[str, Any]:
     }
 
 
-def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build") -> Plan:
-    run = run_program(env_name)
+def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build", stack_root: Path = REPO_ROOT) -> Plan:
+    run = run_program(env_name, stack_root)
     regs = run.registrations
     rendered = manifests.local_releases(regs)
     third_party = manifests.third_party_releases(regs)
@@ -116,12 +133,14 @@ def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build") -> Plan:
         "tag_coverage": inventory.coverage(items),
         "monthly_cost_usd": cost.monthly_cost(run.env, regs),
         "policy_violations": [v.as_dict() for v in policy_violations(regs, rendered, third_party)],
+        "warnings": [],
         "helm_releases": [
             {"release": r.name, "chart": r.chart, "version": r.version, "namespace": r.namespace, "rendered_objects": len(r.documents)}
             for r in rendered
         ]
         + [{k: v for k, v in t.items() if k != "values"} | {"rendered_objects": None} for t in third_party],
     }
+    data["warnings"] = plan_warnings(run, data["monthly_cost_usd"])
     out_dir = out_root / run.env.name
     if out_dir.exists():
         shutil.rmtree(out_dir)

@@ -47,15 +47,18 @@ def asg_name(node_group: str) -> str:
     return f"eks-{node_group}-{_fake_id('asg', node_group)[4:12]}"
 
 
-def plain_numbers(value: Any) -> Any:
-    """Pulumi's wire format carries every number as a double; give integers back their type so
-    manifests say `replicas: 1`, not `1.0` (CRD schemas with `type: integer` reject the latter)."""
+def plain_values(value: Any) -> Any:
+    """Inputs as the program meant them: secret envelopes opened (which paths were secret is
+    recorded separately) and integers given back their type, since the wire format carries
+    every number as a double (CRD schemas with `type: integer` reject `1.0`)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: plain_numbers(item) for key, item in value.items()}
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG_VALUE:
+            return plain_values(value.get("value"))
+        return {key: plain_values(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [plain_numbers(item) for item in value]
+        return [plain_values(item) for item in value]
     return value
 
 
@@ -104,7 +107,7 @@ class RecordingMocks(Mocks):
             Registration(
                 type=args.typ,
                 name=args.name,
-                inputs=plain_numbers(dict(args.inputs)),
+                inputs=plain_values(dict(args.inputs)),
                 custom=bool(args.custom),
                 provider=args.provider or None,
                 parent=self.pending_parents.pop(key, ""),

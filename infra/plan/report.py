@@ -71,9 +71,9 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     for label, floor, peak in rows:
         add(f"  {label:<28} {_usd(floor):>12} {_usd(peak):>12}")
     add(f"  {'Total':<28} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
-    if "region_warning" in assumptions:
-        add(f"  note: {assumptions['region_warning']}")
     add(f"  not estimated: {'; '.join(assumptions['not_estimated'])}")
+    for warning in data["warnings"]:
+        add(f"WARNING: {warning}")
     add("")
     if data["placeholder_secrets"]:
         add(f"Secrets given offline placeholders (cannot be decrypted here): {', '.join(data['placeholder_secrets'])}")

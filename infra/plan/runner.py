@@ -18,7 +18,6 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import (
-    ENVIRONMENT_KEY,
     MANAGED_API_KEY,
     PROJECT,
     EnvironmentConfig,
@@ -26,6 +25,7 @@ from infra.config import (
     read_stack_file,
 )
 from infra.config.errors import ConfigError, problem
+from infra.config.load import REPO_ROOT
 from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
 
 PROGRAM = Path(__file__).resolve().parents[1] / "__main__.py"
@@ -70,15 +70,19 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
     return bag, secret_keys, placeholders
 
 
-def run_program(env_name: str) -> ProgramRun:
-    """Validate the stack's config (nothing is registered if it is bad), then run the program."""
-    env = environment_from_stack_file(env_name)
-    stack_config = read_stack_file(env_name)
-    assert f"{PROJECT}:{ENVIRONMENT_KEY}" in stack_config
-    bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
-
-    mocks = RecordingMocks(env.region)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=env_name, preview=True, monitor=RecordingMonitor(mocks))
+def run_with_config(stack: str, bag: dict[str, str], secret_keys: list[str], region: str = "us-east-1") -> list[Registration]:
+    """Run the program with a config bag exactly as the CLI would pass it; the registrations."""
+    mocks = RecordingMocks(region)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
     set_all_config(bag, secret_keys)
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
-    return ProgramRun(env=env, stack=env_name, registrations=mocks.registrations, placeholders=placeholders)
+    return mocks.registrations
+
+
+def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
+    """Validate the stack's config (nothing is registered if it is bad), then run the program."""
+    env = environment_from_stack_file(env_name, root)
+    stack_config = read_stack_file(env_name, root)
+    bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
+    registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders)

@@ -1,0 +1,215 @@
+"""The Pulumi program, run under Pulumi's mock engine: what it would create, and how."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.config import environment_from_stack_file
+from infra.node_pool_shape import CA_TAG_PREFIX, POOL_LABEL
+from infra.tags import cost_tags
+from infra.versions import CLUSTER_AUTOSCALER, KARPENTER, KUBERAY_OPERATOR, NVIDIA_DEVICE_PLUGIN
+from support.crds import crd_errors
+
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ASG_TAG = "aws:autoscaling/tag:Tag"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def differences(got, want, path="values") -> list[str]:
+    """Paths where two JSON-like values differ (a readable failure instead of a truncated repr)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return [d for key in sorted(set(got) | set(want)) for d in differences(got.get(key), want.get(key), f"{path}.{key}")]
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")]
+    return [] if got == want else [f"{path}: {got!r} != {want!r}"]
+
+
+def asg_tags_for(run, node_group_name: str) -> dict[str, dict]:
+    from infra.plan.mocks import asg_name
+
+    asg = asg_name(node_group_name)
+    return {r.inputs["tag"]["key"]: r.inputs["tag"] for r in run.of_type(ASG_TAG) if r.inputs["autoscalingGroupName"] == asg}
+
+
+@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+def test_every_aws_resource_goes_through_the_tagged_provider(program, env_name):
+    run = program(env_name)
+    provider = run.named("pulumi:providers:aws", "aws")
+    default_tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert default_tags == cost_tags(run.run.env, env_name)
+    aws = [r for r in run.registrations if r.custom and r.type.startswith("aws:")]
+    assert aws and all(r.provider_name == "aws" for r in aws), [r.name for r in aws if r.provider_name != "aws"]
+
+
+def test_prod_gpu_pool_is_an_on_demand_floor_plus_spot_burst(program):
+    run = program("prod")
+    od = run.named(NODE_GROUP, "prod-gpu-h100-od")
+    spot = run.named(NODE_GROUP, "prod-gpu-h100-spot")
+    assert (od.inputs["capacityType"], od.inputs["scalingConfig"]["minSize"], od.inputs["scalingConfig"]["maxSize"]) == ("ON_DEMAND", 2, 2)
+    assert (spot.inputs["capacityType"], spot.inputs["scalingConfig"]["minSize"], spot.inputs["scalingConfig"]["maxSize"]) == ("SPOT", 0, 4)
+    for group in (od, spot):
+        assert group.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+        assert group.inputs["instanceTypes"] == ["p5.4xlarge"]
+        assert group.inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+        assert group.inputs["labels"][POOL_LABEL] == "gpu-h100"
+        assert group.inputs["labels"]["cost-center"] == "cc-ml-prod"
+
+
+def test_gpu_launch_template_tags_what_it_launches_and_locks_down_the_node(program):
+    run = program("prod")
+    template = run.named(LAUNCH_TEMPLATE, "prod-gpu-h100-lt")
+    specs = {s["resourceType"]: s["tags"] for s in template.inputs["tagSpecifications"]}
+    assert set(specs) == {"instance", "volume", "network-interface"}
+    expected = cost_tags(run.run.env, "prod")
+    for tags in specs.values():
+        assert {k: tags[k] for k in expected} == expected
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    disk = template.inputs["blockDeviceMappings"][0]
+    assert disk["ebs"]["volumeSize"] == 300 and disk["ebs"]["encrypted"] == "true" and disk["ebs"]["volumeType"] == "gp3"
+    od = run.named(NODE_GROUP, "prod-gpu-h100-od")
+    assert od.inputs["launchTemplate"]["id"] == template.resource_id
+
+
+def test_scale_from_zero_tags_reach_the_spot_group_asg(program):
+    run = program("dev")
+    tags = asg_tags_for(run, "dev-gpu-l4-spot")
+    assert tags[f"{CA_TAG_PREFIX}/taint/nvidia.com/gpu"]["value"] == "true:NoSchedule"
+    assert tags[f"{CA_TAG_PREFIX}/resources/nvidia.com/gpu"]["value"] == "1"
+    assert tags[f"{CA_TAG_PREFIX}/label/{POOL_LABEL}"]["value"] == "gpu-l4"
+    assert tags["cost-center"]["value"] == "cc-ml-dev"
+    assert all(tag["propagateAtLaunch"] is False for tag in tags.values()), "instances are tagged by the launch template"
+    group = run.named(NODE_GROUP, "dev-gpu-l4-spot")
+    assert group.inputs["scalingConfig"]["minSize"] == 0, "dev scales to zero"
+
+
+def test_the_system_node_group_asg_carries_cost_tags_too(program):
+    run = program("dev")
+    tags = asg_tags_for(run, "dev-system")
+    assert {k: v["value"] for k, v in tags.items()} == cost_tags(run.run.env, "dev")
+
+
+def test_karpenter_pools_are_valid_custom_resources_with_floor_first(program):
+    run = program("staging")
+    node_class = run.named("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "staging-gpu-h100-nodeclass")
+    pools = {r.name: r for r in run.of_type("kubernetes:karpenter.sh/v1:NodePool")}
+    assert set(pools) == {"staging-gpu-h100-od", "staging-gpu-h100-spot"}
+    od, spot = pools["staging-gpu-h100-od"].inputs, pools["staging-gpu-h100-spot"].inputs
+    assert od["spec"]["weight"] > spot["spec"]["weight"], "on-demand floor fills first"
+    assert od["spec"]["limits"] == {"nvidia.com/gpu": "1"}
+    requirement = {r["key"]: r["values"] for r in spot["spec"]["template"]["spec"]["requirements"]}
+    assert requirement["karpenter.sh/capacity-type"] == ["spot"]
+    assert requirement["node.kubernetes.io/instance-type"] == ["p5.4xlarge"]
+    assert spot["spec"]["template"]["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+    assert node_class.inputs["spec"]["tags"]["environment"] == "staging", "Karpenter tags what it launches"
+    for registration in (node_class, *pools.values()):
+        document = {"apiVersion": registration.inputs["apiVersion"], "kind": registration.inputs["kind"], **registration.inputs}
+        assert crd_errors(document) == []
+
+
+def test_karpenter_gets_its_controller_queue_and_node_access(program):
+    run = program("staging")
+    releases = {r.inputs["name"]: r for r in run.of_type(RELEASE)}
+    assert releases["karpenter"].inputs["version"] == KARPENTER.version
+    assert len(run.of_type("aws:cloudwatch/eventRule:EventRule")) == 4
+    assert run.of_type("aws:sqs/queue:Queue")
+    entry = run.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry and entry[0].inputs["type"] == "EC2_LINUX"
+    identities = {(r.inputs["namespace"], r.inputs["serviceAccount"]) for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    assert ("kube-system", "karpenter") in identities
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_add_ons_are_pinned_releases(program, env_name):
+    releases = {r.inputs["name"]: r.inputs for r in program(env_name).of_type(RELEASE)}
+    assert releases["kuberay-operator"]["version"] == KUBERAY_OPERATOR.version
+    assert releases["nvidia-device-plugin"]["version"] == NVIDIA_DEVICE_PLUGIN.version
+    assert releases["cluster-autoscaler"]["version"] == CLUSTER_AUTOSCALER.version
+    assert releases["cluster-autoscaler"]["values"]["image"]["tag"].startswith("v1.33.")
+
+
+def test_bottlerocket_pools_need_no_device_plugin(variant):
+    def bottlerocket(env):
+        env["node_pools"][0]["ami_family"] = "bottlerocket"
+
+    run = variant("dev", bottlerocket)
+    releases = {r.inputs["name"] for r in run.of_type(RELEASE)}
+    assert "nvidia-device-plugin" not in releases
+    group = run.named(NODE_GROUP, "dev-gpu-l4-spot")
+    assert group.inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
+    template = run.named(LAUNCH_TEMPLATE, "dev-gpu-l4-lt")
+    assert template.inputs["blockDeviceMappings"][0]["deviceName"] == "/dev/xvdb"
+
+
+def test_an_existing_cluster_is_attached_not_created(variant):
+    def existing(env):
+        env["cluster"] = {"mode": "existing", "name": "shared-gpu", "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]}
+
+    run = variant("dev", existing)
+    assert not run.of_type("aws:eks/cluster:Cluster") and not run.of_type("aws:ec2/vpc:Vpc")
+    group = run.named(NODE_GROUP, "dev-gpu-l4-spot")
+    assert group.inputs["clusterName"] == "shared-gpu"
+    assert group.inputs["subnetIds"] == ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+
+
+def test_weights_bucket_is_private_encrypted_versioned_and_readable_by_ray_only(program):
+    run = program("prod")
+    block = run.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[0].inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    assert run.of_type("aws:s3/bucketVersioning:BucketVersioning")[0].inputs["versioningConfiguration"]["status"] == "Enabled"
+    sse = run.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[0].inputs
+    assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    reader = run.named("aws:eks/podIdentityAssociation:PodIdentityAssociation", "prod-weights-reader").inputs
+    assert (reader["namespace"], reader["serviceAccount"]) == ("gpt-oss", "gpt-oss-ray")
+    policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", "prod-weights-reader").inputs["policy"])
+    assert {a for s in policy["Statement"] for a in s["Action"]} == {"s3:GetObject", "s3:ListBucket"}
+
+
+def test_the_managed_api_key_is_a_secret_everywhere(program):
+    run = program("prod")
+    version = run.of_type("aws:secretsmanager/secretVersion:SecretVersion")[0]
+    assert "secretString" in version.secret_paths
+    secret = run.of_type("kubernetes:core/v1:Secret")[0]
+    assert any(p.startswith("stringData") for p in secret.secret_paths)
+    assert secret.inputs["metadata"]["name"] == "gpt-oss-managed-api-key"
+
+
+def test_no_fallback_means_no_managed_key_anywhere(variant):
+    def no_fallback(env):
+        env["fallback"]["allowed"] = False
+
+    run = variant("dev", no_fallback)
+    assert not run.of_type("aws:secretsmanager/secret:Secret")
+    assert not run.of_type("kubernetes:core/v1:Secret")
+    assert run.run.placeholders == []
+
+
+def test_the_budget_filters_on_the_environment_tag(program):
+    budget = program("prod").of_type("aws:budgets/budget:Budget")[0].inputs
+    assert budget["costFilters"] == [{"name": "TagKeyValue", "values": ["user:environment$prod"]}]
+    assert budget["limitAmount"] == "60000.00"
+    thresholds = sorted((n["notificationType"], n["threshold"]) for n in budget["notifications"])
+    assert thresholds == [("ACTUAL", 50), ("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)]
+
+
+def test_prod_cluster_encrypts_secrets_and_keeps_the_api_private(program):
+    cluster = program("prod").of_type("aws:eks/cluster:Cluster")[0].inputs
+    assert cluster["encryptionConfig"]["resources"] == ["secrets"]
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    assert cluster["accessConfig"]["authenticationMode"] == "API"
+    nat = program("prod").of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nat) == 3, "prod runs one NAT gateway per zone"
+
+
+def test_the_serving_release_gets_values_from_the_typed_config(program):
+    run = program("prod")
+    release = run.named(RELEASE, "prod-serving").inputs
+    env = environment_from_stack_file("prod")
+    from infra.chart_values import chart_values
+
+    bucket = run.of_type("aws:s3/bucket:Bucket")[0].resource_id
+    expected = json.loads(json.dumps(chart_values(env, "prod", weights_bucket=bucket)))
+    assert differences(release["values"], expected) == []
+    assert release["chart"] == "charts/gpt-oss-serving" and release["namespace"] == "gpt-oss"
