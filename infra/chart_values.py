@@ -449,6 +449,37 @@ def render_values_file(env: EnvironmentConfig, stack: str, weights_bucket: str |
     )
 
 
+def sizing_table(stacks: list[str] | None = None) -> str:
+    """Markdown table of the serving shape of every stack (README "Serving" embeds it)."""
+    from infra.config import environment_from_stack_file
+
+    order = {"dev": 0, "staging": 1, "prod": 2}
+    found = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in REPO_ROOT.glob("Pulumi.*.yaml")]
+    names = stacks or sorted(found, key=lambda n: (order.get(n, len(order)), n))
+    rows = [
+        "| env | model | weights | node pool | capacity | TP (GPUs/replica) | replicas/node | replicas | "
+        "gpu_memory_utilization | max_model_len | KV cache tokens/replica | upgrade | upgrade GPU headroom | "
+        "GCS FT | $/replica-hour |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        env = environment_from_stack_file(name)
+        pool = env.serving_pool()
+        sizing = sizing_for(env)
+        capacity = pool.capacity_type.replace("_", "-")
+        if pool.capacity_type == "spot" and pool.on_demand_floor:
+            capacity += f" ({pool.on_demand_floor} on-demand)"
+        rows.append(
+            f"| {env.name} | {env.model.name} | {env.model.source} | {pool.name}: {pool.min_nodes}-{pool.max_nodes}x "
+            f"{pool.instance_type} ({pool.gpus_per_node}x {sizing.gpu}) | {capacity} | {sizing.tensor_parallel} | "
+            f"{sizing.replicas_per_node} | {env.serving.min_replicas}-{env.serving.max_replicas} | "
+            f"{sizing.gpu_memory_utilization} | {sizing.max_model_len} | {sizing.kv_cache_tokens_per_replica:,} | "
+            f"{env.serving.upgrade_strategy} | {upgrade_gpu_headroom(env, sizing)} | "
+            f"{'on' if env.serving.gcs_fault_tolerance.enabled else 'off'} | {sizing.usd_per_replica_hour:.4f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     from infra.config import ConfigError, environment_from_stack_file
 
@@ -456,7 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m infra.chart_values",
         description="Write the gpt-oss-serving chart values for one environment, from its stack file.",
     )
-    parser.add_argument("--env", required=True, help="stack name: Pulumi.<env>.yaml")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--env", help="stack name: Pulumi.<env>.yaml")
+    target.add_argument("--sizing-table", action="store_true", help="print the sizing of every stack as a Markdown table")
     parser.add_argument("--stack", help="Pulumi stack name (default: the environment name)")
     parser.add_argument(
         "--weights-bucket",
@@ -464,6 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
     args = parser.parse_args(argv)
+    if args.sizing_table:
+        try:
+            sys.stdout.write(sizing_table())
+        except (ConfigError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0
     try:
         env = environment_from_stack_file(args.env)
         text = render_values_file(env, args.stack or args.env, args.weights_bucket)

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from infra.config import rules
 from infra.config.errors import ConfigError, Problem, problem
-from infra.config.models import EnvironmentConfig, ModelConfig, NodePoolConfig, ServingConfig
+from infra.catalog import load_catalog
+from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 
 PROJECT = "gpt-oss-platform"
 ENVIRONMENT_KEY = "environment"
@@ -110,7 +111,9 @@ def _lenient(model: type[BaseModel], raw: Any) -> BaseModel | None:
 def _cross_section_problems(raw: dict) -> list[Problem]:
     """The cross-section rules over whichever sections parse on their own."""
     found: list[Problem] = []
-    model = _lenient(ModelConfig, raw.get("model"))
+    # Sizing needs only the model's name: judge it even when another model field is wrong.
+    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    model_name = model.get("name") if model.get("name") in load_catalog().models else None
     serving = _lenient(ServingConfig, raw.get("serving"))
     pools_raw = raw.get("node_pools")
     pools: list[NodePoolConfig] = []
@@ -125,8 +128,8 @@ def _cross_section_problems(raw: dict) -> list[Problem]:
     if pools and serving is not None:
         pool, missing = rules.serving_pool(pools, serving)
         found += missing
-        if pool is not None and model is not None:
-            found += rules.sizing_problems(model, pool, pools.index(pool), serving)
+        if pool is not None and model_name is not None:
+            found += rules.sizing_problems(model_name, pool, pools.index(pool), serving)
     return found
 
 

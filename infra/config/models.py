@@ -129,6 +129,19 @@ class ModelConfig(Strict):
         "(stage them first, see README 'Serving').",
     )
 
+    @model_validator(mode="after")
+    def _revision_of_this_model(self) -> ModelConfig:
+        # Switching `name` without `revision` would pin the new repository to the old one's
+        # commit, which does not exist there: replicas would fail at download time, not here.
+        for other, spec in load_catalog().models.items():
+            if other != self.name and self.revision == spec.default_revision:
+                own = load_catalog().models[self.name].default_revision
+                raise ValueError(
+                    f"revision {self.revision} is the pinned commit of {other} ({spec.hf_repo}), not of {self.name}: "
+                    f"set model.revision to a commit of {self.hf_repo} (the catalog's is {own})"
+                )
+        return self
+
     @property
     def hf_repo(self) -> str:
         return load_catalog().models[self.name].hf_repo

@@ -13,7 +13,7 @@ from infra.node_pool_shape import karpenter_floor_nodes
 from infra.sizing import SizingError, size_replica
 
 if TYPE_CHECKING:
-    from infra.config.models import EnvironmentConfig, ModelConfig, NodePoolConfig, ServingConfig
+    from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 
 
 def pool_problems(pools: list[NodePoolConfig]) -> list[Problem]:
@@ -39,11 +39,11 @@ def serving_pool(pools: list[NodePoolConfig], serving: ServingConfig) -> tuple[N
     return None, [problem("serving.node_pool", f"no node pool of that name; pools: {names}", serving.node_pool)]
 
 
-def sizing_problems(model: ModelConfig, pool: NodePoolConfig, pool_index: int, serving: ServingConfig) -> list[Problem]:
+def sizing_problems(model_name: str, pool: NodePoolConfig, pool_index: int, serving: ServingConfig) -> list[Problem]:
     """The model must fit the pool's GPUs, and the pool must hold the replicas (and upgrade headroom)."""
     try:
         sizing = size_replica(
-            model.name, pool.instance_type, serving.max_model_len, serving.tensor_parallel, serving.gpu_memory_utilization
+            model_name, pool.instance_type, serving.max_model_len, serving.tensor_parallel, serving.gpu_memory_utilization
         )
     except SizingError as error:
         return [problem(f"node_pools[{pool_index}].instance_type", str(error), pool.instance_type)]
@@ -91,5 +91,5 @@ def cross_section_problems(env: EnvironmentConfig) -> list[Problem]:
     pool, missing = serving_pool(env.node_pools, env.serving)
     found += missing
     if pool is not None:
-        found += sizing_problems(env.model, pool, env.node_pools.index(pool), env.serving)
+        found += sizing_problems(env.model.name, pool, env.node_pools.index(pool), env.serving)
     return found

@@ -43,7 +43,7 @@ def test_defaults_match_the_issue(tmp_path):
 
 def test_the_three_problems_of_the_issue_come_in_one_message():
     raw = stack_env("dev")
-    raw["model"]["name"] = "gpt-oss-120b"  # 120b on one L4
+    raw["model"].update(name="gpt-oss-120b", revision=stack_env("prod")["model"]["revision"])  # 120b on one L4
     raw["node_pools"][0]["instance_typ"] = raw["node_pools"][0].pop("instance_type")  # misspelled key
     raw["node_pools"][0]["instance_type"] = "g6.xlarge"
     del raw["tags"]["cost-center"]
@@ -55,6 +55,14 @@ def test_the_three_problems_of_the_issue_come_in_one_message():
     assert "gpt-oss-120b cannot be served on g6.xlarge (1x L4)" in message
     assert "p5.4xlarge (1x H100, TP=1" in message, "the refusal suggests what would work"
     assert message.startswith("environment config has 3 problems")
+
+
+def test_switching_the_model_without_its_revision_is_refused_and_sizing_still_judged():
+    raw = stack_env("dev")
+    raw["model"]["name"] = "gpt-oss-120b"
+    problems = problems_of(raw)
+    assert "is the pinned commit of gpt-oss-20b" in only(problems, "model")
+    assert "cannot be served on g6.xlarge" in only(problems, "node_pools[0].instance_type")
 
 
 def test_a_misspelled_top_level_key_is_named_with_a_suggestion():

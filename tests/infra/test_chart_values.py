@@ -1,0 +1,252 @@
+"""infra/chart_values.py: one environment's chart values, derived from the typed config alone."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.catalog import load_catalog
+from infra.chart_values import (
+    PRIMARY_BASE_URL,
+    RAY_VERSION,
+    TIKTOKEN_PUBLIC_BASE,
+    chart_values,
+    engine_kwargs,
+    main,
+    ray_image_tag,
+    render_values_file,
+    sizing_for,
+)
+from infra.config import ConfigError, read_stack_file, validate_environment
+from infra.config.load import ENVIRONMENT_KEY, PROJECT
+from infra.node_pool_shape import POOL_LABEL, SYSTEM_POOL
+from infra.tags import cost_tags
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUCKET = "gpt-oss-test-weights"
+
+
+def raw(stack: str) -> dict:
+    return copy.deepcopy(read_stack_file(stack)[f"{PROJECT}:{ENVIRONMENT_KEY}"])
+
+
+def env_of(stack: str, edit=None):
+    data = raw(stack)
+    if edit:
+        edit(data)
+    return validate_environment(data, stack=stack)
+
+
+def test_ray_version_is_the_locked_one():
+    lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
+    (locked,) = [p["version"] for p in lock["package"] if p["name"] == "ray"]
+    assert RAY_VERSION == locked
+    assert ray_image_tag() == f"{locked}-py312-cu130"
+
+
+def test_s3_weights_need_the_bucket():
+    with pytest.raises(ValueError, match="no weights bucket was given"):
+        chart_values(env_of("prod"), "prod", weights_bucket=None)
+
+
+def test_s3_weights_and_tiktoken_files_come_from_the_environments_bucket():
+    env = env_of("prod")
+    values = chart_values(env, "prod", weights_bucket=BUCKET)
+    assert values["model"]["source"] == f"s3://{BUCKET}/models/openai/gpt-oss-120b/{env.model.revision}"
+    assert values["model"]["offline"] is True
+    assert values["tiktoken"]["source"] == f"s3://{BUCKET}/tiktoken"
+    assert values["serve"]["engine"]["revision"] == "", "S3 weights are pinned by their prefix"
+
+
+def test_hugging_face_weights_are_pinned_to_the_configured_commit():
+    env = env_of("dev")
+    values = chart_values(env, "dev", weights_bucket=None)
+    assert values["model"] == {"id": "gpt-oss-20b", "source": "openai/gpt-oss-20b", "offline": False}
+    assert values["serve"]["engine"]["revision"] == env.model.revision
+    assert engine_kwargs(env, sizing_for(env))["tokenizer_revision"] == env.model.revision
+    assert values["tiktoken"]["source"] == TIKTOKEN_PUBLIC_BASE
+
+
+@pytest.mark.parametrize(
+    ("gpu", "instance", "model", "backend", "batched"),
+    [
+        ("H100", "p5.4xlarge", "gpt-oss-120b", None, 8192),
+        ("L4", "g6.xlarge", "gpt-oss-20b", "TRITON_ATTN", None),
+        ("A10G", "g5.xlarge", "gpt-oss-20b", "TRITON_ATTN", None),
+        ("L40S", "g6e.12xlarge", "gpt-oss-120b", "TRITON_ATTN", None),
+    ],
+)
+def test_engine_arguments_follow_the_gpu_generation(gpu, instance, model, backend, batched):
+    def edit(data):
+        data["node_pools"][0].update(gpu=gpu, instance_type=instance, min_nodes=1, max_nodes=2)
+        data["model"].update(name=model, revision=load_catalog().models[model].default_revision)
+        data["serving"].update(min_replicas=1, max_replicas=1)
+
+    env = env_of("staging", edit)
+    kwargs = engine_kwargs(env, sizing_for(env))
+    assert kwargs.get("attention_backend") == backend
+    assert kwargs.get("max_num_batched_tokens") == batched
+    assert kwargs["tool_call_parser"] == "openai" and kwargs["enable_auto_tool_choice"] is True
+
+
+def test_the_upgrade_headroom_is_written_next_to_the_strategy():
+    expected = {"dev": ("None", 0), "staging": ("NewCluster", 1), "prod": ("NewCluster", 2)}
+    for stack, (strategy, gpus) in expected.items():
+        values = chart_values(env_of(stack), stack, weights_bucket=BUCKET)
+        assert values["rayService"]["upgradeStrategy"]["type"] == strategy
+        assert values["rayService"]["upgradeStrategy"]["gpuHeadroom"] == gpus, stack
+        text = render_values_file(env_of(stack), stack, BUCKET)
+        assert f"Upgrade strategy {strategy}" in text
+        if strategy == "NewCluster":
+            assert f"needs\n#   {gpus} spare H100 GPU(s)" in text
+
+
+def test_the_incremental_upgrade_is_refused_until_the_config_names_a_gateway_class():
+    env = env_of("staging", lambda d: d["serving"].update(upgrade_strategy="NewClusterWithIncrementalUpgrade"))
+    with pytest.raises(ValueError, match="GatewayClass"):
+        chart_values(env, "staging", weights_bucket=BUCKET)
+
+
+def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
+    prod = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET)["rayService"]["gcsFaultTolerance"]
+    assert prod == {
+        "enabled": True,
+        "redisAddress": "gcs-redis.gpt-oss-serving.svc.cluster.local:6379",
+        "redisPasswordSecret": "gcs-redis-auth",
+    }
+    dev = chart_values(env_of("dev"), "dev", weights_bucket=None)["rayService"]["gcsFaultTolerance"]
+    assert dev["enabled"] is False
+
+
+def test_pods_land_on_the_pools_the_integrator_labels():
+    values = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET)
+    (group,) = values["ray"]["workerGroups"]
+    assert group["nodeSelector"] == {POOL_LABEL: "gpu-h100"}
+    assert values["ray"]["head"]["nodeSelector"] == values["gateway"]["nodeSelector"] == {POOL_LABEL: SYSTEM_POOL}
+    assert group["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+
+
+def test_labels_are_the_cost_tags():
+    env = env_of("staging")
+    assert chart_values(env, "staging", weights_bucket=BUCKET)["labels"]["cost"] == cost_tags(env, "staging")
+
+
+def test_the_gateway_gets_its_settings_and_secret_names():
+    from serving.gateway.environment import settings_for_environment
+
+    env = env_of("prod")
+    gateway = chart_values(env, "prod", weights_bucket=BUCKET)["gateway"]
+    assert gateway["settings"] == settings_for_environment(env, primary_base_url=PRIMARY_BASE_URL)
+    assert gateway["clientKeysSecret"] == "gpt-oss-gateway-clients"
+    assert gateway["managedApiKeySecret"] == "gpt-oss-managed-api-key"
+    assert gateway["managedApiKeyOptional"] is False
+    sovereign = env_of("prod", lambda d: d["fallback"].update(allowed=False))
+    assert chart_values(sovereign, "prod", weights_bucket=BUCKET)["gateway"]["managedApiKeyOptional"] is True
+
+
+# --- Changing the model ----------------------------------------------------------------------
+
+
+def _consistency(values: dict, env) -> None:
+    """GPU request, tensor parallelism, accelerator type, max_model_len and node selector agree."""
+    sizing = sizing_for(env)
+    pool = env.serving_pool()
+    (group,) = values["ray"]["workerGroups"]
+    engine = values["serve"]["engine"]
+    assert group["gpus"] == engine["tensorParallelSize"] == sizing.tensor_parallel == sizing.gpus_per_replica
+    assert group["acceleratorType"] == values["serve"]["acceleratorType"] == load_catalog().gpus[pool.gpu].ray_accelerator
+    assert engine["maxModelLen"] == env.serving.max_model_len <= load_catalog().models[env.model.name].max_context_tokens
+    assert group["nodeSelector"] == {POOL_LABEL: pool.name}
+    assert values["model"]["id"] == env.model.name == values["labels"]["cost"]["model"]
+
+
+def test_switching_20b_to_120b_changes_gpus_and_parallelism_consistently():
+    """On a pool of 4x L40S nodes the 20b model takes one GPU per replica, the 120b model two."""
+
+    def pool(data):
+        data["node_pools"][0].update(name="gpu-l40s", gpu="L40S", instance_type="g6e.12xlarge", min_nodes=1, max_nodes=2)
+        data["serving"].update(min_replicas=1, max_replicas=2)
+
+    def as_model(name):
+        def edit(data):
+            pool(data)
+            data["model"].update(name=name, revision=load_catalog().models[name].default_revision)
+
+        return edit
+
+    small = env_of("staging", as_model("gpt-oss-20b"))
+    large = env_of("staging", as_model("gpt-oss-120b"))
+    before = chart_values(small, "staging", weights_bucket=BUCKET)
+    after = chart_values(large, "staging", weights_bucket=BUCKET)
+    _consistency(before, small)
+    _consistency(after, large)
+    assert (before["ray"]["workerGroups"][0]["gpus"], after["ray"]["workerGroups"][0]["gpus"]) == (1, 2)
+    assert before["ray"]["workerGroups"][0]["cpu"] != after["ray"]["workerGroups"][0]["cpu"]
+    assert before["model"]["source"] != after["model"]["source"]
+
+
+def test_switching_a_pool_too_small_for_120b_fails_with_the_reason_and_what_would_fit():
+    data = raw("dev")
+    data["model"].update(name="gpt-oss-120b", revision=load_catalog().models["gpt-oss-120b"].default_revision)
+    with pytest.raises(ConfigError) as raised:
+        validate_environment(data, stack="dev")
+    message = str(raised.value)
+    assert "gpt-oss-120b cannot be served on g6.xlarge" in message
+    assert "it fits on:" in message
+
+
+def test_switching_the_model_name_but_not_its_revision_is_refused():
+    """Only the name edited: the old model's commit does not exist in the new repository."""
+    with pytest.raises(ConfigError) as raised:
+        env_of("staging", lambda d: d["model"].update(name="gpt-oss-20b"))
+    assert "model: revision b5c939de8f754692c1647ca79fbf85e8c1e70f8a is the pinned commit of gpt-oss-120b" in str(raised.value)
+
+
+def test_switching_120b_to_20b_on_h100_keeps_tp1_and_shrinks_the_weights_cache():
+    large = env_of("prod")
+    revision = load_catalog().models["gpt-oss-20b"].default_revision
+    small = env_of("prod", lambda d: d["model"].update(name="gpt-oss-20b", revision=revision))
+    before = chart_values(large, "prod", weights_bucket=BUCKET)
+    after = chart_values(small, "prod", weights_bucket=BUCKET)
+    _consistency(before, large)
+    _consistency(after, small)
+    assert after["serve"]["engine"]["gpuMemoryUtilization"] == 0.95
+    cache = [int(v["ray"]["workerGroups"][0]["cacheSizeLimit"].removesuffix("Gi")) for v in (before, after)]
+    assert cache[1] < cache[0]
+
+
+# --- The values file and its CLI ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_values_file_holds_exactly_the_values(stack):
+    env = env_of(stack)
+    text = render_values_file(env, stack, BUCKET)
+    assert yaml.safe_load(text) == chart_values(env, stack, weights_bucket=BUCKET)
+    assert text.startswith(f"# Values of charts/gpt-oss-serving for environment {stack}")
+
+
+def test_the_cli_writes_the_values_file(tmp_path):
+    out = tmp_path / "dev" / "values.yaml"
+    assert main(["--env", "dev", "--out", str(out)]) == 0
+    assert yaml.safe_load(out.read_text())["model"]["id"] == "gpt-oss-20b"
+
+
+def test_the_cli_says_what_is_missing(capsys):
+    assert main(["--env", "prod"]) == 2
+    assert "no weights bucket was given" in capsys.readouterr().err
+    assert main(["--env", "nope"]) == 2
+    assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_the_serving_docs_show_the_current_sizing_table():
+    from infra.chart_values import sizing_table
+
+    text = (REPO_ROOT / "docs" / "serving.md").read_text()
+    begin, end = "<!-- sizing-table:begin -->\n", "<!-- sizing-table:end -->"
+    documented = text[text.index(begin) + len(begin) : text.index(end)]
+    assert documented == sizing_table(), "regenerate it: .venv/bin/python -m infra.chart_values --sizing-table"
