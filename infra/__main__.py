@@ -13,6 +13,7 @@ from infra.chart_values import chart_values
 from infra.components.addons import ClusterAddons
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
+from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
 from infra.components.secrets import ManagedApiKey
@@ -86,16 +87,22 @@ if managed_api_key is not None and env.fallback.allowed:
         )
     )
 EnvironmentBudget(f"{env.name}-budget", env.name, env.budget, opts=on_aws)
+gcs_redis_address = None
+if env.serving.gcs_fault_tolerance.managed:
+    gcs_redis_address = GcsRedis(f"{env.name}-gcs", env.serving.gcs_fault_tolerance, cluster.handle, opts=on_aws).address
 serving = ServingRelease(
     f"{env.name}-serving",
     namespace.name,
-    weights.name.apply(lambda bucket: chart_values(env, stack, weights_bucket=bucket)),
+    pulumi.Output.all(weights.name, gcs_redis_address).apply(
+        lambda args: chart_values(env, stack, weights_bucket=args[0], gcs_redis_address=args[1])
+    ),
     opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[addons, *secrets, *pools]),
 )
 
 pulumi.export("cluster_name", cluster.handle.name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
 pulumi.export("weights_bucket", weights.name)
+pulumi.export("gcs_redis_address", gcs_redis_address)
 pulumi.export("serving_namespace", SERVING_NAMESPACE)
 pulumi.export("gateway_url", f"http://gpt-oss-gateway.{SERVING_NAMESPACE}.svc.cluster.local:8080/v1")
 pulumi.export("node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools])

@@ -209,11 +209,16 @@ def _labels(env: EnvironmentConfig, stack: str) -> dict[str, Any]:
     }
 
 
-def _gcs_fault_tolerance(env: EnvironmentConfig) -> dict[str, Any]:
+def _gcs_fault_tolerance(env: EnvironmentConfig, gcs_redis_address: str | None) -> dict[str, Any]:
     ft = env.serving.gcs_fault_tolerance
+    if ft.managed and not gcs_redis_address:
+        raise ValueError(
+            "serving.gcs_fault_tolerance.redis is 'managed' but no Redis address was given: the Pulumi program "
+            "passes the ElastiCache endpoint it creates (pass gcs_redis_address / --gcs-redis-address)"
+        )
     return {
         "enabled": ft.enabled,
-        "redisAddress": ft.redis_address or "",
+        "redisAddress": (gcs_redis_address if ft.managed else ft.redis_address) or "",
         "redisPasswordSecret": ft.redis_password_secret or "",
     }
 
@@ -278,11 +283,15 @@ def _gateway_values(env: EnvironmentConfig) -> dict[str, Any]:
     }
 
 
-def chart_values(env: EnvironmentConfig, stack: str, *, weights_bucket: str | None) -> dict[str, Any]:
+def chart_values(
+    env: EnvironmentConfig, stack: str, *, weights_bucket: str | None, gcs_redis_address: str | None = None
+) -> dict[str, Any]:
     """The complete chart values for `env` deployed as Pulumi stack `stack`.
 
     `weights_bucket` is the environment's S3 bucket for staged weights and tiktoken files;
     it is required when `model.source` is `s3` and ignored for `huggingface`.
+    `gcs_redis_address` is the host:port of the ElastiCache store the program creates when
+    `serving.gcs_fault_tolerance.redis` is `managed`.
     Raises ValueError with the key path when the config cannot be rendered.
     """
     if env.model.source == "s3" and not weights_bucket:
@@ -395,7 +404,7 @@ def chart_values(env: EnvironmentConfig, stack: str, *, weights_bucket: str | No
             # With warm replicas, traffic enters only through GPU workers' proxies; a pool
             # that scales to zero keeps the head in the Service so a request can wake it.
             "excludeHeadPodFromServeSvc": serving.min_replicas > 0,
-            "gcsFaultTolerance": _gcs_fault_tolerance(env),
+            "gcsFaultTolerance": _gcs_fault_tolerance(env, gcs_redis_address),
         },
         "networkPolicy": {
             "enabled": True,
@@ -425,11 +434,13 @@ def _yaml_block(value: Any, indent: int = 0) -> str:
     return "\n".join(pad + line if line else line for line in text.rstrip("\n").splitlines())
 
 
-def render_values_file(env: EnvironmentConfig, stack: str, weights_bucket: str | None) -> str:
+def render_values_file(
+    env: EnvironmentConfig, stack: str, weights_bucket: str | None, gcs_redis_address: str | None = None
+) -> str:
     """The values of `chart_values` as a commented YAML file (what GitOps commits)."""
     import jinja2
 
-    values = chart_values(env, stack, weights_bucket=weights_bucket)
+    values = chart_values(env, stack, weights_bucket=weights_bucket, gcs_redis_address=gcs_redis_address)
     sizing = sizing_for(env)
     pool = env.serving_pool()
     template = jinja2.Environment(
@@ -495,6 +506,11 @@ def main(argv: list[str] | None = None) -> int:
         "--weights-bucket",
         help="S3 bucket with staged weights (required when model.source is s3; `pulumi stack output weights_bucket`)",
     )
+    parser.add_argument(
+        "--gcs-redis-address",
+        help="host:port of the managed GCS Redis (when gcs_fault_tolerance.redis is managed; "
+        "`pulumi stack output gcs_redis_address`)",
+    )
     parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
     args = parser.parse_args(argv)
     if args.sizing_table:
@@ -506,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         env = environment_from_stack_file(args.env)
-        text = render_values_file(env, args.stack or args.env, args.weights_bucket)
+        text = render_values_file(env, args.stack or args.env, args.weights_bucket, args.gcs_redis_address)
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

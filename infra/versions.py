@@ -46,6 +46,13 @@ KARPENTER = ChartPin(
     chart="karpenter",
     version="1.14.0",
 )
+KUBE_PROMETHEUS_STACK = ChartPin(
+    release="kube-prometheus-stack",
+    namespace="monitoring",
+    repository="https://prometheus-community.github.io/helm-charts",
+    chart="kube-prometheus-stack",
+    version="79.12.0",
+)
 # cluster-autoscaler's minor version must match the Kubernetes minor version.
 CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0"}
 # Karpenter AMI aliases, pinned so that a new AMI reaches nodes through a reviewed change.

@@ -67,6 +67,7 @@ class ServicePrices(_Frozen):
     ebs_gp3_usd_per_gb_month: float
     s3_standard_usd_per_gb_month: float
     secrets_manager_usd_per_secret_month: float
+    elasticache_usd_per_node_hour: dict[str, float]
 
 
 class ApiPrice(_Frozen):

@@ -10,6 +10,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from infra import iam_policies
 from infra.components.cluster import ClusterHandle
@@ -17,6 +18,7 @@ from infra.config.models import EnvironmentConfig
 from infra.node_pool_shape import GPU_LABEL, GPU_TAINT, POOL_LABEL, SYSTEM_POOL
 from infra.versions import (
     CLUSTER_AUTOSCALER,
+    KUBE_PROMETHEUS_STACK,
     CLUSTER_AUTOSCALER_IMAGE_TAGS,
     KARPENTER,
     KUBERAY_OPERATOR,
@@ -94,6 +96,45 @@ def karpenter_values(cluster_name: str, queue_name: str, labels: dict[str, str])
     }
 
 
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+# Node labels kube-state-metrics exports on kube_node_labels / kube_pod_labels, so alerts can
+# count nodes per pool and find the Ray pods (it exports no label unless allow-listed).
+KUBE_STATE_METRICS_LABELS = [
+    "nodes=[gpt-oss.platform/node-pool,gpt-oss.platform/gpu,gpt-oss.platform/capacity,karpenter.sh/capacity-type,eks.amazonaws.com/capacityType]",
+    "pods=[app.kubernetes.io/name,app.kubernetes.io/component,ray.io/node-type,ray.io/group]",
+]
+
+
+def prometheus_stack_values(env: EnvironmentConfig, labels: dict[str, str]) -> dict:
+    """kube-prometheus-stack: select every ServiceMonitor, PodMonitor and PrometheusRule in
+    the cluster (the serving chart's live in namespace gpt-oss), load dashboards from
+    ConfigMaps labelled grafana_dashboard=1 in any namespace, run on the system nodes."""
+    system = {"nodeSelector": SYSTEM_NODES}
+    return {
+        "commonLabels": labels,
+        "prometheus": {
+            "prometheusSpec": {
+                **system,
+                "retention": env.observability.retention,
+                "ruleSelectorNilUsesHelmValues": False,
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "podMetadata": {"labels": labels},
+            }
+        },
+        "alertmanager": {"alertmanagerSpec": {**system, "podMetadata": {"labels": labels}}},
+        "prometheusOperator": {**system, "podLabels": labels},
+        "kube-state-metrics": {**system, "customLabels": labels, "metricLabelsAllowlist": KUBE_STATE_METRICS_LABELS},
+        "grafana": {
+            **system,
+            "podLabels": labels,
+            # The admin password comes from a Secret Pulumi generates; never the chart's default.
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}},
+        },
+    }
+
+
 def helm_release(name: str, pin: ChartPin, values: pulumi.Input[dict], parent: pulumi.Resource, **extra) -> k8s.helm.v3.Release:
     oci = pin.repository.startswith("oci://")
     return k8s.helm.v3.Release(
@@ -131,7 +172,32 @@ class ClusterAddons(pulumi.ComponentResource):
         self.karpenter: k8s.helm.v3.Release | None = None
         if needs_karpenter(env):
             self.karpenter = self._karpenter(name, env, cluster, labels)
+        if env.observability.install_prometheus_stack:
+            self._prometheus_stack(name, env, labels)
         self.register_outputs({"releases": [r.name for r in self.releases]})
+
+    def _prometheus_stack(self, name: str, env: EnvironmentConfig, labels: dict[str, str]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-monitoring", metadata={"name": KUBE_PROMETHEUS_STACK.namespace, "labels": labels}, opts=child
+        )
+        password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
+        secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": KUBE_PROMETHEUS_STACK.namespace, "labels": labels},
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(password.result)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+        )
+        self.releases.append(
+            helm_release(
+                f"{name}-kube-prometheus-stack",
+                KUBE_PROMETHEUS_STACK,
+                prometheus_stack_values(env, labels),
+                self,
+                depends_on=[secret],
+            )
+        )
 
     def _pod_identity_role(
         self, name: str, cluster: ClusterHandle, namespace: str, service_account: str, policy: pulumi.Input[str]

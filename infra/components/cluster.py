@@ -21,6 +21,9 @@ from infra.node_pool_shape import POOL_LABEL, SYSTEM_POOL
 # for the cluster version; pod identity replaces IRSA for our controllers.
 CORE_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+# The chart's NetworkPolicies (model pods reachable only from the gateway and Prometheus) are
+# only enforced when the VPC CNI runs its network policy agent.
+ADDON_CONFIGURATION = {"vpc-cni": json.dumps({"enableNetworkPolicy": "true"}, sort_keys=True)}
 
 
 @dataclass
@@ -32,6 +35,7 @@ class ClusterHandle:
     endpoint: pulumi.Output[str]
     certificate_authority: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
     subnet_ids: pulumi.Output[list[str]]
     node_role_arn: pulumi.Output[str]
     node_role_name: pulumi.Output[str]
@@ -104,6 +108,7 @@ class EksCluster(pulumi.ComponentResource):
             endpoint = cluster.endpoint
             certificate = cluster.certificate_authority.apply(lambda ca: ca["data"])
             security_group = cluster.vpc_config.apply(lambda vpc: vpc["cluster_security_group_id"])
+            vpc_id = cluster.vpc_config.apply(lambda vpc: vpc["vpc_id"])
             subnets = pulumi.Output.all(*(private_subnet_ids or [])).apply(list)
         else:
             existing = aws.eks.get_cluster_output(name=config.name, opts=pulumi.InvokeOutputOptions(parent=self))
@@ -112,6 +117,7 @@ class EksCluster(pulumi.ComponentResource):
             endpoint = existing.endpoint
             certificate = existing.certificate_authorities.apply(lambda cas: cas[0]["data"])
             security_group = existing.vpc_config.apply(lambda vpc: vpc["cluster_security_group_id"])
+            vpc_id = existing.vpc_config.apply(lambda vpc: vpc["vpc_id"])
             subnets = (
                 pulumi.Output.from_input(list(config.subnet_ids))
                 if config.subnet_ids
@@ -124,6 +130,7 @@ class EksCluster(pulumi.ComponentResource):
             endpoint=endpoint,
             certificate_authority=certificate,
             security_group_id=security_group,
+            vpc_id=vpc_id,
             subnet_ids=subnets,
             node_role_arn=role.arn,
             node_role_name=role.name,
@@ -219,6 +226,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-{addon}",
                 cluster_name=cluster.name,
                 addon_name=addon,
+                configuration_values=ADDON_CONFIGURATION.get(addon),
                 resolve_conflicts_on_update="OVERWRITE",
                 # coredns needs a node to become ACTIVE.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[group] if addon == "coredns" else []),

@@ -224,23 +224,43 @@ class NodePoolConfig(Strict):
 
 
 class GcsFaultToleranceConfig(Strict):
-    """Ray GCS fault tolerance backed by an external Redis, so a head restart keeps Serve apps."""
+    """Ray GCS fault tolerance backed by Redis, so a head restart keeps the Serve applications.
+
+    `managed` provisions an ElastiCache replication group (primary + replica in two zones,
+    encrypted at rest, reachable only from the cluster's security group); `external` points
+    at a Redis you run. Mutually exclusive: `redis_address` and `redis_password_secret` are
+    only for `external`.
+    """
 
     enabled: bool = Field(False, description="Turn on GCS FT; recommended for prod.")
+    redis: Literal["managed", "external"] = Field(
+        "managed", description="`managed`: this stack creates ElastiCache; `external`: use `redis_address`."
+    )
+    redis_node_type: str = Field("cache.t4g.small", description="ElastiCache node type for `managed` (GCS data is small).")
     redis_address: str | None = Field(
-        None, description="host:port of a Redis the cluster can reach (e.g. ElastiCache); required when enabled."
+        None, description="host:port of a Redis the cluster can reach; only and required for `external`."
     )
     redis_password_secret: str | None = Field(
-        None, description="Name of a Kubernetes Secret (key `password`) in the serving namespace, if Redis needs auth."
+        None, description="`external` only: a Kubernetes Secret (key `password`) in the serving namespace."
     )
 
     @model_validator(mode="after")
     def _address(self) -> GcsFaultToleranceConfig:
-        if self.enabled and not self.redis_address:
-            raise ValueError("redis_address is required when enabled is true")
+        if self.redis == "external":
+            if self.enabled and not self.redis_address:
+                raise ValueError("redis_address is required when enabled is true and redis is `external`")
+        elif self.redis_address or self.redis_password_secret:
+            raise ValueError("redis_address and redis_password_secret are for redis `external`; `managed` makes its own")
         if self.redis_address and not re.fullmatch(r"[A-Za-z0-9.-]+:\d{2,5}", self.redis_address):
             raise ValueError(f"redis_address must be host:port, got {self.redis_address!r}")
+        if self.redis_node_type not in load_catalog().services.elasticache_usd_per_node_hour:
+            known = ", ".join(sorted(load_catalog().services.elasticache_usd_per_node_hour))
+            raise ValueError(f"redis_node_type {self.redis_node_type!r} is not in the catalog; known: {known}")
         return self
+
+    @property
+    def managed(self) -> bool:
+        return self.enabled and self.redis == "managed"
 
 
 class ServingConfig(Strict):
@@ -332,6 +352,18 @@ class GatewayConfig(Strict):
         return self
 
 
+class ObservabilityConfig(Strict):
+    """Metrics, dashboards and alerts."""
+
+    install_prometheus_stack: bool = Field(
+        True,
+        description="Install kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana, "
+        "kube-state-metrics) in namespace `monitoring`. Turn off only where the cluster already runs the "
+        "Prometheus Operator: the chart's ServiceMonitor, PodMonitor and PrometheusRule need its CRDs.",
+    )
+    retention: str = Field("15d", pattern=r"^\d+[hdw]$", description="How long Prometheus keeps samples (e.g. `15d`).")
+
+
 class TagsConfig(Strict):
     """Cost-allocation tags. Values double as Kubernetes labels, so they must be label-safe."""
 
@@ -395,6 +427,7 @@ class EnvironmentConfig(Strict):
     node_pools: list[NodePoolConfig] = Field(min_length=1, description="GPU node pools.")
     serving: ServingConfig
     gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     fallback: FallbackConfig
     tags: TagsConfig
     budget: BudgetConfig

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.plan import cost, inventory, manifests
-from infra.plan.mocks import Registration
+from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET, Registration
 from infra.plan.runner import PLACEHOLDER_SECRET, ProgramRun, run_program
 from infra.policy import rules
 from infra.sizing import size_replica
@@ -147,8 +147,9 @@ def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build", stack_root: 
     manifest_dir = out_dir / "manifests"
     written = manifests.write_manifests(manifest_dir, rendered, program_docs, third_party)
     text = json.dumps(data, indent=2, sort_keys=False, default=str)
-    # The plan must never carry a secret; the placeholder stands in for every one of them.
-    assert PLACEHOLDER_SECRET not in text, "a secret value reached plan.json"
+    # The plan must never carry a secret; the placeholders stand in for every one of them.
+    for placeholder in (PLACEHOLDER_SECRET, PLACEHOLDER_GENERATED_SECRET):
+        assert placeholder not in text, "a secret value reached plan.json"
     (out_dir / "plan.json").write_text(text + "\n")
     return Plan(data=data, out_dir=out_dir, manifest_count=len(written))
 

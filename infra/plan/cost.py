@@ -86,6 +86,11 @@ def monthly_cost(env: EnvironmentConfig, registrations: list[Registration], cata
         "eks_control_plane": _money(_count(registrations, "aws:eks/cluster:Cluster") * prices.eks_control_plane_usd_per_hour * hours),
         "nat_gateways": _money(_count(registrations, "aws:ec2/natGateway:NatGateway") * prices.nat_gateway_usd_per_hour * hours),
         "secrets_manager": _money(_count(registrations, "aws:secretsmanager/secret:Secret") * prices.secrets_manager_usd_per_secret_month),
+        "elasticache_gcs": _money(
+            2 * prices.elasticache_usd_per_node_hour[env.serving.gcs_fault_tolerance.redis_node_type] * hours
+            if _count(registrations, "aws:elasticache/replicationGroup:ReplicationGroup")
+            else 0.0
+        ),
         "s3_weights": _money(
             catalog.models[env.model.name].weights_gb * prices.s3_standard_usd_per_gb_month if env.model.source == "s3" else 0.0
         ),

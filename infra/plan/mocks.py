@@ -18,6 +18,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 ACCOUNT = "123456789012"
+PLACEHOLDER_GENERATED_SECRET = "offline-plan-generated-secret"
 
 
 @dataclass
@@ -131,7 +132,11 @@ class RecordingMocks(Mocks):
             state.update(
                 endpoint=f"https://{_fake_id('eks', args.name)}.gr7.{self.region}.eks.amazonaws.com",
                 certificateAuthority={"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1PQ0sKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
-                vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": _fake_id("sg", args.name)},
+                vpcConfig={
+                    **(inputs.get("vpcConfig") or {}),
+                    "clusterSecurityGroupId": _fake_id("sg", args.name),
+                    "vpcId": _fake_id("vpc", args.name),
+                },
             )
             resource_id = name
         elif args.typ == "aws:eks/nodeGroup:NodeGroup":
@@ -145,6 +150,11 @@ class RecordingMocks(Mocks):
         elif args.typ == "aws:sqs/queue:Queue":
             queue = inputs.get("name") or f"{args.name}-{_fake_id('q', args.name)[2:8]}"
             state.update(name=queue, url=f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{queue}")
+        elif args.typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+            state.update(primaryEndpointAddress=f"{name}.{_fake_id('c', name)[2:8]}.ng.0001.use1.cache.amazonaws.com")
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            # A fixed stand-in, marked secret by the program; the plan's secret scan looks for it.
+            state.update(result=PLACEHOLDER_GENERATED_SECRET)
         elif args.typ == "kubernetes:core/v1:Namespace":
             state.setdefault("metadata", {}).setdefault("name", args.name)
         return resource_id, state
@@ -161,6 +171,7 @@ class RecordingMocks(Mocks):
                 "certificateAuthorities": [{"data": "bW9jaw=="}],
                 "vpcConfig": {
                     "clusterSecurityGroupId": _fake_id("sg", name),
+                    "vpcId": _fake_id("vpc", name),
                     "subnetIds": [_fake_id("subnet", f"{name}-{i}") for i in range(3)],
                 },
             }, []

@@ -65,6 +65,7 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
         ("EKS control plane", breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
         ("NAT gateways", breakdown["nat_gateways"], breakdown["nat_gateways"]),
         ("Secrets Manager", breakdown["secrets_manager"], breakdown["secrets_manager"]),
+        ("ElastiCache (Ray GCS)", breakdown["elasticache_gcs"], breakdown["elasticache_gcs"]),
         ("S3 weights", breakdown["s3_weights"], breakdown["s3_weights"]),
     ]
     add(f"  {'':<28} {'floor':>12} {'max':>12}")

@@ -32,6 +32,10 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 CI_DIR = CHART_DIR / "ci"
 
 
+# What the program passes for a managed GCS store (the ElastiCache primary endpoint).
+GCS_REDIS = "gpt-oss-gcs-redis.x1y2z3.ng.0001.use1.cache.amazonaws.com:6379"
+
+
 def weights_bucket(stack: str) -> str:
     """A fixed bucket name for tests and golden files (Pulumi names the real one)."""
     return f"gpt-oss-{stack}-weights-example"
@@ -77,7 +81,7 @@ def environment(case: str) -> tuple[EnvironmentConfig, str]:
 @lru_cache(maxsize=None)
 def values(case: str) -> dict[str, Any]:
     env, stack = environment(case)
-    return chart_values(env, stack, weights_bucket=weights_bucket(stack))
+    return chart_values(env, stack, weights_bucket=weights_bucket(stack), gcs_redis_address=GCS_REDIS)
 
 
 def render(values_: dict[str, Any]) -> dict[str, str]:
@@ -163,6 +167,7 @@ class Kit:
     SCENARIOS = SCENARIOS
     ALL_CASES = ALL_CASES
     GOLDEN_DIR = GOLDEN_DIR
+    GCS_REDIS = GCS_REDIS
     CI_DIR = CI_DIR
     environment = staticmethod(environment)
     values = staticmethod(values)

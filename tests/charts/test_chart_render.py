@@ -379,12 +379,16 @@ def test_gcs_fault_tolerance_uses_the_configured_redis(kit, case):
         assert "gcsFaultToleranceOptions" not in cluster
         return
     options = cluster["gcsFaultToleranceOptions"]
-    assert options["redisAddress"] == ft.redis_address
-    assert options["redisPassword"]["valueFrom"]["secretKeyRef"] == {"name": ft.redis_password_secret, "key": "password"}
+    address = kit.GCS_REDIS if ft.managed else ft.redis_address
+    assert options["redisAddress"] == address
+    if ft.redis_password_secret:
+        assert options["redisPassword"]["valueFrom"]["secretKeyRef"] == {"name": ft.redis_password_secret, "key": "password"}
+    else:
+        assert "redisPassword" not in options, "the managed store is reachable only from the cluster; no AUTH"
     # The head may reach Redis's port.
     policy = kit.one(kit.rendered_docs(case), "NetworkPolicy", "gpt-oss-ray-head")
     ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
-    assert int(ft.redis_address.rsplit(":", 1)[1]) in ports
+    assert int(address.rsplit(":", 1)[1]) in ports
 
 
 def test_a_pool_that_scales_to_zero_keeps_the_head_in_the_serve_service(kit, case):

@@ -50,7 +50,7 @@ def test_prod_manifests_match_the_golden_file(kit):
 
 def test_prod_values_file_matches_the_golden_file(kit):
     env, stack = kit.environment("prod")
-    check(kit.GOLDEN_DIR / "prod-values.yaml", render_values_file(env, stack, kit.weights_bucket(stack)))
+    check(kit.GOLDEN_DIR / "prod-values.yaml", render_values_file(env, stack, kit.weights_bucket(stack), kit.GCS_REDIS))
 
 
 @pytest.mark.parametrize("scenario", ["l4-20b", "h100-120b-tp1", "l40s-120b-tp2", "spot-dev-scale-to-zero"])

@@ -28,6 +28,7 @@ from infra.tags import cost_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gpt-oss-test-weights"
+REDIS = "gpt-oss-gcs.x1y2z3.ng.0001.use1.cache.amazonaws.com:6379"
 
 
 def raw(stack: str) -> dict:
@@ -55,7 +56,7 @@ def test_s3_weights_need_the_bucket():
 
 def test_s3_weights_and_tiktoken_files_come_from_the_environments_bucket():
     env = env_of("prod")
-    values = chart_values(env, "prod", weights_bucket=BUCKET)
+    values = chart_values(env, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
     assert values["model"]["source"] == f"s3://{BUCKET}/models/openai/gpt-oss-120b/{env.model.revision}"
     assert values["model"]["offline"] is True
     assert values["tiktoken"]["source"] == f"s3://{BUCKET}/tiktoken"
@@ -96,10 +97,10 @@ def test_engine_arguments_follow_the_gpu_generation(gpu, instance, model, backen
 def test_the_upgrade_headroom_is_written_next_to_the_strategy():
     expected = {"dev": ("None", 0), "staging": ("NewCluster", 1), "prod": ("NewCluster", 2)}
     for stack, (strategy, gpus) in expected.items():
-        values = chart_values(env_of(stack), stack, weights_bucket=BUCKET)
+        values = chart_values(env_of(stack), stack, weights_bucket=BUCKET, gcs_redis_address=REDIS)
         assert values["rayService"]["upgradeStrategy"]["type"] == strategy
         assert values["rayService"]["upgradeStrategy"]["gpuHeadroom"] == gpus, stack
-        text = render_values_file(env_of(stack), stack, BUCKET)
+        text = render_values_file(env_of(stack), stack, BUCKET, REDIS)
         assert f"Upgrade strategy {strategy}" in text
         if strategy == "NewCluster":
             assert f"needs\n#   {gpus} spare H100 GPU(s)" in text
@@ -108,22 +109,31 @@ def test_the_upgrade_headroom_is_written_next_to_the_strategy():
 def test_the_incremental_upgrade_is_refused_until_the_config_names_a_gateway_class():
     env = env_of("staging", lambda d: d["serving"].update(upgrade_strategy="NewClusterWithIncrementalUpgrade"))
     with pytest.raises(ValueError, match="GatewayClass"):
-        chart_values(env, "staging", weights_bucket=BUCKET)
+        chart_values(env, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)
 
 
 def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
-    prod = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET)["rayService"]["gcsFaultTolerance"]
-    assert prod == {
+    prod = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["rayService"]["gcsFaultTolerance"]
+    assert prod == {"enabled": True, "redisAddress": REDIS, "redisPasswordSecret": ""}
+    with pytest.raises(ValueError, match="no Redis address was given"):
+        chart_values(env_of("prod"), "prod", weights_bucket=BUCKET)
+    external = env_of(
+        "prod",
+        lambda d: d["serving"]["gcs_fault_tolerance"].update(
+            redis="external", redis_address="redis.example.internal:6380", redis_password_secret="gcs-auth"
+        ),
+    )
+    assert chart_values(external, "prod", weights_bucket=BUCKET)["rayService"]["gcsFaultTolerance"] == {
         "enabled": True,
-        "redisAddress": "gcs-redis.gpt-oss-serving.svc.cluster.local:6379",
-        "redisPasswordSecret": "gcs-redis-auth",
+        "redisAddress": "redis.example.internal:6380",
+        "redisPasswordSecret": "gcs-auth",
     }
     dev = chart_values(env_of("dev"), "dev", weights_bucket=None)["rayService"]["gcsFaultTolerance"]
     assert dev["enabled"] is False
 
 
 def test_pods_land_on_the_pools_the_integrator_labels():
-    values = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET)
+    values = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
     (group,) = values["ray"]["workerGroups"]
     assert group["nodeSelector"] == {POOL_LABEL: "gpu-h100"}
     assert values["ray"]["head"]["nodeSelector"] == values["gateway"]["nodeSelector"] == {POOL_LABEL: SYSTEM_POOL}
@@ -132,20 +142,20 @@ def test_pods_land_on_the_pools_the_integrator_labels():
 
 def test_labels_are_the_cost_tags():
     env = env_of("staging")
-    assert chart_values(env, "staging", weights_bucket=BUCKET)["labels"]["cost"] == cost_tags(env, "staging")
+    assert chart_values(env, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)["labels"]["cost"] == cost_tags(env, "staging")
 
 
 def test_the_gateway_gets_its_settings_and_secret_names():
     from serving.gateway.environment import settings_for_environment
 
     env = env_of("prod")
-    gateway = chart_values(env, "prod", weights_bucket=BUCKET)["gateway"]
+    gateway = chart_values(env, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["gateway"]
     assert gateway["settings"] == settings_for_environment(env, primary_base_url=PRIMARY_BASE_URL)
     assert gateway["clientKeysSecret"] == "gpt-oss-gateway-clients"
     assert gateway["managedApiKeySecret"] == "gpt-oss-managed-api-key"
     assert gateway["managedApiKeyOptional"] is False
     sovereign = env_of("prod", lambda d: d["fallback"].update(allowed=False))
-    assert chart_values(sovereign, "prod", weights_bucket=BUCKET)["gateway"]["managedApiKeyOptional"] is True
+    assert chart_values(sovereign, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["gateway"]["managedApiKeyOptional"] is True
 
 
 # --- Changing the model ----------------------------------------------------------------------
@@ -180,8 +190,8 @@ def test_switching_20b_to_120b_changes_gpus_and_parallelism_consistently():
 
     small = env_of("staging", as_model("gpt-oss-20b"))
     large = env_of("staging", as_model("gpt-oss-120b"))
-    before = chart_values(small, "staging", weights_bucket=BUCKET)
-    after = chart_values(large, "staging", weights_bucket=BUCKET)
+    before = chart_values(small, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    after = chart_values(large, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)
     _consistency(before, small)
     _consistency(after, large)
     assert (before["ray"]["workerGroups"][0]["gpus"], after["ray"]["workerGroups"][0]["gpus"]) == (1, 2)
@@ -210,8 +220,8 @@ def test_switching_120b_to_20b_on_h100_keeps_tp1_and_shrinks_the_weights_cache()
     large = env_of("prod")
     revision = load_catalog().models["gpt-oss-20b"].default_revision
     small = env_of("prod", lambda d: d["model"].update(name="gpt-oss-20b", revision=revision))
-    before = chart_values(large, "prod", weights_bucket=BUCKET)
-    after = chart_values(small, "prod", weights_bucket=BUCKET)
+    before = chart_values(large, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    after = chart_values(small, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
     _consistency(before, large)
     _consistency(after, small)
     assert after["serve"]["engine"]["gpuMemoryUtilization"] == 0.95
@@ -225,8 +235,8 @@ def test_switching_120b_to_20b_on_h100_keeps_tp1_and_shrinks_the_weights_cache()
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_the_values_file_holds_exactly_the_values(stack):
     env = env_of(stack)
-    text = render_values_file(env, stack, BUCKET)
-    assert yaml.safe_load(text) == chart_values(env, stack, weights_bucket=BUCKET)
+    text = render_values_file(env, stack, BUCKET, REDIS)
+    assert yaml.safe_load(text) == chart_values(env, stack, weights_bucket=BUCKET, gcs_redis_address=REDIS)
     assert text.startswith(f"# Values of charts/gpt-oss-serving for environment {stack}")
 
 

@@ -108,7 +108,7 @@ def settings_for_test(primary_url: str, managed_url: str, clients_file: Path, ke
 class RunningGateway:
     """A gateway served by uvicorn in a background thread, with an httpx client bound to it."""
 
-    def __init__(self, settings: dict) -> None:
+    def __init__(self, settings: dict, graceful_shutdown_s: float | None = None) -> None:
         self.settings = GatewaySettings.model_validate(settings)
         self.app = Gateway(self.settings)
         config = uvicorn.Config(
@@ -120,6 +120,7 @@ class RunningGateway:
             lifespan="on",
             access_log=False,
             log_config=None,
+            timeout_graceful_shutdown=graceful_shutdown_s,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
@@ -137,8 +138,12 @@ class RunningGateway:
 
     def stop(self) -> None:
         self.http.close()
-        self._server.should_exit = True
+        self.begin_shutdown()
         self._thread.join(10)
+
+    def begin_shutdown(self) -> None:
+        """What SIGTERM does: stop accepting, let in-flight requests finish within the grace time."""
+        self._server.should_exit = True
 
     def chat(self, key: str = "app", stream: bool = False, headers: dict | None = None, **body: Any) -> httpx.Response:
         payload = {"model": PUBLIC_MODEL, "messages": [{"role": "user", "content": "Say hello."}], **body}

@@ -171,7 +171,7 @@ def test_the_managed_api_key_is_a_secret_everywhere(program):
     run = program("prod")
     version = run.of_type("aws:secretsmanager/secretVersion:SecretVersion")[0]
     assert "secretString" in version.secret_paths
-    secret = run.of_type("kubernetes:core/v1:Secret")[0]
+    secret = run.named("kubernetes:core/v1:Secret", "prod-managed-api-key")
     assert any(p.startswith("stringData") for p in secret.secret_paths)
     assert secret.inputs["metadata"]["name"] == "gpt-oss-managed-api-key"
 
@@ -182,7 +182,7 @@ def test_no_fallback_means_no_managed_key_anywhere(variant):
 
     run = variant("dev", no_fallback)
     assert not run.of_type("aws:secretsmanager/secret:Secret")
-    assert not run.of_type("kubernetes:core/v1:Secret")
+    assert [r.name for r in run.of_type("kubernetes:core/v1:Secret")] == ["dev-addons-grafana-admin"]
     assert run.run.placeholders == []
 
 
@@ -210,6 +210,42 @@ def test_the_serving_release_gets_values_from_the_typed_config(program):
     from infra.chart_values import chart_values
 
     bucket = run.of_type("aws:s3/bucket:Bucket")[0].resource_id
-    expected = json.loads(json.dumps(chart_values(env, "prod", weights_bucket=bucket)))
+    redis = release["values"]["rayService"]["gcsFaultTolerance"]["redisAddress"]
+    assert redis.startswith("prod-gcs-") and redis.endswith(":6379"), "the ElastiCache endpoint the program created"
+    expected = json.loads(json.dumps(chart_values(env, "prod", weights_bucket=bucket, gcs_redis_address=redis)))
     assert differences(release["values"], expected) == []
     assert release["chart"] == "charts/gpt-oss-serving" and release["namespace"] == "gpt-oss"
+
+
+def test_the_observability_stack_selects_every_monitor_and_has_no_default_password(program):
+    run = program("prod")
+    release = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "kube-prometheus-stack").inputs
+    spec = release["values"]["prometheus"]["prometheusSpec"]
+    assert spec["ruleSelectorNilUsesHelmValues"] is False and spec["podMonitorSelectorNilUsesHelmValues"] is False
+    assert release["values"]["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    admin = run.named("kubernetes:core/v1:Secret", "prod-addons-grafana-admin")
+    assert "stringData" in admin.secret_paths, "the generated password is a Pulumi secret"
+    allow = release["values"]["kube-state-metrics"]["metricLabelsAllowlist"]
+    assert any("gpt-oss.platform/node-pool" in entry for entry in allow)
+
+
+def test_prometheus_stack_can_be_left_to_an_existing_install(variant):
+    run = variant("dev", lambda env: env.update(observability={"install_prometheus_stack": False}))
+    assert "kube-prometheus-stack" not in {r.inputs["name"] for r in run.of_type(RELEASE)}
+
+
+def test_network_policies_are_enforced_by_the_vpc_cni(program):
+    addon = program("prod").named("aws:eks/addon:Addon", "prod-vpc-cni").inputs
+    assert json.loads(addon["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
+def test_prod_gcs_store_is_a_private_two_zone_elasticache(program):
+    run = program("prod")
+    group = run.of_type("aws:elasticache/replicationGroup:ReplicationGroup")[0].inputs
+    assert group["numCacheClusters"] == 2 and group["multiAzEnabled"] is True and group["atRestEncryptionEnabled"] is True
+    rule = run.of_type("aws:ec2/securityGroup:SecurityGroup")[0].inputs["ingress"][0]
+    assert (rule["fromPort"], rule["toPort"]) == (6379, 6379) and rule["securityGroups"] and not rule.get("cidrBlocks")
+    values = run.named(RELEASE, "prod-serving").inputs["values"]
+    address = values["rayService"]["gcsFaultTolerance"]["redisAddress"]
+    assert address.endswith(".cache.amazonaws.com:6379")
+    assert not program("dev").of_type("aws:elasticache/replicationGroup:ReplicationGroup")

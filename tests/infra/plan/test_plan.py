@@ -15,6 +15,7 @@ from infra.catalog import load_catalog
 from infra.config.load import PROJECT, read_stack_file
 from infra.plan.__main__ import main
 from infra.plan.build import build_plan
+from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET
 from infra.plan.runner import PLACEHOLDER_SECRET
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -69,7 +70,7 @@ def test_gpu_cost_matches_catalog_prices(plans):
 def test_totals_add_up(plans):
     money = plans["prod"].data["monthly_cost_usd"]
     breakdown = money["breakdown"]
-    fixed = sum(breakdown[k] for k in ("eks_control_plane", "nat_gateways", "secrets_manager", "s3_weights"))
+    fixed = sum(breakdown[k] for k in ("eks_control_plane", "nat_gateways", "secrets_manager", "elasticache_gcs", "s3_weights"))
     floor = breakdown["gpu_nodes"]["floor"] + breakdown["system_nodes"]["floor"] + breakdown["ebs_volumes"]["floor"] + fixed
     assert money["floor"] == pytest.approx(floor, abs=0.02)
     assert breakdown["eks_control_plane"] == pytest.approx(0.10 * HOURS)
@@ -92,7 +93,8 @@ def test_manifests_are_written_per_release_and_program(plans):
 def test_no_secret_value_reaches_the_plan_output(plans, env):
     for path in plans[env].out_dir.rglob("*"):
         if path.is_file():
-            assert PLACEHOLDER_SECRET not in path.read_text(), path
+            text = path.read_text()
+            assert PLACEHOLDER_SECRET not in text and PLACEHOLDER_GENERATED_SECRET not in text, path
 
 
 def test_the_cli_prints_a_readable_plan(tmp_path):

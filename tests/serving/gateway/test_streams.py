@@ -111,3 +111,28 @@ def test_a_client_that_goes_away_mid_stream_releases_the_upstream(gateway, prima
     from tests.serving.harness import wait_until
 
     wait_until(lambda: gateway.upstream("self-hosted").health.in_flight == 0, timeout=2)
+
+
+def test_a_stream_still_running_when_shutdown_grace_ends_gets_an_error_event(primary, managed, secrets):
+    from tests.serving.harness import RunningGateway, settings_for_test
+
+    gateway = RunningGateway(settings_for_test(primary.base_url, managed.base_url, *secrets), graceful_shutdown_s=0.3)
+    gateway.start()
+    primary.set("ok", token_delay_s=0.1, words=60)  # a 6 s answer
+    received = b""
+    try:
+        with gateway.http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={"model": PUBLIC_MODEL, "messages": [{"role": "user", "content": "x"}], "stream": True},
+            headers={"Authorization": f"Bearer {KEYS['app']}"},
+        ) as response:
+            for chunk in response.iter_bytes():
+                if not received:
+                    gateway.begin_shutdown()
+                received += chunk
+    finally:
+        gateway.stop()
+    events = sse_data(received.decode())
+    assert '"code": "gateway_shutting_down"' in events[-1]
+    assert "[DONE]" not in events
