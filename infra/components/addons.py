@@ -14,6 +14,7 @@ import pulumi_random as random
 
 from infra import iam_policies
 from infra.components.cluster import ClusterHandle
+from infra.components.pod_identity import pod_identity_role
 from infra.config.models import EnvironmentConfig
 from infra.node_pool_shape import GPU_LABEL, GPU_TAINT, POOL_LABEL, SYSTEM_POOL
 from infra.versions import (
@@ -199,28 +200,14 @@ class ClusterAddons(pulumi.ComponentResource):
             )
         )
 
-    def _pod_identity_role(
-        self, name: str, cluster: ClusterHandle, namespace: str, service_account: str, policy: pulumi.Input[str]
-    ) -> aws.eks.PodIdentityAssociation:
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=iam_policies.dumps(iam_policies.pod_identity_trust()), opts=child)
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
-        return aws.eks.PodIdentityAssociation(
-            f"{name}-identity",
-            cluster_name=cluster.name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=role.arn,
-            opts=child,
-        )
-
     def _cluster_autoscaler(self, name: str, env: EnvironmentConfig, cluster: ClusterHandle, labels: dict[str, str]) -> None:
-        identity = self._pod_identity_role(
+        identity = pod_identity_role(
             f"{name}-cluster-autoscaler",
             cluster,
             CLUSTER_AUTOSCALER.namespace,
             "cluster-autoscaler",
             cluster.name.apply(lambda n: iam_policies.dumps(iam_policies.cluster_autoscaler(n))),
+            self,
         )
         values = cluster.name.apply(lambda n: cluster_autoscaler_values(env, n, labels))
         self.releases.append(helm_release(f"{name}-cluster-autoscaler", CLUSTER_AUTOSCALER, values, self, depends_on=[identity]))
@@ -256,7 +243,7 @@ class ClusterAddons(pulumi.ComponentResource):
         policy = pulumi.Output.all(cluster.name, cluster.node_role_arn, queue.arn, cluster.arn).apply(
             lambda a: iam_policies.dumps(iam_policies.karpenter_controller(a[0], env.region, a[1], a[2], a[3]))
         )
-        identity = self._pod_identity_role(f"{name}-karpenter", cluster, KARPENTER.namespace, "karpenter", policy)
+        identity = pod_identity_role(f"{name}-karpenter", cluster, KARPENTER.namespace, "karpenter", policy, self)
         values = pulumi.Output.all(cluster.name, queue.name).apply(lambda a: karpenter_values(a[0], a[1], labels))
         release = helm_release(f"{name}-karpenter", KARPENTER, values, self, depends_on=[identity])
         self.releases.append(release)

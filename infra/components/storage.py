@@ -7,6 +7,7 @@ import pulumi_aws as aws
 
 from infra import iam_policies
 from infra.components.cluster import ClusterHandle
+from infra.components.pod_identity import pod_identity_role
 
 
 class WeightsBucket(pulumi.ComponentResource):
@@ -49,24 +50,13 @@ class WeightsBucket(pulumi.ComponentResource):
             policy=self.bucket.arn.apply(lambda arn: iam_policies.dumps(iam_policies.deny_insecure_transport(arn))),
             opts=child,
         )
-        reader = aws.iam.Role(
+        pod_identity_role(
             f"{name}-reader",
-            assume_role_policy=iam_policies.dumps(iam_policies.pod_identity_trust()),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-reader",
-            role=reader.id,
-            policy=self.bucket.arn.apply(lambda arn: iam_policies.dumps(iam_policies.weights_reader(arn))),
-            opts=child,
-        )
-        aws.eks.PodIdentityAssociation(
-            f"{name}-reader",
-            cluster_name=cluster.name,
-            namespace=namespace,
-            service_account=service_account,
-            role_arn=reader.arn,
-            opts=child,
+            cluster,
+            namespace,
+            service_account,
+            self.bucket.arn.apply(lambda arn: iam_policies.dumps(iam_policies.weights_reader(arn))),
+            self,
         )
         self.name = self.bucket.bucket
         self.register_outputs({"bucket": self.bucket.bucket})

@@ -161,9 +161,9 @@ def test_weights_bucket_is_private_encrypted_versioned_and_readable_by_ray_only(
     assert run.of_type("aws:s3/bucketVersioning:BucketVersioning")[0].inputs["versioningConfiguration"]["status"] == "Enabled"
     sse = run.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[0].inputs
     assert sse["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
-    reader = run.named("aws:eks/podIdentityAssociation:PodIdentityAssociation", "prod-weights-reader").inputs
+    reader = run.named("aws:eks/podIdentityAssociation:PodIdentityAssociation", "prod-weights-reader-identity").inputs
     assert (reader["namespace"], reader["serviceAccount"]) == ("gpt-oss", "gpt-oss-ray")
-    policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", "prod-weights-reader").inputs["policy"])
+    policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", "prod-weights-reader-policy").inputs["policy"])
     assert {a for s in policy["Statement"] for a in s["Action"]} == {"s3:GetObject", "s3:ListBucket"}
 
 
