@@ -54,7 +54,13 @@ def test_prices_come_from_the_catalog_and_sizing(env):
     price = load_catalog().managed_api[env.fallback.model]
     managed = settings.upstream("managed").cost
     assert (managed.input_usd_per_mtok, managed.output_usd_per_mtok) == (price.input_per_mtok, price.output_per_mtok)
-    sizing = size_replica(env.model.name, env.serving_pool().instance_type, env.serving.max_model_len)
+    sizing = size_replica(
+        env.model.name,
+        env.serving_pool().instance_type,
+        env.serving.max_model_len,
+        env.serving.tensor_parallel,
+        env.serving.gpu_memory_utilization,
+    )
     fleet = settings.upstream("self-hosted").cost
     assert fleet.fleet_usd_per_hour == pytest.approx(sizing.usd_per_replica_hour * max(1, env.serving.min_replicas))
     assert fleet.fleet_usd_per_hour > 0

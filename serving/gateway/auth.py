@@ -1,0 +1,146 @@
+"""Client API keys: SHA-256 hashes in a mounted Secret, with each key's policy.
+
+The gateway never holds a client key longer than one request and never writes one anywhere:
+it hashes the presented bearer token and compares the digest with every configured digest in
+constant time. The file is re-read when Kubernetes swaps the Secret (key rotation without a
+restart). Format, and how to hash a key: docs/gateway.md "Auth and limits".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+log = logging.getLogger("serving.gateway.auth")
+
+LABEL_SAFE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+
+
+class ClientEntry(BaseModel):
+    """One client key and its policy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=LABEL_SAFE, description="Key name: a metric label and log field (never the key).")
+    team: str = Field(pattern=LABEL_SAFE, description="Team billed for this key's traffic.")
+    key_sha256: str = Field(description="Lower-case hex SHA-256 of the key (`python -m serving.gateway.hash_key`).")
+    sovereign: bool = Field(
+        False,
+        description="Never send this key's requests to a managed API, whatever fails. Nothing a client sends "
+        "can turn it off.",
+    )
+    rpm: int | None = Field(None, ge=1, description="Requests per minute, per gateway pod; null: unlimited.")
+    tpm: int | None = Field(
+        None, ge=1, description="Tokens (prompt + completion) per minute, per pod; null: unlimited."
+    )
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError("must be 64 lower-case hex digits (a SHA-256 digest, not the key itself)")
+        return value
+
+
+class ClientsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clients: list[ClientEntry] = Field(description="Every accepted key.")
+
+    @field_validator("clients")
+    @classmethod
+    def _unique(cls, value: list[ClientEntry]) -> list[ClientEntry]:
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError("client names must be unique")
+        if len({c.key_sha256 for c in value}) != len(value):
+            raise ValueError("two clients share one key hash")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    name: str
+    team: str
+    sovereign: bool
+    rpm: int | None
+    tpm: int | None
+    digest: bytes
+
+
+class ClientsFileError(ValueError):
+    """The clients file is unusable; the message names key paths, never the values."""
+
+
+def _describe(error: Exception) -> str:
+    # Pydantic's default message quotes the offending input, which could be a raw key pasted
+    # where its hash belongs: report locations and reasons only.
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors(include_input=False)
+        )
+    if isinstance(error, json.JSONDecodeError):
+        return f"not JSON (line {error.lineno}, column {error.colno})"
+    return type(error).__name__
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _file_id(path: Path) -> tuple[int, int, int]:
+    stat = os.stat(path)  # follows the Secret's ..data symlink, so a swap changes the inode
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+class ClientRegistry:
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._file_id: tuple[int, int, int] | None = None
+        self._clients: tuple[Client, ...] = ()
+        self.reload()
+
+    @property
+    def clients(self) -> tuple[Client, ...]:
+        return self._clients
+
+    def reload(self) -> bool:
+        """Re-read the file if it changed. A broken file keeps the previous keys (and says so)."""
+        file_id = _file_id(self._path)
+        if file_id == self._file_id:
+            return False
+        try:
+            parsed = ClientsFile.model_validate(json.loads(self._path.read_text()))
+        except (ValueError, OSError) as error:
+            problem = ClientsFileError(f"{self._path}: {_describe(error)}")
+            if not self._clients:
+                raise problem from None
+            log.error("%s; keeping the previous keys", problem)
+            self._file_id = file_id
+            return False
+        self._clients = tuple(
+            Client(c.name, c.team, c.sovereign, c.rpm, c.tpm, bytes.fromhex(c.key_sha256)) for c in parsed.clients
+        )
+        self._file_id = file_id
+        log.info("loaded %d client keys from %s", len(self._clients), self._path)
+        return True
+
+    def authenticate(self, authorization: bytes | None) -> Client | None:
+        """The client whose key is in `Authorization: Bearer <key>`, or None."""
+        if not authorization or authorization[:7].lower() != b"bearer ":
+            return None
+        digest = hashlib.sha256(authorization[7:].strip()).digest()
+        found = None
+        # Every digest is compared, whether or not one matched earlier: the time taken does
+        # not depend on which client, if any, holds the key.
+        for client in self._clients:
+            if hmac.compare_digest(digest, client.digest):
+                found = client
+        return found

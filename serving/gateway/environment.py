@@ -1,0 +1,111 @@
+"""Derive the gateway's settings object from the typed environment config and the catalog.
+
+The chart writes the returned dict verbatim into the ConfigMap key `gateway.json`
+(docs/CONTRACTS.md), so nothing here may depend on anything but `env`, the catalog and the
+primary's URL. The result is validated against `GatewaySettings` before it is returned: a
+settings object the gateway would refuse never reaches a cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.catalog import load_catalog
+from infra.config.models import EnvironmentConfig
+from infra.sizing import size_replica
+from serving.gateway.settings import GatewaySettings
+
+SELF_HOSTED = "self-hosted"
+MANAGED = "managed"
+CLIENTS_FILE = "/etc/gateway/clients/clients.json"
+MANAGED_API_KEY_FILE = "/etc/gateway/managed/api-key"
+
+# A non-streaming answer arrives in one piece, so its timeout bounds the whole generation: a
+# long reasoning answer at high effort takes minutes. A hung engine is caught by the prober in
+# `first_byte_timeout_s + interval`, which then cancels the stuck requests onto the fallback.
+SELF_HOSTED_RESPONSE_TIMEOUT_S = 300.0
+PROBE_INTERVAL_S = 2.0
+# Ray Serve's default downscale delay before scaling a deployment to zero is 600 s; after that
+# much silence a pool with min_replicas 0 is presumed cold.
+SCALE_TO_ZERO_IDLE_S = 600.0
+# The managed API is the last resort: nothing is behind it, so its timeouts only bound how
+# long a client waits for an error. o-series models think before their first streamed token.
+MANAGED_FIRST_BYTE_TIMEOUT_S = 120.0
+MANAGED_RESPONSE_TIMEOUT_S = 600.0
+
+
+def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str) -> dict[str, Any]:
+    """The JSON-ready gateway settings for `env`, with the RayService reachable at `primary_base_url`."""
+    catalog = load_catalog()
+    gateway = env.gateway
+    pool = env.serving_pool()
+    sizing = size_replica(
+        env.model.name,
+        pool.instance_type,
+        env.serving.max_model_len,
+        env.serving.tensor_parallel,
+        env.serving.gpu_memory_utilization,
+    )
+    floor_replicas = max(1, env.serving.min_replicas)
+    circuit = {
+        "failure_threshold": gateway.circuit_failure_threshold,
+        "open_s": gateway.circuit_open_seconds,
+    }
+    primary = {
+        "name": SELF_HOSTED,
+        "adapter": "self_hosted",
+        "base_url": primary_base_url,
+        "model": env.model.name,
+        "first_byte_timeout_s": gateway.first_byte_timeout_s,
+        "stream_idle_timeout_s": gateway.first_byte_timeout_s,
+        "response_timeout_s": max(SELF_HOSTED_RESPONSE_TIMEOUT_S, gateway.first_byte_timeout_s),
+        "max_in_flight": gateway.max_in_flight,
+        "circuit": circuit,
+        "readiness": {
+            "probe": "generation",
+            "interval_s": PROBE_INTERVAL_S,
+            "timeout_s": gateway.first_byte_timeout_s,
+            "failures_to_unready": 1,
+            # Probing keeps a replica busy enough that Ray Serve never scales to zero; only a
+            # pool allowed to reach zero stops probing when idle.
+            "idle_after_s": SCALE_TO_ZERO_IDLE_S if env.serving.min_replicas == 0 else None,
+        },
+        "cost": {
+            "kind": "amortised_fleet",
+            "fleet_usd_per_hour": round(sizing.usd_per_replica_hour * floor_replicas, 6),
+            "gateway_pods": gateway.min_replicas,
+        },
+    }
+    upstreams: list[dict[str, Any]] = [primary]
+    route: dict[str, Any] = {"model": env.model.name, "primary": SELF_HOSTED, "fallback": None}
+    if env.fallback.allowed:
+        price = catalog.managed_api[env.fallback.model]
+        upstreams.append(
+            {
+                "name": MANAGED,
+                "adapter": "managed_openai",
+                "base_url": env.fallback.base_url,
+                "model": env.fallback.model,
+                "api_key_file": MANAGED_API_KEY_FILE,
+                "first_byte_timeout_s": MANAGED_FIRST_BYTE_TIMEOUT_S,
+                "stream_idle_timeout_s": MANAGED_FIRST_BYTE_TIMEOUT_S,
+                "response_timeout_s": MANAGED_RESPONSE_TIMEOUT_S,
+                "circuit": circuit,
+                "readiness": {"probe": "none"},
+                "cost": {
+                    "kind": "token_price",
+                    "input_usd_per_mtok": price.input_per_mtok,
+                    "output_usd_per_mtok": price.output_per_mtok,
+                },
+            }
+        )
+        route["fallback"] = MANAGED
+    settings = {
+        "environment": env.name,
+        "team": env.tags.team,
+        "port": 8080,
+        "clients_file": CLIENTS_FILE,
+        "routes": [route],
+        "upstreams": upstreams,
+    }
+    return GatewaySettings.model_validate(settings).model_dump(mode="json")

@@ -1,0 +1,29 @@
+"""Error bodies in the OpenAI shape: {"error": {"message", "type", "param", "code"}}.
+
+Messages are fixed strings or built from values the gateway controls: never a header, a key or
+an upstream's error text (an upstream 401 echoes part of the key it received).
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def error_body(message: str, error_type: str, code: str, param: str | None = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": error_type, "param": param, "code": code}}).encode()
+
+
+def stream_error_event(message: str, code: str) -> bytes:
+    """The SSE event that ends a stream which failed after its first byte reached the client.
+
+    The openai SDK raises `APIError` on a data event carrying an `error` key, so the client
+    sees a failure instead of an answer that silently stops.
+    """
+    return b"data: " + error_body(message, "server_error", code) + b"\n\n"
+
+
+INVALID_API_KEY = error_body(
+    "Missing or invalid API key. Send 'Authorization: Bearer <key>'.", "invalid_request_error", "invalid_api_key"
+)
+NOT_FOUND = error_body("Unknown path.", "invalid_request_error", "not_found")
+METHOD_NOT_ALLOWED = error_body("Method not allowed on this path.", "invalid_request_error", "method_not_allowed")

@@ -1,0 +1,268 @@
+"""The gateway's settings: one typed object, loaded once from /etc/gateway/config/gateway.json.
+
+The chart writes the object that `serving.gateway.environment.settings_for_environment` derives
+from the environment config; for a local run write it by hand (docs/gateway.md). Unknown keys are
+errors everywhere, like the environment config. Secrets are never part of this object: it names
+the files that hold them (client key hashes, the managed API key).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Names become Prometheus label values and response header values.
+NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
+LOOPBACK_HOSTS = ("localhost",)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CircuitSettings(Strict):
+    """A circuit breaker per upstream, in this process (each gateway pod decides for itself)."""
+
+    failure_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
+    failure_ratio: float = Field(
+        0.5, gt=0, le=1, description="Failure ratio within `window_s` that opens the circuit (with enough requests)."
+    )
+    window_s: float = Field(10.0, gt=0, le=3600, description="Sliding window of the failure ratio, seconds.")
+    min_requests: int = Field(
+        20, ge=1, le=100000, description="Requests the window must hold before the ratio can open the circuit."
+    )
+    open_s: float = Field(
+        10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe."
+    )
+
+
+class ReadinessSettings(Strict):
+    """The background prober that tells whether an upstream can serve right now.
+
+    `generation` sends a one-token chat completion, because vLLM's /health stays 200 while its
+    engine hangs (vllm #39863); `models` only lists models (cheap, proves the HTTP server is up);
+    `none` never probes and trusts passive signals alone (right for a managed API).
+    """
+
+    probe: Literal["generation", "models", "none"] = Field("generation", description="What one probe sends.")
+    interval_s: float = Field(2.0, gt=0, le=600, description="Seconds between probes while the upstream is ready.")
+    recovery_interval_s: float = Field(
+        0.25,
+        gt=0,
+        le=600,
+        description="Seconds between probes while it is not ready: how fast traffic returns once it is healthy.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=600, description="A probe without an answer in this time fails (hung).")
+    failures_to_unready: int = Field(
+        1, ge=1, le=100, description="Consecutive failed probes that mark the upstream not ready."
+    )
+    idle_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="Without client traffic for this long, stop probing so the pool can scale to zero, and presume "
+        "it cold (requests go straight to the fallback while the prober wakes it). null: always probe.",
+    )
+
+
+class TokenPrice(Strict):
+    """Managed API list price, USD per million tokens (reasoning tokens bill as output)."""
+
+    kind: Literal["token_price"] = Field("token_price", description="Discriminator: a managed API's list price.")
+    input_usd_per_mtok: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    output_usd_per_mtok: float = Field(ge=0, description="USD per 1M completion tokens (reasoning included).")
+
+
+class AmortisedFleetCost(Strict):
+    """Self-hosted cost: the serving fleet's hourly price spread over the tokens it serves.
+
+    See docs/gateway.md "Cost per request" for the method. Every field is > 0, so the figure
+    can never read $0.
+    """
+
+    kind: Literal["amortised_fleet"] = Field(
+        "amortised_fleet", description="Discriminator: the self-hosted fleet's hourly price, amortised."
+    )
+    fleet_usd_per_hour: float = Field(
+        gt=0, description="Hourly price of the fleet at its floor: max(1, min replicas) x $/replica-hour."
+    )
+    gateway_pods: int = Field(
+        1, ge=1, le=1000, description="Pods that share the traffic; each amortises 1/gateway_pods of the fleet."
+    )
+    window_s: float = Field(900.0, ge=60, le=86400, description="Trailing window of tokens the cost is spread over.")
+    input_token_weight: float = Field(
+        0.25, gt=0, le=1, description="A prompt token's share of a completion token's GPU time (prefill is batched)."
+    )
+    min_weighted_tokens_per_hour: float = Field(
+        1_000_000,
+        gt=0,
+        description="Floor of the amortisation rate, so a lone request in an idle hour is not billed the whole hour.",
+    )
+
+
+class UpstreamSettings(Strict):
+    """One OpenAI-compatible endpoint serving one model, with its own connection pool and health."""
+
+    name: str = Field(pattern=NAME_RE, description="Upstream name in metrics and logs, e.g. `self-hosted`.")
+    adapter: Literal["self_hosted", "managed_openai"] = Field(
+        description="Adapter from the registry (serving/gateway/upstreams.py). Only `self_hosted` keeps data in "
+        "the company: sovereign requests never reach any other adapter."
+    )
+    base_url: str = Field(
+        description="Base URL including /v1, e.g. http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1."
+    )
+    model: str = Field(min_length=1, max_length=200, description="Model id the upstream serves, sent as `model`.")
+    api_key_file: str | None = Field(
+        None, description="File holding the bearer token for this upstream (mounted Secret); null: no auth."
+    )
+    connect_timeout_s: float = Field(2.0, gt=0, le=60, description="TCP connect timeout.")
+    first_byte_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="Streaming: no first SSE event in this time means a hung engine; fall back."
+    )
+    response_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        le=3600,
+        description="Non-streaming: the whole answer must arrive in this time. Upstreams send nothing before the "
+        "answer is complete, so this bounds generation time; a hung engine is caught sooner by the prober.",
+    )
+    stream_idle_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="Streaming: the longest silence between two events once the stream started."
+    )
+    max_connections: int = Field(512, ge=1, le=100000, description="Size of the keep-alive connection pool.")
+    keepalive_s: float = Field(
+        4.0, gt=0, le=300, description="Idle pooled connections close after this; keep it below the upstream's own."
+    )
+    max_in_flight: int | None = Field(
+        None, ge=1, description="Saturation ceiling per gateway pod: above it, requests skip this upstream."
+    )
+    circuit: CircuitSettings = Field(default_factory=CircuitSettings, description="Circuit breaker.")
+    readiness: ReadinessSettings = Field(default_factory=ReadinessSettings, description="Background prober.")
+    cost: Annotated[TokenPrice | AmortisedFleetCost, Field(discriminator="kind")] = Field(
+        description="How a request's cost is computed."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must not carry credentials, a query or a fragment")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _secure(self) -> UpstreamSettings:
+        # A bearer token over plain HTTP leaks; loopback (tests, a local run) is the one exception.
+        if self.api_key_file and urlsplit(self.base_url).scheme != "https" and not _is_loopback(self.base_url):
+            raise ValueError(f"upstream {self.name!r} sends an API key, so base_url must be https://")
+        if self.adapter == "self_hosted" and self.cost.kind != "amortised_fleet":
+            raise ValueError(f"upstream {self.name!r}: a self-hosted upstream is priced as an amortised fleet")
+        if self.adapter == "managed_openai" and self.cost.kind != "token_price":
+            raise ValueError(f"upstream {self.name!r}: a managed upstream is priced per token")
+        return self
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RouteSettings(Strict):
+    """A public model name: the upstream tried first and the one behind it."""
+
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$", description="Public model name clients send.")
+    primary: str = Field(description="Upstream name tried first.")
+    fallback: str | None = Field(None, description="Upstream name used when the primary cannot serve; null: none.")
+
+
+class RetrySettings(Strict):
+    """Second attempts (on the fallback) are bounded, so a failing primary cannot double the load."""
+
+    budget_ratio: float = Field(
+        0.2, ge=0, le=1, description="Each first attempt earns this many retry tokens (Finagle-style budget)."
+    )
+    budget_min_per_s: float = Field(
+        10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic."
+    )
+    budget_burst: int = Field(
+        100,
+        ge=1,
+        le=100000,
+        description="Most retry tokens saved up: covers the in-flight requests of a primary that dies.",
+    )
+    replay_maybe_processed: bool = Field(
+        True,
+        description="Replay on the fallback a request the primary may already have processed (5xx, reset after "
+        "sending, timeout). Chat completions change no state upstream, so the cost is paying twice; the response "
+        "says so in x-gateway-fallback-reason. false: such failures return 502 instead.",
+    )
+
+
+class LimitSettings(Strict):
+    """Size limits that protect the gateway's memory."""
+
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Larger bodies get 413.")
+    max_response_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest non-streaming answer buffered."
+    )
+
+
+class GatewaySettings(Strict):
+    """Everything the gateway process needs, apart from secrets (named by path)."""
+
+    environment: str = Field(pattern=NAME_RE, description="Environment name, a label on every metric.")
+    team: str = Field(min_length=1, max_length=63, description="Team that owns the environment (cost labels).")
+    host: str = Field("0.0.0.0", description="Listen address.")
+    port: int = Field(8080, ge=1, le=65535, description="Listen port (the chart's containerPort).")
+    clients_file: str = Field(
+        "/etc/gateway/clients/clients.json",
+        description="Client keys (SHA-256 hashes) and their policy; reloaded on change.",
+    )
+    reload_interval_s: float = Field(
+        10.0, gt=0, le=3600, description="How often secret files are checked for rotation."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Root log level.")
+    access_log: bool = Field(True, description="One INFO line per request (no headers, no bodies, no keys).")
+    routes: list[RouteSettings] = Field(min_length=1, description="Public model names and their upstreams.")
+    upstreams: list[UpstreamSettings] = Field(min_length=1, description="Every upstream a route names.")
+    retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry budget and replay rule.")
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="Body size limits.")
+
+    @model_validator(mode="after")
+    def _references(self) -> GatewaySettings:
+        problems = []
+        names = [u.name for u in self.upstreams]
+        if len(set(names)) != len(names):
+            problems.append(f"upstreams: duplicate names {sorted({n for n in names if names.count(n) > 1})}")
+        models = [r.model for r in self.routes]
+        if len(set(models)) != len(models):
+            problems.append(f"routes: duplicate public models {sorted({m for m in models if models.count(m) > 1})}")
+        for i, route in enumerate(self.routes):
+            for role in ("primary", "fallback"):
+                target = getattr(route, role)
+                if target is not None and target not in names:
+                    problems.append(f"routes[{i}].{role}: no upstream named {target!r}; upstreams: {', '.join(names)}")
+            if route.fallback is not None and route.fallback == route.primary:
+                problems.append(f"routes[{i}]: fallback is the primary itself")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def upstream(self, name: str) -> UpstreamSettings:
+        return next(u for u in self.upstreams if u.name == name)
+
+
+def load_settings(path: str | Path) -> GatewaySettings:
+    """Read and validate the settings file; a bad file stops the process with the key path."""
+    return GatewaySettings.model_validate(json.loads(Path(path).read_text()))

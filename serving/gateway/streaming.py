@@ -1,0 +1,111 @@
+"""Server-sent events passed through, whole events at a time.
+
+Bytes are forwarded as the upstream sent them, cut only at event boundaries: a failure can then
+always be reported as one more well-formed event, never glued onto half of one. A block is
+parsed only when it carries `usage` or an `error` (found with a byte search first), so the
+per-chunk cost is a couple of `rfind`s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_PENDING = 1024 * 1024
+_USAGE = re.compile(rb'"usage"\s*:\s*\{')
+_ERROR = re.compile(rb'(?m)^data:\s*\{\s*"error"\s*:')
+_DONE_TAIL = re.compile(rb"(?:^|\n)(data: ?\[DONE\]\r?\n\r?\n)$")
+_EVENT_SPLIT = re.compile(rb"\r?\n\r?\n")
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+class StreamProtocolError(ValueError):
+    """The upstream sent something that is not an event stream."""
+
+
+class SseRelay:
+    """Splits upstream bytes into whole events; notes usage, error events and the end marker.
+
+    `strip_usage`: the client did not ask for usage, so the usage-only final chunk the gateway
+    requested for itself is removed (clients that index `choices[0]` would break on it).
+    """
+
+    __slots__ = ("_rest", "_strip_usage", "usage", "done", "error_event", "events")
+
+    def __init__(self, strip_usage: bool) -> None:
+        self._rest = b""
+        self._strip_usage = strip_usage
+        self.usage: dict[str, Any] | None = None
+        self.done = False
+        self.error_event = False
+        self.events = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The whole events completed by `chunk`, without the final [DONE] (see `done`)."""
+        buffer = self._rest + chunk if self._rest else chunk
+        lf = buffer.rfind(b"\n\n")
+        crlf = buffer.rfind(b"\r\n\r\n")
+        cut = max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
+        if cut == 0:
+            if len(buffer) > MAX_PENDING:
+                raise StreamProtocolError("no event boundary in the first MiB")
+            self._rest = buffer
+            return b""
+        block, self._rest = buffer[:cut], buffer[cut:]
+        self.events += block.count(b"data:")
+        if (b'"usage"' in block and _USAGE.search(block)) or (b'"error"' in block and _ERROR.search(block)):
+            block = self._inspect(block)
+        if b"[DONE]" in block[-24:]:
+            match = _DONE_TAIL.search(block, max(0, len(block) - 24))
+            if match:
+                self.done = True
+                block = block[: match.start(1)]
+        return block
+
+    def _inspect(self, block: bytes) -> bytes:
+        kept = []
+        for event in _EVENT_SPLIT.split(block):
+            if not event:
+                continue
+            payload = _data(event)
+            if payload is not None and payload[:1] == b"{":
+                try:
+                    message = json.loads(payload)
+                except ValueError:
+                    message = None
+                if isinstance(message, dict):
+                    if message.get("error"):
+                        self.error_event = True
+                    usage = message.get("usage")
+                    if isinstance(usage, dict):
+                        self.usage = usage
+                        if self._strip_usage and not message.get("choices"):
+                            continue
+            kept.append(event + b"\n\n")
+        return b"".join(kept)
+
+
+def _data(event: bytes) -> bytes | None:
+    """The joined `data:` lines of one event."""
+    lines = [line[5:].lstrip(b" ") for line in event.splitlines() if line.startswith(b"data:")]
+    return b"\n".join(lines) if lines else None
+
+
+def cost_comment(cost_usd: float, served_by: str, prompt_tokens: int, completion_tokens: int, estimated: bool) -> bytes:
+    """An SSE comment (ignored by SSE parsers, the openai SDK included) that carries the cost,
+    sent just before [DONE] because a stream's cost is known only at its end."""
+    usage = "estimated" if estimated else "reported"
+    return (
+        f": x-gateway-cost-usd={cost_usd:.10f} served_by={served_by} prompt_tokens={prompt_tokens} "
+        f"completion_tokens={completion_tokens} usage={usage}\n\n"
+    ).encode()
+
+
+def usage_counts(usage: dict[str, Any] | None) -> tuple[int, int] | None:
+    if not usage:
+        return None
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if isinstance(prompt, int) and isinstance(completion, int):
+        return prompt, completion
+    return None
