@@ -21,7 +21,7 @@ help:
 	@echo "make bench                           gateway vs LiteLLM benchmark -> bench/results/"
 	@echo "make plan-time                       time the offline plan of all environments -> bench/results/"
 	@echo "make values ENV=prod                 write the chart values of an environment (GitOps path)"
-	@echo "make reference                       regenerate the generated blocks of README.md"
+	@echo "make reference                       regenerate the generated blocks of README.md (reference, sizing, results)"
 
 # uv itself, pinned, in its own small venv: works where `pip install --user` is refused.
 $(UV):
@@ -43,16 +43,22 @@ plan: $(STAMP)
 	$(PY) -m infra.plan --env $(ENV)
 
 plan-time: $(STAMP)
-	$(PY) -m infra.plan.timing
+	$(PY) -m bench.plan_time
 
 test: $(STAMP) $(CHECKOV_STAMP)
 	REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
 
+bench: $(STAMP)
+	$(PY) -m bench.gateway_bench --out bench/results
+
+# The values of an environment for the GitOps path; S3 and managed-Redis environments need the
+# stack's outputs: make values ENV=prod BUCKET=$$(pulumi stack output weights_bucket --stack prod) \
+#   REDIS=$$(pulumi stack output gcs_redis_address --stack prod)
 values: $(STAMP)
-	$(PY) -m infra.chart_values --env $(ENV)
+	$(PY) -m infra.chart_values --env $(ENV) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
 
 reference: $(STAMP)
-	$(PY) -m infra.config.reference --write README.md
+	$(PY) -m infra.readme_blocks --write
 
 clean:
 	rm -rf build

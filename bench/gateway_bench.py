@@ -22,7 +22,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -37,6 +36,7 @@ from pathlib import Path
 import aiohttp
 import uvloop
 
+from bench.machine import machine
 from infra.config import environment_from_stack_file
 from serving.gateway.auth import hash_key
 from serving.gateway.environment import settings_for_environment
@@ -339,23 +339,6 @@ async def run_failover(
 
 
 # -- report --------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str | int]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count() or 0,
-        "python": platform.python_version(),
-        "os": f"{platform.system()} {platform.release()}",
-    }
 
 
 def overheads(cells: list[Cell]) -> list[dict]:

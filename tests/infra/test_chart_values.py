@@ -251,12 +251,3 @@ def test_the_cli_says_what_is_missing(capsys):
     assert "no weights bucket was given" in capsys.readouterr().err
     assert main(["--env", "nope"]) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
-
-
-def test_the_serving_docs_show_the_current_sizing_table():
-    from infra.chart_values import sizing_table
-
-    text = (REPO_ROOT / "docs" / "serving.md").read_text()
-    begin, end = "<!-- sizing-table:begin -->\n", "<!-- sizing-table:end -->"
-    documented = text[text.index(begin) + len(begin) : text.index(end)]
-    assert documented == sizing_table(), "regenerate it: .venv/bin/python -m infra.chart_values --sizing-table"

@@ -2,7 +2,7 @@
 - as `make plan ENV=<env>` runs it, one process per environment (imports paid three times);
 - as `make plan ENV=all` runs it, one process for the three (imports paid once).
 
-`python -m infra.plan.timing` writes bench/results/plan-time.json and plan-time.md with the
+`python -m bench.plan_time` writes bench/results/plan-time.json and plan-time.md with the
 machine it ran on. Goal: all three environments together under 15 s on 2 cores.
 """
 
@@ -10,33 +10,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.machine import machine
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
 GOAL_SECONDS = 15.0
-
-
-def machine() -> dict[str, str | int]:
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count() or 0,
-        "python": platform.python_version(),
-        "system": f"{platform.system()} {platform.release()}",
-    }
 
 
 def time_plan(env: str, out: Path) -> float:
