@@ -44,6 +44,20 @@ def test_every_aws_resource_goes_through_the_tagged_provider(program, env_name):
     assert aws and all(r.provider_name == "aws" for r in aws), [r.name for r in aws if r.provider_name != "aws"]
 
 
+@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+def test_every_kubernetes_object_goes_through_the_cluster_provider(program, env_name):
+    run = program(env_name)
+    objects = [r for r in run.registrations if r.custom and r.type.startswith("kubernetes:")]
+    assert objects and all(r.provider_name == "k8s" for r in objects), [r.name for r in objects if r.provider_name != "k8s"]
+
+
+def test_stacks_disable_default_providers():
+    from infra.config import read_stack_file
+
+    for env_name in ("dev", "staging", "prod"):
+        assert read_stack_file(env_name)["pulumi:disable-default-providers"] == ["aws", "kubernetes"]
+
+
 def test_prod_gpu_pool_is_an_on_demand_floor_plus_spot_burst(program):
     run = program("prod")
     od = run.named(NODE_GROUP, "prod-gpu-h100-od")
