@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.chart_values import chart_values
+from infra.chart_values import GATEWAY_URL, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT, chart_values
 from infra.components.addons import ClusterAddons
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
@@ -17,13 +17,11 @@ from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
 from infra.components.secrets import ManagedApiKey
-from infra.components.serving import SERVING_NAMESPACE, ServingNamespace, ServingRelease
+from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
 from infra.config.load import environment_from_pulumi
 from infra.tags import cost_tags, k8s_labels
-
-RAY_SERVICE_ACCOUNT = "gpt-oss-ray"
 
 try:
     env, managed_api_key = environment_from_pulumi()
@@ -73,7 +71,7 @@ pools = [
     for pool in env.node_pools
 ]
 namespace = ServingNamespace(f"{env.name}-serving", labels, opts=on_both)
-weights = WeightsBucket(f"{env.name}-weights", cluster.handle, SERVING_NAMESPACE, RAY_SERVICE_ACCOUNT, opts=on_aws)
+weights = WeightsBucket(f"{env.name}-weights", cluster.handle, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT, opts=on_aws)
 secrets = []
 if managed_api_key is not None and env.fallback.allowed:
     secrets.append(
@@ -103,6 +101,6 @@ pulumi.export("cluster_name", cluster.handle.name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
 pulumi.export("weights_bucket", weights.name)
 pulumi.export("gcs_redis_address", gcs_redis_address)
-pulumi.export("serving_namespace", SERVING_NAMESPACE)
-pulumi.export("gateway_url", f"http://gpt-oss-gateway.{SERVING_NAMESPACE}.svc.cluster.local:8080/v1")
+pulumi.export("serving_namespace", NAMESPACE)
+pulumi.export("gateway_url", GATEWAY_URL)
 pulumi.export("node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools])

@@ -50,6 +50,9 @@ PRIMARY_BASE_URL = f"http://{RELEASE}-serve-svc.{NAMESPACE}.svc.cluster.local:{S
 
 SERVE_COMPONENT = "gpt-oss-serve"
 GATEWAY_COMPONENT = "gpt-oss-gateway"
+GATEWAY_PORT = 8080
+# The gateway's Service is "<fullname>-gateway"; fullname is the release name here.
+GATEWAY_URL = f"http://{RELEASE}-gateway.{NAMESPACE}.svc.cluster.local:{GATEWAY_PORT}/v1"
 GATEWAY_IMAGE_REPOSITORY = "ghcr.io/example/gpt-oss-gateway"
 GATEWAY_IMAGE_TAG = "0.1.0"
 MANAGED_API_KEY_SECRET = "gpt-oss-managed-api-key"
@@ -84,6 +87,36 @@ DOWNSCALE_DELAY_S = 600
 # take minutes to come back, so idle pods are kept a little longer than Ray's 60 s default.
 RAY_IDLE_TIMEOUT_S = 300
 MAX_NUM_BATCHED_TOKENS_HOPPER = 8192  # vLLM gpt-oss recipe for Hopper
+
+# Where runbooks/ is published: every alert's runbook_url is "<RUNBOOK_BASE_URL>/<AlertName>.md"
+# (charts/gpt-oss-serving/templates/prometheusrule.yaml). A placeholder for this repository:
+# CHANGE IT WHEN YOU FORK, to the URL your on-call engineers can open (a Git host's file view
+# of runbooks/ on the default branch, or an internal docs site that publishes the folder).
+RUNBOOK_BASE_URL = "https://github.com/example/gpt-oss-platform/blob/main/runbooks"
+# Alert thresholds that are not per environment (each is explained in its alert's description,
+# charts/gpt-oss-serving/files/alerts.yaml, and in values.yaml).
+ALERT_THRESHOLDS: dict[str, Any] = {
+    "minRequestRate": 0.05,
+    "fallbackRatio": 0.1,
+    "sovereignRefusals": 5,
+    "streamFailureRatio": 0.02,
+    "rateLimitedRatio": 0.1,
+    "kvCacheUsage": 0.9,
+    "queueWaitingRatio": 0.5,
+    "queueWaitingMin": 8,
+    "preemptionsPerRequest": 0.1,
+    "crashLoopRestarts": 3,
+    "podPendingFor": "20m",
+    "upgradeStuckFor": "45m",
+}
+AVAILABILITY_SLO = 0.995
+LATENCY_OBJECTIVE = 0.95  # p95
+# Time-to-first-token and request-duration thresholds: `le` labels of the gateway's histogram
+# buckets (serving/gateway/metrics.py), as Prometheus exposes them. Hopper prefills a 32k prompt
+# in about a second; Ampere/Ada GPUs take several.
+TTFT_BUCKET_HOPPER = "2.5"
+TTFT_BUCKET_OTHER = "5.0"
+LATENCY_BUCKET = "60.0"
 
 
 def ray_image_tag(version: str = RAY_VERSION, variant: str = RAY_IMAGE_VARIANT) -> str:
@@ -272,7 +305,7 @@ def _gateway_values(env: EnvironmentConfig) -> dict[str, Any]:
         "managedApiKeySecret": MANAGED_API_KEY_SECRET,
         # Without fallback no key is created; the pod must still start.
         "managedApiKeyOptional": not env.fallback.allowed,
-        "service": {"port": 8080},
+        "service": {"port": GATEWAY_PORT},
         "nodeSelector": {POOL_LABEL: SYSTEM_POOL},
         "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
         "networkPolicy": {
@@ -280,6 +313,47 @@ def _gateway_values(env: EnvironmentConfig) -> dict[str, Any]:
             "managedApiEgress": INTERNET,
         },
         "serviceMonitor": {"enabled": True, "interval": "30s", "labels": {}},
+    }
+
+
+def _alert_values(env: EnvironmentConfig, stack: str, sizing: ReplicaSizing) -> dict[str, Any]:
+    """`alerts`: the PrometheusRule's scope and the thresholds that follow from the environment.
+
+    Upstream names and the fleet's hourly price come from the gateway's own settings, so the
+    alerts compare what the gateway meters; the managed prices from the catalog entry of the
+    fallback model (also without fallback: what the API would cost is still the benchmark).
+    """
+    from serving.gateway.environment import settings_for_environment
+
+    settings = settings_for_environment(env, primary_base_url=PRIMARY_BASE_URL)
+    route = settings["routes"][0]
+    primary = next(u for u in settings["upstreams"] if u["name"] == route["primary"])
+    fleet_usd_per_hour = primary["cost"]["fleet_usd_per_hour"]
+    price = load_catalog().managed_api[env.fallback.model]
+    return {
+        "enabled": True,
+        "runbookBaseUrl": RUNBOOK_BASE_URL,
+        "environment": cost_tags(env, stack)["environment"],
+        "labels": {},
+        "ruleLabels": {},
+        "gateway": {"primaryUpstream": route["primary"], "managedUpstream": route.get("fallback") or ""},
+        # A pool's floor is its min_nodes: what the autoscaler keeps, so fewer ready nodes for long
+        # means a loss that was not replaced (spot interruption, no capacity).
+        "gpuNodePoolFloors": {pool.name: pool.min_nodes for pool in env.node_pools},
+        "slo": {
+            "availability": AVAILABILITY_SLO,
+            "latencyObjective": LATENCY_OBJECTIVE,
+            "ttftSecondsBucket": TTFT_BUCKET_HOPPER if sizing.gpu_generation == "hopper" else TTFT_BUCKET_OTHER,
+            "latencySecondsBucket": LATENCY_BUCKET,
+        },
+        "thresholds": {
+            **ALERT_THRESHOLDS,
+            # The fallback should never cost more per hour than the warm GPUs it stands in for.
+            "managedSpendUsdPerHour": fleet_usd_per_hour,
+            "selfHostedFleetUsdPerHour": fleet_usd_per_hour,
+            "managedInputUsdPerMtok": price.input_per_mtok,
+            "managedOutputUsdPerMtok": price.output_per_mtok,
+        },
     }
 
 
@@ -423,6 +497,7 @@ def chart_values(
             "podMonitor": {"enabled": True, "interval": "30s", "labels": {}},
             "dashboard": {"enabled": True, "labels": {}},
         },
+        "alerts": _alert_values(env, stack, sizing),
         "podDisruptionBudget": {"rayWorkers": {"enabled": True, "maxUnavailable": 1}},
         "gateway": _gateway_values(env),
     }

@@ -11,7 +11,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-MANAGED_API_KEY_SECRET = "gpt-oss-managed-api-key"
+from infra.chart_values import MANAGED_API_KEY_SECRET
+
+# The key inside the Secret; the gateway reads /etc/gateway/managed/<this> (docs/CONTRACTS.md).
 MANAGED_API_KEY_FIELD = "api-key"
 
 

@@ -12,13 +12,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-SERVING_NAMESPACE = "gpt-oss"
-RELEASE_NAME = "gpt-oss"
-CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "gpt-oss-serving"
-# The RayService's pods need writable cache dirs and GPU access; `baseline` admits that
-# while still refusing privileged pods. `restricted` is reported as warnings.
+from infra.chart_values import CHART_DIR, NAMESPACE, RELEASE
+
+# Every pod of the chart (Ray head with KubeRay's autoscaler sidecar, GPU workers, gateway)
+# meets the `restricted` Pod Security Standard: non-root, no privilege escalation, no
+# capabilities, RuntimeDefault seccomp; GPU access needs none of those (tested).
 POD_SECURITY = {
-    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/warn": "restricted",
 }
 
@@ -32,7 +32,7 @@ class ServingNamespace(pulumi.ComponentResource):
         super().__init__("gptoss:k8s:ServingNamespace", name, None, opts)
         self.namespace = k8s.core.v1.Namespace(
             name,
-            metadata={"name": SERVING_NAMESPACE, "labels": {**labels, **POD_SECURITY}},
+            metadata={"name": NAMESPACE, "labels": {**labels, **POD_SECURITY}},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.name = self.namespace.metadata.apply(lambda m: m["name"])
@@ -52,7 +52,7 @@ class ServingRelease(pulumi.ComponentResource):
         super().__init__("gptoss:k8s:ServingRelease", name, None, opts)
         self.release = k8s.helm.v3.Release(
             name,
-            name=RELEASE_NAME,
+            name=RELEASE,
             namespace=namespace,
             chart=str(CHART_DIR.relative_to(CHART_DIR.parents[1])),
             version=chart_version(),

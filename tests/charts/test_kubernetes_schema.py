@@ -6,9 +6,10 @@
   validated as Pods too, so a bad field fails here and not in the operator's log.
 - RayService: the KubeRay v1.7 CRD in ../shared/reference/crds/, made strict the way the API
   server's strict field validation is (unknown fields are errors, not silently pruned).
-- PodMonitor / ServiceMonitor (monitoring.coreos.com/v1): kubernetes_validate has no schema for
-  them and no CRD is vendored here, so they are NOT schema-validated; test_chart_render.py checks
-  them structurally (selectors match the pods, ports exist, path /metrics).
+- PodMonitor / ServiceMonitor / PrometheusRule (monitoring.coreos.com/v1): kubernetes_validate has
+  no schema for them and no CRD is vendored here, so they are NOT schema-validated;
+  test_chart_render.py checks the monitors structurally (selectors match the pods, ports exist,
+  path /metrics), tests/runbooks/ the rules (`promtool check rules`, unit tests, runbook links).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import kubernetes_validate
 import pytest
 from support.crds import crd_schema
 
-NOT_SCHEMA_VALIDATED = {"PodMonitor", "ServiceMonitor"}  # see the module docstring
+NOT_SCHEMA_VALIDATED = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}  # see the module docstring
 CUSTOM_RESOURCES = {"RayService"}
 
 
