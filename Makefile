@@ -12,6 +12,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 CHECKOV_STAMP := tools/checkov/.venv/.synced
+PROMTOOL := tools/promtool/bin/promtool
 
 .PHONY: help plan plan-time test bench values reference venv tools clean
 
@@ -36,8 +37,12 @@ $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
 	$(UV) sync --frozen --project tools/checkov
 	@touch $@
 
+# promtool from Debian's prometheus package, pinned, extracted without root.
+$(PROMTOOL): tools/promtool/fetch.sh
+	tools/promtool/fetch.sh
+
 venv: $(STAMP)
-tools: $(CHECKOV_STAMP)
+tools: $(CHECKOV_STAMP) $(PROMTOOL)
 
 plan: $(STAMP)
 	$(PY) -m infra.plan --env $(ENV)
@@ -45,7 +50,7 @@ plan: $(STAMP)
 plan-time: $(STAMP)
 	$(PY) -m bench.plan_time
 
-test: $(STAMP) $(CHECKOV_STAMP)
+test: $(STAMP) $(CHECKOV_STAMP) $(PROMTOOL)
 	REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
 
 bench: $(STAMP)

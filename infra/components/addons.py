@@ -47,6 +47,9 @@ def needs_karpenter(env: EnvironmentConfig) -> bool:
 
 def kuberay_values(labels: dict[str, str]) -> dict:
     return {
+        # kuberay_service_condition_* feed the RayService alerts; honorLabels (the chart's
+        # default) keeps the RayService's own namespace on the series.
+        "metrics": {"serviceMonitor": {"enabled": True}},
         "labels": labels,
         "podLabels": labels,
         "nodeSelector": SYSTEM_NODES,
@@ -100,9 +103,11 @@ def karpenter_values(cluster_name: str, queue_name: str, labels: dict[str, str])
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 # Node labels kube-state-metrics exports on kube_node_labels / kube_pod_labels, so alerts can
 # count nodes per pool and find the Ray pods (it exports no label unless allow-listed).
+# `environment` scopes the alerts when several environments share one Prometheus.
 KUBE_STATE_METRICS_LABELS = [
-    "nodes=[gpt-oss.platform/node-pool,gpt-oss.platform/gpu,gpt-oss.platform/capacity,karpenter.sh/capacity-type,eks.amazonaws.com/capacityType]",
-    "pods=[app.kubernetes.io/name,app.kubernetes.io/component,ray.io/node-type,ray.io/group]",
+    "nodes=[environment,gpt-oss.platform/node-pool,gpt-oss.platform/gpu,gpt-oss.platform/capacity,"
+    "karpenter.sh/capacity-type,eks.amazonaws.com/capacityType]",
+    "pods=[environment,app.kubernetes.io/name,app.kubernetes.io/component,ray.io/node-type,ray.io/group]",
 ]
 
 

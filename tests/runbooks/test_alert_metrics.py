@@ -205,3 +205,18 @@ def test_kube_state_metrics_exports_every_label_the_alerts_select_on(alerting, m
         f"{metric} selectors use {missing}, which infra/components/addons.py KUBE_STATE_METRICS_LABELS does not "
         f"allow-list for {resource}: add the Kubernetes label keys (e.g. `environment`) to its `{resource}=[...]` entry"
     )
+
+
+def test_the_kuberay_operator_metrics_are_scraped_with_the_rayservice_namespace(alerting):
+    """GptOssRayServiceNotReady and GptOssRayServiceUpgradeStuck read the KubeRay operator's
+    metrics, which Prometheus scrapes only through the operator chart's ServiceMonitor; with
+    honorLabels the RayService's namespace stays the `namespace` label the alerts select."""
+    from infra.components.addons import kuberay_values
+
+    assert _metric_names(alerting, "kuberay_")
+    monitor = kuberay_values({}).get("metrics", {}).get("serviceMonitor", {})
+    assert monitor.get("enabled") is True, (
+        "infra/components/addons.py kuberay_values must set metrics.serviceMonitor.enabled: true "
+        "(kuberay-operator chart), or the KubeRay alerts never fire"
+    )
+    assert monitor.get("honorLabels", True) is True, "keep metrics.serviceMonitor.honorLabels true (the chart's default)"
