@@ -23,7 +23,7 @@ from serving.gateway.health import UpstreamHealth
 from serving.gateway.limits import Limiters
 from serving.gateway.metrics import GatewayMetrics
 from serving.gateway.proxy import ChatRequest, Route, Router, Served
-from serving.gateway.routing import RetryBudget
+from serving.gateway.routing import FallbackReason, RetryBudget
 from serving.gateway.settings import GatewaySettings, UpstreamSettings
 from serving.gateway.upstreams import ADAPTERS, SecretFile, Upstream
 
@@ -59,6 +59,7 @@ class Gateway:
             r.model: Route(r.model, self.upstreams[r.primary], self.upstreams[r.fallback] if r.fallback else None)
             for r in settings.routes
         }
+        self.metrics.prime(list(self.routes), [reason.value for reason in FallbackReason])
         retry = settings.retry
         self.router = Router(
             RetryBudget(retry.budget_ratio, retry.budget_min_per_s, retry.budget_burst, now),

@@ -16,6 +16,8 @@ from serving.gateway.circuit import CircuitState
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TTFT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 60)
 REQUEST_LABELS = ("environment", "model", "served_by", "team", "client", "code")
+# The `reason` of a 503 when no upstream was even tried (every candidate filtered out).
+NO_CANDIDATE = "no_candidate"
 USAGE_LABELS = ("environment", "model", "served_by", "team", "client")
 
 
@@ -48,9 +50,9 @@ class GatewayMetrics:
         )
         self.unavailable = Counter(
             "gateway_unavailable",
-            "Requests answered 503 because no allowed upstream could serve them, by the "
-            "primary's reason (sovereign requests included).",
-            ("environment", "model", "reason"),
+            "Requests answered 503 because no allowed upstream could serve them, by the primary's "
+            "reason; sovereign=\"true\" for keys whose requests never leave the company.",
+            ("environment", "model", "reason", "sovereign"),
             registry=r,
         )
         self.replays = Counter(
@@ -130,6 +132,18 @@ class GatewayMetrics:
         if found is None:
             found = self._children[key] = metric.labels(self.environment, *labels)
         return found
+
+    def prime(self, models: list[str], reasons: list[str]) -> None:
+        """Create the bounded counter children at 0, so the first event of a kind is an
+        increase Prometheus can see (a series born at 1 has no increase())."""
+        for model in models:
+            for reason in reasons:
+                self.child(self.fallbacks, model, reason)
+                self.child(self.replays, model, reason)
+                for sovereign in ("true", "false"):
+                    self.child(self.unavailable, model, reason, sovereign)
+            self.child(self.unavailable, model, NO_CANDIDATE, "true")
+            self.child(self.unavailable, model, NO_CANDIDATE, "false")
 
     def set_circuit(self, upstream: str, state: CircuitState, transition: bool) -> None:
         self.child(self.circuit_state, upstream).set(int(state))

@@ -21,7 +21,7 @@ import aiohttp
 from serving.gateway.auth import Client
 from serving.gateway.errors import error_body, stream_error_event
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
-from serving.gateway.metrics import GatewayMetrics
+from serving.gateway.metrics import NO_CANDIDATE, GatewayMetrics
 from serving.gateway.routing import FallbackReason, Retryable, RetryBudget, Terminal
 from serving.gateway.streaming import DONE_EVENT, StreamProtocolError, cost_comment, usage_counts
 from serving.gateway.upstreams import OpenStream, Upstream
@@ -314,8 +314,9 @@ class Router:
         if reason is not None:
             headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
         await _send_json(send, 503, error_body(message, "server_error", code), headers)
-        label = failure.reason.value if failure is not None else "no_candidate"
-        self._metrics.child(self._metrics.unavailable, req.route.model, label).inc()
+        label = failure.reason.value if failure is not None else NO_CANDIDATE
+        sovereign = "true" if req.sovereign else "false"
+        self._metrics.child(self._metrics.unavailable, req.route.model, label, sovereign).inc()
         detail = f"{failure.reason.value}: {failure.detail}" if failure else "no candidate upstream"
         return Served(503, None, reason, detail=detail)
 

@@ -58,7 +58,8 @@ def test_a_sovereign_request_is_refused_while_the_circuit_is_open(gateway, prima
     response = gateway.chat(key="sovereign")
     assert_refused_and_kept_home(response, managed)
     assert response.headers["x-gateway-fallback-reason"] == "circuit_open"
-    assert gateway.metric("gateway_unavailable_total", reason="circuit_open") == 1
+    assert gateway.metric("gateway_unavailable_total", reason="circuit_open", sovereign="true") == 1
+    assert gateway.metric("gateway_unavailable_total", reason="circuit_open", sovereign="false") == 0
 
 
 def test_a_sovereign_request_is_refused_while_the_primary_is_not_ready(start_gateway, primary, managed):
@@ -128,3 +129,11 @@ def test_the_sdk_sees_a_sovereign_refusal_as_a_retryable_503(gateway, primary, m
         client.chat.completions.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}])
     assert error.value.status_code == 503
     assert managed.requests == []
+
+
+def test_refusal_series_exist_at_zero_before_the_first_refusal(gateway):
+    """Alerts use increase(); a series born at 1 would hide the first sovereign refusal."""
+    text = gateway.http.get("/metrics").text
+    primed = [line for line in text.splitlines() if line.startswith("gateway_unavailable_total{")]
+    assert any('reason="not_ready"' in line and 'sovereign="true"' in line and line.endswith(" 0.0") for line in primed)
+    assert any(line.startswith("gateway_fallbacks_total{") and 'reason="circuit_open"' in line for line in text.splitlines())
