@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from infra.chart_values import MANAGED_API_KEY_SECRET
 
-# The key inside the Secret; the gateway reads /etc/gateway/managed/<this> (docs/CONTRACTS.md).
+# The key inside the Secret; the gateway reads /etc/gateway/managed/<this> (docs/contracts.md).
 MANAGED_API_KEY_FIELD = "api-key"
 
 

@@ -1,7 +1,7 @@
 """Derive the gateway's settings object from the typed environment config and the catalog.
 
 The chart writes the returned dict verbatim into the ConfigMap key `gateway.json`
-(docs/CONTRACTS.md), so nothing here may depend on anything but `env`, the catalog and the
+(docs/contracts.md), so nothing here may depend on anything but `env`, the catalog and the
 primary's URL. The result is validated against `GatewaySettings` before it is returned: a
 settings object the gateway would refuse never reaches a cluster.
 """

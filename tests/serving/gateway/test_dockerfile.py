@@ -1,4 +1,4 @@
-"""The gateway image honours the contract (docs/CONTRACTS.md): pinned base, uid 10001, read-only
+"""The gateway image honours the contract (docs/contracts.md): pinned base, uid 10001, read-only
 root filesystem, port 8080, the documented command, and only the gateway's own dependencies.
 The image itself is built in CI; these checks read the Dockerfile."""
 
