@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.tools import require_tool
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = REPO_ROOT / "tools" / "checkov" / ".venv" / "bin" / "checkov"
 SKIPS = REPO_ROOT / "tools" / "checkov" / "skips.yaml"
@@ -23,21 +25,10 @@ INSTALL = "uv sync --frozen --project tools/checkov"
 MAX_SKIPS = 6
 
 
-def _require_checkov() -> None:
-    from conftest import require_all_tools  # tests/conftest.py, on the pytest pythonpath
-
-    if CHECKOV.exists():
-        return
-    message = f"checkov is not installed at {CHECKOV.relative_to(REPO_ROOT)}; install it with `{INSTALL}`"
-    if require_all_tools():
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def scan(kit, tmp_path_factory) -> dict:
     """Render every environment and scenario into one folder and run checkov once over it."""
-    _require_checkov()
+    require_tool(CHECKOV, INSTALL)
     root = tmp_path_factory.mktemp("rendered")
     for case in kit.ALL_CASES:
         folder = root / case

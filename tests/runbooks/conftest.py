@@ -2,24 +2,24 @@
 templates/prometheusrule.yaml) and their runbooks (runbooks/).
 
 The PrometheusRule is rendered with Helm's own engine from the values of each stack, through the
-helpers of tests/charts/conftest.py (loaded from its file: with --import-mode=importlib a conftest
-is not importable by name). promtool is fetched by tools/promtool/fetch.sh; without it the tests
+chart kit (tests/support/chart_kit.py). promtool is fetched by tools/promtool/fetch.sh; without it the tests
 that need it skip, unless REQUIRE_ALL_TOOLS=1 (`make test`), where they fail.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+
+from support import chart_kit
+from support.tools import require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS_DIR = REPO_ROOT / "runbooks"
@@ -31,23 +31,12 @@ SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation"]
 SEVERITIES = {"critical", "warning", "info"}
 
 
-@lru_cache(maxsize=1)
-def charts_kit() -> ModuleType:
-    """tests/charts/conftest.py as a module: its `values(case)`, `render` and `documents`."""
-    path = REPO_ROOT / "tests" / "charts" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_gpt_oss_charts_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def values(case: str) -> dict[str, Any]:
-    return copy.deepcopy(charts_kit().values(case))
+    return copy.deepcopy(chart_kit.values(case))
 
 
 def prometheus_rules(values_: dict[str, Any]) -> list[dict[str, Any]]:
-    kit = charts_kit()
-    return [d for d in kit.documents(kit.render(values_)) if d["kind"] == "PrometheusRule"]
+    return [d for d in chart_kit.documents(chart_kit.render(values_)) if d["kind"] == "PrometheusRule"]
 
 
 @lru_cache(maxsize=None)
@@ -100,14 +89,7 @@ def unit_test_rules(case: str) -> dict[str, Any]:
 
 
 def promtool_path() -> Path:
-    from conftest import require_all_tools  # tests/conftest.py, on the pytest pythonpath
-
-    if PROMTOOL.exists():
-        return PROMTOOL
-    message = f"promtool is not installed at {PROMTOOL.relative_to(REPO_ROOT)}; fetch it with `{PROMTOOL_FETCH}`"
-    if require_all_tools():
-        pytest.fail(message)
-    pytest.skip(message)
+    return require_tool(PROMTOOL, PROMTOOL_FETCH)
 
 
 def run_promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -140,7 +122,7 @@ class Alerting:
     h2_sections = staticmethod(h2_sections)
     run_promtool = staticmethod(run_promtool)
     write_rules = staticmethod(write_rules)
-    environment = staticmethod(lambda case: charts_kit().environment(case))
+    environment = staticmethod(chart_kit.environment)
 
 
 @pytest.fixture(scope="session")
