@@ -82,6 +82,16 @@ class UpstreamAdapter(ABC):
     def probe_body(self) -> bytes:
         return json.dumps({"model": self.settings.model, "messages": PROBE_MESSAGES, "max_tokens": 1}).encode()
 
+    def _encode(self, body: dict[str, Any], stream: bool) -> bytes:
+        """The upstream's model name, and usage asked for on streams: the gateway needs it for cost
+        and limits, and removes the extra chunk again if the client did not ask (streaming.SseRelay)."""
+        body["model"] = self.settings.model
+        if stream:
+            options = dict(body.get("stream_options") or {})
+            options["include_usage"] = True
+            body["stream_options"] = options
+        return json.dumps(body).encode()
+
 
 class SelfHostedAdapter(UpstreamAdapter):
     """vLLM behind Ray Serve LLM (or bare vLLM): speaks OpenAI chat completions natively, including
@@ -91,15 +101,7 @@ class SelfHostedAdapter(UpstreamAdapter):
     keeps_data_in_company = True
 
     def chat_body(self, request: dict[str, Any], stream: bool) -> bytes:
-        body = dict(request)
-        body["model"] = self.settings.model
-        if stream:
-            # Usage arrives only when asked for; the gateway needs it for cost and limits, and
-            # removes the extra chunk again if the client did not ask (streaming.SseRelay).
-            options = dict(body.get("stream_options") or {})
-            options["include_usage"] = True
-            body["stream_options"] = options
-        return json.dumps(body).encode()
+        return self._encode(dict(request), stream)
 
 
 class ManagedOpenAIAdapter(UpstreamAdapter):
@@ -170,12 +172,7 @@ class ManagedOpenAIAdapter(UpstreamAdapter):
         if reasoning and "max_tokens" in body:
             max_tokens = body.pop("max_tokens")
             body.setdefault("max_completion_tokens", max_tokens)
-        body["model"] = self.settings.model
-        if stream:
-            options = dict(body.get("stream_options") or {})
-            options["include_usage"] = True
-            body["stream_options"] = options
-        return json.dumps(body).encode()
+        return self._encode(body, stream)
 
     def probe_body(self) -> bytes:
         return json.dumps(
