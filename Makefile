@@ -30,11 +30,11 @@ $(UV):
 	.uv/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 $(STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups --compile-bytecode
 	@touch $@
 
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
-	$(UV) sync --frozen --project tools/checkov
+	$(UV) sync --frozen --project tools/checkov --compile-bytecode
 	@touch $@
 
 # promtool from Debian's prometheus package, pinned, extracted without root.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.machine import machine
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("dev", "staging", "prod")
 GOAL_SECONDS = 15.0
 
