@@ -49,7 +49,6 @@ SERVE_PORT = 8000
 PRIMARY_BASE_URL = f"http://{RELEASE}-serve-svc.{NAMESPACE}.svc.cluster.local:{SERVE_PORT}/v1"
 
 SERVE_COMPONENT = "gpt-oss-serve"
-GATEWAY_COMPONENT = "gpt-oss-gateway"
 GATEWAY_PORT = 8080
 # The gateway's Service is "<fullname>-gateway"; fullname is the release name here.
 GATEWAY_URL = f"http://{RELEASE}-gateway.{NAMESPACE}.svc.cluster.local:{GATEWAY_PORT}/v1"

@@ -97,9 +97,6 @@ class Catalog(_Frozen):
                 return target
         return None
 
-    def gpu_instances(self, gpu: str) -> dict[str, InstanceSpec]:
-        return {k: v for k, v in self.instances.items() if v.gpu == gpu}
-
 
 def _read(name: str) -> dict:
     return yaml.safe_load((CATALOG_DIR / name).read_text())

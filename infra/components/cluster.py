@@ -97,11 +97,10 @@ class EksCluster(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gptoss:eks:Cluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         role = node_role(name, self)
 
         if config.mode == "create":
-            cluster = self._create(name, config, role, private_subnet_ids or [], public_subnet_ids or [])
+            cluster = self._create(name, config, private_subnet_ids or [], public_subnet_ids or [])
             self._system_node_group(name, config, cluster, role, private_subnet_ids or [], cost_tags, cost_labels)
             cluster_name = cluster.name
             arn = cluster.arn
@@ -145,7 +144,6 @@ class EksCluster(pulumi.ComponentResource):
         self,
         name: str,
         config: ClusterConfig,
-        node_role_: aws.iam.Role,
         private_subnet_ids: list[pulumi.Input[str]],
         public_subnet_ids: list[pulumi.Input[str]],
     ) -> aws.eks.Cluster:
@@ -183,7 +181,6 @@ class EksCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
-        self._cluster = cluster
         return cluster
 
     def _system_node_group(

@@ -445,6 +445,6 @@ class EnvironmentConfig(Strict):
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validated to exist)."""
-        if self.serving.node_pool is None:
-            return self.node_pools[0]
-        return next(p for p in self.node_pools if p.name == self.serving.node_pool)
+        from infra.config.rules import serving_pool
+
+        return serving_pool(self.node_pools, self.serving)[0]

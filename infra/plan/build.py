@@ -112,7 +112,7 @@ def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build", stack_root: 
     third_party = manifests.third_party_releases(regs)
     program_docs = manifests.program_objects(regs)
 
-    items = inventory.registered_items(regs) + inventory.launched_items(regs, _asg_names(regs))
+    items = inventory.registered_items(regs) + inventory.launched_items(regs)
     for release in rendered:
         for document in release.documents:
             name = f"{release.name}/{(document.get('metadata') or {}).get('name')}"
@@ -153,9 +153,3 @@ def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build", stack_root: 
     (out_dir / "plan.json").write_text(text + "\n")
     return Plan(data=data, out_dir=out_dir, manifest_count=len(written))
 
-
-def _asg_names(registrations: list[Registration]) -> dict[str, str]:
-    """Node group logical name -> ASG name, as the ASG tags recorded it."""
-    from infra.plan.mocks import asg_name
-
-    return {r.name: asg_name(r.name) for r in registrations if r.type == "aws:eks/nodeGroup:NodeGroup"}

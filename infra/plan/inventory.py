@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.node_pool_shape import LAUNCHED_RESOURCE_TYPES
-from infra.plan.mocks import Registration
+from infra.plan.mocks import Registration, asg_name
 from infra.policy.rules import effective_tags, provider_default_tags
 from infra.policy.taggable import is_taggable
 from infra.tags import missing_tag_keys
@@ -110,7 +110,7 @@ def registered_items(registrations: list[Registration]) -> list[Item]:
     return items
 
 
-def launched_items(registrations: list[Registration], asg_names: dict[str, str]) -> list[Item]:
+def launched_items(registrations: list[Registration]) -> list[Item]:
     """What AWS launches for us, tagged only if the program propagated the tags explicitly."""
     items: list[Item] = []
     templates = {r.resource_id: r for r in registrations if r.type == "aws:ec2/launchTemplate:LaunchTemplate"}
@@ -128,9 +128,9 @@ def launched_items(registrations: list[Registration], asg_names: dict[str, str])
             for kind in LAUNCHED_RESOURCE_TYPES:
                 tags = dict(specs.get(kind) or {})
                 items.append(Item(LAUNCHED_TYPES[kind], f"{r.name} nodes", "aws", True, tags, f"launch template of {r.name}", missing_tag_keys(tags)))
-            asg = asg_names.get(r.name, "")
+            asg = asg_name(r.name)
             tags = dict(asg_tags.get(asg, {}))
-            items.append(Item(ASG_TYPE, asg or f"{r.name} group", "aws", True, tags, f"node group {r.name}", missing_tag_keys(tags)))
+            items.append(Item(ASG_TYPE, asg, "aws", True, tags, f"node group {r.name}", missing_tag_keys(tags)))
         elif r.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
             tags = dict((r.inputs.get("spec") or {}).get("tags") or {})
             for kind in LAUNCHED_RESOURCE_TYPES:
