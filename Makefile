@@ -1,7 +1,10 @@
 # gpt-oss-platform. Two commands do all the set-up on a fresh machine:
 #   make plan ENV=dev     offline plan of an environment (ENV=dev|staging|prod|all)
 #   make test             the whole test suite
-# Each creates or reuses the virtual environments from their lock files; nothing by hand.
+# Each creates or reuses the virtual environment from the lock file; nothing by hand. Every
+# target calls the project's one CLI, `gpt-oss-platform` (docs/cli.md); scripts that need its
+# exact exit code (0 ok, 1 a check failed, 2 bad input) call it directly: GNU make itself always
+# exits 2 when a recipe fails, and prints the CLI's code as "Error <code>".
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 ENV ?= dev
@@ -10,60 +13,74 @@ UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.synced
+CLI := $(VENV)/bin/gpt-oss-platform
+# The deploy environment: only what `pulumi up` and the plan import (no test oracles).
+DEPLOY_STAMP := $(VENV)/.synced-deploy
+# Everything: deploy + gateway + dev (test oracles and gates).
+TEST_STAMP := $(VENV)/.synced-test
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
 
-.PHONY: help plan plan-time test bench values reference venv tools clean
+.PHONY: help plan test check bench plan-time values reference venv tools clean
 
 help:
 	@echo "make plan ENV=dev|staging|prod|all   offline plan: build/<env>/plan.json + manifests"
 	@echo "make test                            all tests (installs what they need)"
-	@echo "make bench                           gateway vs LiteLLM benchmark -> bench/results/"
+	@echo "make check                           lint, format, types, chart and YAML gates"
+	@echo "make bench                           gateway vs LiteLLM (and nginx) benchmark -> bench/results/"
 	@echo "make plan-time                       time the offline plan of all environments -> bench/results/"
-	@echo "make values ENV=prod                 write the chart values of an environment (GitOps path)"
-	@echo "make reference                       regenerate the generated blocks of README.md (reference, sizing, results)"
+	@echo "make values ENV=dev                  chart values of an environment (GitOps path); for S3 weights or a"
+	@echo "                                     managed GCS Redis add BUCKET=<weights_bucket> REDIS=<gcs_redis_address>"
+	@echo "make reference                       regenerate the generated docs (names each file it rewrites)"
+	@echo "Everything above is a gpt-oss-platform subcommand: $(CLI) --help"
 
 # uv itself, pinned, in its own small venv: works where `pip install --user` is refused.
 $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-$(STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --all-groups --compile-bytecode
+# No --compile-bytecode: the first run of the plan writes bytecode for what it imports (a few
+# hundred modules), instead of compiling all of pulumi_aws up front.
+$(DEPLOY_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --inexact
 	@touch $@
 
+$(TEST_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $@ $(DEPLOY_STAMP)
+
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
-	$(UV) sync --frozen --project tools/checkov --compile-bytecode
+	$(UV) sync --frozen --project tools/checkov
 	@touch $@
 
 # promtool from Debian's prometheus package, pinned, extracted without root.
 $(PROMTOOL): tools/promtool/fetch.sh
 	tools/promtool/fetch.sh
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 tools: $(CHECKOV_STAMP) $(PROMTOOL)
 
-plan: $(STAMP)
-	$(PY) -m infra.plan --env $(ENV)
+# PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
+plan: $(DEPLOY_STAMP)
+	env -u PYTHONDONTWRITEBYTECODE $(CLI) plan --env $(ENV)
 
-plan-time: $(STAMP)
-	$(PY) -m bench.plan_time
+test: $(TEST_STAMP) tools
+	env -u PYTHONDONTWRITEBYTECODE REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
 
-test: $(STAMP) $(CHECKOV_STAMP) $(PROMTOOL)
-	REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
+check: $(TEST_STAMP)
+	$(CLI) check
 
-bench: $(STAMP)
-	$(PY) -m bench.gateway_bench --out bench/results
+bench: $(TEST_STAMP)
+	$(CLI) bench gateway --out bench/results
 
-# The values of an environment for the GitOps path; S3 and managed-Redis environments need the
-# stack's outputs: make values ENV=prod BUCKET=$$(pulumi stack output weights_bucket --stack prod) \
-#   REDIS=$$(pulumi stack output gcs_redis_address --stack prod)
-values: $(STAMP)
-	$(PY) -m infra.chart_values --env $(ENV) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
+plan-time: $(DEPLOY_STAMP)
+	$(CLI) bench plan-time
 
-reference: $(STAMP)
-	$(PY) -m infra.readme_blocks --write
+values: $(DEPLOY_STAMP)
+	$(CLI) values --env $(ENV) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
+
+reference: $(TEST_STAMP)
+	$(CLI) reference --write
 
 clean:
 	rm -rf build

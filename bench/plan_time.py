@@ -2,8 +2,8 @@
 - as `make plan ENV=<env>` runs it, one process per environment (imports paid three times);
 - as `make plan ENV=all` runs it, one process for the three (imports paid once).
 
-`python -m bench.plan_time` writes bench/results/plan-time.json and plan-time.md with the
-machine it ran on. Goal: all three environments together under 15 s on 2 cores.
+`gpt-oss-platform bench plan-time` writes bench/results/plan-time.json and plan-time.md with
+the machine it ran on. Goal: all three environments together under 15 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ GOAL_SECONDS = 15.0
 
 
 def time_plan(env: str, out: Path) -> float:
-    """Wall time of one `python -m infra.plan --env <env>` process (env may be a list)."""
+    """Wall time of one `gpt-oss-platform plan --env <env>` process (env may be a list)."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "infra.plan", "--env", env, "--out", str(out)],
+        [sys.executable, "-m", "cli", "plan", "--env", env, "--out", str(out)],
         cwd=REPO_ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m infra.plan --env <env> (one process per environment, sequential)",
+        "command": "gpt-oss-platform plan --env <env> (one process per environment, sequential)",
         "machine": machine(),
         "runs": args.runs,
         "seconds_median": {env: median(values) for env, values in samples.items()},
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| all three in one process (`make plan ENV=all`) | {result['one_process_seconds_median']:.2f} |\n"
     )
     print(json.dumps(result, indent=2))
+    print(f"wrote {args.out / 'plan-time.json'} and {args.out / 'plan-time.md'}", file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.chart_values import GATEWAY_URL, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT, chart_values
+from contracts import GATEWAY_URL, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT
+from infra.chart_values import chart_values
 from infra.components.addons import ClusterAddons
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster

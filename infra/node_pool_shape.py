@@ -10,17 +10,22 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from contracts import (
+    GPU_TAINT_EFFECT,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    NODE_CAPACITY_LABEL,
+    NODE_GPU_LABEL,
+    NODE_POOL_LABEL,
+)
+
 if TYPE_CHECKING:
-    # Only attribute access here; a runtime import would be circular (config rules use this module).
     from infra.config.models import NodePoolConfig
 
-POOL_LABEL = "gpt-oss.platform/node-pool"
-GPU_LABEL = "gpt-oss.platform/gpu"
-CAPACITY_LABEL = "gpt-oss.platform/capacity"
-SYSTEM_POOL = "system"
 # GPU nodes repel everything that does not tolerate this taint, so the Ray head, the gateway
 # and add-ons never take a GPU node (EKS user guide, "GPU workloads").
-GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+GPU_TAINT = {"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
+GPU_TOLERATION = {"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
 CA_TAG_PREFIX = "k8s.io/cluster-autoscaler/node-template"
 
 Capacity = Literal["on-demand", "spot"]
@@ -64,9 +69,9 @@ def node_labels(pool: NodePoolConfig, group: CapacityGroup, cost_labels: dict[st
         sorted(
             {
                 **cost_labels,
-                POOL_LABEL: pool.name,
-                GPU_LABEL: pool.gpu,
-                CAPACITY_LABEL: group.capacity,
+                NODE_POOL_LABEL: pool.name,
+                NODE_GPU_LABEL: pool.gpu,
+                NODE_CAPACITY_LABEL: group.capacity,
             }.items()
         )
     )

@@ -11,24 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from infra.config import EnvironmentConfig
+from contracts import APPLICATION, MANAGED_BY, REQUIRED_TAG_KEYS
 
-APPLICATION = "gpt-oss-platform"
-MANAGED_BY = "pulumi"
-REQUIRED_TAG_KEYS = (
-    "environment",
-    "cost-center",
-    "team",
-    "owner",
-    "application",
-    "model",
-    "managed-by",
-    "stack",
-)
-# AWS allows 50 user tags per resource; the required set plus extras must stay below that with
-# room for the tags AWS services add themselves (eks:, karpenter.sh/, k8s.io/...).
-MAX_USER_TAGS = 40
+if TYPE_CHECKING:
+    from infra.config.models import EnvironmentConfig
 
 
 def cost_tags(env: EnvironmentConfig, stack: str) -> dict[str, str]:
@@ -45,10 +31,8 @@ def cost_tags(env: EnvironmentConfig, stack: str) -> dict[str, str]:
     }
     # Extras never override the required set: the required keys are what finance filters on.
     extra = {k: v for k, v in env.tags.extra.items() if k not in tags}
-    merged = {**extra, **tags}
-    if len(merged) > MAX_USER_TAGS:
-        raise ValueError(f"tags.extra: {len(merged)} tags exceed the limit of {MAX_USER_TAGS} per resource")
-    return dict(sorted(merged.items()))
+    # The count is checked at the config boundary (TagsConfig), before any resource exists.
+    return dict(sorted({**extra, **tags}.items()))
 
 
 def k8s_labels(env: EnvironmentConfig, stack: str, component: str, *, instance: str | None = None) -> dict[str, str]:

@@ -57,3 +57,25 @@ KUBE_PROMETHEUS_STACK = ChartPin(
 CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0"}
 # Karpenter AMI aliases, pinned so that a new AMI reaches nodes through a reviewed change.
 KARPENTER_AMI_ALIAS_VERSIONS = {"al2023": "v20251110", "bottlerocket": "v1.63.0"}
+
+# Ray and its image are pinned together: the image tag is "<RAY_VERSION>-<RAY_IMAGE_VARIANT>".
+# RAY_VERSION must equal the `ray` version in uv.lock and the chart's appVersion (tested).
+RAY_VERSION = "2.58.0"
+RAY_IMAGE_REPOSITORY = "rayproject/ray-llm"
+RAY_IMAGE_VARIANT = "py312-cu130"  # Python 3.12, CUDA 13.0; bundles vLLM 0.26.0
+# The rayproject images run as user `ray` (uid 1000, gid 100) and own /home/ray.
+RAY_UID = 1000
+RAY_GID = 100
+
+# Harmony (gpt-oss's chat format) loads these tiktoken files at start-up; they are staged
+# by an init container and verified against the digests tiktoken itself pins
+# (tiktoken_ext/openai_public.py). o200k_base is the one gpt-oss needs.
+TIKTOKEN_PUBLIC_BASE = "https://openaipublic.blob.core.windows.net/encodings"
+TIKTOKEN_FILES = {
+    "o200k_base.tiktoken": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base.tiktoken": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+}
+
+
+def ray_image_tag(version: str = RAY_VERSION, variant: str = RAY_IMAGE_VARIANT) -> str:
+    return f"{version}-{variant}"

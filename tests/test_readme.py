@@ -10,14 +10,17 @@ import pytest
 
 from infra.config import ConfigError, read_stack_file, validate_environment
 from infra.config.load import PROJECT
-from infra.readme_blocks import README, stale_blocks
+from infra.paths import REPO_ROOT as ROOT
+from infra.reference.blocks import stale
+
+README = ROOT / "README.md"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEXT = README.read_text()
 
 
 def test_generated_blocks_are_current():
-    assert stale_blocks(TEXT) == [], "run `make reference`"
+    assert stale() == [], "run `make reference`"
 
 
 def test_the_config_error_example_is_what_the_validator_prints():

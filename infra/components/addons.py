@@ -16,7 +16,8 @@ from infra import iam_policies
 from infra.components.cluster import ClusterHandle
 from infra.components.pod_identity import pod_identity_role
 from infra.config.models import EnvironmentConfig
-from infra.node_pool_shape import GPU_LABEL, GPU_TAINT, POOL_LABEL, SYSTEM_POOL
+from contracts import NODE_GPU_LABEL, NODE_POOL_LABEL, SYSTEM_POOL
+from infra.node_pool_shape import GPU_TOLERATION
 from infra.versions import (
     CLUSTER_AUTOSCALER,
     KUBE_PROMETHEUS_STACK,
@@ -27,8 +28,7 @@ from infra.versions import (
     ChartPin,
 )
 
-SYSTEM_NODES = {POOL_LABEL: SYSTEM_POOL}
-GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Equal", "value": GPU_TAINT["value"], "effect": GPU_TAINT["effect"]}
+SYSTEM_NODES = {NODE_POOL_LABEL: SYSTEM_POOL}
 
 
 def needs_device_plugin(env: EnvironmentConfig) -> bool:
@@ -63,7 +63,7 @@ def device_plugin_values() -> dict:
         "affinity": {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [{"matchExpressions": [{"key": GPU_LABEL, "operator": "Exists"}]}]
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": NODE_GPU_LABEL, "operator": "Exists"}]}]
                 }
             }
         },

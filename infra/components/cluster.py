@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from infra import iam_policies
 from infra.components.launch_template import tag_node_group_asg, tagged_launch_template
 from infra.config.models import ClusterConfig
-from infra.node_pool_shape import POOL_LABEL, SYSTEM_POOL
+from contracts import NODE_POOL_LABEL, SYSTEM_POOL
 
 # EKS-managed add-ons every cluster needs before any pod runs. Versions follow EKS' default
 # for the cluster version; pod identity replaces IRSA for our controllers.
@@ -213,7 +213,7 @@ class EksCluster(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             scaling_config={"min_size": system.min_nodes, "max_size": system.max_nodes, "desired_size": system.min_nodes},
             update_config={"max_unavailable": 1},
-            labels={**cost_labels, POOL_LABEL: SYSTEM_POOL},
+            labels={**cost_labels, NODE_POOL_LABEL: SYSTEM_POOL},
             # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
         )

@@ -11,10 +11,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.chart_values import MANAGED_API_KEY_SECRET
-
-# The key inside the Secret; the gateway reads /etc/gateway/managed/<this> (docs/contracts.md).
-MANAGED_API_KEY_FIELD = "api-key"
+from contracts import MANAGED_API_KEY_FIELD, MANAGED_API_KEY_SECRET
 
 
 class ManagedApiKey(pulumi.ComponentResource):

@@ -1,18 +1,20 @@
 """The serving stack: its namespace and the pinned Helm release of charts/gpt-oss-serving.
 
-The values are computed once in Python (infra/chart_values.py) and handed to the release;
+The values are computed once in Python (infra/chart_values/) and handed to the release;
 the offline plan renders the chart from the very values this release received.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from infra.chart_values import CHART_DIR, NAMESPACE, RELEASE
+from contracts import NAMESPACE, RELEASE
+from infra.paths import CHART_DIR
 
 # Every pod of the chart (Ray head with KubeRay's autoscaler sidecar, GPU workers, gateway)
 # meets the `restricted` Pod Security Standard: non-root, no privilege escalation, no
@@ -25,6 +27,22 @@ POD_SECURITY = {
 
 def chart_version(chart_dir: Path = CHART_DIR) -> str:
     return str(yaml.safe_load((chart_dir / "Chart.yaml").read_text())["version"])
+
+
+def chart_path_for_release(cwd: Path | None = None) -> str:
+    """The chart's path as the Helm release must receive it: relative to the directory Pulumi runs
+    the program in.
+
+    Pulumi runs the program with `main` of Pulumi.yaml (infra/) as working directory, and the
+    provider resolves a local chart path against it (pulumi-kubernetes helm/v3 Release, `chart`:
+    "a path to a local chart"), so `charts/gpt-oss-serving` would not exist there. A path relative
+    to that directory (`../charts/gpt-oss-serving`) resolves, and stays the same in every
+    checkout, so moving the clone shows no diff in `pulumi preview`.
+    """
+    relative = os.path.relpath(CHART_DIR, cwd or Path.cwd())
+    if not (Path(cwd or Path.cwd()) / relative / "Chart.yaml").is_file():
+        raise FileNotFoundError(f"the serving chart is not at {CHART_DIR}; run Pulumi from a full clone of the repository")
+    return relative
 
 
 class ServingNamespace(pulumi.ComponentResource):
@@ -54,7 +72,7 @@ class ServingRelease(pulumi.ComponentResource):
             name,
             name=RELEASE,
             namespace=namespace,
-            chart=str(CHART_DIR.relative_to(CHART_DIR.parents[1])),
+            chart=chart_path_for_release(),
             version=chart_version(),
             values=values,
             # The RayService becomes ready only after weights load (minutes); Pulumi waits for

@@ -7,6 +7,7 @@ from infra.config.load import (
     PROJECT,
     environment_from_stack_file,
     read_stack_file,
+    stack_names,
     validate_environment,
 )
 from infra.config.models import EnvironmentConfig, NodePoolConfig
@@ -21,5 +22,6 @@ __all__ = [
     "Problem",
     "environment_from_stack_file",
     "read_stack_file",
+    "stack_names",
     "validate_environment",
 ]

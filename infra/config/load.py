@@ -20,12 +20,12 @@ from pydantic import BaseModel, ValidationError
 from infra.config import rules
 from infra.config.errors import ConfigError, Problem, problem
 from infra.catalog import load_catalog
+from infra.paths import REPO_ROOT
 from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 
 PROJECT = "gpt-oss-platform"
 ENVIRONMENT_KEY = "environment"
 MANAGED_API_KEY = "managedApiKey"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -108,33 +108,31 @@ def _lenient(model: type[BaseModel], raw: Any) -> BaseModel | None:
             return None
 
 
-def _cross_section_problems(raw: dict) -> list[Problem]:
-    """The cross-section rules over whichever sections parse on their own."""
-    found: list[Problem] = []
+def _sections_for_rules(raw: dict) -> tuple[list[NodePoolConfig], ServingConfig | None, str | None]:
+    """The sections the cross-section rules join, parsed leniently from `raw` (another section
+    may be broken): pools, serving (None if unusable) and the model name (None if unknown)."""
     # Sizing needs only the model's name: judge it even when another model field is wrong.
     model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
     model_name = model.get("name") if model.get("name") in load_catalog().models else None
     serving = _lenient(ServingConfig, raw.get("serving"))
-    pools_raw = raw.get("node_pools")
     pools: list[NodePoolConfig] = []
+    pools_raw = raw.get("node_pools")
     if isinstance(pools_raw, list):
         for item in pools_raw:
             pool = _lenient(NodePoolConfig, item)
             if pool is None:
-                return found  # the pool list is unusable; its own errors are reported already
+                return [], None, None  # the pool list is unusable; its own errors are reported already
             pools.append(pool)
-    if pools:
-        found += rules.pool_problems(pools)
-    if pools and serving is not None:
-        pool, missing = rules.serving_pool(pools, serving)
-        found += missing
-        if pool is not None and model_name is not None:
-            found += rules.sizing_problems(model_name, pool, pools.index(pool), serving)
-    return found
+    return pools, serving, model_name  # type: ignore[return-value]
 
 
 def validate_environment(raw: Any, *, stack: str | None = None, source: str = "environment config") -> EnvironmentConfig:
-    """Typed config or ConfigError listing every problem. `stack` must equal the environment name."""
+    """Typed config or ConfigError listing every problem. `stack` must equal the environment name.
+
+    The only way to build an EnvironmentConfig that the program accepts: each section is checked
+    by its model, then the rules that join sections run once, over the parsed config or, when a
+    section is broken, over whichever sections still parse.
+    """
     if not isinstance(raw, dict):
         raise ConfigError([problem(ENVIRONMENT_KEY, "must be a mapping of settings", raw)], source)
     found: list[Problem] = []
@@ -142,17 +140,26 @@ def validate_environment(raw: Any, *, stack: str | None = None, source: str = "e
     try:
         env = EnvironmentConfig.model_validate(raw)
     except ValidationError as error:
-        # Root-level errors come from the cross-section validator; they are recomputed below
-        # with their own paths, together with whatever the other sections got wrong.
-        found += [p for p in _from_validation_error(error, EnvironmentConfig) if p.path != "<root>"]
-        found += _cross_section_problems(raw)
-    except ConfigError as error:
-        found += error.problems
+        found += _from_validation_error(error, EnvironmentConfig)
+    if env is not None:
+        found += rules.cross_section_problems(list(env.node_pools), env.serving, env.model.name)
+    else:
+        found += rules.cross_section_problems(*_sections_for_rules(raw))
     if stack is not None and raw.get("name") != stack:
         found.append(problem("name", f"must equal the stack name {stack!r}", raw.get("name")))
     if found or env is None:
         raise ConfigError(found, source)
     return env
+
+
+# Promotion order of the stacks this repository ships; other stacks sort after them by name.
+STACK_ORDER = ("dev", "staging", "prod")
+
+
+def stack_names(root: Path = REPO_ROOT) -> list[str]:
+    """Every stack with a Pulumi.<name>.yaml in `root`, in promotion order."""
+    found = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")]
+    return sorted(found, key=lambda n: (STACK_ORDER.index(n) if n in STACK_ORDER else len(STACK_ORDER), n))
 
 
 def read_stack_file(env_name: str, root: Path = REPO_ROOT) -> dict[str, Any]:

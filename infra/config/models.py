@@ -1,9 +1,10 @@
 """The typed environment configuration: one per stack, validated once at the entry point.
 
-Field-level rules live on the fields; rules that join sections (the model on the node pool,
-replicas against pool capacity) live in `infra/config/rules.py` and run as the model
-validator of `EnvironmentConfig`, so a hand-built config is checked exactly like a loaded one.
-Unknown keys are errors everywhere (`extra="forbid"`).
+Field-level rules live on the fields and sections. Rules that join sections (the model on the
+node pool, replicas against pool capacity) live in `infra/config/rules.py` and run once, in
+`infra.config.load.validate_environment`, the only way to build an `EnvironmentConfig` that the
+program, the plan and the CLI accept. Unknown keys are errors everywhere (`extra="forbid"`).
+This module imports nothing of the toolkit but the catalog.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts import MAX_USER_TAGS, REQUIRED_TAG_KEYS
 
 from infra.catalog import load_catalog
 
@@ -290,6 +293,17 @@ class ServingConfig(Strict):
         default_factory=GcsFaultToleranceConfig, description="External Redis for the Ray GCS."
     )
 
+    @field_validator("upgrade_strategy")
+    @classmethod
+    def _supported_upgrade(cls, value: str) -> str:
+        if value == "NewClusterWithIncrementalUpgrade":
+            raise ValueError(
+                "needs a Gateway API GatewayClass and the RayServiceIncrementalUpgrade feature gate on the KubeRay "
+                "operator (alpha in KubeRay 1.7); this toolkit has no field for the GatewayClass yet. Use "
+                "NewCluster (blue/green, needs GPU headroom) or None"
+            )
+        return value
+
     @field_validator("tensor_parallel")
     @classmethod
     def _tp(cls, value: int | None) -> int | None:
@@ -395,6 +409,12 @@ class TagsConfig(Strict):
         bad_values = [k for k, v in value.items() if len(v) > 63 or not LABEL_VALUE_RE.match(v)]
         if bad_values:
             raise ValueError(f"values must be label-safe (<= 63 chars, [A-Za-z0-9-_.]): {', '.join(sorted(bad_values))}")
+        total = len(set(value) | set(REQUIRED_TAG_KEYS))
+        if total > MAX_USER_TAGS:
+            raise ValueError(
+                f"{total} tags with the {len(REQUIRED_TAG_KEYS)} required ones exceed the limit of {MAX_USER_TAGS} "
+                f"per resource (AWS allows 50 and its services add their own); remove {total - MAX_USER_TAGS} extra tag(s)"
+            )
         return value
 
 
@@ -418,7 +438,11 @@ class BudgetConfig(Strict):
 
 
 class EnvironmentConfig(Strict):
-    """Everything that differs between dev, staging and prod."""
+    """Everything that differs between dev, staging and prod.
+
+    Build it with `infra.config.validate_environment`, which also runs the cross-section rules;
+    `model_validate` alone checks each section but not how they fit together.
+    """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Environment name; equals the stack name.")
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region, e.g. `us-east-1`.")
@@ -432,19 +456,16 @@ class EnvironmentConfig(Strict):
     tags: TagsConfig
     budget: BudgetConfig
 
-    @model_validator(mode="after")
-    def _cross_section_rules(self) -> EnvironmentConfig:
-        from infra.config.rules import cross_section_problems
-
-        problems = cross_section_problems(self)
-        if problems:
-            from infra.config.errors import ConfigError
-
-            raise ConfigError(problems)
-        return self
-
     def serving_pool(self) -> NodePoolConfig:
-        """The node pool that hosts model replicas (validated to exist)."""
-        from infra.config.rules import serving_pool
+        """The node pool that hosts model replicas (validate_environment proved it exists)."""
+        return find_serving_pool(self.node_pools, self.serving.node_pool)
 
-        return serving_pool(self.node_pools, self.serving)[0]
+
+def find_serving_pool(pools: list[NodePoolConfig], name: str | None) -> NodePoolConfig:
+    """`serving.node_pool`, or the only pool when it is not set. KeyError when there is none."""
+    if name is None and len(pools) == 1:
+        return pools[0]
+    for pool in pools:
+        if pool.name == name:
+            return pool
+    raise KeyError(name)

@@ -1,7 +1,8 @@
 """Rules that join sections of the environment config: model on pool, replicas on capacity.
 
 Each rule takes the sections it needs and returns problems, so `validate_environment` can
-run them even when an unrelated section failed to parse and report everything at once.
+run them even when an unrelated section failed to parse and report everything at once. They
+run once, there, before any resource is registered.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from infra.node_pool_shape import karpenter_floor_nodes
 from infra.sizing import SizingError, size_replica
 
 if TYPE_CHECKING:
-    from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
+    from infra.config.models import NodePoolConfig, ServingConfig
 
 
 def pool_problems(pools: list[NodePoolConfig]) -> list[Problem]:
@@ -86,10 +87,14 @@ def sizing_problems(model_name: str, pool: NodePoolConfig, pool_index: int, serv
     return found
 
 
-def cross_section_problems(env: EnvironmentConfig) -> list[Problem]:
-    found = pool_problems(env.node_pools)
-    pool, missing = serving_pool(env.node_pools, env.serving)
-    found += missing
-    if pool is not None:
-        found += sizing_problems(env.model.name, pool, env.node_pools.index(pool), env.serving)
+def cross_section_problems(
+    pools: list[NodePoolConfig], serving: ServingConfig | None, model_name: str | None
+) -> list[Problem]:
+    """Every rule that joins sections, over whichever sections parsed (None: did not parse)."""
+    found = pool_problems(pools)
+    if pools and serving is not None:
+        pool, missing = serving_pool(pools, serving)
+        found += missing
+        if pool is not None and model_name is not None:
+            found += sizing_problems(model_name, pool, pools.index(pool), serving)
     return found

@@ -15,9 +15,9 @@ from infra.plan import cost, inventory, manifests
 from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET, Registration
 from infra.plan.runner import PLACEHOLDER_SECRET, ProgramRun, run_program
 from infra.policy import rules
+from infra.paths import BUILD_DIR, REPO_ROOT
 from infra.sizing import size_replica
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -27,10 +27,20 @@ class Plan:
     manifest_count: int
 
     @property
-    def ok(self) -> bool:
+    def failures(self) -> list[str]:
+        """Why the plan fails, one line per failed gate; empty when it passes."""
+        found = []
         coverage = self.data["tag_coverage"]
+        if coverage["fully_tagged"] != coverage["taggable"]:
+            found.append(f"tag coverage {coverage['fully_tagged']}/{coverage['taggable']}")
         mandatory = [v for v in self.data["policy_violations"] if v["enforcement"] == rules.MANDATORY]
-        return coverage["fully_tagged"] == coverage["taggable"] and not mandatory
+        if mandatory:
+            found.append(f"{len(mandatory)} mandatory policy violation(s)")
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
 
 
 def policy_violations(
@@ -105,10 +115,10 @@ def serving_summary(run: ProgramRun) -> dict[str, Any]:
     }
 
 
-def build_plan(env_name: str, out_root: Path = REPO_ROOT / "build", stack_root: Path = REPO_ROOT) -> Plan:
+def build_plan(env_name: str, out_root: Path = BUILD_DIR, stack_root: Path = REPO_ROOT) -> Plan:
     run = run_program(env_name, stack_root)
     regs = run.registrations
-    rendered = manifests.local_releases(regs)
+    rendered = manifests.local_releases(regs, run.workdir)
     third_party = manifests.third_party_releases(regs)
     program_docs = manifests.program_objects(regs)
 

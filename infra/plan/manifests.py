@@ -19,7 +19,6 @@ import yaml
 
 from infra.plan.mocks import Registration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "kubernetes:helm.sh/v3:Release"
 REDACTED = "<redacted: set by Pulumi from an encrypted secret>"
 
@@ -34,7 +33,9 @@ class RenderedRelease:
 
 
 def _is_local_chart(release: Registration) -> bool:
-    return not release.inputs.get("repositoryOpts") and (REPO_ROOT / str(release.inputs.get("chart", ""))).is_dir()
+    """A chart from this repository: no chart repository, no OCI reference, a path."""
+    chart = str(release.inputs.get("chart", ""))
+    return not release.inputs.get("repositoryOpts") and "://" not in chart
 
 
 def render_chart(chart_dir: Path, values: dict, release: str, namespace: str) -> list[dict]:
@@ -53,17 +54,24 @@ def render_chart(chart_dir: Path, values: dict, release: str, namespace: str) ->
     return documents
 
 
-def local_releases(registrations: list[Registration]) -> list[RenderedRelease]:
+def local_releases(registrations: list[Registration], workdir: Path) -> list[RenderedRelease]:
+    """Render every release of a local chart, resolving its path where the program ran."""
     out = []
     for release in (r for r in registrations if r.type == RELEASE and _is_local_chart(r)):
         inputs = release.inputs
+        chart_dir = workdir / inputs["chart"]
+        if not (chart_dir / "Chart.yaml").is_file():
+            raise FileNotFoundError(
+                f"Helm release {inputs['name']!r}: chart path {inputs['chart']!r} does not resolve from {workdir}, "
+                "the directory Pulumi runs the program in"
+            )
         out.append(
             RenderedRelease(
                 name=inputs["name"],
                 chart=inputs["chart"],
                 version=str(inputs.get("version", "")),
                 namespace=inputs["namespace"],
-                documents=render_chart(REPO_ROOT / inputs["chart"], inputs.get("values") or {}, inputs["name"], inputs["namespace"]),
+                documents=render_chart(chart_dir, inputs.get("values") or {}, inputs["name"], inputs["namespace"]),
             )
         )
     return out

@@ -7,10 +7,15 @@ program runs exactly as in `pulumi preview`, registering its resources with the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import runpy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 import pulumi
 from pulumi.runtime.config import set_all_config
@@ -25,10 +30,9 @@ from infra.config import (
     read_stack_file,
 )
 from infra.config.errors import ConfigError, problem
-from infra.config.load import REPO_ROOT
+from infra.paths import PULUMI_PROJECT_FILE, REPO_ROOT
 from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
 
-PROGRAM = Path(__file__).resolve().parents[1] / "__main__.py"
 # What a secure config value reads as offline. It is marked secret like the real one, so the
 # plan shows where a secret flows; the plan's secret scan proves it never leaks.
 PLACEHOLDER_SECRET = "offline-plan-placeholder-secret"
@@ -40,6 +44,25 @@ class ProgramRun:
     stack: str
     registrations: list[Registration]
     placeholders: list[str]
+    # The directory the program ran in (`main` of Pulumi.yaml): relative paths in resource
+    # inputs resolve against it, as they do under the Pulumi CLI.
+    workdir: Path
+
+
+def program_dir(project_file: Path = PULUMI_PROJECT_FILE) -> Path:
+    """`main` of Pulumi.yaml, where the Pulumi CLI runs the program (its working directory)."""
+    project = yaml.safe_load(project_file.read_text()) or {}
+    return (project_file.parent / str(project.get("main") or ".")).resolve()
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
 
 
 def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[str, str], list[str], list[str]]:
@@ -75,7 +98,11 @@ def run_with_config(stack: str, bag: dict[str, str], secret_keys: list[str], reg
     mocks = RecordingMocks(region)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
     set_all_config(bag, secret_keys)
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    workdir = program_dir()
+    # As the Pulumi CLI does: the program runs in `main`, so a path that only resolves from the
+    # repository root fails here too (pulumi/pulumi sdk/python/cmd/pulumi-language-python).
+    with working_directory(workdir):
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(workdir / "__main__.py"), run_name="__main__")))
     return mocks.registrations
 
 
@@ -85,4 +112,4 @@ def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
     stack_config = read_stack_file(env_name, root)
     bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
     registrations = run_with_config(env_name, bag, secret_keys, env.region)
-    return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders)
+    return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders, workdir=program_dir())

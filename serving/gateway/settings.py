@@ -1,6 +1,6 @@
 """The gateway's settings: one typed object, loaded once from /etc/gateway/config/gateway.json.
 
-The chart writes the object that `serving.gateway.environment.settings_for_environment` derives
+The chart writes the object that `infra.gateway_settings.settings_for_environment` derives
 from the environment config; for a local run write it by hand (docs/gateway.md). Unknown keys are
 errors everywhere, like the environment config. Secrets are never part of this object: it names
 the files that hold them (client key hashes, the managed API key).
@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_PORT
 
 # Names become Prometheus label values and response header values.
 NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
@@ -224,9 +226,9 @@ class GatewaySettings(Strict):
     environment: str = Field(pattern=NAME_RE, description="Environment name, a label on every metric.")
     team: str = Field(min_length=1, max_length=63, description="Team that owns the environment (cost labels).")
     host: str = Field("0.0.0.0", description="Listen address.")
-    port: int = Field(8080, ge=1, le=65535, description="Listen port (the chart's containerPort).")
+    port: int = Field(GATEWAY_PORT, ge=1, le=65535, description="Listen port (the chart's containerPort).")
     clients_file: str = Field(
-        "/etc/gateway/clients/clients.json",
+        GATEWAY_CLIENTS_FILE,
         description="Client keys (SHA-256 hashes) and their policy; reloaded on change.",
     )
     reload_interval_s: float = Field(

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from contracts import UPSTREAM_MANAGED, UPSTREAM_SELF_HOSTED
 from serving.gateway.cost import CostModel, cost_model
 from serving.gateway.errors import error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
@@ -97,7 +98,7 @@ class SelfHostedAdapter(UpstreamAdapter):
     """vLLM behind Ray Serve LLM (or bare vLLM): speaks OpenAI chat completions natively, including
     gpt-oss's `reasoning_effort`, `tools` and `tool_choice`; everything passes through."""
 
-    served_by = "self-hosted"
+    served_by = UPSTREAM_SELF_HOSTED
     keeps_data_in_company = True
 
     def chat_body(self, request: dict[str, Any], stream: bool) -> bytes:
@@ -108,7 +109,7 @@ class ManagedOpenAIAdapter(UpstreamAdapter):
     """The OpenAI API (o4-mini / o3-mini class). Unknown fields are 400s there, so only documented
     chat-completions fields are sent; reasoning models also refuse sampling knobs and `max_tokens`."""
 
-    served_by = "managed"
+    served_by = UPSTREAM_MANAGED
     keeps_data_in_company = False
     ALLOWED = frozenset(
         {

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.chart_values import (
-    CHART_DIR,
-    PRIMARY_BASE_URL,
-    RAY_VERSION,
-    engine_kwargs,
-    sizing_for,
-)
-from infra.node_pool_shape import GPU_TAINT, POOL_LABEL, SYSTEM_POOL
+from contracts import NODE_POOL_LABEL as POOL_LABEL
+from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
+from infra.chart_values import sizing_for
+from infra.chart_values.serve import engine_kwargs
+from infra.node_pool_shape import GPU_TAINT
+from infra.paths import CHART_DIR
+from infra.versions import RAY_VERSION
 from infra.tags import k8s_labels
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -473,7 +472,7 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_and_dns(kit, ca
 
 
 def test_the_gateway_runs_as_the_contract_says(kit, case):
-    from serving.gateway.environment import settings_for_environment
+    from infra.gateway_settings import settings_for_environment
 
     env, _ = kit.environment(case)
     docs = kit.rendered_docs(case)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.chart_values import render_values_file
+from infra.chart_values.values_file import render_values_file
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 REGENERATE = "UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/charts/test_golden.py"

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from infra.chart_values import CHART_DIR
+from infra.paths import CHART_DIR
 
 FILES = CHART_DIR / "files"
 

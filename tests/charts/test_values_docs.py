@@ -13,7 +13,7 @@ import json
 import jsonschema
 import yaml
 
-from infra.chart_values import CHART_DIR
+from infra.paths import CHART_DIR
 
 VALUES = CHART_DIR / "values.yaml"
 SCHEMA = json.loads((CHART_DIR / "values.schema.json").read_text())

@@ -1,4 +1,4 @@
-"""infra/chart_values.py: one environment's chart values, derived from the typed config alone."""
+"""infra/chart_values/: one environment's chart values, derived from the typed config alone."""
 
 from __future__ import annotations
 
@@ -10,20 +10,15 @@ import pytest
 import yaml
 
 from infra.catalog import load_catalog
-from infra.chart_values import (
-    PRIMARY_BASE_URL,
-    RAY_VERSION,
-    TIKTOKEN_PUBLIC_BASE,
-    chart_values,
-    engine_kwargs,
-    main,
-    ray_image_tag,
-    render_values_file,
-    sizing_for,
-)
+from cli.__main__ import main as cli_main
+from contracts import NODE_POOL_LABEL as POOL_LABEL
+from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
+from infra.chart_values import chart_values, sizing_for
+from infra.chart_values.serve import engine_kwargs
+from infra.chart_values.values_file import render_values_file
 from infra.config import ConfigError, read_stack_file, validate_environment
 from infra.config.load import ENVIRONMENT_KEY, PROJECT
-from infra.node_pool_shape import POOL_LABEL, SYSTEM_POOL
+from infra.versions import RAY_VERSION, TIKTOKEN_PUBLIC_BASE, ray_image_tag
 from infra.tags import cost_tags
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -106,10 +101,9 @@ def test_the_upgrade_headroom_is_written_next_to_the_strategy():
             assert f"needs\n#   {gpus} spare H100 GPU(s)" in text
 
 
-def test_the_incremental_upgrade_is_refused_until_the_config_names_a_gateway_class():
-    env = env_of("staging", lambda d: d["serving"].update(upgrade_strategy="NewClusterWithIncrementalUpgrade"))
-    with pytest.raises(ValueError, match="GatewayClass"):
-        chart_values(env, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+def test_the_incremental_upgrade_is_refused_at_the_config_boundary_until_it_names_a_gateway_class():
+    with pytest.raises(ConfigError, match="serving.upgrade_strategy: needs a Gateway API GatewayClass"):
+        env_of("staging", lambda d: d["serving"].update(upgrade_strategy="NewClusterWithIncrementalUpgrade"))
 
 
 def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
@@ -146,7 +140,7 @@ def test_labels_are_the_cost_tags():
 
 
 def test_the_gateway_gets_its_settings_and_secret_names():
-    from serving.gateway.environment import settings_for_environment
+    from infra.gateway_settings import settings_for_environment
 
     env = env_of("prod")
     gateway = chart_values(env, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["gateway"]
@@ -242,12 +236,12 @@ def test_the_values_file_holds_exactly_the_values(stack):
 
 def test_the_cli_writes_the_values_file(tmp_path):
     out = tmp_path / "dev" / "values.yaml"
-    assert main(["--env", "dev", "--out", str(out)]) == 0
+    assert cli_main(["values", "--env", "dev", "--out", str(out)]) == 0
     assert yaml.safe_load(out.read_text())["model"]["id"] == "gpt-oss-20b"
 
 
 def test_the_cli_says_what_is_missing(capsys):
-    assert main(["--env", "prod"]) == 2
+    assert cli_main(["values", "--env", "prod"]) == 2
     assert "no weights bucket was given" in capsys.readouterr().err
-    assert main(["--env", "nope"]) == 2
+    assert cli_main(["values", "--env", "nope"]) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The PrometheusRule the chart renders: every alert is complete (severity, category, summary,
 description, runbook link), scoped to its environment and namespace, and follows the environment
-(its warm minimum, its GPU pools, its gateway), with the values infra/chart_values.py derives.
+(its warm minimum, its GPU pools, its gateway), with the values infra/chart_values/ derives.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ import re
 import pytest
 
 from infra.catalog import load_catalog
-from infra.chart_values import ALERT_THRESHOLDS, NAMESPACE, RUNBOOK_BASE_URL, sizing_for
-from serving.gateway.environment import settings_for_environment
+from contracts import NAMESPACE
+from infra.chart_values import sizing_for
+from infra.chart_values.alerts import ALERT_THRESHOLDS, RUNBOOK_BASE_URL
+from infra.gateway_settings import settings_for_environment
 
 SELECTOR = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
 MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"')

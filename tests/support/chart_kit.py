@@ -20,7 +20,9 @@ from typing import Any
 
 import yaml
 
-from infra.chart_values import CHART_DIR, NAMESPACE, RELEASE, chart_values
+from contracts import NAMESPACE, RELEASE
+from infra.chart_values import chart_values
+from infra.paths import CHART_DIR
 from infra.config import EnvironmentConfig, read_stack_file, validate_environment
 from infra.config.load import ENVIRONMENT_KEY, PROJECT
 

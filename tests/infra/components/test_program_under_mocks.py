@@ -7,7 +7,8 @@ import json
 import pytest
 
 from infra.config import environment_from_stack_file
-from infra.node_pool_shape import CA_TAG_PREFIX, POOL_LABEL
+from contracts import NODE_POOL_LABEL as POOL_LABEL
+from infra.node_pool_shape import CA_TAG_PREFIX
 from infra.tags import cost_tags
 from infra.versions import CLUSTER_AUTOSCALER, KARPENTER, KUBERAY_OPERATOR, NVIDIA_DEVICE_PLUGIN
 from support.crds import crd_errors
@@ -228,7 +229,8 @@ def test_the_serving_release_gets_values_from_the_typed_config(program):
     assert redis.startswith("prod-gcs-") and redis.endswith(":6379"), "the ElastiCache endpoint the program created"
     expected = json.loads(json.dumps(chart_values(env, "prod", weights_bucket=bucket, gcs_redis_address=redis)))
     assert differences(release["values"], expected) == []
-    assert release["chart"] == "charts/gpt-oss-serving" and release["namespace"] == "gpt-oss"
+    # Pulumi runs the program in `main` (infra/); the chart path must resolve from there.
+    assert release["chart"] == "../charts/gpt-oss-serving" and release["namespace"] == "gpt-oss"
 
 
 def test_the_observability_stack_selects_every_monitor_and_has_no_default_password(program):

@@ -13,7 +13,7 @@ import yaml
 
 from infra.catalog import load_catalog
 from infra.config.load import PROJECT, read_stack_file
-from infra.plan.__main__ import main
+from cli.__main__ import main as cli_main
 from infra.plan.build import build_plan
 from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET
 from infra.plan.runner import PLACEHOLDER_SECRET
@@ -99,7 +99,7 @@ def test_no_secret_value_reaches_the_plan_output(plans, env):
 
 def test_the_cli_prints_a_readable_plan(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "infra.plan", "--env", "dev", "--out", str(tmp_path)],
+        [sys.executable, "-m", "cli", "plan", "--env", "dev", "--out", str(tmp_path)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -120,7 +120,7 @@ def test_a_bad_config_exits_2_naming_every_problem_and_registers_nothing(tmp_pat
     (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
     registered = []
     monkeypatch.setattr("infra.plan.mocks.RecordingMocks.new_resource", lambda self, args: registered.append(args))
-    assert main(["--env", "dev", "--stacks", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert cli_main(["plan", "--env", "dev", "--stacks", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "instance_typo: unknown key" in err and "tags.cost-center: required key is missing" in err
     assert "gpt-oss-120b cannot be served on g6.xlarge" in err and "Nothing was registered." in err
@@ -132,7 +132,7 @@ def test_incomplete_tags_fail_the_plan(tmp_path, monkeypatch, capsys):
 
     real = infra.tags.cost_tags
     monkeypatch.setattr(infra.tags, "cost_tags", lambda env, stack: {k: v for k, v in real(env, stack).items() if k != "owner"})
-    assert main(["--env", "dev", "--out", str(tmp_path)]) == 1
+    assert cli_main(["plan", "--env", "dev", "--out", str(tmp_path)]) == 1
     out = capsys.readouterr()
     assert "MISSING" in out.out and "owner" in out.out and "PLAN FAILED" in out.err
     data = json.loads((tmp_path / "dev" / "plan.json").read_text())

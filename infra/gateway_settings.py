@@ -2,23 +2,27 @@
 
 The chart writes the returned dict verbatim into the ConfigMap key `gateway.json`
 (docs/contracts.md), so nothing here may depend on anything but `env`, the catalog and the
-primary's URL. The result is validated against `GatewaySettings` before it is returned: a
-settings object the gateway would refuse never reaches a cluster.
+primary's URL. The gateway's own model (serving/gateway/settings.py) is the schema: the chart's
+values.schema.json embeds it, so Helm refuses a settings object the gateway would refuse while
+rendering (offline plan and `pulumi up` alike), and tests validate every environment's object
+against the model itself.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from contracts import (
+    GATEWAY_CLIENTS_FILE,
+    GATEWAY_MANAGED_API_KEY_FILE,
+    GATEWAY_PORT,
+    PRIMARY_BASE_URL,
+    UPSTREAM_MANAGED,
+    UPSTREAM_SELF_HOSTED,
+)
 from infra.catalog import load_catalog
 from infra.config.models import EnvironmentConfig
 from infra.sizing import size_replica
-from serving.gateway.settings import GatewaySettings
-
-SELF_HOSTED = "self-hosted"
-MANAGED = "managed"
-CLIENTS_FILE = "/etc/gateway/clients/clients.json"
-MANAGED_API_KEY_FILE = "/etc/gateway/managed/api-key"
 
 # A non-streaming answer arrives in one piece, so its timeout bounds the whole generation: a
 # long reasoning answer at high effort takes minutes. A hung engine is caught by the prober in
@@ -34,7 +38,7 @@ MANAGED_FIRST_BYTE_TIMEOUT_S = 120.0
 MANAGED_RESPONSE_TIMEOUT_S = 600.0
 
 
-def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str) -> dict[str, Any]:
+def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = PRIMARY_BASE_URL) -> dict[str, Any]:
     """The JSON-ready gateway settings for `env`, with the RayService reachable at `primary_base_url`."""
     catalog = load_catalog()
     gateway = env.gateway
@@ -52,7 +56,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str) -
         "open_s": gateway.circuit_open_seconds,
     }
     primary = {
-        "name": SELF_HOSTED,
+        "name": UPSTREAM_SELF_HOSTED,
         "adapter": "self_hosted",
         "base_url": primary_base_url,
         "model": env.model.name,
@@ -77,16 +81,16 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str) -
         },
     }
     upstreams: list[dict[str, Any]] = [primary]
-    route: dict[str, Any] = {"model": env.model.name, "primary": SELF_HOSTED, "fallback": None}
+    route: dict[str, Any] = {"model": env.model.name, "primary": UPSTREAM_SELF_HOSTED, "fallback": None}
     if env.fallback.allowed:
         price = catalog.managed_api[env.fallback.model]
         upstreams.append(
             {
-                "name": MANAGED,
+                "name": UPSTREAM_MANAGED,
                 "adapter": "managed_openai",
                 "base_url": env.fallback.base_url,
                 "model": env.fallback.model,
-                "api_key_file": MANAGED_API_KEY_FILE,
+                "api_key_file": GATEWAY_MANAGED_API_KEY_FILE,
                 "first_byte_timeout_s": MANAGED_FIRST_BYTE_TIMEOUT_S,
                 "stream_idle_timeout_s": MANAGED_FIRST_BYTE_TIMEOUT_S,
                 "response_timeout_s": MANAGED_RESPONSE_TIMEOUT_S,
@@ -99,13 +103,13 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str) -
                 },
             }
         )
-        route["fallback"] = MANAGED
+        route["fallback"] = UPSTREAM_MANAGED
     settings = {
         "environment": env.name,
         "team": env.tags.team,
-        "port": 8080,
-        "clients_file": CLIENTS_FILE,
+        "port": GATEWAY_PORT,
+        "clients_file": GATEWAY_CLIENTS_FILE,
         "routes": [route],
         "upstreams": upstreams,
     }
-    return GatewaySettings.model_validate(settings).model_dump(mode="json")
+    return settings

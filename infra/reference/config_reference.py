@@ -1,12 +1,8 @@
-"""The configuration reference in README.md, generated from the typed models' descriptions.
-
-`python -m infra.config.reference` prints the Markdown; `make reference` puts it into README.md
-(infra/readme_blocks.py), and a test fails when the README's copy is stale.
-"""
+"""The configuration reference, generated from the typed models' descriptions
+(`gpt-oss-platform reference --write`; a test fails when the committed copy is stale)."""
 
 from __future__ import annotations
 
-import sys
 import types
 import typing
 
@@ -60,12 +56,3 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
 def reference() -> str:
     header = "| key (under `gpt-oss-platform:environment`) | type | default | meaning |\n|---|---|---|---|"
     return "\n".join([header, *_rows(EnvironmentConfig, "")])
-
-
-def main() -> int:
-    print(reference())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,25 @@
+"""`gpt-oss-platform bench {gateway,plan-time} [options]`: the measurements the docs quote.
+
+Each writes its results (JSON and a Markdown table naming the machine) under bench/results/ and
+says which files it wrote; `gpt-oss-platform reference --write` then puts the tables in the docs.
+Options after the benchmark's name go to it (`gpt-oss-platform bench gateway --help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+BENCHMARKS = {"gateway": "bench.gateway_bench", "plan-time": "bench.plan_time"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="run a benchmark -> bench/results/", description=__doc__)
+    parser.add_argument("benchmark", choices=sorted(BENCHMARKS), help="what to measure")
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="options of the benchmark itself")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import importlib
+
+    return importlib.import_module(BENCHMARKS[args.benchmark]).main(args.options)

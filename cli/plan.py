@@ -1,0 +1,65 @@
+"""`gpt-oss-platform plan --env ENV`: the offline plan of one or more environments.
+
+Runs the real Pulumi program under Pulumi's mock engine (no CLI, no cloud), checks tags,
+policies and the rules of the systems it configures, estimates the monthly cost and writes
+build/<env>/plan.json and build/<env>/manifests/. Exit 0 when every check passes, 1 when one
+fails (the plan is written, marked failed), 2 when the configuration is invalid (nothing was
+registered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cli.errors import BAD_INPUT, CHECK_FAILED, OK
+
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plan", help="offline plan of an environment -> build/<env>/", description=__doc__)
+    parser.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml), a comma-separated list, or `all`")
+    from infra.paths import BUILD_DIR, REPO_ROOT
+
+    parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output root (default: build/)")
+    parser.add_argument("--stacks", type=Path, default=REPO_ROOT, help="folder holding Pulumi.<env>.yaml (default: repo root)")
+    parser.add_argument("--json", action="store_true", help="print plan.json instead of the report")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from infra.config import stack_names
+
+    names = stack_names(args.stacks) if args.env == "all" else [n.strip() for n in args.env.split(",") if n.strip()]
+    status = OK
+    for index, name in enumerate(names):
+        if index and not args.json:
+            print("\n" + "=" * 100 + "\n")
+        status = max(status, _plan_one(name, args.out, args.stacks, args.json))
+    return status
+
+
+def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
+    from infra.config import ConfigError
+    from infra.plan.build import build_plan
+    from infra.plan.report import render_report
+
+    try:
+        plan = build_plan(env, out, stacks)
+    except ConfigError as error:
+        print(f"error: {error}\nNothing was registered.", file=sys.stderr)
+        return BAD_INPUT
+    if as_json:
+        print(json.dumps(plan.data, indent=2))
+    else:
+        try:
+            shown = plan.out_dir.relative_to(Path.cwd())
+        except ValueError:
+            shown = plan.out_dir
+        print(render_report(plan.data, str(shown), plan.manifest_count))
+    if not plan.ok:
+        print(f"\nPLAN FAILED ({env}): {'; '.join(plan.failures)}", file=sys.stderr)
+        return CHECK_FAILED
+    return OK

@@ -1,0 +1,80 @@
+"""The values of charts/gpt-oss-serving for one environment, from the typed config alone.
+
+`chart_values(env, stack, weights_bucket=...)` is the one place an environment becomes chart
+values: the Pulumi program hands the result to the Helm release, the offline plan renders the
+chart from the same dict, and `gpt-oss-platform values --env prod` writes it as a commented
+values file for the GitOps path. One module per concern: `ray` (the RayCluster), `serve` (the
+model and vLLM), `gateway`, `network` (NetworkPolicies), `alerts`; `values_file` renders the
+commented file. Every key the chart knows is produced, so the result is the complete values of
+a release (a test compares its key tree with charts/gpt-oss-serving/values.yaml).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import APPLICATION, MANAGED_BY, RELEASE
+from infra.chart_values.alerts import alert_values
+from infra.chart_values.gateway import gateway_values
+from infra.chart_values.network import network_policy_values
+from infra.chart_values.ray import ray_service_values, ray_values
+from infra.chart_values.serve import model_values, readiness_values, serve_values, tiktoken_values
+from infra.config.models import EnvironmentConfig
+from infra.sizing import ReplicaSizing, size_replica
+from infra.tags import cost_tags
+
+
+def sizing_for(env: EnvironmentConfig) -> ReplicaSizing:
+    pool = env.serving_pool()
+    return size_replica(
+        env.model.name,
+        pool.instance_type,
+        env.serving.max_model_len,
+        env.serving.tensor_parallel,
+        env.serving.gpu_memory_utilization,
+    )
+
+
+def label_values(env: EnvironmentConfig, stack: str) -> dict[str, Any]:
+    """The cost labels and the app.kubernetes.io/* values the chart puts on every object; the
+    chart adds app.kubernetes.io/name and component per object."""
+    return {
+        "cost": cost_tags(env, stack),
+        "instance": f"{APPLICATION}-{env.name}",
+        "partOf": APPLICATION,
+        "managedBy": MANAGED_BY,
+    }
+
+
+def chart_values(
+    env: EnvironmentConfig, stack: str, *, weights_bucket: str | None, gcs_redis_address: str | None = None
+) -> dict[str, Any]:
+    """The complete chart values for `env` deployed as Pulumi stack `stack`.
+
+    `weights_bucket` is the environment's S3 bucket for staged weights and tiktoken files;
+    it is required when `model.source` is `s3` and ignored for `huggingface`.
+    `gcs_redis_address` is the host:port of the ElastiCache store the program creates when
+    `serving.gcs_fault_tolerance.redis` is `managed`.
+    Raises ValueError naming what is missing when the values cannot be computed.
+    """
+    sizing = sizing_for(env)
+    labels = label_values(env, stack)
+    return {
+        "nameOverride": "",
+        "fullnameOverride": RELEASE,
+        "labels": labels,
+        "ray": ray_values(env, sizing),
+        "model": model_values(env, weights_bucket),
+        "serve": serve_values(env, sizing),
+        "tiktoken": tiktoken_values(env, weights_bucket),
+        "readiness": readiness_values(),
+        "rayService": ray_service_values(env, sizing, gcs_redis_address),
+        "networkPolicy": network_policy_values(env),
+        "metrics": {
+            "podMonitor": {"enabled": True, "interval": "30s", "labels": {}},
+            "dashboard": {"enabled": True, "labels": {}},
+        },
+        "alerts": alert_values(env, labels["cost"]["environment"], sizing),
+        "podDisruptionBudget": {"rayWorkers": {"enabled": True, "maxUnavailable": 1}},
+        "gateway": gateway_values(env),
+    }
