@@ -39,7 +39,7 @@ import uvloop
 from bench.machine import machine
 from infra.config import environment_from_stack_file
 from serving.gateway.auth import hash_key
-from serving.gateway.environment import settings_for_environment
+from infra.gateway_settings import settings_for_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 LITELLM_PROJECT = ROOT / "bench" / "litellm"
