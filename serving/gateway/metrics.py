@@ -15,7 +15,7 @@ from serving.gateway.circuit import CircuitState
 # Latency buckets from a loopback hop (sub-ms) to a long reasoning answer (minutes).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TTFT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 60)
-REQUEST_LABELS = ("environment", "model", "served_by", "team", "client", "code")
+REQUEST_LABELS = ("environment", "api", "model", "served_by", "team", "client", "code")
 # The `reason` of a 503 when no upstream was even tried (every candidate filtered out).
 NO_CANDIDATE = "no_candidate"
 USAGE_LABELS = ("environment", "model", "served_by", "team", "client")
@@ -28,7 +28,7 @@ class GatewayMetrics:
         r = self.registry
         self.requests = Counter(
             "gateway_requests",
-            "Chat completion requests by who served them and the status returned.",
+            "API requests (chat, completions, responses) by who served them and the status returned.",
             REQUEST_LABELS,
             registry=r,
         )
@@ -75,8 +75,40 @@ class GatewayMetrics:
         )
         self.rejected = Counter(
             "gateway_rejected",
-            "Requests refused before routing (auth, size, malformed, unknown model).",
+            "Requests refused before routing (auth, size, malformed, unknown model, timeouts, limits).",
             ("environment", "code"),
+            registry=r,
+        )
+        self.spend_refused = Counter(
+            "gateway_spend_refused",
+            "Requests refused with 429 because the key's or its team's monthly spend cap is reached.",
+            ("environment", "scope", "team", "client"),
+            registry=r,
+        )
+        self.spend_ratio = Gauge(
+            "gateway_spend_cap_ratio",
+            "This month's spend over its cap, per capped key (scope=\"key\") or team (scope=\"team\"); "
+            "shared across pods with the shared store, this pod's own spend without it.",
+            ("environment", "scope", "name"),
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "gateway_shared_store_up",
+            "1 when the last exchange with the shared store (Redis) succeeded: limits and spend are shared "
+            "across pods; 0: each pod counts alone.",
+            ("environment",),
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "gateway_shared_store_errors",
+            "Failed exchanges with the shared store (unreachable or slower than its timeout).",
+            ("environment",),
+            registry=r,
+        )
+        self.connections = Gauge(
+            "gateway_open_connections",
+            "Client connections open on this pod (the cap is server.max_connections).",
+            ("environment",),
             registry=r,
         )
         self.circuit_state = Gauge(

@@ -178,7 +178,7 @@ def test_an_unknown_model_is_404_model_not_found(gateway, primary, managed):
 
 def test_wrong_method_and_unknown_path(gateway):
     assert_openai_error(gateway.http.get("/v1/chat/completions"), 405, "method_not_allowed")
-    assert_openai_error(gateway.http.post("/v1/completions", json={}), 404, "not_found")
+    assert_openai_error(gateway.http.post("/v1/embeddings", json={}), 404, "not_found")
 
 
 # -- cost and metrics ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from tests.serving.harness import (
+    ONE_FAILED_PROBE_UNREADIES,
     KEYS,
     MANAGED_API_KEY,
     MANAGED_MODEL,
@@ -163,7 +164,7 @@ def test_a_json_answer_cut_in_the_middle_falls_back(gateway, primary, managed):
 
 def test_a_primary_that_is_not_ready_is_skipped_without_an_attempt(start_gateway, primary, managed):
     primary.set("status", status=500)  # the start-up probe fails: not ready
-    gateway = start_gateway()
+    gateway = start_gateway(primary={"readiness": ONE_FAILED_PROBE_UNREADIES})
     assert gateway.upstream("self-hosted").health.ready is False
     response = gateway.chat()
     assert_served_by_managed(response, "not_ready", managed)

@@ -11,7 +11,7 @@ import threading
 import openai
 import pytest
 
-from tests.serving.harness import KEYS, PUBLIC_MODEL, wait_until
+from tests.serving.harness import ONE_FAILED_PROBE_UNREADIES, KEYS, PUBLIC_MODEL, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_a_sovereign_request_is_refused_while_the_circuit_is_open(gateway, prima
 
 def test_a_sovereign_request_is_refused_while_the_primary_is_not_ready(start_gateway, primary, managed):
     primary.set("status", status=500)
-    gateway = start_gateway()
+    gateway = start_gateway(primary={"readiness": ONE_FAILED_PROBE_UNREADIES})
     response = gateway.chat(key="sovereign")
     assert_refused_and_kept_home(response, managed)
     assert response.headers["x-gateway-fallback-reason"] == "not_ready"
@@ -86,15 +86,25 @@ def test_a_sovereign_request_is_refused_when_the_primary_is_saturated(start_gate
     [
         ({"x-gateway-sovereign": "false"}, {}),
         ({"x-gateway-sovereign": "0", "x-gateway-fallback": "managed", "x-gateway-policy": "allow-managed"}, {}),
-        ({}, {"sovereign": False}),
         ({}, {"metadata": {"sovereign": "false"}, "user": "not-sovereign"}),
-        ({"x-gateway-served-by": "managed"}, {"fallback": "o4-mini"}),
     ],
 )
 def test_nothing_the_client_sends_weakens_sovereignty(gateway, primary, managed, headers, body):
     primary.set("status", status=500)
     response = gateway.chat(key="sovereign", headers=headers, **body)
     assert_refused_and_kept_home(response, managed)
+
+
+@pytest.mark.parametrize(
+    "headers, body",
+    [({}, {"sovereign": False}), ({"x-gateway-served-by": "managed"}, {"fallback": "o4-mini"})],
+)
+def test_invented_policy_fields_are_refused_before_anything_is_sent(gateway, primary, managed, headers, body):
+    primary.set("status", status=500)
+    response = gateway.chat(key="sovereign", headers=headers, **body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_parameter"
+    assert primary.chat_requests() == [] and managed.requests == []
 
 
 def test_a_client_may_tighten_its_own_policy_per_request(gateway, primary, managed):
