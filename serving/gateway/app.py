@@ -168,7 +168,9 @@ class Gateway:
             # Not ready: probe often, so traffic returns within a fraction of a second of recovery.
             interval = readiness.interval_s if health.ready else readiness.recovery_interval_s
             try:
-                await asyncio.wait_for(health.wake.wait(), interval)
+                # asyncio.timeout, not wait_for: no inner task that a cancellation could race with.
+                async with asyncio.timeout(interval):
+                    await health.wake.wait()
             except TimeoutError:
                 pass
 

@@ -21,7 +21,7 @@ FAULTS = [
     ("status", {"status": 429}),
     ("status", {"status": 503}),
     ("hang", {}),
-    ("slow_first_byte", {"delay_s": 1.5}),
+    ("slow_first_byte", {"delay_s": 2.0}),  # beyond both the first-byte (0.6 s) and response (1.5 s) timeouts
     ("cut_mid_stream", {"cut_after": 0}),  # a stream dropped before its first event; half a JSON body
 ]
 CASES = [(fault, behaviour, stream) for fault, behaviour in FAULTS for stream in (False, True)]
