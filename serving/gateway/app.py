@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from serving.gateway import errors
+from serving.gateway.access_log import AccessLog
 from serving.gateway.auth import Client, ClientRegistry
 from serving.gateway.endpoints import PATHS, Endpoint
 from serving.gateway.errors import error_body
@@ -38,7 +39,6 @@ from serving.gateway.upstreams import ADAPTERS, SecretFile, Upstream
 from serving.gateway.validation import Invalid, parse_body, validate
 
 log = logging.getLogger("serving.gateway")
-access_log = logging.getLogger("serving.gateway.access")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 METRICS_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
@@ -92,6 +92,7 @@ class Gateway:
             clock,
         )
         self._models_bodies: dict[frozenset[str] | None, bytes] = {}
+        self.access = AccessLog() if settings.access_log else None
         self._tasks: list[asyncio.Task] = []
         self.ready = False
 
@@ -129,6 +130,8 @@ class Gateway:
             if upstream.health.probed:
                 self._tasks.append(asyncio.create_task(self._probe_loop(upstream), name=f"probe-{upstream.name}"))
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload-secrets"))
+        if self.access is not None:
+            self._tasks.append(asyncio.create_task(self.access.run(), name="access-log"))
         self.ready = True
         log.info("gateway ready: environment=%s routes=%s", self.settings.environment, ", ".join(self.routes))
 
@@ -219,10 +222,10 @@ class Gateway:
     ) -> Refusal:
         request_id = request.id if request is not None else os.urandom(8).hex().encode()
         self.metrics.child(self.metrics.rejected, str(status)).inc()
-        if self.settings.access_log:
+        if self.access is not None:
             path = request.path.decode("latin-1")[:64] if request is not None else "-"
             method = request.method.decode("latin-1") if request is not None else "-"
-            access_log.info("%s %s %d rejected id=%s", method, path, status, request_id.decode())
+            self.access.write(f"{method} {path} {status} rejected id={request_id.decode()}")
         return Refusal(status, [(b"x-gateway-request-id", request_id), *(headers or ()), *JSON_HEADERS], body)
 
     async def handle(self, request: Request, responder: Responder) -> None:
@@ -363,19 +366,12 @@ class Gateway:
         if client.capped:
             self.ledger.add(client, served.cost_usd)
             self._spend_gauges(client)
-        if self.settings.access_log:
-            access_log.info(
-                "POST /v1/%s %d id=%s client=%s model=%s served_by=%s fallback=%s cost_usd=%.8f ms=%.1f%s",
-                api,
-                served.status,
-                req.request_id.decode(),
-                client.name,
-                model,
-                served_by,
-                served.reason.value if served.reason else "-",
-                served.cost_usd,
-                elapsed * 1000,
-                f" detail={served.detail}" if served.detail else "",
+        if self.access is not None:
+            self.access.write(
+                f"POST /v1/{api} {served.status} id={req.request_id.decode()} client={client.name} model={model} "
+                f"served_by={served_by} fallback={served.reason.value if served.reason else '-'} "
+                f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}"
+                + (f" detail={served.detail}" if served.detail else "")
             )
 
     def _spend_gauges(self, client: Client) -> None:

@@ -225,12 +225,17 @@ class Router:
         headers = _gateway_headers(req, upstream, reason)
         headers.extend(SSE_HEADERS)
         responder.start(200, headers)
+        relay = opened.relay
         try:
-            await responder.write(opened.first)
+            if relay.done:
+                # The whole stream is already here (a short answer): it goes out in one write below.
+                end, pending = StreamEnd.COMPLETE, opened.first
+            else:
+                await responder.write(opened.first)
+                end, pending = await self._pump(opened, responder, upstream.settings.stream_idle_timeout_s), b""
             self._metrics.child(self._metrics.ttft, req.route.model, upstream.served_by).observe(
                 self._clock() - req.received
             )
-            end = await self._pump(opened, responder, upstream.settings.stream_idle_timeout_s)
         except BaseException as error:
             opened.response.close()  # the upstream stops generating now
             shutdown = isinstance(error, asyncio.CancelledError) and responder.cancel_cause is CancelCause.SHUTDOWN
@@ -243,16 +248,15 @@ class Router:
             why = "gateway shutting down" if shutdown else "client went away mid-stream"
             req.partial = Served(200 if shutdown else 499, upstream, reason, prompt, completion, cost, why)
             raise
-        relay = opened.relay
         counts = usage_counts(relay.usage)
         prompt, completion = counts or (req.size // BYTES_PER_TOKEN, relay.events)
         cost = upstream.cost.cost(prompt, completion, self._clock())
         if end is StreamEnd.COMPLETE:
-            await _finish_response(opened)
-            tail = cost_comment(cost, upstream.served_by, prompt, completion, estimated=counts is None)
+            tail = pending + cost_comment(cost, upstream.served_by, prompt, completion, estimated=counts is None)
             if req.endpoint is not Endpoint.RESPONSES:
                 tail += DONE_EVENT
             responder.finish(tail)
+            await _finish_response(opened)
             if relay.error_event:
                 self._stream_failed(req, upstream, "upstream_error_event")
             return Served(200, upstream, reason, prompt, completion, cost)

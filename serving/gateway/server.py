@@ -125,17 +125,19 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 class Responder:
     """Writes one response on its connection: whole (`send`) or streamed (`start`, `write`, `finish`)."""
 
-    __slots__ = ("_conn", "_chunked", "_close", "started", "finished", "cancel_cause")
+    __slots__ = ("_conn", "_chunked", "_close", "_head", "started", "finished", "cancel_cause")
 
     def __init__(self, conn: _Connection, close: bool) -> None:
         self._conn = conn
         self._chunked = False
         self._close = close
+        # A started response's head waits for its first block: one write (one syscall) for both.
+        self._head = b""
         self.started = False
         self.finished = False
         self.cancel_cause: CancelCause | None = None
 
-    def _head(self, status: int, headers: Headers, framing: bytes) -> bytes:
+    def _render_head(self, status: int, headers: Headers, framing: bytes) -> bytes:
         parts = [_STATUS_LINES.get(status) or _status_line(status)]
         for name, value in headers:
             parts.append(name + b": " + value + b"\r\n")
@@ -148,7 +150,7 @@ class Responder:
         """The whole response at once."""
         self.started = self.finished = True
         framing = b"content-length: %d\r\n" % len(body)
-        self._conn.write(self._head(status, headers, framing) + body)
+        self._conn.write(self._render_head(status, headers, framing) + body)
         self._conn.response_done(self._close)
 
     def start(self, status: int, headers: Headers) -> None:
@@ -156,10 +158,10 @@ class Responder:
         self.started = True
         if self._conn.request_http_11:
             self._chunked = True
-            self._conn.write(self._head(status, headers, b"transfer-encoding: chunked\r\n"))
+            self._head = self._render_head(status, headers, b"transfer-encoding: chunked\r\n")
         else:
             self._close = True  # HTTP/1.0: the end of the body is the end of the connection
-            self._conn.write(self._head(status, headers, b""))
+            self._head = self._render_head(status, headers, b"")
 
     async def write(self, data: bytes) -> None:
         """One block of a started response; waits while the client's socket buffer is full."""
@@ -168,7 +170,10 @@ class Responder:
         conn = self._conn
         if conn.state is _State.CLOSED:
             raise ClientGone
-        conn.write(b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data)
+        block = b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data
+        if self._head:
+            block, self._head = self._head + block, b""
+        conn.write(block)
         if conn.write_paused:
             await conn.drained()
 
@@ -181,9 +186,11 @@ class Responder:
         if conn.state is _State.CLOSED:
             return
         if self._chunked:
-            conn.write((b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n")
-        elif data:
-            conn.write(data)
+            block = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n"
+        else:
+            block = data
+        conn.write(self._head + block)
+        self._head = b""
         conn.response_done(self._close)
 
 

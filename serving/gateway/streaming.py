@@ -82,7 +82,8 @@ class SseRelay:
         for event in _EVENT_SPLIT.split(block):
             if not event:
                 continue
-            payload = _data(event)
+            # Only the events that carry a marker are parsed (usually the last one of a stream).
+            payload = _data(event) if b'"usage"' in event or b'"error"' in event else None
             if payload is not None and payload[:1] == b"{":
                 try:
                     message = json.loads(payload)
