@@ -131,7 +131,10 @@ class Router:
         reason: FallbackReason | None = None
         failure: Retryable | None = None
         attempted = False
-        for upstream in req.route.candidates(req.endpoint, req.body, req.sovereign):
+        candidates = req.route.candidates(req.endpoint, req.body, req.sovereign)
+        if not candidates:
+            return self._no_candidate(req, responder)
+        for upstream in candidates:
             now = self._clock()
             skip, probe = upstream.health.admit(now)
             if skip is not None:
@@ -338,6 +341,24 @@ class Router:
         self._metrics.child(self._metrics.unavailable, route.model, label, sovereign).inc()
         detail = f"{failure.reason.value}: {failure.detail}" if failure else "no candidate upstream"
         return Served(503, None, reason, detail=detail)
+
+    def _no_candidate(self, req: ApiRequest, responder: Responder) -> Served:
+        """No upstream of the route may serve this request at all (not a failure: retrying will
+        not help): the endpoint is served only by the managed API and the key is sovereign, or
+        a Responses request depends on state only another server has."""
+        if req.sovereign:
+            message = (
+                "This model serves this endpoint only through the managed API, and this key's requests never go "
+                "there; use /v1/chat/completions."
+            )
+        else:
+            message = (
+                "No upstream of this model can serve this request: it depends on state kept by another server "
+                "(previous_response_id, conversation, background) or uses tools only that server has."
+            )
+        headers = [(b"x-gateway-request-id", req.request_id)]
+        _send_json(responder, 400, error_body(message, "invalid_request_error", "unsupported_request"), headers)
+        return Served(400, None, None, detail="no candidate upstream for this request")
 
     def _not_replayed(
         self, req: ApiRequest, responder: Responder, failure: Retryable, reason: FallbackReason | None

@@ -627,7 +627,8 @@ def _connection_cap(wanted: int, reserved_fds: int) -> int:
             soft = target
         except (ValueError, OSError):
             pass
-    allowed = soft - reserved_fds - FD_RESERVE
+    # Upstream pools rarely fill up; never let their size starve client connections below half the limit.
+    allowed = soft - min(reserved_fds, soft // 4) - FD_RESERVE
     if allowed < wanted:
         log.warning("open-file limit %d allows %d client connections, not %d", soft, max(allowed, 1), wanted)
     return max(1, min(wanted, allowed))
