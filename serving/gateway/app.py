@@ -71,6 +71,7 @@ class Gateway:
         self.clients = ClientRegistry(settings.clients_file)
         self.limiters = Limiters()
         self.ledger = SpendLedger(wall)
+        self.ledger.track(self.clients.clients)
         self.store = (
             SharedStore(settings.shared_store, self.limiters, self.ledger, self.metrics, wall)
             if settings.shared_store is not None
@@ -183,6 +184,7 @@ class Gateway:
             try:
                 if self.clients.reload():
                     self._models_bodies.clear()
+                    self.ledger.track(self.clients.clients)
                 for secret, adapter in self._secrets:
                     if secret.reload():
                         adapter.refresh_headers()

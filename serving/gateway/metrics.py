@@ -89,7 +89,7 @@ class GatewayMetrics:
             "gateway_spend_cap_ratio",
             "This month's spend over its cap, per capped key (scope=\"key\") or team (scope=\"team\"); "
             "shared across pods with the shared store, this pod's own spend without it.",
-            ("environment", "scope", "name"),
+            ("environment", "scope", "holder"),
             registry=r,
         )
         self.store_up = Gauge(

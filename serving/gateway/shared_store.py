@@ -127,6 +127,7 @@ class SharedStore:
         for _, tally, pending in tallies:
             tally.pending -= pending
         pipe = self._client.pipeline(transaction=False)
+        pipe.ping()  # every exchange reaches the store, even with nothing to send: `up` means up
         reads: list[tuple[str, str, TokenBucket, int, bool]] = []
         for name, kind, bucket, pending in buckets:
             key = f"{self._prefix}rl:{name}:{kind}:"
@@ -154,7 +155,7 @@ class SharedStore:
             log.debug("shared store exchange failed: %s", type(error).__name__)
             self._set_up(False)
             return False
-        at = 0
+        at = 1  # after the PING
         now = time.monotonic()
         for name, kind, bucket, sent, first in reads:
             total = int(results[at])

@@ -56,6 +56,15 @@ class SpendLedger:
             tally.cap = cap  # the clients file changed the cap; the spend stays
         return tally
 
+    def track(self, clients: tuple[Client, ...]) -> None:
+        """Tally every capped key and team of the clients file, so that the shared store reads their
+        month's spend before their first request reaches this pod."""
+        for client in clients:
+            if client.monthly_usd_cap is not None:
+                self._tally(KEY, client.name, client.monthly_usd_cap)
+            if client.team_monthly_usd_cap is not None:
+                self._tally(TEAM, client.team, client.team_monthly_usd_cap)
+
     def over_cap(self, client: Client) -> str | None:
         """KEY or TEAM when that cap is reached this month, else None."""
         if client.monthly_usd_cap is not None:

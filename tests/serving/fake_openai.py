@@ -193,13 +193,13 @@ class FakeOpenAI:
                 await self._generate_for(b.delay_s)
         finally:
             self.running -= 1
+        if b.mode == "status":
+            extra = {"retry-after": b.retry_after} if b.retry_after else {}
+            return _write(transport, b.status, _error(f"{self.name} fails with {b.status}", "fake_fault"), extra)
         if path == "/v1/responses":
             return await self._responses(transport, body, b, streaming)
         if path == "/v1/completions":
             return await self._completions(transport, body, b, streaming)
-        if b.mode == "status":
-            extra = {"retry-after": b.retry_after} if b.retry_after else {}
-            return _write(transport, b.status, _error(f"{self.name} fails with {b.status}", "fake_fault"), extra)
         self._counter += 1
         if streaming:
             return await self._stream(transport, body, b, headers_sent=b.mode == "slow_first_byte")

@@ -32,7 +32,13 @@ KEYS = {
     "sovereign": "sk-gw-sovereign-a9e8d7c6b5a49382",
     "limited": "sk-gw-limited-0b1c2d3e4f5a6978",
     "tokens": "sk-gw-tokens-77aa88bb99cc00dd",
+    "narrow": "sk-gw-narrow-5d4c3b2a19087f6e",
+    "capped": "sk-gw-capped-0a1b2c3d4e5f6789",
+    "team-a": "sk-gw-team-a-1122334455667788",
+    "team-b": "sk-gw-team-b-8877665544332211",
 }
+# A monthly cap far below the cost of one request: the first request crosses it, the next is refused.
+TINY_CAP_USD = 1e-9
 MANAGED_API_KEY = "sk-managed-upstream-5e6f7a8b9c0d1e2f"
 # Readiness that falls at the first failed probe (the start-up probe), for tests that begin unready.
 ONE_FAILED_PROBE_UNREADIES = {"probe": "generation", "interval_s": 30, "timeout_s": 0.6, "failures_to_unready": 1}
@@ -51,7 +57,12 @@ def write_secrets(directory: Path) -> tuple[Path, Path]:
             {"name": "vault", "team": "legal", "key_sha256": hash_key(KEYS["sovereign"]), "sovereign": True},
             {"name": "limited", "team": "search", "key_sha256": hash_key(KEYS["limited"]), "rpm": 3},
             {"name": "tokens", "team": "search", "key_sha256": hash_key(KEYS["tokens"]), "tpm": 600},
-        ]
+            {"name": "narrow", "team": "search", "key_sha256": hash_key(KEYS["narrow"]), "models": ["gpt-oss-20b"]},
+            {"name": "capped", "team": "search", "key_sha256": hash_key(KEYS["capped"]), "monthly_usd_cap": TINY_CAP_USD},
+            {"name": "team-a", "team": "frugal", "key_sha256": hash_key(KEYS["team-a"])},
+            {"name": "team-b", "team": "frugal", "key_sha256": hash_key(KEYS["team-b"])},
+        ],
+        "teams": {"frugal": {"monthly_usd_cap": TINY_CAP_USD}},
     }
     clients_file = directory / "clients.json"
     clients_file.write_text(json.dumps(clients))
