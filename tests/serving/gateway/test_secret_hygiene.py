@@ -85,9 +85,13 @@ def test_no_secret_appears_in_logs_responses_or_metrics(gateway_process, primary
         return response
 
     # every client key, both modes; unknown and malformed keys; a key inside the body
-    for key in KEYS.values():
-        assert call(key).status_code == 200
-        assert call(key, stream=True).status_code == 200
+    for name in ("app", "sovereign", "limited", "tokens"):
+        assert call(KEYS[name]).status_code == 200
+        assert call(KEYS[name], stream=True).status_code == 200
+    # keys refused by their policy: a model they may not use, a spent cap
+    assert call(KEYS["narrow"]).status_code == 404
+    assert call(KEYS["capped"]).status_code == 200
+    assert call(KEYS["capped"], stream=True).status_code == 429
     assert call(NEAR_MISS).status_code == 401
     assert call(None).status_code == 401
     assert call(f"{KEYS['app']} trailing-junk").status_code == 401
