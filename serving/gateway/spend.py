@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from serving.gateway.auth import Client
 
-# The gauge `gateway_spend_ratio` reports spend / cap; alerts fire near the cap (docs/gateway.md).
+# The gauge `gateway_spend_cap_ratio` reports spend / cap, for an alert near the cap (docs/gateway.md).
 KEY, TEAM = "key", "team"
 
 
