@@ -25,7 +25,7 @@ from serving.gateway import errors
 from serving.gateway.access_log import AccessLog
 from serving.gateway.auth import Client, ClientRegistry
 from serving.gateway.endpoints import PATHS, Endpoint
-from serving.gateway.errors import error_body
+from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.limits import Limiters
 from serving.gateway.metrics import GatewayMetrics
@@ -42,6 +42,7 @@ log = logging.getLogger("serving.gateway")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 METRICS_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+KNOWN_PATHS = frozenset({*PATHS, b"/v1/models", b"/healthz", b"/readyz", b"/metrics"})
 _ERROR_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
@@ -225,10 +226,11 @@ class Gateway:
         request_id = request.id if request is not None else os.urandom(8).hex().encode()
         self.metrics.child(self.metrics.rejected, str(status)).inc()
         if self.access is not None:
-            path = request.path.decode("latin-1")[:64] if request is not None else "-"
-            method = request.method.decode("latin-1") if request is not None else "-"
+            # Only the gateway's own paths are logged: a client may put anything in a URL.
+            path = request.path.decode() if request is not None and request.path in KNOWN_PATHS else "-"
+            method = request.method.decode("latin-1")[:8] if request is not None else "-"
             self.access.write(f"{method} {path} {status} rejected id={request_id.decode()}")
-        return Refusal(status, [(b"x-gateway-request-id", request_id), *(headers or ()), *JSON_HEADERS], body)
+        return Refusal(status, [(H_REQUEST_ID, request_id), *(headers or ()), *JSON_HEADERS], body)
 
     async def handle(self, request: Request, responder: Responder) -> None:
         endpoint = PATHS.get(request.path)
@@ -347,7 +349,7 @@ class Gateway:
             stream=stream,
             wants_usage=bool(options and options.get("include_usage")),
             # Policy comes from the key. A client may only tighten it, never loosen it.
-            sovereign=client.sovereign or request.header(b"x-gateway-sovereign") == b"true",
+            sovereign=client.sovereign or request.header(H_SOVEREIGN) == b"true",
             received=request.received,
             reserved_tokens=reserved,
         )

@@ -23,7 +23,15 @@ from typing import Any
 
 from serving.gateway.auth import Client
 from serving.gateway.endpoints import Endpoint
-from serving.gateway.errors import error_body, stream_error_event
+from serving.gateway.errors import (
+    H_COST,
+    H_FALLBACK_REASON,
+    H_MODEL,
+    H_REQUEST_ID,
+    H_SERVED_BY,
+    error_body,
+    stream_error_event,
+)
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
 from serving.gateway.metrics import NO_CANDIDATE, GatewayMetrics
 from serving.gateway.routing import FallbackReason, Retryable, RetryBudget, Terminal
@@ -209,7 +217,7 @@ class Router:
         cost = upstream.cost.cost(prompt, completion, now)
         headers = _gateway_headers(req, upstream, reason)
         headers.append((b"content-type", JSON))
-        headers.append((b"x-gateway-cost-usd", b"%.10f" % cost))
+        headers.append((H_COST, b"%.10f" % cost))
         responder.send(200, headers, outcome.body)
         return Served(200, upstream, reason, prompt, completion, cost)
 
@@ -332,9 +340,9 @@ class Router:
             code = "sovereign_upstream_unavailable"
         else:
             message, code = "No model server can serve this request now. Retry later.", "upstream_unavailable"
-        headers = [(b"x-gateway-request-id", req.request_id), (b"retry-after", str(retry_after).encode())]
+        headers = [(H_REQUEST_ID, req.request_id), (b"retry-after", str(retry_after).encode())]
         if reason is not None:
-            headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
+            headers.append((H_FALLBACK_REASON, reason.value.encode()))
         _send_json(responder, 503, error_body(message, "server_error", code), headers)
         label = failure.reason.value if failure is not None else NO_CANDIDATE
         sovereign = "true" if req.sovereign else "false"
@@ -356,7 +364,7 @@ class Router:
                 "No upstream of this model can serve this request: it depends on state kept by another server "
                 "(previous_response_id, conversation, background) or uses tools only that server has."
             )
-        headers = [(b"x-gateway-request-id", req.request_id)]
+        headers = [(H_REQUEST_ID, req.request_id)]
         _send_json(responder, 400, error_body(message, "invalid_request_error", "unsupported_request"), headers)
         return Served(400, None, None, detail="no candidate upstream for this request")
 
@@ -367,21 +375,21 @@ class Router:
             "The self-hosted model failed after it may have processed the request; the gateway does not "
             "replay such requests (retry.replay_maybe_processed is false)."
         )
-        headers = [(b"x-gateway-request-id", req.request_id)]
+        headers = [(H_REQUEST_ID, req.request_id)]
         if reason is not None:
-            headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
+            headers.append((H_FALLBACK_REASON, reason.value.encode()))
         _send_json(responder, 502, error_body(message, "server_error", "upstream_failed_not_replayed"), headers)
         return Served(502, None, reason, detail=f"not replayed: {failure.reason.value}")
 
 
 def _gateway_headers(req: ApiRequest, upstream: Upstream, reason: FallbackReason | None) -> list[tuple[bytes, bytes]]:
     headers = [
-        (b"x-gateway-request-id", req.request_id),
-        (b"x-gateway-served-by", upstream.served_by.encode()),
-        (b"x-gateway-model", upstream.model.encode()),
+        (H_REQUEST_ID, req.request_id),
+        (H_SERVED_BY, upstream.served_by.encode()),
+        (H_MODEL, upstream.model.encode()),
     ]
     if reason is not None:
-        headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
+        headers.append((H_FALLBACK_REASON, reason.value.encode()))
     return headers
 
 

@@ -17,6 +17,8 @@ import json
 import re
 from typing import Any
 
+from contracts import HEADER_COST
+
 MAX_PENDING = 1024 * 1024
 _USAGE = re.compile(rb'"usage"\s*:\s*\{')
 _ERROR = re.compile(rb'(?m)^data:\s*\{\s*"error"\s*:')
@@ -136,7 +138,7 @@ def cost_comment(cost_usd: float, served_by: str, prompt_tokens: int, completion
     sent just before [DONE] because a stream's cost is known only at its end."""
     usage = "estimated" if estimated else "reported"
     return (
-        f": x-gateway-cost-usd={cost_usd:.10f} served_by={served_by} prompt_tokens={prompt_tokens} "
+        f": {HEADER_COST}={cost_usd:.10f} served_by={served_by} prompt_tokens={prompt_tokens} "
         f"completion_tokens={completion_tokens} usage={usage}\n\n"
     ).encode()
 
