@@ -345,6 +345,7 @@ class Gateway:
             limiter=limiter,
             route=route,
             body=parsed,
+            raw=body,
             size=len(body),
             stream=stream,
             wants_usage=bool(options and options.get("include_usage")),

@@ -77,6 +77,7 @@ class ApiRequest:
     limiter: ClientLimiter | None
     route: Route
     body: dict[str, Any]
+    raw: bytes
     size: int
     stream: bool
     wants_usage: bool
@@ -204,7 +205,7 @@ class Router:
     async def _once(
         self, req: ApiRequest, upstream: Upstream, probe: bool, reason: FallbackReason | None, responder: Responder
     ) -> Served | Retryable:
-        body = upstream.adapter.body(req.endpoint, req.body, stream=False)
+        body = upstream.adapter.body(req.endpoint, req.body, False, req.raw)
         outcome = await upstream.fetch(req.endpoint, body, self._max_response, self._clock())
         if isinstance(outcome, Retryable):
             return outcome
@@ -224,7 +225,7 @@ class Router:
     async def _stream(
         self, req: ApiRequest, upstream: Upstream, probe: bool, reason: FallbackReason | None, responder: Responder
     ) -> Served | Retryable:
-        body = upstream.adapter.body(req.endpoint, req.body, stream=True)
+        body = upstream.adapter.body(req.endpoint, req.body, True, req.raw)
         opened = await upstream.open_stream(req.endpoint, body, strip_usage=not req.wants_usage, now=self._clock())
         if isinstance(opened, Retryable):
             return opened

@@ -92,8 +92,9 @@ class UpstreamAdapter(ABC):
         return endpoint in self.endpoints
 
     @abstractmethod
-    def body(self, endpoint: Endpoint, request: dict[str, Any], stream: bool) -> bytes:
-        """The body to send, from the client's (already validated) request."""
+    def body(self, endpoint: Endpoint, request: dict[str, Any], stream: bool, raw: bytes = b"") -> bytes:
+        """The body to send, from the client's (already validated) request `request`, parsed from
+        the bytes `raw`."""
 
     def chat_body(self, request: dict[str, Any], stream: bool) -> bytes:
         return self.body(Endpoint.CHAT, request, stream)
@@ -124,7 +125,16 @@ class SelfHostedAdapter(UpstreamAdapter):
     # (set `endpoints` in the settings for such an upstream).
     default_endpoints = frozenset({Endpoint.CHAT, Endpoint.COMPLETIONS})
 
-    def body(self, endpoint: Endpoint, request: dict[str, Any], stream: bool) -> bytes:
+    def body(self, endpoint: Endpoint, request: dict[str, Any], stream: bool, raw: bytes = b"") -> bytes:
+        # Nothing to change (the upstream's model name is the public one, and a stream already asks
+        # for usage): the client's own bytes go on, without a JSON encode (the body was validated,
+        # so it holds nothing non-finite).
+        if raw and request.get("model") == self.settings.model:
+            if not stream or endpoint is Endpoint.RESPONSES:
+                return raw
+            options = request.get("stream_options")
+            if isinstance(options, dict) and options.get("include_usage") is True:
+                return raw
         return self._encode(dict(request), endpoint, stream)
 
 
@@ -232,7 +242,7 @@ class ManagedOpenAIAdapter(UpstreamAdapter):
             return all(isinstance(t, dict) and t.get("type") == "function" for t in tools)
         return True
 
-    def body(self, endpoint: Endpoint, request: dict[str, Any], stream: bool) -> bytes:
+    def body(self, endpoint: Endpoint, request: dict[str, Any], stream: bool, raw: bytes = b"") -> bytes:
         reasoning = self.settings.model.startswith(self.REASONING_PREFIXES)
         allowed = self.RESPONSES_ALLOWED if endpoint is Endpoint.RESPONSES else self.ALLOWED
         body = {}
