@@ -82,6 +82,7 @@ def plan_warnings(run: ProgramRun, money: dict[str, Any]) -> list[str]:
             f"budget.monthly_usd ${budget:,.2f} is below the estimated maximum ${money['max']:,.2f}: "
             "the budget alerts fire before the pools reach max_nodes"
         )
+    found += cost.control_plane_warnings(money)
     if money["assumptions"]["region_prices"] != run.env.region:
         found.append(
             f"prices are {money['assumptions']['region_prices']} list prices; {run.env.region} differs "
