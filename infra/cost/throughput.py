@@ -136,7 +136,7 @@ def throughput_for(
     )
 
 
-def throughput_table(catalog: Catalog) -> str:
+def throughput_table(catalog: Catalog, measured: list[MeasuredThroughput] | None = None) -> str:
     """Markdown table of the figure for every model x GPU x TP the sizing accepts (docs/cost.md)."""
     from infra.sizing import TENSOR_PARALLEL_DEGREES, SizingError, size_replica
 
@@ -157,7 +157,7 @@ def throughput_table(catalog: Catalog) -> str:
                 except SizingError:
                     continue
                 seen.add((model, instance.gpu, tp))
-                figure = throughput_for(catalog, model, instance.gpu, tp)
+                figure = throughput_for(catalog, model, instance.gpu, tp, measured)
                 source = figure.source.split(" (")[0]
                 rows.append(
                     f"| {model} | {instance.gpu} | {tp} | {figure.output_tokens_per_s:,.0f} | {figure.basis} | "
