@@ -187,9 +187,8 @@ def suggestions(
     fits.sort(key=lambda s: (s.usd_per_hour(replicas), s.gpus_per_node, s.instance_type))
     noun = "replica" if replicas == 1 else "replicas"
     return [
-        f"{s.instance_type} ({s.gpus_per_node}x {s.gpu} per node, TP={s.tensor_parallel}, "
-        f"{s.replicas_per_node} replica(s)/node; {replicas} {noun}: {s.nodes_for(replicas)} node(s) "
-        f"x ${s.usd_per_node_hour:.2f}/h = ${s.usd_per_hour(replicas):.2f}/h)"
+        f"{s.instance_type} ({s.gpus_per_node}x {s.gpu} per node, TP={s.tensor_parallel}; {replicas} {noun} on "
+        f"{s.nodes_for(replicas)} node(s): ${s.usd_per_hour(replicas):.2f}/h)"
         for s in fits[:limit]
     ]
 

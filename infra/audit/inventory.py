@@ -15,7 +15,8 @@ A resource belongs to the environment when
 Read-only calls and the IAM actions they need (Service Authorization Reference):
 tag:GetResources, eks:DescribeCluster, eks:ListNodegroups, eks:DescribeNodegroup,
 autoscaling:DescribeAutoScalingGroups, ec2:DescribeInstances, ec2:DescribeVolumes,
-ec2:DescribeNetworkInterfaces, budgets:ViewBudget, and sts:GetCallerIdentity (needs none).
+ec2:DescribeNetworkInterfaces, ec2:DescribeSubnets, ec2:DescribeVpcs, budgets:ViewBudget, and
+sts:GetCallerIdentity (needs none).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ ACTIONS = {
     "DescribeInstances": "ec2:DescribeInstances",
     "DescribeVolumes": "ec2:DescribeVolumes",
     "DescribeNetworkInterfaces": "ec2:DescribeNetworkInterfaces",
+    "DescribeSubnets": "ec2:DescribeSubnets",
+    "DescribeVpcs": "ec2:DescribeVpcs",
     "DescribeBudgets": "budgets:ViewBudget",
     "GetCallerIdentity": "sts:GetCallerIdentity",
 }
@@ -140,6 +143,22 @@ def _arn_id(arn: str) -> tuple[str, str]:
     return f"{service}:{kind or resource}", arn
 
 
+def _environment_vpc(ec2: Any, described: dict | None, environment: str, inventory: Inventory) -> str | None:
+    """The VPC this stack created: the cluster's (from its subnets when DescribeCluster does not
+    name it), else the one VPC tagged with the environment."""
+    subnets = ((described or {}).get("resourcesVpcConfig") or {}).get("subnetIds") or []
+    if subnets:
+        found = call(ec2, "DescribeSubnets", SubnetIds=subnets[:FILTER_CHUNK]).get("Subnets") or []
+        vpcs = {s["VpcId"] for s in found}
+        if len(vpcs) == 1:
+            return vpcs.pop()
+    tagged = call(ec2, "DescribeVpcs", Filters=[{"Name": "tag:environment", "Values": [environment]}]).get("Vpcs") or []
+    if len(tagged) == 1:
+        return tagged[0]["VpcId"]
+    inventory.notes.append("the environment's VPC was not found: instances are matched by their cluster and environment tags only")
+    return None
+
+
 def collect(session: Any, environment: str, cluster: str, cluster_created: bool) -> Inventory:
     """Everything of `environment` the account shows in the session's region."""
     inventory = Inventory()
@@ -173,6 +192,8 @@ def collect(session: Any, environment: str, cluster: str, cluster_created: bool)
             inventory.add(Found("autoscaling:group", group.get("AutoScalingGroupARN", name), tags, _launched_by(tags, f"Auto Scaling group of cluster {cluster}")))
 
     ec2 = session.client("ec2")
+    if cluster_created:
+        vpc_id = _environment_vpc(ec2, described, environment, inventory) if vpc_id is None else vpc_id
     instance_ids = []
     for reservation in _pages(ec2, "DescribeInstances", "Reservations"):
         for instance in reservation.get("Instances") or []:

@@ -1,6 +1,8 @@
-"""The audit's findings for people."""
+"""The audit's findings for people: one line per resource with a gap."""
 
 from __future__ import annotations
+
+from itertools import groupby
 
 from infra.audit.audit import AuditResult
 
@@ -11,9 +13,13 @@ def render_audit(result: AuditResult) -> str:
         f"{len(result.resources)} resources checked"
     ]
     if result.tag_gaps:
-        lines += ["", f"  {'resource':<44} {'kind':<24} gap (found via)"]
-        for gap in result.tag_gaps:
-            lines.append(f"  {gap.resource[:44]:<44} {gap.kind:<24} {gap.describe()} ({gap.via})")
+        lines += ["", f"  {'resource':<34} {'kind':<22} gaps"]
+        for (resource, kind, via), gaps in groupby(result.tag_gaps, key=lambda g: (g.resource, g.kind, g.via)):
+            gaps = list(gaps)
+            missing = [g.key for g in gaps if g.problem == "missing"]
+            parts = [f"missing {', '.join(missing)}"] if missing else []
+            parts += [g.describe() for g in gaps if g.problem != "missing"]
+            lines.append(f"  {resource[-34:]:<34} {kind:<22} {'; '.join(parts)} [{via}]")
     for gap in result.budget_gaps:
         lines.append(f"  BUDGET {gap.budget}: {gap.problem}")
     for note in result.notes:
@@ -22,5 +28,6 @@ def render_audit(result: AuditResult) -> str:
     if result.clean:
         lines.append(f"CLEAN: every resource carries the required tags and budget {result.budget['BudgetName']!r} filters on the environment")
     else:
-        lines.append(f"GAPS: {len(result.tag_gaps)} tag gap(s) on {len({g.resource for g in result.tag_gaps})} resource(s), {len(result.budget_gaps)} budget gap(s)")
+        resources = len({g.resource for g in result.tag_gaps})
+        lines.append(f"GAPS: {len(result.tag_gaps)} tag gap(s) on {resources} resource(s), {len(result.budget_gaps)} budget gap(s)")
     return "\n".join(lines)
