@@ -72,7 +72,7 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
         ax.axvline(breakeven, color="#555555", linestyle=":", linewidth=1.4)
         ax.plot([breakeven], [cost], marker="o", color="black", zorder=5)
         ax.annotate(
-            f"break-even\n{_tokens(breakeven)} tokens/month\n{_usd(round(cost))}/month",
+            f"break-even\n{_tokens(breakeven)} tokens/month\n${cost:,.0f}/month",
             (breakeven, cost),
             textcoords="offset points",
             xytext=(12, -46),
