@@ -164,12 +164,12 @@ def collect(session: Any, environment: str, cluster: str, cluster_created: bool)
     inventory = Inventory()
     eks = session.client("eks")
     vpc_id = None
+    from botocore.exceptions import ClientError
+
     try:
         described = call(eks, "DescribeCluster", name=cluster)["cluster"]
-    except AuditError:
-        raise
-    except Exception as error:  # botocore ClientError: ResourceNotFoundException
-        if "ResourceNotFound" not in str(error):
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
         described = None
         inventory.notes.append(f"EKS cluster {cluster!r} not found in {session.region_name}")

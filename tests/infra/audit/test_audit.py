@@ -168,3 +168,12 @@ def test_the_filter_expression_form_also_selects_the_environment():
     problems = [g.problem for g in gaps]
     assert any("does not filter on the environment tag" in p for p in problems), "the tag key is case-sensitive"
     assert "limit is 99.00 USD, the config says 1600.00 USD" in problems
+
+
+def test_an_account_without_the_cluster_says_so_and_still_audits_what_is_tagged(dev):
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16", TagSpecifications=[_spec("vpc", {"environment": "dev"})])["Vpc"]["VpcId"]
+        result = audit_environment(dev, boto3.Session(region_name=REGION))
+    assert "EKS cluster 'gpt-oss-dev' not found in us-east-1" in result.notes
+    assert {(g.resource, g.key) for g in result.tag_gaps} >= {(vpc, "cost-center"), (vpc, "team")}
