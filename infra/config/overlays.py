@@ -14,10 +14,14 @@ Rules (docs/environments.md, "Base and overlays"):
 from __future__ import annotations
 
 import copy
+import typing
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from infra.config.errors import ConfigError, Problem, problem
+from infra.config.models import EnvironmentConfig
 from infra.config.yaml_source import load_yaml, shown_path
 from infra.environments.pins import load_pins, pins_path
 
@@ -26,13 +30,6 @@ BASE_FILE = "base.yaml"
 # Each environment needs its own: a shared one is a clash the cross-environment rules refuse.
 UNIQUE_KEYS = ("cluster.name", "cluster.network.vpc_cidr", "tags.cost-center")
 OVERLAY_ONLY = ("name", "tier", *UNIQUE_KEYS)
-# Canonical order of the resolved environment's top-level keys (EnvironmentConfig's fields).
-KEY_ORDER = (
-    "name", "tier", "region", "cluster", "model", "node_pools", "serving",
-    "gateway", "observability", "fallback", "tags", "budget",
-)
-
-
 def environments_dir(root: Path) -> Path:
     return root / ENVIRONMENTS_DIR
 
@@ -72,9 +69,27 @@ def get_path(data: Any, dotted: str) -> tuple[bool, Any]:
     return True, node
 
 
-def _ordered(env: dict) -> dict:
-    known = {k: env[k] for k in KEY_ORDER if k in env}
-    return known | {k: v for k, v in env.items() if k not in known}
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside Optional[...] / list[...] / Annotated[...], or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        inner = _model_of(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def ordered(value: Any, model: type[BaseModel] | None = EnvironmentConfig) -> Any:
+    """`value` with mapping keys in the order the typed model declares them (unknown keys last),
+    so a rendered stack file reads in the same order as the configuration reference."""
+    if isinstance(value, list):
+        return [ordered(item, model) for item in value]
+    if not isinstance(value, dict) or model is None:
+        return value
+    fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+    keys = [k for k in fields if k in value] + [k for k in value if k not in fields]
+    return {k: ordered(value[k], _model_of(fields[k].annotation) if k in fields else None) for k in keys}
 
 
 def _mapping(document: Any, name: str) -> tuple[dict, list[Problem]]:
@@ -149,4 +164,4 @@ def resolve(env: str, root: Path) -> dict:
                 )
     if found:
         raise ConfigError(found, f"environment {env!r} (environments/)")
-    return _ordered(resolved)
+    return ordered(resolved)
