@@ -14,6 +14,12 @@ COMMANDS = {
     "values": "cli.values",
     "reference": "cli.reference",
     "bench": "cli.bench",
+    "envs": "cli.envs",
+    "new-env": "cli.new_env",
+    "diff": "cli.diff",
+    "pins": "cli.pins",
+    "promote": "cli.promote",
+    "gitops": "cli.gitops",
 }
 
 

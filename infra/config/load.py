@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy as copy_module
 import difflib
+import os
 import types
 import typing
 from pathlib import Path
@@ -228,6 +229,16 @@ def environment_from_stack_file(env_name: str, root: Path = REPO_ROOT) -> Enviro
     return env
 
 
+# The folder holding the stack files and environments/ the running program compares its config
+# with: the project directory under `pulumi up`; the offline plan points it at its `--stacks`
+# folder (infra/plan/runner.py), so a plan of a variant stack is judged against that variant.
+STACKS_DIR_ENV = "GPT_OSS_PLATFORM_STACKS_DIR"
+
+
+def stacks_dir() -> Path:
+    return Path(os.environ.get(STACKS_DIR_ENV) or REPO_ROOT)
+
+
 def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
     """The typed environment and the managed API key (a secret Output, or None), read from the
     running stack's config. Every problem, including a missing or plain-text key, in one error."""
@@ -252,7 +263,7 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
         # `pulumi:disable-default-providers` is the engine's to enforce; it is compared in the file.
         aws_region = pulumi.Config("aws").get("region")
         stack_config = {ENVIRONMENT_CONFIG_KEY: raw, AWS_REGION_KEY: aws_region}
-        found += boundary_problems(stack, stack_config, aws_region, REPO_ROOT, (ENVIRONMENT_CONFIG_KEY, AWS_REGION_KEY))
+        found += boundary_problems(stack, stack_config, aws_region, stacks_dir(), (ENVIRONMENT_CONFIG_KEY, AWS_REGION_KEY))
     key = None
     if config.get(MANAGED_API_KEY) is not None:
         if not is_config_secret(f"{PROJECT}:{MANAGED_API_KEY}"):

@@ -124,6 +124,16 @@ def _file_name(document: dict) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", f"{kind}-{name}".lower()) + ".yaml"
 
 
+# Every file the offline plan writes says what it is: the names of the bucket, the Redis endpoint
+# and the ids come from the mock engine and the Secret's value is a marker. GitOps repositories
+# take `gpt-oss-platform gitops render` output instead (docs/environments.md, "GitOps").
+PREVIEW_HEADER = (
+    "# PREVIEW from the offline plan (Pulumi mock engine): bucket, Redis and resource names are placeholders\n"
+    "# and Secret values are redacted. Do NOT commit this file to a GitOps repository; render real manifests\n"
+    "# with `gpt-oss-platform gitops render --env <env> --outputs <stack outputs> --out <dir>`.\n"
+)
+
+
 def write_manifests(out_dir: Path, releases: list[RenderedRelease], program_docs: list[dict], third_party: list[dict]) -> list[Path]:
     written = []
     for release in releases:
@@ -131,18 +141,19 @@ def write_manifests(out_dir: Path, releases: list[RenderedRelease], program_docs
         target.mkdir(parents=True, exist_ok=True)
         for document in release.documents:
             path = target / _file_name(document)
-            path.write_text(yaml.safe_dump(document, sort_keys=True))
+            path.write_text(PREVIEW_HEADER + yaml.safe_dump(document, sort_keys=True))
             written.append(path)
     if program_docs:
         target = out_dir / "pulumi"
         target.mkdir(parents=True, exist_ok=True)
         for document in program_docs:
             path = target / _file_name(document)
-            path.write_text(yaml.safe_dump(document, sort_keys=True))
+            path.write_text(PREVIEW_HEADER + yaml.safe_dump(document, sort_keys=True))
             written.append(path)
     listing = out_dir / "third-party-releases.yaml"
     listing.write_text(
-        "# Third-party charts are fetched from their repositories at `pulumi up`; they are not\n"
+        PREVIEW_HEADER
+        + "# Third-party charts are fetched from their repositories at `pulumi up`; they are not\n"
         "# rendered offline. Release, chart, pinned version and the values this stack passes:\n"
         + yaml.safe_dump({"releases": third_party}, sort_keys=False)
     )

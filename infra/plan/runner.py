@@ -30,6 +30,7 @@ from infra.config import (
     read_stack_file,
 )
 from infra.config.errors import ConfigError, problem
+from infra.config.load import STACKS_DIR_ENV
 from infra.paths import PULUMI_PROJECT_FILE, REPO_ROOT
 from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
 
@@ -111,5 +112,14 @@ def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
     env = environment_from_stack_file(env_name, root)
     stack_config = read_stack_file(env_name, root)
     bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
-    registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    # The program compares its config with the stacks and overlays it came from (infra/config/load.py).
+    previous = os.environ.get(STACKS_DIR_ENV)
+    os.environ[STACKS_DIR_ENV] = str(root)
+    try:
+        registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    finally:
+        if previous is None:
+            os.environ.pop(STACKS_DIR_ENV, None)
+        else:
+            os.environ[STACKS_DIR_ENV] = previous
     return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders, workdir=program_dir())
