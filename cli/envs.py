@@ -4,6 +4,7 @@
   envs render [--env ENV]       rewrite Pulumi.<env>.yaml from environments/ (keeps Pulumi's keys)
   envs check                    every stack file current and every environment valid (exit 1 if not)
   envs affected --base REF      environments a change touches (CI: which stacks to plan and preview)
+  envs promoted --base REF      environments promoted between REF and HEAD (CI: which stacks to apply)
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     affected = actions.add_parser("affected", help="environments a change touches")
     affected.add_argument("--base", required=True, help="git ref to compare with (e.g. origin/main)")
     affected.add_argument("--json", action="store_true", help="print a JSON list (for a CI matrix)")
+    promoted = actions.add_parser("promoted", help="environments promoted between a ref and HEAD")
+    promoted.add_argument("--base", required=True, help="git ref before the push (e.g. github.event.before)")
+    promoted.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"list": _list, "render": _render, "check": _check, "affected": _affected}[args.action](args)
+    actions = {"list": _list, "render": _render, "check": _check, "affected": _affected, "promoted": _promoted}
+    return actions[args.action](args)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -96,4 +101,18 @@ def _affected(args: argparse.Namespace) -> int:
     else:
         print(" ".join(result["environments"]) or "(none)")
         print(result["reason"], file=sys.stderr)
+    return OK
+
+
+def _promoted(args: argparse.Namespace) -> int:
+    from infra.environments.git import GitError
+    from infra.environments.overview import promoted
+
+    try:
+        result = promoted(args.root, args.base)
+    except GitError as error:
+        raise CliError(str(error)) from None
+    for line in result["refused"]:
+        print(f"not applied: {line}", file=sys.stderr)
+    print(json.dumps(result["environments"]) if args.json else (" ".join(result["environments"]) or "(none)"))
     return OK

@@ -79,3 +79,26 @@ def affected(repo: Path, base: str) -> dict[str, Any]:
         export_paths(repo, base, ["environments", *[f"Pulumi.{n}.yaml" for n in names]], before)
         touched = [n for n in promotion_order(repo) if _state(n, repo) != _state(n, before)]
     return {"environments": touched, "reason": "resolved config or release pins changed" if touched else "no environment changed"}
+
+
+def promoted(repo: Path, base: str) -> dict[str, Any]:
+    """Environments a push between `base` and HEAD promoted: a new provenance record under
+    environments/provenance/<env>/ whose pins are the environment's pins at HEAD. The deploy
+    workflow applies staging and prod only for these (a pins change without a promotion
+    record, or a record whose pins were edited afterwards, applies nothing)."""
+    from infra.environments.git import git
+    from infra.environments.records import PROVENANCE_DIR, PromotionRecord
+
+    added = git(repo, "diff", "--name-only", "--diff-filter=A", base, "HEAD", "--", str(PROVENANCE_DIR)).splitlines()
+    found: dict[str, str] = {}
+    refused: list[str] = []
+    for path in sorted(added):
+        record = PromotionRecord.model_validate_json(git(repo, "show", f"HEAD:{path}"))
+        with tempfile.TemporaryDirectory() as tmp:
+            export_paths(repo, "HEAD", [f"environments/pins/{record.target}.yaml"], Path(tmp))
+            current = load_pins(record.target, Path(tmp))
+        if current == record.pins:
+            found[record.target] = record.release
+        else:
+            refused.append(f"{record.target}: pins at HEAD ({current.release_id}) are not the promoted release {record.release}")
+    return {"environments": [n for n in promotion_order(repo) if n in found], "releases": found, "refused": refused}
