@@ -23,7 +23,9 @@ from pydantic import BaseModel
 from infra.config.errors import ConfigError, Problem, problem
 from infra.config.models import EnvironmentConfig
 from infra.config.yaml_source import load_yaml, shown_path
-from infra.environments.pins import load_pins, pins_path
+# The module, not its names: infra.environments.pins imports infra.config.errors, whose package
+# imports this module; names are looked up when resolve() runs, after both have loaded.
+from infra.environments import pins as release_pins
 
 ENVIRONMENTS_DIR = "environments"
 BASE_FILE = "base.yaml"
@@ -140,11 +142,11 @@ def resolve(env: str, root: Path) -> dict:
         found.append(problem(f"{name}: tier", "required: every environment declares its tier (dev, staging or prod)"))
     present, value = get_path(overlay, "model.revision")
     if present:
-        found.append(problem(f"{name}: model.revision", f"is a release pin: set it in {shown_path(pins_path(env, root), root)}", value))
+        found.append(problem(f"{name}: model.revision", f"is a release pin: set it in {shown_path(release_pins.pins_path(env, root), root)}", value))
     resolved = merge(base, overlay)
     resolved["name"] = env
     try:
-        pins = load_pins(env, root)
+        pins = release_pins.load_pins(env, root)
     except ConfigError as error:
         found += error.problems
     else:
@@ -154,7 +156,7 @@ def resolve(env: str, root: Path) -> dict:
             if model_name in pins.models:
                 model["revision"] = pins.models[model_name]
             else:
-                pins_name = shown_path(pins_path(env, root), root)
+                pins_name = shown_path(release_pins.pins_path(env, root), root)
                 found.append(
                     problem(
                         f"{pins_name}: models",

@@ -4,7 +4,6 @@ repository itself), and smoke records written the way `gpt-oss-platform smoke` w
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +13,7 @@ import pytest
 from infra.environments.pins import load_pins
 from infra.environments.records import SmokeCheck, SmokeRecord, write_smoke_record
 from infra.paths import REPO_ROOT
-
-DIGEST = "sha256:" + "ab" * 32
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True, timeout=60).stdout
+from support.environments import git
 
 
 @pytest.fixture
