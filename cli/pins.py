@@ -27,20 +27,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     from infra.paths import REPO_ROOT
 
-    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository holding environments/ (default: this one)")
+    # --root on every action, so it may follow the action like every other flag.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", type=Path, default=REPO_ROOT, help="repository holding environments/ (default: this one)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    show = actions.add_parser("show", help="the pins and their release id")
+    show = actions.add_parser("show", parents=[common], help="the pins and their release id")
     show.add_argument("--env", required=True)
     show.add_argument("--json", action="store_true")
-    change = actions.add_parser("set", help="change pins and re-render the stack file")
+    change = actions.add_parser("set", parents=[common], help="change pins and re-render the stack file")
     change.add_argument("--env", required=True)
     change.add_argument("--gateway-digest", help="sha256:<64 hex> of the gateway image CI pushed")
     change.add_argument("--gateway-repository", help="gateway image repository (clears the digest unless given)")
     change.add_argument("--gateway-tag", help="gateway image tag (clears the digest unless given)")
     change.add_argument("--model", action="append", default=[], metavar="NAME=REVISION", help="a model revision (repeatable)")
-    sync = actions.add_parser("sync", help="Ray image and chart version from this checkout")
+    sync = actions.add_parser("sync", parents=[common], help="Ray image and chart version from this checkout")
     sync.add_argument("--env", required=True)
-    check = actions.add_parser("check", help="exit 1 when the pins differ from this checkout's code")
+    check = actions.add_parser("check", parents=[common], help="exit 1 when the pins differ from this checkout's code")
     check.add_argument("--env", required=True)
     parser.set_defaults(run=run)
 
