@@ -135,3 +135,23 @@ def test_a_region_that_does_not_exist_is_refused_with_suggestions(repo):
         environment_from_stack_file("dev", repo)
     (line,) = [p for p in problems(caught) if p.startswith("region:")]
     assert "is not an AWS region; did you mean" in line and "us-east-1" in line and "(got 'us-east-9')" in line
+
+
+def test_pulumi_up_refuses_a_config_that_differs_from_the_overlays(monkeypatch):
+    """The program checks the config Pulumi passes it against environments/, as the plan checks
+    the file: a hand-edited stack file is refused by `pulumi up` too, before any resource."""
+    import json
+
+    import pulumi
+
+    from infra.config.load import STACKS_DIR_ENV
+    from infra.plan.runner import run_with_config
+
+    raw = read_stack_file("staging")
+    environment = json.loads(json.dumps(raw[ENVIRONMENT_CONFIG_KEY]))
+    environment["gateway"]["min_replicas"] = 3
+    bag = {ENVIRONMENT_CONFIG_KEY: json.dumps(environment), "aws:region": "us-east-1",
+           "gpt-oss-platform:managedApiKey": "placeholder"}
+    monkeypatch.setenv(STACKS_DIR_ENV, str(REPO_ROOT))
+    with pytest.raises(pulumi.RunError, match=r"Pulumi.staging.yaml: differs from .* at gpt-oss-platform:environment.gateway.min_replicas"):
+        run_with_config("staging", bag, ["gpt-oss-platform:managedApiKey"])
