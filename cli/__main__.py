@@ -16,6 +16,12 @@ COMMANDS = {
     "bench": "cli.bench",
     "cost": "cli.cost",
     "audit": "cli.audit",
+    "envs": "cli.envs",
+    "new-env": "cli.new_env",
+    "diff": "cli.diff",
+    "pins": "cli.pins",
+    "promote": "cli.promote",
+    "gitops": "cli.gitops",
 }
 
 

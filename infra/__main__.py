@@ -31,7 +31,7 @@ from infra.components.secrets import ClientKeys, ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
-from infra.config.load import environment_from_pulumi
+from infra.config.load import PREVIEW_IMAGE_DIGEST, environment_from_pulumi
 from infra.tags import cost_tags, k8s_labels
 
 try:
@@ -125,7 +125,7 @@ account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provide
 repository = pulumi.Output.from_input(env.gateway.image.repository) if env.gateway.image.repository else account.apply(
     lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{GATEWAY_IMAGE_NAME}"
 )
-gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest}")
+gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
 
 # The serving chart creates a RayService (KubeRay's CRD) and ServiceMonitor, PodMonitor and
 # PrometheusRule objects (kube-prometheus-stack's CRDs), and mounts the Secrets above.

@@ -429,6 +429,11 @@ class FallbackConfig(Strict):
     allowed: bool = Field(description="Whether non-sovereign traffic may fall back to the managed API.")
     model: str = Field("o4-mini", description="Managed model used as fallback; must be in the price catalog.")
     base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible base URL of the managed API.")
+    sovereign_only: str | None = Field(
+        None,
+        description="With `allowed: false`: the statement of why this environment never uses the managed API "
+        "(e.g. `customer data stays in our account`). The prod tier requires fallback or this statement.",
+    )
 
     @field_validator("model")
     @classmethod
@@ -443,6 +448,16 @@ class FallbackConfig(Strict):
         if not value.startswith("https://"):
             raise ValueError("must be an https:// URL: the managed API key travels on it")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _sovereign_statement(self) -> FallbackConfig:
+        # Mutually exclusive: a statement that the environment never falls back, on an
+        # environment that does, would mislead whoever reads it.
+        if self.allowed and self.sovereign_only is not None:
+            raise ValueError("sovereign_only states that the environment never falls back; it needs allowed: false")
+        if self.sovereign_only is not None and not self.sovereign_only.strip():
+            raise ValueError("sovereign_only must say why (a sentence), or be left out")
+        return self
 
 
 class GatewayImageConfig(Strict):
@@ -605,7 +620,15 @@ class EnvironmentConfig(Strict):
     """
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,15}$", description="Environment name; equals the stack name.")
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region, e.g. `us-east-1`.")
+    tier: str = Field(
+        description="`dev`, `staging` or `prod`: the guardrails (infra/config/tiers.yaml) and the promotion order "
+        "this environment follows."
+    )
+    region: str = Field(
+        pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$",
+        description="AWS region, e.g. `us-east-1`: one that exists (infra/catalog/aws_regions.yaml), equal to the "
+        "stack's `aws:region`.",
+    )
     cluster: ClusterConfig
     model: ModelConfig
     node_pools: list[NodePoolConfig] = Field(min_length=1, description="GPU node pools.")

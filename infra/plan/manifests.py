@@ -25,8 +25,9 @@ REDACTED = "<redacted: set by Pulumi from an encrypted secret>"
 # account) stand where the real stack has its own, and Secrets are redacted. GitOps manifests come
 # from `gpt-oss-platform values` with the real stack outputs, never from here.
 PREVIEW_HEADER = (
-    "# OFFLINE PLAN PREVIEW: rendered with placeholder names from Pulumi's mock engine and redacted\n"
-    "# Secrets. Do not commit or apply; see docs/offline-plan.md.\n"
+    "# PREVIEW from the offline plan (Pulumi mock engine): bucket, Redis and resource names are placeholders\n"
+    "# and Secret values are redacted. Do NOT commit this file to a GitOps repository; render real manifests\n"
+    "# with `gpt-oss-platform gitops render --env <env> --outputs <stack outputs> --out <dir>`.\n"
 )
 
 

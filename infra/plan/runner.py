@@ -23,7 +23,6 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import (
-    ENVIRONMENT_KEY,
     MANAGED_API_KEY,
     PROJECT,
     EnvironmentConfig,
@@ -31,16 +30,15 @@ from infra.config import (
     read_stack_file,
 )
 from infra.config.errors import ConfigError, problem
+from infra.config.load import STACKS_DIR_ENV
 from infra.paths import PULUMI_PROJECT_FILE, REPO_ROOT
 from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
 
 # What a secure config value reads as offline. It is marked secret like the real one, so the
 # plan shows where a secret flows; the plan's secret scan proves it never leaks.
 PLACEHOLDER_SECRET = "offline-plan-placeholder-secret"
-# The gateway image digest CI records in the release pins; before the first build there is none,
-# and the offline plan stands in this one (listed among the plan's placeholders). `pulumi up`
-# refuses a config without a digest.
-PLACEHOLDER_IMAGE_DIGEST = "sha256:" + "0" * 64
+# Before CI has built the gateway image there is no digest; a preview (the offline plan is one)
+# shows a placeholder, listed among the plan's placeholders. `pulumi up` refuses.
 DIGEST_KEY = "gateway.image.digest"
 
 
@@ -77,7 +75,6 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
     secret_keys: list[str] = []
     placeholders: list[str] = []
     plain_secret = f"{PROJECT}:{MANAGED_API_KEY}"
-    environment_key = f"{PROJECT}:{ENVIRONMENT_KEY}"
     for key, value in stack_config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             bag[key] = PLACEHOLDER_SECRET
@@ -88,15 +85,12 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
                 [problem(MANAGED_API_KEY, "is stored in plain text in the stack file; use `pulumi config set --secret`")],
                 f"Pulumi.{env.name}.yaml",
             )
-        elif key == environment_key and isinstance(value, dict) and not env.gateway.image.digest:
-            raw = json.loads(json.dumps(value))
-            raw.setdefault("gateway", {}).setdefault("image", {})["digest"] = PLACEHOLDER_IMAGE_DIGEST
-            bag[key] = json.dumps(raw)
-            placeholders.append(DIGEST_KEY)
         elif isinstance(value, (dict, list)):
             bag[key] = json.dumps(value)
         else:
             bag[key] = str(value)
+    if not env.gateway.image.digest:
+        placeholders.append(DIGEST_KEY)
     if env.fallback.allowed and plain_secret not in bag:
         # The committed stack files carry no key (it is set per clone with --secret).
         bag[plain_secret] = PLACEHOLDER_SECRET
@@ -123,5 +117,14 @@ def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
     env = environment_from_stack_file(env_name, root)
     stack_config = read_stack_file(env_name, root)
     bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
-    registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    # The program compares its config with the stacks and overlays it came from (infra/config/load.py).
+    previous = os.environ.get(STACKS_DIR_ENV)
+    os.environ[STACKS_DIR_ENV] = str(root)
+    try:
+        registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    finally:
+        if previous is None:
+            os.environ.pop(STACKS_DIR_ENV, None)
+        else:
+            os.environ[STACKS_DIR_ENV] = previous
     return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders, workdir=program_dir())

@@ -158,7 +158,7 @@ def test_the_gateway_gets_its_settings_and_secret_names():
     assert gateway["clientKeysSecret"] == "gpt-oss-gateway-clients"
     assert gateway["managedApiKeySecret"] == "gpt-oss-managed-api-key"
     assert gateway["managedApiKeyOptional"] is False
-    sovereign = env_of("prod", lambda d: d["fallback"].update(allowed=False))
+    sovereign = env_of("prod", lambda d: d["fallback"].update(allowed=False, sovereign_only="customer data stays in our account"))
     assert chart_values(sovereign, "prod", outputs_of(sovereign, weights_bucket=BUCKET, gcs_redis_address=REDIS))["gateway"]["managedApiKeyOptional"] is True
 
 
