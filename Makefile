@@ -21,7 +21,7 @@ TEST_STAMP := $(VENV)/.synced-test
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
 
-.PHONY: help plan test check bench plan-time values reference venv tools clean
+.PHONY: help plan test check bench plan-time values reference venv deploy-venv tools clean
 
 help:
 	@echo "make plan ENV=dev|staging|prod|all   offline plan: build/<env>/plan.json + manifests"
@@ -58,6 +58,8 @@ $(PROMTOOL): tools/promtool/fetch.sh
 	tools/promtool/fetch.sh
 
 venv: $(TEST_STAMP)
+# Only what `pulumi up`, the plan and the environment commands need (CI deploy jobs).
+deploy-venv: $(DEPLOY_STAMP)
 tools: $(CHECKOV_STAMP) $(PROMTOOL)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.

@@ -14,6 +14,14 @@ COMMANDS = {
     "values": "cli.values",
     "reference": "cli.reference",
     "bench": "cli.bench",
+    "cost": "cli.cost",
+    "audit": "cli.audit",
+    "envs": "cli.envs",
+    "new-env": "cli.new_env",
+    "diff": "cli.diff",
+    "pins": "cli.pins",
+    "promote": "cli.promote",
+    "gitops": "cli.gitops",
 }
 
 

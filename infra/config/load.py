@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy as copy_module
 import difflib
+import os
 import types
 import typing
 from pathlib import Path
@@ -18,12 +19,16 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from infra.config import rules
+from infra.config.cross_env import cross_environment_problems
 from infra.config.errors import ConfigError, Problem, problem
 from infra.catalog import load_catalog
+from infra.config.overlays import has_overlay
+from infra.config.regions import AWS_REGION_KEY, aws_region_problems, region_problems
+from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, OWNED_KEYS, PROJECT, drift_problems, read_stack_document
+from infra.config.tiers import guardrail_problems
 from infra.paths import REPO_ROOT
 from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 
-PROJECT = "gpt-oss-platform"
 ENVIRONMENT_KEY = "environment"
 MANAGED_API_KEY = "managedApiKey"
 
@@ -145,6 +150,13 @@ def validate_environment(raw: Any, *, stack: str | None = None, source: str = "e
         found += rules.cross_section_problems(list(env.node_pools), env.serving, env.model.name)
     else:
         found += rules.cross_section_problems(*_sections_for_rules(raw))
+    reported = {p.path for p in found}
+    if "region" not in reported:
+        found += region_problems(raw.get("region"))
+    if "tier" not in reported:
+        # Guardrails judge the values in force: the parsed config with its defaults, or, when a
+        # section is broken, what the user wrote.
+        found += guardrail_problems(raw.get("tier"), env.model_dump(by_alias=True) if env is not None else raw)
     if stack is not None and raw.get("name") != stack:
         found.append(problem("name", f"must equal the stack name {stack!r}", raw.get("name")))
     if found or env is None:
@@ -168,16 +180,63 @@ def read_stack_file(env_name: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     if not path.exists():
         stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError([problem("ENV", f"no stack file {path.name}; stacks: {', '.join(stacks)}", env_name)])
-    document = yaml.safe_load(path.read_text()) or {}
-    return document.get("config") or {}
+    return read_stack_document(env_name, root).get("config") or {}
+
+
+def other_environments(env_name: str, root: Path) -> tuple[dict[str, Any], list[Problem]]:
+    """The raw environment of every other stack under `root`, for the cross-environment rules,
+    and a problem for each stack file that cannot be read (the comparison would be incomplete)."""
+    others: dict[str, Any] = {}
+    found: list[Problem] = []
+    for name in stack_names(root):
+        if name == env_name:
+            continue
+        try:
+            others[name] = read_stack_file(name, root).get(ENVIRONMENT_CONFIG_KEY)
+        except ConfigError as error:
+            found.append(problem(f"Pulumi.{name}.yaml", f"cannot be compared with: {error.problems[0].render()}"))
+    return others, found
+
+
+def boundary_problems(
+    env_name: str, config: dict[str, Any], aws_region: Any, root: Path, drift_keys: tuple[str, ...] = OWNED_KEYS
+) -> list[Problem]:
+    """What only the repository can tell about one stack's config: `aws:region` against the
+    environment's region, a stack file that differs from its overlay, clashes with the other
+    environments. Run the same way by the plan (from the file) and by `pulumi up` (from the
+    config Pulumi passes)."""
+    raw = config.get(ENVIRONMENT_CONFIG_KEY)
+    found = aws_region_problems(aws_region, raw.get("region") if isinstance(raw, dict) else None)
+    if has_overlay(env_name, root):
+        found += drift_problems(env_name, config, root, drift_keys)
+    others, unreadable = other_environments(env_name, root)
+    return found + unreadable + cross_environment_problems(env_name, raw, others)
 
 
 def environment_from_stack_file(env_name: str, root: Path = REPO_ROOT) -> EnvironmentConfig:
     config = read_stack_file(env_name, root)
-    raw = config.get(f"{PROJECT}:{ENVIRONMENT_KEY}")
+    source = f"Pulumi.{env_name}.yaml"
+    raw = config.get(ENVIRONMENT_CONFIG_KEY)
     if raw is None:
-        raise ConfigError([problem(f"{PROJECT}:{ENVIRONMENT_KEY}", "missing from the stack file")], f"Pulumi.{env_name}.yaml")
-    return validate_environment(raw, stack=env_name, source=f"Pulumi.{env_name}.yaml")
+        raise ConfigError([problem(ENVIRONMENT_CONFIG_KEY, "missing from the stack file")], source)
+    found = boundary_problems(env_name, config, config.get(AWS_REGION_KEY), root)
+    try:
+        env = validate_environment(raw, stack=env_name, source=source)
+    except ConfigError as error:
+        raise ConfigError(error.problems + found, source) from None
+    if found:
+        raise ConfigError(found, source)
+    return env
+
+
+# The folder holding the stack files and environments/ the running program compares its config
+# with: the project directory under `pulumi up`; the offline plan points it at its `--stacks`
+# folder (infra/plan/runner.py), so a plan of a variant stack is judged against that variant.
+STACKS_DIR_ENV = "GPT_OSS_PLATFORM_STACKS_DIR"
+
+
+def stacks_dir() -> Path:
+    return Path(os.environ.get(STACKS_DIR_ENV) or REPO_ROOT)
 
 
 def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
@@ -199,6 +258,12 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
             env = validate_environment(raw, stack=stack, source=source)
         except ConfigError as error:
             found += error.problems
+        # The same checks as the plan's, on the config Pulumi passed: a hand-edited stack file
+        # or `pulumi config set` on an owned key is refused here too.
+        # `pulumi:disable-default-providers` is the engine's to enforce; it is compared in the file.
+        aws_region = pulumi.Config("aws").get("region")
+        stack_config = {ENVIRONMENT_CONFIG_KEY: raw, AWS_REGION_KEY: aws_region}
+        found += boundary_problems(stack, stack_config, aws_region, stacks_dir(), (ENVIRONMENT_CONFIG_KEY, AWS_REGION_KEY))
     key = None
     if config.get(MANAGED_API_KEY) is not None:
         if not is_config_secret(f"{PROJECT}:{MANAGED_API_KEY}"):
@@ -209,6 +274,24 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
         found.append(
             problem(MANAGED_API_KEY, "required when fallback.allowed is true; set it with `pulumi config set --secret managedApiKey`")
         )
+    if env is not None and env.gateway.image.digest is None:
+        if pulumi.runtime.is_dry_run():
+            # A preview (and the offline plan) may show what the stack will be before CI has built
+            # the image; it says so. A deployment may not.
+            pulumi.log.warn(f"gateway.image.digest is not set: this preview uses the placeholder {PREVIEW_IMAGE_DIGEST}")
+        else:
+            found.append(
+                problem(
+                    "gateway.image.digest",
+                    "required by `pulumi up`: the sha256 digest of the gateway image that CI built and recorded in the "
+                    "release pins (environments/pins/<env>.yaml gateway_image.digest; docs/operating.md)",
+                )
+            )
     if found or env is None:
         raise ConfigError(found, source)
     return env, key
+
+
+# What a preview shows for the gateway image before CI has recorded a digest (never deployed:
+# `pulumi up` refuses a config without one).
+PREVIEW_IMAGE_DIGEST = "sha256:" + "0" * 64

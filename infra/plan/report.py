@@ -9,6 +9,11 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _control_plane_label(plane: dict[str, Any]) -> str:
+    """`EKS control plane (1.33, extended)`: the window decides the price ($0.10 or $0.60/h)."""
+    return f"EKS control plane ({plane['kubernetes_version']}, {plane['support']})"
+
+
 def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> str:
     lines: list[str] = []
     add = lines.append
@@ -20,7 +25,7 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     k8s_count = sum(n for t, n in counts.items() if t.startswith("kubernetes:"))
     rendered = sum(r["rendered_objects"] or 0 for r in data["helm_releases"])
     add(f"Resources the program registers: {sum(counts.values())} (AWS {aws_count}, Kubernetes {k8s_count}),")
-    add(f"plus {rendered} objects rendered from this repository's chart(s)")
+    add(f"plus {rendered} objects rendered from the Helm releases")
     width = max(len(t) for t in counts) if counts else 0
     for resource_type, count in counts.items():
         add(f"  {resource_type:<{width}}  {count:>3}")
@@ -46,6 +51,15 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     add(f"Tag coverage: {percent:.1f}% ({coverage['fully_tagged']}/{coverage['taggable']} taggable things fully tagged)")
     for missing in coverage["missing"]:
         add(f"  MISSING {missing['type']} {missing['name']}: {', '.join(missing['missing_keys'])}")
+    findings = data["check_findings"]
+    add(f"Checks of the systems the stack configures (kubelet, Kubernetes API, Helm, Pulumi engine, cluster-autoscaler, EKS, IAM): {len(findings)} finding(s)")
+    for finding in findings:
+        add(f"  [{finding['check']}] {finding['subject']}: {finding['message']}")
+    releases = data["helm_releases"]
+    add("Helm releases, rendered with Helm's engine at the pinned versions:")
+    for release in releases:
+        crds = f", {release['crds']} CRDs" if release.get("crds") else ""
+        add(f"  {release['release']:<24} {release['chart']} {release['version']}: {release['rendered_objects']} objects{crds}")
     violations = data["policy_violations"]
     add(f"Policy violations: {len(violations)}")
     for violation in violations:
@@ -62,21 +76,22 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
         ("GPU nodes", breakdown["gpu_nodes"]["floor"], breakdown["gpu_nodes"]["max"]),
         (f"System nodes ({breakdown['system_nodes']['instance_type']})", breakdown["system_nodes"]["floor"], breakdown["system_nodes"]["max"]),
         ("EBS volumes", breakdown["ebs_volumes"]["floor"], breakdown["ebs_volumes"]["max"]),
-        ("EKS control plane", breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
+        (_control_plane_label(money["eks_control_plane"]), breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
         ("NAT gateways", breakdown["nat_gateways"], breakdown["nat_gateways"]),
         ("Secrets Manager", breakdown["secrets_manager"], breakdown["secrets_manager"]),
         ("ElastiCache (Ray GCS)", breakdown["elasticache_gcs"], breakdown["elasticache_gcs"]),
         ("S3 weights", breakdown["s3_weights"], breakdown["s3_weights"]),
     ]
-    add(f"  {'':<28} {'floor':>12} {'max':>12}")
+    add(f"  {'':<36} {'floor':>12} {'max':>12}")
     for label, floor, peak in rows:
-        add(f"  {label:<28} {_usd(floor):>12} {_usd(peak):>12}")
-    add(f"  {'Total':<28} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
+        add(f"  {label:<36} {_usd(floor):>12} {_usd(peak):>12}")
+    add(f"  {'Total':<36} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
     add(f"  not estimated: {'; '.join(assumptions['not_estimated'])}")
     for warning in data["warnings"]:
         add(f"WARNING: {warning}")
     add("")
-    if data["placeholder_secrets"]:
-        add(f"Secrets given offline placeholders (cannot be decrypted here): {', '.join(data['placeholder_secrets'])}")
-    add(f"Wrote {out_dir}/plan.json and {manifest_count} manifest files under {out_dir}/manifests/")
+    if data["placeholders"]:
+        add(f"Offline placeholders (values only the real stack has): {', '.join(data['placeholders'])}")
+    add(f"Status: {data['status'].upper()}" + (f" ({'; '.join(data['failures'])})" if data.get("failures") else ""))
+    add(f"Wrote {out_dir}/plan.json and {manifest_count} manifest files under {out_dir}/manifests/ (a preview: do not commit)")
     return "\n".join(lines)

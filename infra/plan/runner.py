@@ -30,12 +30,16 @@ from infra.config import (
     read_stack_file,
 )
 from infra.config.errors import ConfigError, problem
+from infra.config.load import STACKS_DIR_ENV
 from infra.paths import PULUMI_PROJECT_FILE, REPO_ROOT
 from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
 
 # What a secure config value reads as offline. It is marked secret like the real one, so the
 # plan shows where a secret flows; the plan's secret scan proves it never leaks.
 PLACEHOLDER_SECRET = "offline-plan-placeholder-secret"
+# Before CI has built the gateway image there is no digest; a preview (the offline plan is one)
+# shows a placeholder, listed among the plan's placeholders. `pulumi up` refuses.
+DIGEST_KEY = "gateway.image.digest"
 
 
 @dataclass
@@ -85,6 +89,8 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
             bag[key] = json.dumps(value)
         else:
             bag[key] = str(value)
+    if not env.gateway.image.digest:
+        placeholders.append(DIGEST_KEY)
     if env.fallback.allowed and plain_secret not in bag:
         # The committed stack files carry no key (it is set per clone with --secret).
         bag[plain_secret] = PLACEHOLDER_SECRET
@@ -111,5 +117,14 @@ def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
     env = environment_from_stack_file(env_name, root)
     stack_config = read_stack_file(env_name, root)
     bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
-    registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    # The program compares its config with the stacks and overlays it came from (infra/config/load.py).
+    previous = os.environ.get(STACKS_DIR_ENV)
+    os.environ[STACKS_DIR_ENV] = str(root)
+    try:
+        registrations = run_with_config(env_name, bag, secret_keys, env.region)
+    finally:
+        if previous is None:
+            os.environ.pop(STACKS_DIR_ENV, None)
+        else:
+            os.environ[STACKS_DIR_ENV] = previous
     return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders, workdir=program_dir())

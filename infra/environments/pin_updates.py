@@ -1,0 +1,55 @@
+"""Change an environment's release pins and re-render its stack file in one step, so the pins
+and what `pulumi up` deploys never disagree (the model revision flows into Pulumi.<env>.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.config.errors import ConfigError, problem
+from infra.config.stack_files import render_stack_file
+from infra.environments.checkout import synced_with_checkout
+from infra.environments.pins import DIGEST_RE, REVISION_RE, ImagePin, ReleasePins, load_pins, write_pins
+
+
+def updated_pins(
+    pins: ReleasePins,
+    models: dict[str, str] | None = None,
+    gateway_digest: str | None = None,
+    gateway_repository: str | None = None,
+    gateway_tag: str | None = None,
+) -> ReleasePins:
+    """`pins` with the given values replaced; ConfigError naming each bad value."""
+    found = []
+    for name, revision in (models or {}).items():
+        if not REVISION_RE.match(revision):
+            found.append(problem(f"--model {name}", "revision must be a 40-hex Hugging Face commit", revision))
+    if gateway_digest is not None and not DIGEST_RE.match(gateway_digest):
+        found.append(problem("--gateway-digest", "must be sha256:<64 lower-case hex digits>", gateway_digest))
+    if found:
+        raise ConfigError(found, "pins set")
+    gateway = pins.gateway_image
+    new_image = gateway_repository is not None or gateway_tag is not None
+    gateway = ImagePin(
+        repository=gateway_repository or gateway.repository,
+        tag=gateway_tag or gateway.tag,
+        # A digest belongs to one image: a new repository or tag without a digest clears it.
+        digest=gateway_digest if gateway_digest is not None else (None if new_image else gateway.digest),
+    )
+    return pins.model_copy(update={"models": {**pins.models, **(models or {})}, "gateway_image": gateway})
+
+
+def apply_pins(env: str, pins: ReleasePins, root: Path) -> list[Path]:
+    """Write `pins` for `env` and re-render its stack file; the files written."""
+    written = [write_pins(env, pins, root)]
+    path, _ = render_stack_file(env, root)
+    return written + [path]
+
+
+def set_pins(env: str, root: Path, **changes: object) -> tuple[ReleasePins, list[Path]]:
+    pins = updated_pins(load_pins(env, root), **changes)  # type: ignore[arg-type]
+    return pins, apply_pins(env, pins, root)
+
+
+def sync_pins(env: str, root: Path) -> tuple[ReleasePins, list[Path]]:
+    pins = synced_with_checkout(load_pins(env, root))
+    return pins, apply_pins(env, pins, root)
