@@ -417,6 +417,8 @@ class _Connection(asyncio.Protocol):
 
     def response_done(self, close: bool) -> None:
         """The response was written completely: close, or wait for the next request."""
+        if self.state is _State.CLOSED:
+            return
         if close or self.server.draining or self._refused is not None:
             self.state = _State.CLOSED
             self.transport.close()
@@ -546,7 +548,7 @@ class GatewayServer:
             conn.state = _State.CLOSED
             head = _STATUS_LINES[503] + b"".join(n + b": " + v + b"\r\n" for n, v in refusal.headers)
             conn.transport.write(
-                head + b"retry-after: 1\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(refusal.body) + refusal.body
+                head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(refusal.body) + refusal.body
             )
             conn.transport.close()
             return False
