@@ -359,7 +359,9 @@ class Gateway:
         m, model, client = self.metrics, req.route.model, req.client
         api = req.endpoint.value
         served_by = served.upstream.served_by if served.upstream else "none"
-        m.child(m.requests, api, model, served_by, client.team, client.name, str(served.status)).inc()
+        status = str(served.status)
+        m.child(m.requests, model, served_by, client.team, client.name, status).inc()
+        m.child(m.api_requests, api, status).inc()
         elapsed = self._clock() - req.received
         m.child(m.latency, model, served_by, "true" if req.stream else "false").observe(elapsed)
         if served.upstream is not None and (served.prompt_tokens or served.completion_tokens):
@@ -373,7 +375,7 @@ class Gateway:
             self._spend_gauges(client)
         if self.access is not None:
             self.access.write(
-                f"POST /v1/{api} {served.status} id={req.request_id.decode()} client={client.name} model={model} "
+                f"POST {req.endpoint.path} {served.status} id={req.request_id.decode()} client={client.name} model={model} "
                 f"served_by={served_by} fallback={served.reason.value if served.reason else '-'} "
                 f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}"
                 + (f" detail={served.detail}" if served.detail else "")

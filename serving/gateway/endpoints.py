@@ -18,6 +18,11 @@ class Endpoint(enum.Enum):
         return _UPSTREAM_PATHS[self]
 
     @property
+    def path(self) -> str:
+        """The gateway's own path of the endpoint."""
+        return "/v1" + _UPSTREAM_PATHS[self].decode()
+
+    @property
     def dialect(self) -> str:
         """The event-stream dialect (streaming.CHAT or streaming.RESPONSES)."""
         return "responses" if self is Endpoint.RESPONSES else "chat"

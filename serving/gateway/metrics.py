@@ -15,7 +15,7 @@ from serving.gateway.circuit import CircuitState
 # Latency buckets from a loopback hop (sub-ms) to a long reasoning answer (minutes).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TTFT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 60)
-REQUEST_LABELS = ("environment", "api", "model", "served_by", "team", "client", "code")
+REQUEST_LABELS = ("environment", "model", "served_by", "team", "client", "code")
 # The `reason` of a 503 when no upstream was even tried (every candidate filtered out).
 NO_CANDIDATE = "no_candidate"
 USAGE_LABELS = ("environment", "model", "served_by", "team", "client")
@@ -30,6 +30,12 @@ class GatewayMetrics:
             "gateway_requests",
             "API requests (chat, completions, responses) by who served them and the status returned.",
             REQUEST_LABELS,
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "gateway_api_requests",
+            "API requests by endpoint (chat, completions, responses) and the status returned.",
+            ("environment", "api", "code"),
             registry=r,
         )
         self.prompt_tokens = Counter("gateway_prompt_tokens", "Prompt tokens served.", USAGE_LABELS, registry=r)

@@ -31,7 +31,7 @@ def test_completions_are_served_by_the_primary_with_cost_and_metrics(gateway, pr
     assert completion.choices[0].text.startswith("Hello from self-hosted")
     assert raw.headers["x-gateway-served-by"] == "self-hosted" and float(raw.headers["x-gateway-cost-usd"]) > 0
     assert primary.requests[-1].path == "/v1/completions"
-    assert gateway.metric("gateway_requests_total", api="completions", code="200") == 1
+    assert gateway.metric("gateway_api_requests_total", api="completions", code="200") == 1
 
 
 def test_completions_stream_with_usage_and_done(gateway, primary):

@@ -329,9 +329,30 @@ def test_expect_100_continue_is_answered(gateway):
 def test_pipelined_requests_are_answered_in_order(gateway):
     with connect(gateway) as sock:
         sock.sendall(request() + request(key="sovereign") + b"GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
-        first, second, third = (read_response(sock) for _ in range(3))
+        first, second, third = read_pipelined(sock, 3)
     assert first[0] == second[0] == third[0] == 200
-    assert json.loads(third[2]) == {"status": "ok"}
+    assert json.loads(first[1])["object"] == json.loads(second[1])["object"] == "chat.completion"
+    assert json.loads(third[1]) == {"status": "ok"}
+
+
+def read_pipelined(sock: socket.socket, count: int, deadline_s: float = 5.0) -> list[tuple[int, bytes]]:
+    """`count` responses with a content-length from one connection, in order (one buffer: a read
+    may hold several of them)."""
+    data, out = b"", []
+    end = time.monotonic() + deadline_s
+    while len(out) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1").split("\r\n")
+            length = next(int(line.split(":")[1]) for line in head if line.lower().startswith("content-length"))
+            if len(data) >= head_end + 4 + length:
+                out.append((int(head[0].split()[1]), data[head_end + 4 : head_end + 4 + length]))
+                data = data[head_end + 4 + length :]
+                continue
+        if time.monotonic() > end:
+            raise AssertionError(f"{len(out)} of {count} responses in time")
+        data += sock.recv(65536)
+    return out
 
 
 # -- HTTP/1.0 -----------------------------------------------------------------------------------------
