@@ -153,7 +153,7 @@ def test_a_misspelt_route_is_refused_and_routing_stays_automatic(start_gateway, 
     caplog.set_level(logging.ERROR, logger="serving.gateway.route_override")
     gateway = start_gateway(route_override=_override_settings(kube, tmp_path))
     _drain(kube, "manged")
-    wait_until(lambda: any("'manged' is not one of" in r.getMessage() for r in caplog.records), timeout=2)
+    wait_until(lambda: any("'manged' is not one of" in r.getMessage() for r in caplog.records), timeout=5)
     assert gateway.metric("gateway_route_override", route="auto") == 1
     assert _served_by(gateway) == "self-hosted"
 
