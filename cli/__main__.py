@@ -14,6 +14,8 @@ COMMANDS = {
     "values": "cli.values",
     "reference": "cli.reference",
     "bench": "cli.bench",
+    "smoke": "cli.smoke",
+    "drain": "cli.drain",
 }
 
 
