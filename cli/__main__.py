@@ -16,6 +16,7 @@ COMMANDS = {
     "bench": "cli.bench",
     "smoke": "cli.smoke",
     "drain": "cli.drain",
+    "runbooks": "cli.runbooks",
 }
 
 
