@@ -16,6 +16,7 @@ from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
+from infra.components.registry import GatewayImageRegistry
 from infra.components.node_pools import gpu_node_pool
 from infra.components.secrets import ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
@@ -86,6 +87,8 @@ if managed_api_key is not None and env.fallback.allowed:
         )
     )
 EnvironmentBudget(f"{env.name}-budget", env.name, env.budget, opts=on_aws)
+# The gateway image's ECR repository, one per account (docs/operating.md "Release pipeline").
+registry = GatewayImageRegistry(f"{env.name}-gateway-images", env.registry, opts=on_aws) if env.registry.create else None
 gcs_redis_address = None
 if env.serving.gcs_fault_tolerance.managed:
     gcs_redis_address = GcsRedis(f"{env.name}-gcs", env.serving.gcs_fault_tolerance, cluster.handle, opts=on_aws).address
@@ -104,4 +107,5 @@ pulumi.export("weights_bucket", weights.name)
 pulumi.export("gcs_redis_address", gcs_redis_address)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
+pulumi.export("gateway_image_repository", registry.url if registry else None)
 pulumi.export("node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools])

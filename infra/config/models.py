@@ -591,6 +591,30 @@ class AlertingConfig(Strict):
         return self
 
 
+class RegistryConfig(Strict):
+    """The ECR repository the gateway image is pushed to, in this environment's AWS account.
+
+    One repository per account: where several environments share an account, exactly one of
+    them creates it (`create: true`) and the others name the same repository with `create: false`.
+    """
+
+    create: bool = Field(True, description="This stack creates the repository; false where another stack of the account does.")
+    repository: str = Field(
+        "gpt-oss-gateway",
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+        max_length=256,
+        description="Repository name (ECR rules: lower-case, `/`, `.`, `_`, `-`).",
+    )
+    keep_images: int = Field(
+        200,
+        ge=10,
+        le=10000,
+        description="Images kept; older ones expire. Keep it above the pushes between a release reaching dev and "
+        "leaving prod, or the image prod pins by digest can expire.",
+    )
+    untagged_expire_days: int = Field(14, ge=1, le=365, description="Untagged images (failed pushes) expire after this many days.")
+
+
 class EnvironmentConfig(Strict):
     """Everything that differs between dev, staging and prod.
 
@@ -613,6 +637,7 @@ class EnvironmentConfig(Strict):
         None, description="Who answers for this environment; required to render its runbooks (`gpt-oss-platform runbooks`)."
     )
     alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager receivers and severity routing.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repository of the gateway image.")
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""
