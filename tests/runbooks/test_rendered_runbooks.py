@@ -105,15 +105,27 @@ def test_every_cli_command_in_a_runbook_exists_with_those_flags(stack):
     for path in _rendered_files(stack):
         for block in _bash_blocks(path.read_text()):
             for line in _commands(block):
-                for match in re.finditer(r"(?:\.venv/bin/)?gpt-oss-platform\s+([^|;&>]*)", line):
-                    argv = shlex.split(match.group(1).replace("$(", "").replace(")", ""), comments=True)
+                for target in re.findall(r"\bmake ([a-z][a-z-]*)", line):
+                    assert re.search(rf"^{target}:", (REPO_ROOT / "Makefile").read_text(), re.M), f"{path}: make {target}"
+                if "gpt-oss-platform" not in line:
+                    continue
+                lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+                lexer.whitespace_split = True
+                lexer.commenters = "#"
+                tokens = list(lexer)
+                for start, token in enumerate(tokens):
+                    if token not in ("gpt-oss-platform", ".venv/bin/gpt-oss-platform"):
+                        continue
+                    argv = []
+                    for item in tokens[start + 1 :]:
+                        if item and set(item) <= set("|&;<>()"):
+                            break
+                        argv.append(item)
                     try:
                         parser.parse_args(argv)
                     except SystemExit:
-                        pytest.fail(f"{path.relative_to(REPO_ROOT)}: `gpt-oss-platform {match.group(1).strip()}` is not a valid command")
+                        pytest.fail(f"{path.relative_to(REPO_ROOT)}: `gpt-oss-platform {' '.join(argv)}` is not a valid command")
                     seen += 1
-                for target in re.findall(r"\bmake ([a-z][a-z-]*)", line):
-                    assert re.search(rf"^{target}:", (REPO_ROOT / "Makefile").read_text(), re.M), f"{path}: make {target}"
     assert seen >= 10, "the runbooks should use the CLI (drain, smoke...)"
 
 
