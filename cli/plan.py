@@ -49,7 +49,7 @@ def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
     try:
         plan = build_plan(env, out, stacks)
     except ConfigError as error:
-        print(f"error: {error}\nNothing was registered.", file=sys.stderr)
+        print(f"error: {error}\nNothing was registered. {out / env / 'plan.json'} records the refusal (status: invalid).", file=sys.stderr)
         return BAD_INPUT
     if as_json:
         print(json.dumps(plan.data, indent=2))

@@ -56,6 +56,8 @@ GATEWAY_CLIENTS_FILE = f"{GATEWAY_CLIENTS_DIR}/{CLIENT_KEYS_FIELD}"
 GATEWAY_MANAGED_DIR = "/etc/gateway/managed"
 #: The managed API key file the gateway re-reads on rotation.
 GATEWAY_MANAGED_API_KEY_FILE = f"{GATEWAY_MANAGED_DIR}/{MANAGED_API_KEY_FIELD}"
+#: Name of the gateway image repository (the stack's ECR repository unless gateway.image.repository says otherwise).
+GATEWAY_IMAGE_NAME = "gpt-oss-gateway"
 #: Non-root user and group the gateway image runs as (numeric, so runAsNonRoot can verify it).
 GATEWAY_UID = 10001
 

@@ -3,6 +3,16 @@
 Configuration is validated before the first resource is registered, so a bad stack file
 creates nothing. Every AWS resource goes through one provider whose default tags carry the
 cost tag set; components add explicit tags where default tags do not reach.
+
+Order of the first `pulumi up` (each step waits for what it names; docs/deploy.md):
+1. network, IAM, KMS key, EKS control plane (public endpoint limited to cluster.api_access);
+2. the networking add-ons, then the system node group, then CoreDNS;
+3. kube-prometheus-stack (installs the ServiceMonitor/PodMonitor/PrometheusRule CRDs), then the
+   KubeRay operator (RayService CRD), the device plugin, cluster-autoscaler or Karpenter;
+4. GPU node pools (Karpenter pools after the Karpenter release: its CRDs);
+5. the serving namespace, its Secrets (managed API key, empty client keys), the weights bucket,
+   the GCS Redis, the budget;
+6. the serving chart, after every release that installs a CRD it uses and after its Secrets.
 """
 
 import pulumi
@@ -10,15 +20,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from contracts import GATEWAY_URL, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT
-from infra.chart_values import chart_values
-from infra.components.addons import ClusterAddons
+from infra.chart_values import StackOutputs, chart_values
+from infra.components.addons import ClusterAddons, needs_karpenter
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
 from infra.components.registry import GatewayImageRegistry
 from infra.components.node_pools import gpu_node_pool
-from infra.components.secrets import ManagedApiKey
+from infra.components.secrets import ClientKeys, ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
@@ -32,6 +42,8 @@ except ConfigError as error:
 
 stack = pulumi.get_stack()
 tags = cost_tags(env, stack)
+# Labels of the Kubernetes objects this program creates itself (namespaces, Secrets, Karpenter
+# objects). Nodes and third-party charts get the cost tags only (see ClusterAddons, node_labels).
 labels = k8s_labels(env, stack, "gpt-oss-platform")
 aws_provider = aws.Provider("aws", region=env.region, default_tags={"tags": tags})
 on_aws = pulumi.ResourceOptions(providers=[aws_provider])
@@ -44,7 +56,8 @@ cluster = EksCluster(
     env.cluster,
     env.region,
     tags,
-    labels,
+    karpenter_nodes=needs_karpenter(env),
+    protect=env.protect_stateful,
     private_subnet_ids=network.private_subnet_ids if network else None,
     public_subnet_ids=network.public_subnet_ids if network else None,
     opts=on_aws,
@@ -57,54 +70,89 @@ k8s_provider = k8s.Provider(
 )
 on_both = pulumi.ResourceOptions(providers=[aws_provider, k8s_provider])
 
-addons = ClusterAddons(f"{env.name}-addons", env, cluster.handle, labels, opts=on_both)
+addons = ClusterAddons(f"{env.name}-addons", env, cluster.handle, tags, opts=on_both)
 pools = [
     gpu_node_pool(
         f"{env.name}-{pool.name}",
         pool,
         cluster.handle,
         tags,
-        labels,
         opts=pulumi.ResourceOptions(
             providers=[aws_provider, k8s_provider],
-            depends_on=[addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else [],
+            depends_on=[addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else None,
         ),
     )
     for pool in env.node_pools
 ]
 namespace = ServingNamespace(f"{env.name}-serving", labels, opts=on_both)
-weights = WeightsBucket(f"{env.name}-weights", cluster.handle, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT, opts=on_aws)
-secrets = []
+weights = WeightsBucket(
+    f"{env.name}-weights",
+    cluster.handle,
+    NAMESPACE,
+    RAY_WORKER_SERVICE_ACCOUNT,
+    protect=env.protect_stateful,
+    opts=on_aws,
+)
+secrets: list[pulumi.Resource] = [
+    ClientKeys(f"{env.name}-client-keys", namespace.name, labels, opts=pulumi.ResourceOptions(providers=[k8s_provider])).secret
+]
+managed_key_secret_name = None
 if managed_api_key is not None and env.fallback.allowed:
-    secrets.append(
-        ManagedApiKey(
-            f"{env.name}-managed-api-key",
-            managed_api_key,
-            f"gpt-oss-platform/{env.name}/managed-api-key",
-            namespace.name,
-            labels,
-            opts=on_both,
-        )
+    managed = ManagedApiKey(
+        f"{env.name}-managed-api-key",
+        managed_api_key,
+        f"gpt-oss-platform/{env.name}/managed-api-key-",
+        namespace.name,
+        labels,
+        protect=env.protect_stateful,
+        opts=on_both,
     )
+    secrets.append(managed.kubernetes_secret)
+    managed_key_secret_name = managed.secret_name
 EnvironmentBudget(f"{env.name}-budget", env.name, env.budget, opts=on_aws)
 # The gateway image's ECR repository, one per account (docs/operating.md "Release pipeline").
 registry = GatewayImageRegistry(f"{env.name}-gateway-images", env.registry, opts=on_aws) if env.registry.create else None
 gcs_redis_address = None
 if env.serving.gcs_fault_tolerance.managed:
-    gcs_redis_address = GcsRedis(f"{env.name}-gcs", env.serving.gcs_fault_tolerance, cluster.handle, opts=on_aws).address
+    gcs_redis_address = GcsRedis(
+        f"{env.name}-gcs",
+        env.serving.gcs_fault_tolerance,
+        cluster.handle,
+        protect=env.protect_stateful,
+        opts=on_aws,
+    ).address
+
+# The gateway image: the configured repository, or this account's ECR repository of that name,
+# at the digest the release pins record (required; the config boundary refuses a missing one).
+account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=aws_provider)).account_id
+repository = pulumi.Output.from_input(env.gateway.image.repository) if env.gateway.image.repository else account.apply(
+    lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{env.registry.repository}"
+)
+gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest}")
+
+# The serving chart creates a RayService (KubeRay's CRD) and ServiceMonitor, PodMonitor and
+# PrometheusRule objects (kube-prometheus-stack's CRDs), and mounts the Secrets above.
+crd_installers = [addons.kuberay, *([addons.prometheus_stack] if addons.prometheus_stack else [])]
 serving = ServingRelease(
     f"{env.name}-serving",
     namespace.name,
-    pulumi.Output.all(weights.name, gcs_redis_address).apply(
-        lambda args: chart_values(env, stack, weights_bucket=args[0], gcs_redis_address=args[1])
+    pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address).apply(
+        lambda args: chart_values(
+            env,
+            stack,
+            StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+        )
     ),
-    opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[addons, *secrets, *pools]),
+    opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[*crd_installers, *secrets]),
 )
 
 pulumi.export("cluster_name", cluster.handle.name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
 pulumi.export("weights_bucket", weights.name)
 pulumi.export("gcs_redis_address", gcs_redis_address)
+pulumi.export("service_cidr", cluster.handle.service_cidr)
+pulumi.export("gateway_image", gateway_image)
+pulumi.export("managed_api_key_secret", managed_key_secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
 pulumi.export("gateway_image_repository", registry.url if registry else None)

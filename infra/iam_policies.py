@@ -18,6 +18,15 @@ EKS_NODE_POLICIES = (
     f"{AWS_MANAGED}/AmazonSSMManagedInstanceCore",
 )
 
+# Nodes Karpenter launches: the managed policies of Karpenter's reference KarpenterNodeRole
+# (website/content/en/v1.14/getting-started/getting-started-with-karpenter/cloudformation.yaml).
+KARPENTER_NODE_POLICIES = (
+    f"{AWS_MANAGED}/AmazonEKS_CNI_Policy",
+    f"{AWS_MANAGED}/AmazonEKSWorkerNodePolicy",
+    f"{AWS_MANAGED}/AmazonEC2ContainerRegistryPullOnly",
+    f"{AWS_MANAGED}/AmazonSSMManagedInstanceCore",
+)
+
 
 def dumps(document: dict) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
@@ -105,109 +114,175 @@ def cluster_autoscaler(cluster_name: str) -> dict:
 
 
 def karpenter_controller(cluster_name: str, region: str, node_role_arn: str, queue_arn: str, cluster_arn: str) -> dict:
-    """The Karpenter controller's permissions, scoped to this cluster's tag where EC2 allows it
-    (after Karpenter's reference CloudFormation, v1)."""
-    owned = {"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}}
+    """The Karpenter controller's permissions: the statements of Karpenter's reference policies at the
+    pinned version, v1.14 (website/content/en/v1.14/getting-started/getting-started-with-karpenter/
+    cloudformation.yaml: NodeLifecycle, IAMIntegration, EKSIntegration, Interruption, ZonalShift and
+    ResourceDiscovery policies), with the same conditions. tests/infra/test_iam_policies.py holds
+    that reference as data and proves every one of its actions is granted here, no narrower."""
+    partition, account = cluster_arn.split(":")[1], cluster_arn.split(":")[4]
+    ec2 = f"arn:{partition}:ec2:{region}"
+    profiles = f"arn:{partition}:iam::{account}:instance-profile/*"
+    cluster_owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}
     request_owned = {
-        "StringEquals": {
-            f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
-            "aws:RequestTag/eks:eks-cluster-name": cluster_name,
-        }
+        f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
+        "aws:RequestTag/eks:eks-cluster-name": cluster_name,
     }
+    launched = [
+        f"{ec2}:*:fleet/*",
+        f"{ec2}:*:instance/*",
+        f"{ec2}:*:volume/*",
+        f"{ec2}:*:network-interface/*",
+        f"{ec2}:*:launch-template/*",
+        f"{ec2}:*:spot-instances-request/*",
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ReadOnly",
+                "Sid": "AllowScopedEC2InstanceAccessActions",
                 "Effect": "Allow",
-                "Action": [
-                    "ec2:DescribeAvailabilityZones",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstances",
-                    "ec2:DescribeInstanceTypeOfferings",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplates",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSpotPriceHistory",
-                    "ec2:DescribeSubnets",
-                    "pricing:GetProducts",
-                ],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
-            },
-            {
-                "Sid": "LaunchWithinCluster",
-                "Effect": "Allow",
-                "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
                 "Resource": [
-                    f"arn:aws:ec2:{region}:*:fleet/*",
-                    f"arn:aws:ec2:{region}:*:instance/*",
-                    f"arn:aws:ec2:{region}:*:volume/*",
-                    f"arn:aws:ec2:{region}:*:network-interface/*",
-                    f"arn:aws:ec2:{region}:*:launch-template/*",
-                    f"arn:aws:ec2:{region}:*:spot-instances-request/*",
+                    f"{ec2}::image/*",
+                    f"{ec2}::snapshot/*",
+                    f"{ec2}:*:security-group/*",
+                    f"{ec2}:*:subnet/*",
+                    f"{ec2}:*:capacity-reservation/*",
+                    f"{ec2}:*:placement-group/*",
                 ],
-                "Condition": request_owned,
-            },
-            {
-                "Sid": "LaunchFromSharedResources",
-                "Effect": "Allow",
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
-                "Resource": [
-                    f"arn:aws:ec2:{region}::image/*",
-                    f"arn:aws:ec2:{region}::snapshot/*",
-                    f"arn:aws:ec2:{region}:*:security-group/*",
-                    f"arn:aws:ec2:{region}:*:subnet/*",
-                    f"arn:aws:ec2:{region}:*:launch-template/*",
-                ],
             },
             {
-                "Sid": "TagOnLaunch",
+                "Sid": "AllowScopedEC2LaunchTemplateAccessActions",
                 "Effect": "Allow",
+                "Resource": f"{ec2}:*:launch-template/*",
+                "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
+                "Condition": {"StringEquals": cluster_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
+            },
+            {
+                "Sid": "AllowScopedEC2InstanceActionsWithTags",
+                "Effect": "Allow",
+                "Resource": launched,
+                "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
+                "Condition": {"StringEquals": request_owned, "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"}},
+            },
+            {
+                "Sid": "AllowScopedResourceCreationTagging",
+                "Effect": "Allow",
+                "Resource": launched,
                 "Action": "ec2:CreateTags",
-                "Resource": [
-                    f"arn:aws:ec2:{region}:*:fleet/*",
-                    f"arn:aws:ec2:{region}:*:instance/*",
-                    f"arn:aws:ec2:{region}:*:volume/*",
-                    f"arn:aws:ec2:{region}:*:network-interface/*",
-                    f"arn:aws:ec2:{region}:*:launch-template/*",
-                    f"arn:aws:ec2:{region}:*:spot-instances-request/*",
-                ],
                 "Condition": {
-                    **request_owned,
-                    "StringEqualsIfExists": {"ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                    "StringEquals": {**request_owned, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                    "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
                 },
             },
             {
-                "Sid": "TerminateOwn",
+                "Sid": "AllowScopedResourceTagging",
                 "Effect": "Allow",
-                "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate", "ec2:CreateTags"],
-                "Resource": [f"arn:aws:ec2:{region}:*:instance/*", f"arn:aws:ec2:{region}:*:launch-template/*"],
-                "Condition": owned,
+                "Resource": f"{ec2}:*:instance/*",
+                "Action": "ec2:CreateTags",
+                "Condition": {
+                    "StringEquals": cluster_owned,
+                    "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+                    "StringEqualsIfExists": {"aws:RequestTag/eks:eks-cluster-name": cluster_name},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["eks:eks-cluster-name", "karpenter.sh/nodeclaim", "Name"]},
+                },
             },
-            {"Sid": "PassNodeRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": node_role_arn},
             {
-                "Sid": "InstanceProfiles",
+                "Sid": "AllowScopedDeletion",
                 "Effect": "Allow",
-                "Action": [
-                    "iam:AddRoleToInstanceProfile",
-                    "iam:CreateInstanceProfile",
-                    "iam:DeleteInstanceProfile",
-                    "iam:GetInstanceProfile",
-                    "iam:ListInstanceProfiles",
-                    "iam:RemoveRoleFromInstanceProfile",
-                    "iam:TagInstanceProfile",
-                ],
-                "Resource": "*",
+                "Resource": [f"{ec2}:*:instance/*", f"{ec2}:*:launch-template/*"],
+                "Action": ["ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"],
+                "Condition": {"StringEquals": cluster_owned, "StringLike": {"aws:ResourceTag/karpenter.sh/nodepool": "*"}},
             },
-            {"Sid": "AmiLookup", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"arn:aws:ssm:{region}::parameter/aws/service/*"},
             {
-                "Sid": "Interruptions",
+                "Sid": "AllowPassingInstanceRole",
                 "Effect": "Allow",
-                "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+                "Resource": node_role_arn,
+                "Action": "iam:PassRole",
+                "Condition": {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "ec2.amazonaws.com.cn"]}},
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileCreationActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": ["iam:CreateInstanceProfile"],
+                "Condition": {
+                    "StringEquals": {**request_owned, "aws:RequestTag/topology.kubernetes.io/region": region},
+                    "StringLike": {"aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileTagActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": ["iam:TagInstanceProfile"],
+                "Condition": {
+                    "StringEquals": {
+                        **cluster_owned,
+                        "aws:ResourceTag/topology.kubernetes.io/region": region,
+                        **request_owned,
+                        "aws:RequestTag/topology.kubernetes.io/region": region,
+                    },
+                    "StringLike": {
+                        "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                        "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*",
+                    },
+                },
+            },
+            {
+                "Sid": "AllowScopedInstanceProfileActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
+                "Condition": {
+                    "StringEquals": {**cluster_owned, "aws:ResourceTag/topology.kubernetes.io/region": region},
+                    "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
+                },
+            },
+            {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Resource": cluster_arn, "Action": "eks:DescribeCluster"},
+            {
+                "Sid": "AllowInterruptionQueueActions",
+                "Effect": "Allow",
                 "Resource": queue_arn,
+                "Action": ["sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
             },
-            {"Sid": "Cluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster_arn},
+            {
+                "Sid": "AllowZonalShiftStatusReadOnly",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": ["arc-zonal-shift:GetManagedResource"],
+                "Condition": {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}},
+            },
+            {
+                "Sid": "AllowRegionalReadActions",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": [
+                    "ec2:DescribeCapacityReservations",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstances",
+                    "ec2:DescribeInstanceStatus",
+                    "ec2:DescribeInstanceTypeOfferings",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplates",
+                    "ec2:DescribePlacementGroups",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSpotPriceHistory",
+                    "ec2:DescribeSubnets",
+                ],
+                "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+            },
+            {
+                "Sid": "AllowSSMReadActions",
+                "Effect": "Allow",
+                "Resource": f"arn:{partition}:ssm:{region}::parameter/aws/service/*",
+                "Action": "ssm:GetParameter",
+            },
+            # The Price List API answers only in us-east-1 (and two other regions): a region
+            # condition here would break Karpenter's pricing everywhere else.
+            {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Resource": "*", "Action": "pricing:GetProducts"},
+            {"Sid": "AllowUnscopedInstanceProfileListAction", "Effect": "Allow", "Resource": "*", "Action": "iam:ListInstanceProfiles"},
+            {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Resource": profiles, "Action": "iam:GetInstanceProfile"},
         ],
     }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from contracts import (
+    GPU_RESOURCE,
     GPU_TAINT_EFFECT,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
 GPU_TAINT = {"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
 GPU_TOLERATION = {"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
 CA_TAG_PREFIX = "k8s.io/cluster-autoscaler/node-template"
+# cluster-autoscaler's GPU label on AWS: a node carrying it counts as a GPU node even before the
+# device plugin advertises its GPUs, so one pending pod does not trigger a second scale-up
+# (cluster-autoscaler/cloudprovider/aws/README.md, "GPU Node Groups"; aws_cloud_provider.go GPULabel).
+# Its domain is neither kubernetes.io nor k8s.io, so the kubelet accepts it as a node label.
+CA_GPU_LABEL = "k8s.amazonaws.com/accelerator"
+# Share of a node's root volume it offers pods as allocatable ephemeral storage: the kubelet's
+# default hard eviction threshold keeps 10% of nodefs free (nodefs.available<10%), and 1 GiB is
+# reserved for the system (kubernetes.io/docs, "Node-pressure Eviction", "Reserve Compute Resources").
+EPHEMERAL_SHARE = 0.9
+EPHEMERAL_SYSTEM_RESERVED_GIB = 1
 
 Capacity = Literal["on-demand", "spot"]
 
@@ -63,29 +74,42 @@ def capacity_groups(pool: NodePoolConfig) -> list[CapacityGroup]:
     return groups
 
 
-def node_labels(pool: NodePoolConfig, group: CapacityGroup, cost_labels: dict[str, str]) -> dict[str, str]:
-    """Labels every node of the group carries: cost labels, pool, GPU and capacity."""
+def node_labels(pool: NodePoolConfig, group: CapacityGroup, cost_tags: dict[str, str]) -> dict[str, str]:
+    """Labels every node of the group carries: the cost tags (plain keys), pool, GPU, capacity and
+    cluster-autoscaler's GPU label. All are in domains the kubelet accepts in --node-labels
+    (infra/plan/checks/node_labels.py applies its rule to whatever the program registers)."""
     return dict(
         sorted(
             {
-                **cost_labels,
+                **cost_tags,
                 NODE_POOL_LABEL: pool.name,
                 NODE_GPU_LABEL: pool.gpu,
                 NODE_CAPACITY_LABEL: group.capacity,
+                CA_GPU_LABEL: f"nvidia-{pool.gpu.lower()}",
             }.items()
         )
     )
 
 
-def autoscaler_template_tags(labels: dict[str, str], gpus_per_node: int) -> dict[str, str]:
+def allocatable_ephemeral_gib(disk_size_gib: int) -> int:
+    """Ephemeral storage a node of this root volume size offers pods (see EPHEMERAL_SHARE)."""
+    return int(disk_size_gib * EPHEMERAL_SHARE) - EPHEMERAL_SYSTEM_RESERVED_GIB
+
+
+def autoscaler_template_tags(labels: dict[str, str], gpus_per_node: int, disk_size_gib: int) -> dict[str, str]:
     """ASG tags that let cluster-autoscaler scale a group up from zero nodes.
 
-    With no node running it cannot read labels, taints or GPU count from a node, so it reads
-    them from these tags (cluster-autoscaler AWS README, "Auto-Discovery Setup").
+    With no node running it builds a template node from the instance type (CPU, memory, GPU
+    count, 110 pods) and from these tags: labels, taints and every other resource, such as
+    ephemeral-storage, which it otherwise takes as zero, so a pod that requests any never fits
+    (cluster-autoscaler cloudprovider/aws/aws_manager.go buildNodeFromTemplate,
+    extractAllocatableResourcesFromAsg; AWS README "Auto-Discovery Setup"). The offline plan
+    checks these tags against the rendered pods meant for the group (checks/scale_from_zero.py).
     """
     tags = {f"{CA_TAG_PREFIX}/label/{key}": value for key, value in labels.items()}
     tags[f"{CA_TAG_PREFIX}/taint/{GPU_TAINT['key']}"] = f"{GPU_TAINT['value']}:{GPU_TAINT['effect']}"
-    tags[f"{CA_TAG_PREFIX}/resources/nvidia.com/gpu"] = str(gpus_per_node)
+    tags[f"{CA_TAG_PREFIX}/resources/{GPU_RESOURCE}"] = str(gpus_per_node)
+    tags[f"{CA_TAG_PREFIX}/resources/ephemeral-storage"] = f"{allocatable_ephemeral_gib(disk_size_gib)}Gi"
     return dict(sorted(tags.items()))
 
 

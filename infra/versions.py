@@ -30,7 +30,8 @@ NVIDIA_DEVICE_PLUGIN = ChartPin(
     namespace="kube-system",
     repository="https://nvidia.github.io/k8s-device-plugin",
     chart="nvidia-device-plugin",
-    version="0.20.1",
+    # 0.20.0: the release whose chart the offline plan renders and checks (infra/upstream/lock.json).
+    version="0.20.0",
 )
 CLUSTER_AUTOSCALER = ChartPin(
     release="cluster-autoscaler",

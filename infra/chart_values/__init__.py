@@ -11,18 +11,31 @@ a release (a test compares its key tree with charts/gpt-oss-serving/values.yaml)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from contracts import APPLICATION, MANAGED_BY, RELEASE
 from infra.chart_values.alerts import alert_values
 from infra.chart_values.gateway import gateway_values
-from infra.chart_values.network import network_policy_values
+from infra.chart_values.network import network_policy_values, vpc_cidrs
 from infra.chart_values.ray import ray_service_values, ray_values
 from infra.chart_values.route_override import route_override_values
 from infra.chart_values.serve import model_values, readiness_values, serve_values, tiktoken_values
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing, size_replica
 from infra.tags import cost_tags
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """What the chart values need from the running stack, not from the config: names AWS or the
+    stack assigns. The Pulumi program passes its outputs; the GitOps path reads them from
+    `pulumi stack output`; tests and the offline plan use stand-ins."""
+
+    gateway_image: str  # repository@sha256:digest
+    service_cidr: str
+    weights_bucket: str | None = None  # required when model.source is s3
+    gcs_redis_address: str | None = None  # required when gcs_fault_tolerance.redis is managed
 
 
 def sizing_for(env: EnvironmentConfig) -> ReplicaSizing:
@@ -47,19 +60,12 @@ def label_values(env: EnvironmentConfig, stack: str) -> dict[str, Any]:
     }
 
 
-def chart_values(
-    env: EnvironmentConfig, stack: str, *, weights_bucket: str | None, gcs_redis_address: str | None = None
-) -> dict[str, Any]:
+def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> dict[str, Any]:
     """The complete chart values for `env` deployed as Pulumi stack `stack`.
-
-    `weights_bucket` is the environment's S3 bucket for staged weights and tiktoken files;
-    it is required when `model.source` is `s3` and ignored for `huggingface`.
-    `gcs_redis_address` is the host:port of the ElastiCache store the program creates when
-    `serving.gcs_fault_tolerance.redis` is `managed`.
-    Raises ValueError naming what is missing when the values cannot be computed.
-    """
+    Raises ValueError naming what is missing when the values cannot be computed."""
     sizing = sizing_for(env)
     labels = label_values(env, stack)
+    weights_bucket, gcs_redis_address = outputs.weights_bucket, outputs.gcs_redis_address
     return {
         "nameOverride": "",
         "fullnameOverride": RELEASE,
@@ -70,13 +76,13 @@ def chart_values(
         "tiktoken": tiktoken_values(env, weights_bucket),
         "readiness": readiness_values(),
         "rayService": ray_service_values(env, sizing, gcs_redis_address),
-        "networkPolicy": network_policy_values(env),
+        "networkPolicy": network_policy_values(env, outputs.service_cidr),
         "metrics": {
             "podMonitor": {"enabled": True, "interval": "30s", "labels": {}},
             "dashboard": {"enabled": True, "labels": {}},
         },
         "alerts": alert_values(env, labels["cost"]["environment"], sizing),
         "podDisruptionBudget": {"rayWorkers": {"enabled": True, "maxUnavailable": 1}},
-        "gateway": gateway_values(env),
+        "gateway": gateway_values(env, outputs.gateway_image, vpc_cidrs(env), labels["cost"]),
         "routeOverride": route_override_values(),
     }

@@ -23,7 +23,15 @@ def vpc_cidrs(env: EnvironmentConfig) -> list[str]:
     return list(PRIVATE_RANGES)
 
 
-def network_policy_values(env: EnvironmentConfig) -> dict[str, Any]:
+def api_server_addresses(vpc: list[str], service_cidr: str) -> list[str]:
+    """Where a pod reaches the Kubernetes API: the `kubernetes` Service's ClusterIP (the first
+    address of the Service CIDR) and the control-plane ENIs in the VPC it is translated to; a
+    policy may see either, so both are allowed."""
+    first = next(ipaddress.ip_network(service_cidr).hosts())
+    return [f"{first}/32", *vpc]
+
+
+def network_policy_values(env: EnvironmentConfig, service_cidr: str) -> dict[str, Any]:
     return {
         "enabled": True,
         "dns": {"namespace": "kube-system", "podLabels": {"k8s-app": "kube-dns"}},
@@ -32,7 +40,7 @@ def network_policy_values(env: EnvironmentConfig) -> dict[str, Any]:
             "podLabels": {"app.kubernetes.io/name": "prometheus"},
         },
         "kuberayOperatorNamespace": KUBERAY_OPERATOR.namespace,
-        "kubeApiServer": [{"cidr": cidr} for cidr in vpc_cidrs(env)],
+        "kubeApiServer": [{"cidr": cidr} for cidr in api_server_addresses(vpc_cidrs(env), service_cidr)],
         "weightsEgress": INTERNET,
         "podIdentityAgent": True,
         "redisEgress": [{"cidr": cidr} for cidr in vpc_cidrs(env)],

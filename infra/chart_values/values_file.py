@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from infra.chart_values import chart_values, sizing_for
+from infra.chart_values import StackOutputs, chart_values, sizing_for
 from infra.config.models import EnvironmentConfig
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -19,10 +19,8 @@ def _yaml_block(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True).rstrip("\n")
 
 
-def render_values_file(
-    env: EnvironmentConfig, stack: str, weights_bucket: str | None, gcs_redis_address: str | None = None
-) -> str:
-    values = chart_values(env, stack, weights_bucket=weights_bucket, gcs_redis_address=gcs_redis_address)
+def render_values_file(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> str:
+    values = chart_values(env, stack, outputs)
     sizing = sizing_for(env)
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),

@@ -25,6 +25,8 @@ class GcsRedis(pulumi.ComponentResource):
         name: str,
         config: GcsFaultToleranceConfig,
         cluster: ClusterHandle,
+        *,
+        protect: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gptoss:storage:GcsRedis", name, None, opts)
@@ -62,7 +64,8 @@ class GcsRedis(pulumi.ComponentResource):
             subnet_group_name=subnets.name,
             security_group_ids=[group.id],
             snapshot_retention_limit=1,
-            opts=child,
+            # Replacing it loses the Ray cluster state GCS fault tolerance exists to keep.
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         self.address = self.replication_group.primary_endpoint_address.apply(lambda host: f"{host}:{REDIS_PORT}")
         self.register_outputs({"address": self.address})

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from contracts import NAMESPACE, RELEASE
+from infra.components.options import child_options
 from infra.paths import CHART_DIR
 
 # Every pod of the chart (Ray head with KubeRay's autoscaler sidecar, GPU workers, gateway)
@@ -51,14 +52,18 @@ class ServingNamespace(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             name,
             metadata={"name": NAMESPACE, "labels": {**labels, **POD_SECURITY}},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.name = self.namespace.metadata.apply(lambda m: m["name"])
         self.register_outputs({"name": self.name})
 
 
 class ServingRelease(pulumi.ComponentResource):
-    """The chart, installed from this repository at the version in its Chart.yaml."""
+    """The chart, installed from this repository at the version in its Chart.yaml.
+
+    The Helm release waits for what `opts.depends_on` names (the releases that install the
+    RayService, ServiceMonitor, PodMonitor and PrometheusRule CRDs, the Secrets it mounts):
+    handed to the release itself, since a component's dependencies do not reach its children."""
 
     def __init__(
         self,
@@ -78,6 +83,6 @@ class ServingRelease(pulumi.ComponentResource):
             # The RayService becomes ready only after weights load (minutes); Pulumi waits for
             # the gateway Deployment, not for the model.
             timeout=900,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.register_outputs({"release": self.release.name})

@@ -20,11 +20,14 @@ class WeightsBucket(pulumi.ComponentResource):
         cluster: ClusterHandle,
         namespace: str,
         service_account: str,
+        *,
+        protect: bool,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gptoss:storage:WeightsBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=child)
+        # Staged weights take an hour and tens of GB to re-upload: protected where state matters.
+        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=pulumi.ResourceOptions(parent=self, protect=protect))
         aws.s3.BucketOwnershipControls(
             name, bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
         )

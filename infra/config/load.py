@@ -209,6 +209,14 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
         found.append(
             problem(MANAGED_API_KEY, "required when fallback.allowed is true; set it with `pulumi config set --secret managedApiKey`")
         )
+    if env is not None and env.gateway.image.digest is None:
+        found.append(
+            problem(
+                "gateway.image.digest",
+                "required by `pulumi up`: the sha256 digest of the gateway image that CI built and recorded in the "
+                "release pins (docs/operating.md); the offline plan uses a placeholder",
+            )
+        )
     if found or env is None:
         raise ConfigError(found, source)
     return env, key

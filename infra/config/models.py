@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts import MAX_USER_TAGS, REQUIRED_TAG_KEYS
+from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
 
 from infra.catalog import load_catalog
 
@@ -39,6 +39,25 @@ class NetworkConfig(Strict):
     single_nat_gateway: bool = Field(
         True, description="One NAT gateway for all zones (cheaper) instead of one per zone (survives a zone outage)."
     )
+    service_cidr: str = Field(
+        "172.20.0.0/16",
+        description="Kubernetes Service CIDR of the new cluster (fixed so network policies can name the API "
+        "server's ClusterIP range); must not overlap the VPC.",
+    )
+
+    @field_validator("service_cidr")
+    @classmethod
+    def _service_cidr(cls, value: str) -> str:
+        network = ipaddress.ip_network(value, strict=True)
+        if not 12 <= network.prefixlen <= 24:
+            raise ValueError("must be a /12 to /24 (EKS API KubernetesNetworkConfigRequest.serviceIpv4Cidr)")
+        return str(network)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> NetworkConfig:
+        if ipaddress.ip_network(self.vpc_cidr).overlaps(ipaddress.ip_network(self.service_cidr)):
+            raise ValueError(f"service_cidr {self.service_cidr} overlaps vpc_cidr {self.vpc_cidr}: pick ranges that do not overlap")
+        return self
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -73,14 +92,65 @@ class SystemNodeGroupConfig(Strict):
         return self
 
 
+def _cidrs(value: list[str]) -> list[str]:
+    """Normalised CIDRs; a host address with bits set (10.0.0.1/16) is refused, not guessed at."""
+    out = []
+    for cidr in value:
+        try:
+            out.append(str(ipaddress.ip_network(cidr, strict=True)))
+        except ValueError:
+            raise ValueError(f"{cidr!r} is not a network in CIDR notation (e.g. 203.0.113.0/24)") from None
+    return out
+
+
+class ApiAccessConfig(Strict):
+    """How the machine that runs `pulumi up` (a laptop or a CI runner) reaches the Kubernetes API.
+
+    The same `up` that creates the cluster creates namespaces, Secrets and Helm releases in it, so
+    the runner must reach the API server. `public`: the endpoint is public, restricted to
+    `public_cidrs` (private access stays on for the nodes). `private`: no public endpoint; the
+    runner sits inside the cluster's VPC (or a network routed to it). A VPC this stack creates
+    cannot hold the runner before the first `up`, so `private` needs `cluster.mode: existing`
+    (or switch a created cluster to `private` once a runner inside its VPC exists).
+    """
+
+    mode: Literal["public", "private"] = Field(
+        "public", description="`public` (restricted to public_cidrs) or `private` (runner inside the VPC)."
+    )
+    public_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Source CIDRs allowed to reach a public endpoint: your office/VPN egress and your CI "
+        "runners' egress. Required with mode `public`; ignored by an existing cluster (its endpoint is not managed here).",
+    )
+
+    @field_validator("public_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        return _cidrs(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiAccessConfig:
+        if self.mode == "public" and not self.public_cidrs:
+            raise ValueError(
+                "public_cidrs is required with mode `public`: list the egress CIDRs of the machines that run "
+                "`pulumi up` (e.g. [203.0.113.0/24]); `0.0.0.0/0` opens the API server to the internet"
+            )
+        if self.mode == "private" and self.public_cidrs:
+            raise ValueError("public_cidrs is only for mode `public`; a private endpoint has no public address")
+        return self
+
+
 class ClusterConfig(Strict):
     """The EKS cluster: created by this stack with its network, or an existing one attached by name."""
 
     mode: Literal["create", "existing"] = Field(description="`create` builds VPC + EKS; `existing` attaches by name.")
     name: str = Field(pattern=NAME_RE, description="EKS cluster name (new or existing).")
     kubernetes_version: str = Field("1.33", description=f"EKS version for a new cluster; one of {', '.join(KUBERNETES_VERSIONS)}.")
-    endpoint_public_access: bool = Field(
-        False, description="Expose the API server publicly. Off by default: reach it through VPN or a bastion."
+    api_access: ApiAccessConfig = Field(description="How the runner of `pulumi up` reaches the Kubernetes API.")
+    admin_role_arns: list[str] = Field(
+        default_factory=list,
+        description="IAM roles given cluster-admin through an EKS access entry (on-call, platform team), besides "
+        "the identity that creates the cluster.",
     )
     network: NetworkConfig | None = Field(None, description="The new VPC; only with mode `create`.")
     subnet_ids: list[str] | None = Field(
@@ -95,6 +165,16 @@ class ClusterConfig(Strict):
     def _version(cls, value: str) -> str:
         if value not in KUBERNETES_VERSIONS:
             raise ValueError(f"must be one of {', '.join(KUBERNETES_VERSIONS)}")
+        return value
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _role_arns(cls, value: list[str]) -> list[str]:
+        bad = [arn for arn in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", arn)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs (arn:aws:iam::<account>:role/<name>): {', '.join(bad)}")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a role twice: EKS refuses a second access entry for the same principal")
         return value
 
     @field_validator("subnet_ids")
@@ -112,6 +192,12 @@ class ClusterConfig(Strict):
             raise ValueError("subnet_ids is only for mode `existing`; a new cluster makes its own subnets")
         if self.mode == "existing" and self.network is not None:
             raise ValueError("network is only for mode `create`; an existing cluster keeps its VPC")
+        if self.mode == "create" and self.api_access.mode == "private":
+            raise ValueError(
+                "api_access.mode `private` with mode `create`: the runner of `pulumi up` cannot be inside a VPC "
+                "that this `up` creates, so it could not reach the API to install anything. Create with mode "
+                "`public` and public_cidrs, then switch to `private` once a runner inside the VPC exists"
+            )
         return self
 
     @property
@@ -345,6 +431,61 @@ class FallbackConfig(Strict):
         return value.rstrip("/")
 
 
+class GatewayImageConfig(Strict):
+    """The gateway container image, pinned by digest (built by CI from serving/gateway/Dockerfile)."""
+
+    repository: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*$",
+        description="Image repository, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-gateway`; "
+        "default: the ECR repository this stack creates.",
+    )
+    digest: str | None = Field(
+        None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Image digest (`sha256:...`) the CI build recorded in the release pins. Required by `pulumi up`; "
+        "the offline plan uses a placeholder and says so.",
+    )
+
+
+class GatewayIngressConfig(Strict):
+    """How clients outside the cluster reach the gateway: an AWS Network Load Balancer that terminates
+    TLS with an ACM certificate and admits only `source_cidrs`."""
+
+    enabled: bool = Field(False, description="Create the load balancer Service; false: in-cluster clients only.")
+    scheme: Literal["internal", "internet-facing"] = Field(
+        "internal", description="`internal` (reachable from the VPC and networks routed to it) or `internet-facing`."
+    )
+    certificate_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$",
+        description="ACM certificate for TLS on port 443 (it must cover the DNS name clients use). Required when enabled.",
+    )
+    source_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Client CIDRs the load balancer and the gateway's NetworkPolicy admit; default: the VPC's CIDR.",
+    )
+
+    @field_validator("source_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, value: list[str]) -> list[str]:
+        return _cidrs(value)
+
+    @model_validator(mode="after")
+    def _tls(self) -> GatewayIngressConfig:
+        if self.enabled and self.certificate_arn is None:
+            raise ValueError(
+                "certificate_arn is required when enabled: clients send API keys, so the load balancer terminates "
+                "TLS with an ACM certificate (request one for the gateway's DNS name), or set enabled: false"
+            )
+        if self.scheme == "internet-facing" and (not self.source_cidrs or "0.0.0.0/0" in self.source_cidrs):
+            raise ValueError(
+                "an internet-facing gateway needs source_cidrs listing its clients (not 0.0.0.0/0): every request "
+                "is still authenticated, but the allow-list keeps key-guessing and floods off the GPUs"
+            )
+        return self
+
+
 class GatewayConfig(Strict):
     """The OpenAI-compatible gateway Deployment and its routing knobs."""
 
@@ -358,6 +499,11 @@ class GatewayConfig(Strict):
     )
     circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
     circuit_open_seconds: float = Field(10.0, gt=0, le=3600, description="How long an open circuit waits before a probe.")
+    image: GatewayImageConfig = Field(default_factory=GatewayImageConfig, description="The gateway image, by digest.")
+    ingress: GatewayIngressConfig = Field(
+        default_factory=GatewayIngressConfig,
+        description="The way in for clients outside the cluster (off by default: in-cluster clients only).",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> GatewayConfig:
@@ -600,7 +746,7 @@ class RegistryConfig(Strict):
 
     create: bool = Field(True, description="This stack creates the repository; false where another stack of the account does.")
     repository: str = Field(
-        "gpt-oss-gateway",
+        GATEWAY_IMAGE_NAME,
         pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
         max_length=256,
         description="Repository name (ECR rules: lower-case, `/`, `.`, `_`, `-`).",
@@ -633,6 +779,11 @@ class EnvironmentConfig(Strict):
     fallback: FallbackConfig
     tags: TagsConfig
     budget: BudgetConfig
+    protect_stateful: bool = Field(
+        True,
+        description="Protect what holds state (weights bucket, KMS key, API key secret, GCS Redis) against "
+        "`pulumi destroy` and replacement; set false where the environment is disposable (dev).",
+    )
     oncall: OncallConfig | None = Field(
         None, description="Who answers for this environment; required to render its runbooks (`gpt-oss-platform runbooks`)."
     )

@@ -2,7 +2,7 @@
 
 Read from `environments/pins/<env>.yaml` where the environment has one; otherwise derived from
 what this checkout deploys: the model and revision of the stack file, the pinned Ray image, the
-gateway image the chart values name, and the chart's version.
+gateway image of the stack file (`gateway.image`), and the chart's version.
 """
 
 from __future__ import annotations
@@ -22,15 +22,19 @@ def deployed_pins(env: EnvironmentConfig, root: Path = REPO_ROOT) -> dict[str, A
     path = root / PINS_DIR / f"{env.name}.yaml"
     if path.is_file():
         return yaml.safe_load(path.read_text())
-    from infra.chart_values.gateway import gateway_values
     from infra.versions import RAY_IMAGE_REPOSITORY, ray_image_tag
 
-    image = gateway_values(env)["image"]
+    image = env.gateway.image
     chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
     return {
         "schema": 1,
         "models": {env.model.name: env.model.revision},
         "ray_image": {"repository": RAY_IMAGE_REPOSITORY, "tag": ray_image_tag(), "digest": None},
-        "gateway_image": {"repository": image["repository"], "tag": image["tag"], "digest": image.get("digest") or None},
+        # The stack pulls the gateway by digest; the short digest stands in for a tag.
+        "gateway_image": {
+            "repository": image.repository or env.registry.repository,
+            "tag": (image.digest or "sha256:unset")[7:19],
+            "digest": image.digest,
+        },
         "chart": {"name": chart["name"], "version": str(chart["version"])},
     }

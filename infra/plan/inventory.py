@@ -110,9 +110,27 @@ def registered_items(registrations: list[Registration]) -> list[Item]:
     return items
 
 
-def launched_items(registrations: list[Registration]) -> list[Item]:
-    """What AWS launches for us, tagged only if the program propagated the tags explicitly."""
+LOAD_BALANCER_TYPE = "aws:elasticloadbalancingv2:LoadBalancer"
+LB_TAGS_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"
+
+
+def _annotation_tags(value: str) -> dict[str, str]:
+    """`k1=v1,k2=v2` (the cloud provider's tag annotation) as a map."""
+    pairs = [item.split("=", 1) for item in value.split(",") if item]
+    return {key: val for key, val in (pair if len(pair) == 2 else (pair[0], "") for pair in pairs)}
+
+
+def launched_items(registrations: list[Registration], manifests: list[Any] = ()) -> list[Item]:
+    """What AWS launches for us, tagged only if the program propagated the tags explicitly: the
+    nodes, volumes and ENIs of node groups and Karpenter, the groups' ASGs, and the load balancer
+    a Service of type LoadBalancer makes the cloud provider create."""
     items: list[Item] = []
+    for manifest in manifests:
+        document = manifest.document
+        if document.get("kind") == "Service" and (document.get("spec") or {}).get("type") == "LoadBalancer":
+            annotations = (document.get("metadata") or {}).get("annotations") or {}
+            tags = _annotation_tags(str(annotations.get(LB_TAGS_ANNOTATION, "")))
+            items.append(Item(LOAD_BALANCER_TYPE, f"{manifest.namespace}/{manifest.name}", "aws", True, tags, f"Service {manifest.name} (type LoadBalancer)", missing_tag_keys(tags)))
     templates = {r.resource_id: r for r in registrations if r.type == "aws:ec2/launchTemplate:LaunchTemplate"}
     asg_tags: dict[str, dict[str, str]] = {}
     for r in registrations:

@@ -21,6 +21,36 @@ from infra.plan.mocks import Registration
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 REDACTED = "<redacted: set by Pulumi from an encrypted secret>"
+# Every file the offline plan writes says what it is: names the mocks invented (bucket, Redis,
+# account) stand where the real stack has its own, and Secrets are redacted. GitOps manifests come
+# from `gpt-oss-platform values` with the real stack outputs, never from here.
+PREVIEW_HEADER = (
+    "# OFFLINE PLAN PREVIEW: rendered with placeholder names from Pulumi's mock engine and redacted\n"
+    "# Secrets. Do not commit or apply; see docs/offline-plan.md.\n"
+)
+
+
+_DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def load_documents(text: str) -> list[dict]:
+    """Every non-empty document of a multi-document YAML text, parsed as Kubernetes parses it.
+
+    Helm's own YAML parser (sigs.k8s.io/yaml, through helm-python-sdk) rather than PyYAML: it
+    reads YAML the way the API server does (a bare `=`, which the Prometheus Operator CRDs list
+    among label-matcher operators, is the string "=", not PyYAML's YAML 1.1 "value" type), and it
+    parses the multi-megabyte CRDs an order of magnitude faster.
+    """
+    import helm_python as helm
+
+    documents = []
+    for part in _DOCUMENT_SEPARATOR.split(text):
+        if not part.strip():
+            continue
+        document = helm.values_from_yaml(part)
+        if document:
+            documents.append(document)
+    return documents
 
 
 @dataclass
@@ -46,25 +76,29 @@ def render_chart(chart_dir: Path, values: dict, release: str, namespace: str) ->
         rendered = chart.render(values=values, name=release, namespace=namespace, is_install=True)
     documents = []
     for template in sorted(rendered):
-        if not template.endswith((".yaml", ".yml", ".json")):
-            continue
-        for document in yaml.safe_load_all(rendered[template]):
-            if document:
-                documents.append(document)
+        if template.endswith((".yaml", ".yml", ".json")):
+            documents += load_documents(rendered[template])
     return documents
 
 
+def unresolved_chart_paths(registrations: list[Registration], workdir: Path) -> list[str]:
+    """Local chart paths that do not resolve from `workdir`, where Pulumi runs the program and the
+    Helm provider resolves a path (pulumi-kubernetes helm.v3.Release `chart`)."""
+    return [
+        f"Helm release {r.inputs.get('name')!r}: chart path {r.inputs.get('chart')!r} does not resolve from {workdir}"
+        for r in registrations
+        if r.type == RELEASE and _is_local_chart(r) and not (workdir / str(r.inputs.get("chart")) / "Chart.yaml").is_file()
+    ]
+
+
 def local_releases(registrations: list[Registration], workdir: Path) -> list[RenderedRelease]:
-    """Render every release of a local chart, resolving its path where the program ran."""
+    """Render every release of a local chart whose path resolves where the program ran."""
     out = []
     for release in (r for r in registrations if r.type == RELEASE and _is_local_chart(r)):
         inputs = release.inputs
         chart_dir = workdir / inputs["chart"]
         if not (chart_dir / "Chart.yaml").is_file():
-            raise FileNotFoundError(
-                f"Helm release {inputs['name']!r}: chart path {inputs['chart']!r} does not resolve from {workdir}, "
-                "the directory Pulumi runs the program in"
-            )
+            continue  # reported by unresolved_chart_paths
         out.append(
             RenderedRelease(
                 name=inputs["name"],
@@ -77,21 +111,6 @@ def local_releases(registrations: list[Registration], workdir: Path) -> list[Ren
     return out
 
 
-def third_party_releases(registrations: list[Registration]) -> list[dict[str, Any]]:
-    return [
-        {
-            "release": r.inputs.get("name"),
-            "namespace": r.inputs.get("namespace"),
-            "chart": r.inputs.get("chart"),
-            "repository": (r.inputs.get("repositoryOpts") or {}).get("repo") or str(r.inputs.get("chart", "")).rsplit("/", 1)[0],
-            "version": r.inputs.get("version"),
-            "values": r.inputs.get("values") or {},
-        }
-        for r in registrations
-        if r.type == RELEASE and not _is_local_chart(r)
-    ]
-
-
 def redact_secret_values(document: dict) -> dict:
     if document.get("kind") != "Secret":
         return document
@@ -102,20 +121,15 @@ def redact_secret_values(document: dict) -> dict:
     return redacted
 
 
-def program_objects(registrations: list[Registration]) -> list[dict]:
-    """Kubernetes objects the program registers directly, as manifests."""
-    documents = []
-    for r in registrations:
-        if not r.custom or not r.type.startswith("kubernetes:") or r.type == RELEASE:
-            continue
-        group_version, kind = r.type.split(":")[1], r.type.split(":")[2]
-        api_version = r.inputs.get("apiVersion") or group_version.replace("core/", "")
-        document = {"apiVersion": api_version, "kind": r.inputs.get("kind") or kind}
-        for field in ("metadata", "spec", "type", "data", "stringData"):
-            if field in r.inputs:
-                document[field] = r.inputs[field]
-        documents.append(redact_secret_values(document))
-    return documents
+def program_object(registration: Registration) -> dict:
+    """A Kubernetes object the program registers directly, as the manifest it applies."""
+    group_version, kind = registration.type.split(":")[1], registration.type.split(":")[2]
+    inputs = registration.inputs
+    document = {"apiVersion": inputs.get("apiVersion") or group_version.replace("core/", ""), "kind": inputs.get("kind") or kind}
+    for field in ("metadata", "spec", "type", "data", "stringData"):
+        if field in inputs:
+            document[field] = inputs[field]
+    return document
 
 
 def _file_name(document: dict) -> str:
@@ -124,27 +138,54 @@ def _file_name(document: dict) -> str:
     return re.sub(r"[^a-z0-9.-]+", "-", f"{kind}-{name}".lower()) + ".yaml"
 
 
-def write_manifests(out_dir: Path, releases: list[RenderedRelease], program_docs: list[dict], third_party: list[dict]) -> list[Path]:
+def write_manifests(
+    out_dir: Path,
+    releases: list[RenderedRelease],
+    program_docs: list[dict],
+    upstream: list[Any],
+) -> list[Path]:
+    """Everything the stack would apply, one file per object, in a folder per release; plus
+    third-party-releases.yaml listing each upstream release with its chart, version and values."""
     written = []
+
+    def write(folder: Path, documents: list[dict]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for document in documents:
+            path = folder / _file_name(document)
+            path.write_text(PREVIEW_HEADER + yaml.safe_dump(document, sort_keys=True))
+            written.append(path)
+
     for release in releases:
-        target = out_dir / release.name
-        target.mkdir(parents=True, exist_ok=True)
-        for document in release.documents:
-            path = target / _file_name(document)
-            path.write_text(yaml.safe_dump(document, sort_keys=True))
-            written.append(path)
+        write(out_dir / release.name, release.documents)
+    for release in upstream:
+        write(out_dir / release.name, [redact_secret_values(d) for d in release.documents])
+        write(out_dir / release.name / "crds", release.crds)
     if program_docs:
-        target = out_dir / "pulumi"
-        target.mkdir(parents=True, exist_ok=True)
-        for document in program_docs:
-            path = target / _file_name(document)
-            path.write_text(yaml.safe_dump(document, sort_keys=True))
-            written.append(path)
+        write(out_dir / "pulumi", program_docs)
     listing = out_dir / "third-party-releases.yaml"
     listing.write_text(
-        "# Third-party charts are fetched from their repositories at `pulumi up`; they are not\n"
-        "# rendered offline. Release, chart, pinned version and the values this stack passes:\n"
-        + yaml.safe_dump({"releases": third_party}, sort_keys=False)
+        PREVIEW_HEADER
+        + "# Third-party charts the stack installs, each rendered above from the upstream chart at the pinned\n"
+        "# version with these exact values (infra/plan/third_party.py).\n"
+        + yaml.safe_dump(
+            {
+                "releases": [
+                    {
+                        "release": r.name,
+                        "namespace": r.namespace,
+                        "chart": r.chart,
+                        "repository": r.repository,
+                        "version": r.version,
+                        "rendered_objects": len(r.documents),
+                        "crds": len(r.crds),
+                        "not_rendered": r.not_rendered,
+                        "values": r.values,
+                    }
+                    for r in upstream
+                ]
+            },
+            sort_keys=False,
+        )
     )
     written.append(listing)
     return written

@@ -31,6 +31,13 @@ class Registration:
     parent: str
     resource_id: str = ""
     secret_paths: set[str] = field(default_factory=set)
+    urn: str = ""
+    # URNs this resource waits for before the engine creates it: its own `depends_on` plus every
+    # resource whose outputs its inputs use (RegisterResourceRequest.dependencies and
+    # propertyDependencies), exactly what the Pulumi engine orders steps by.
+    dependencies: set[str] = field(default_factory=set)
+    protect: bool = False
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def provider_name(self) -> str | None:
@@ -89,9 +96,17 @@ class RecordingMonitor(MockMonitor):
         from google.protobuf import json_format
 
         raw = json_format.MessageToDict(request.object)
-        self.recorder.pending_secret_paths[(request.type, request.name)] = secret_paths(raw)
-        self.recorder.pending_parents[(request.type, request.name)] = request.parent
-        return super().RegisterResource(request)
+        key = (request.type, request.name)
+        self.recorder.pending_secret_paths[key] = secret_paths(raw)
+        self.recorder.pending_parents[key] = request.parent
+        dependencies = set(request.dependencies)
+        for urns in request.propertyDependencies.values():
+            dependencies |= set(urns.urns)
+        self.recorder.pending_dependencies[key] = dependencies
+        self.recorder.pending_options[key] = (bool(request.protect), tuple(request.ignoreChanges))
+        response = super().RegisterResource(request)
+        self.recorder.set_urn(request.type, request.name, response.urn)
+        return response
 
 
 class RecordingMocks(Mocks):
@@ -100,6 +115,14 @@ class RecordingMocks(Mocks):
         self.registrations: list[Registration] = []
         self.pending_secret_paths: dict[tuple[str, str], set[str]] = {}
         self.pending_parents: dict[tuple[str, str], str] = {}
+        self.pending_dependencies: dict[tuple[str, str], set[str]] = {}
+        self.pending_options: dict[tuple[str, str], tuple[bool, tuple[str, ...]]] = {}
+
+    def set_urn(self, type_: str, name: str, urn: str) -> None:
+        for registration in reversed(self.registrations):
+            if registration.type == type_ and registration.name == name:
+                registration.urn = urn
+                return
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
         key = (args.typ, args.name)
@@ -114,6 +137,9 @@ class RecordingMocks(Mocks):
                 parent=self.pending_parents.pop(key, ""),
                 resource_id=resource_id,
                 secret_paths=self.pending_secret_paths.pop(key, set()),
+                dependencies=self.pending_dependencies.pop(key, set()),
+                protect=self.pending_options.get(key, (False, ()))[0],
+                ignore_changes=self.pending_options.pop(key, (False, ()))[1],
             )
         )
         return resource_id, state
@@ -162,6 +188,8 @@ class RecordingMocks(Mocks):
     def call(self, args: MockCallArgs) -> tuple[dict, list | None]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{self.region}{suffix}" for suffix in "abc"], "zoneIds": []}, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:role/offline-plan", "userId": "AROAOFFLINEPLAN", "id": ACCOUNT}, []
         if args.token == "aws:eks/getCluster:getCluster":
             name = args.args["name"]
             return {
@@ -174,5 +202,7 @@ class RecordingMocks(Mocks):
                     "vpcId": _fake_id("vpc", name),
                     "subnetIds": [_fake_id("subnet", f"{name}-{i}") for i in range(3)],
                 },
+                # What EKS picks when a cluster is created without a Service CIDR in a 192.168/16 VPC.
+                "kubernetesNetworkConfigs": [{"serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4"}],
             }, []
         return {}, []

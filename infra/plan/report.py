@@ -20,7 +20,7 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     k8s_count = sum(n for t, n in counts.items() if t.startswith("kubernetes:"))
     rendered = sum(r["rendered_objects"] or 0 for r in data["helm_releases"])
     add(f"Resources the program registers: {sum(counts.values())} (AWS {aws_count}, Kubernetes {k8s_count}),")
-    add(f"plus {rendered} objects rendered from this repository's chart(s)")
+    add(f"plus {rendered} objects rendered from the Helm releases")
     width = max(len(t) for t in counts) if counts else 0
     for resource_type, count in counts.items():
         add(f"  {resource_type:<{width}}  {count:>3}")
@@ -46,6 +46,15 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     add(f"Tag coverage: {percent:.1f}% ({coverage['fully_tagged']}/{coverage['taggable']} taggable things fully tagged)")
     for missing in coverage["missing"]:
         add(f"  MISSING {missing['type']} {missing['name']}: {', '.join(missing['missing_keys'])}")
+    findings = data["check_findings"]
+    add(f"Checks of the systems the stack configures (kubelet, Kubernetes API, Helm, Pulumi engine, cluster-autoscaler, EKS, IAM): {len(findings)} finding(s)")
+    for finding in findings:
+        add(f"  [{finding['check']}] {finding['subject']}: {finding['message']}")
+    releases = data["helm_releases"]
+    add("Helm releases, rendered with Helm's engine at the pinned versions:")
+    for release in releases:
+        crds = f", {release['crds']} CRDs" if release.get("crds") else ""
+        add(f"  {release['release']:<24} {release['chart']} {release['version']}: {release['rendered_objects']} objects{crds}")
     violations = data["policy_violations"]
     add(f"Policy violations: {len(violations)}")
     for violation in violations:
@@ -76,7 +85,8 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     for warning in data["warnings"]:
         add(f"WARNING: {warning}")
     add("")
-    if data["placeholder_secrets"]:
-        add(f"Secrets given offline placeholders (cannot be decrypted here): {', '.join(data['placeholder_secrets'])}")
-    add(f"Wrote {out_dir}/plan.json and {manifest_count} manifest files under {out_dir}/manifests/")
+    if data["placeholders"]:
+        add(f"Offline placeholders (values only the real stack has): {', '.join(data['placeholders'])}")
+    add(f"Status: {data['status'].upper()}" + (f" ({'; '.join(data['failures'])})" if data.get("failures") else ""))
+    add(f"Wrote {out_dir}/plan.json and {manifest_count} manifest files under {out_dir}/manifests/ (a preview: do not commit)")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import (
+    ENVIRONMENT_KEY,
     MANAGED_API_KEY,
     PROJECT,
     EnvironmentConfig,
@@ -36,6 +37,11 @@ from infra.plan.mocks import RecordingMocks, RecordingMonitor, Registration
 # What a secure config value reads as offline. It is marked secret like the real one, so the
 # plan shows where a secret flows; the plan's secret scan proves it never leaks.
 PLACEHOLDER_SECRET = "offline-plan-placeholder-secret"
+# The gateway image digest CI records in the release pins; before the first build there is none,
+# and the offline plan stands in this one (listed among the plan's placeholders). `pulumi up`
+# refuses a config without a digest.
+PLACEHOLDER_IMAGE_DIGEST = "sha256:" + "0" * 64
+DIGEST_KEY = "gateway.image.digest"
 
 
 @dataclass
@@ -71,6 +77,7 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
     secret_keys: list[str] = []
     placeholders: list[str] = []
     plain_secret = f"{PROJECT}:{MANAGED_API_KEY}"
+    environment_key = f"{PROJECT}:{ENVIRONMENT_KEY}"
     for key, value in stack_config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             bag[key] = PLACEHOLDER_SECRET
@@ -81,6 +88,11 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
                 [problem(MANAGED_API_KEY, "is stored in plain text in the stack file; use `pulumi config set --secret`")],
                 f"Pulumi.{env.name}.yaml",
             )
+        elif key == environment_key and isinstance(value, dict) and not env.gateway.image.digest:
+            raw = json.loads(json.dumps(value))
+            raw.setdefault("gateway", {}).setdefault("image", {})["digest"] = PLACEHOLDER_IMAGE_DIGEST
+            bag[key] = json.dumps(raw)
+            placeholders.append(DIGEST_KEY)
         elif isinstance(value, (dict, list)):
             bag[key] = json.dumps(value)
         else:

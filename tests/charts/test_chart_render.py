@@ -18,7 +18,7 @@ from infra.chart_values.serve import engine_kwargs
 from infra.node_pool_shape import GPU_TAINT
 from infra.paths import CHART_DIR
 from infra.versions import RAY_VERSION
-from infra.tags import k8s_labels
+from infra.tags import cost_tags, k8s_labels
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -472,7 +472,30 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_and_dns(kit, ca
     for peer in api_rule["to"]:
         assert "10.0.0.0/8" in peer["ipBlock"]["except"], "the managed-API rule must not open the VPC"
     assert sorted(p["port"] for p in dns_rule["ports"]) == [53, 53]
-    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == [8080, 8080]
+    ingress = kit.values(case)["gateway"]["ingress"]
+    # In-cluster clients, Prometheus, and (with the load balancer) the clients it admits.
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == [8080] * (3 if ingress["enabled"] else 2)
+    if ingress["enabled"]:
+        admitted = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][1]["from"]]
+        assert admitted == ingress["sourceCidrs"] and "0.0.0.0/0" not in admitted
+
+
+def test_the_load_balancer_terminates_tls_admits_its_sources_and_carries_the_cost_tags(kit):
+    docs = kit.rendered_docs("prod")
+    service = kit.one(docs, "Service", "gpt-oss-gateway-lb")
+    annotations = service["metadata"]["annotations"]
+    # cloud-provider-aws service controller annotations (docs/service_controller.md), valid for NLB.
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"].startswith("arn:aws:acm:")
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"
+    tags = dict(pair.split("=", 1) for pair in annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"].split(","))
+    env, stack = kit.environment("prod")
+    assert tags == cost_tags(env, stack)
+    assert service["spec"]["externalTrafficPolicy"] == "Local", "the client address must reach the NetworkPolicy"
+    assert service["spec"]["loadBalancerSourceRanges"] == [env.cluster.effective_network.vpc_cidr]
+    assert service["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}]
+    assert not any(d["kind"] == "Service" and d["metadata"]["name"] == "gpt-oss-gateway-lb" for d in kit.rendered_docs("dev"))
 
 
 # --- Gateway --------------------------------------------------------------------------------
@@ -486,7 +509,8 @@ def test_the_gateway_runs_as_the_contract_says(kit, case):
     deployment = kit.one(docs, "Deployment", "gpt-oss-gateway")
     pod = deployment["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert c["image"] == "ghcr.io/example/gpt-oss-gateway:0.1.0"
+    # Pulled by digest only: what CI built and recorded, never a tag that can move.
+    assert c["image"] == kit.GATEWAY_IMAGE
     assert c["command"] == ["python", "-m", "serving.gateway", "--config", "/etc/gateway/config/gateway.json"]
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"

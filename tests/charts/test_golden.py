@@ -50,13 +50,13 @@ def test_prod_manifests_match_the_golden_file(kit):
 
 def test_prod_values_file_matches_the_golden_file(kit):
     env, stack = kit.environment("prod")
-    check(kit.GOLDEN_DIR / "prod-values.yaml", render_values_file(env, stack, kit.weights_bucket(stack), kit.GCS_REDIS))
+    check(kit.GOLDEN_DIR / "prod-values.yaml", render_values_file(env, stack, kit.outputs(env, stack)))
 
 
 @pytest.mark.parametrize("scenario", ["l4-20b", "h100-120b-tp1", "l40s-120b-tp2", "spot-dev-scale-to-zero"])
 def test_ci_scenario_values_are_generated_from_their_scenario(kit, scenario):
     header = (
-        f"# Scenario {scenario} of tests/charts/conftest.py, produced by infra/chart_values.py.\n"
+        f"# Scenario {scenario} of tests/charts/conftest.py, produced by infra/chart_values/.\n"
         f"# Generated; regenerate with: {REGENERATE}\n"
     )
     body = yaml.safe_dump(kit.values(scenario), sort_keys=False, width=120)

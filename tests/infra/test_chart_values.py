@@ -13,7 +13,7 @@ from infra.catalog import load_catalog
 from cli.__main__ import main as cli_main
 from contracts import NODE_POOL_LABEL as POOL_LABEL
 from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
-from infra.chart_values import chart_values, sizing_for
+from infra.chart_values import StackOutputs, chart_values, sizing_for
 from infra.chart_values.serve import engine_kwargs
 from infra.chart_values.values_file import render_values_file
 from infra.config import ConfigError, read_stack_file, validate_environment
@@ -24,6 +24,16 @@ from infra.tags import cost_tags
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gpt-oss-test-weights"
 REDIS = "gpt-oss-gcs.x1y2z3.ng.0001.use1.cache.amazonaws.com:6379"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-gateway@sha256:" + "ab" * 32
+
+
+def outputs_of(env, *, weights_bucket, gcs_redis_address):
+    return StackOutputs(
+        gateway_image=IMAGE,
+        service_cidr=env.cluster.effective_network.service_cidr,
+        weights_bucket=weights_bucket,
+        gcs_redis_address=gcs_redis_address,
+    )
 
 
 def raw(stack: str) -> dict:
@@ -46,12 +56,12 @@ def test_ray_version_is_the_locked_one():
 
 def test_s3_weights_need_the_bucket():
     with pytest.raises(ValueError, match="no weights bucket was given"):
-        chart_values(env_of("prod"), "prod", weights_bucket=None)
+        chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=None, gcs_redis_address=None))
 
 
 def test_s3_weights_and_tiktoken_files_come_from_the_environments_bucket():
     env = env_of("prod")
-    values = chart_values(env, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    values = chart_values(env, "prod", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))
     assert values["model"]["source"] == f"s3://{BUCKET}/models/openai/gpt-oss-120b/{env.model.revision}"
     assert values["model"]["offline"] is True
     assert values["tiktoken"]["source"] == f"s3://{BUCKET}/tiktoken"
@@ -60,7 +70,7 @@ def test_s3_weights_and_tiktoken_files_come_from_the_environments_bucket():
 
 def test_hugging_face_weights_are_pinned_to_the_configured_commit():
     env = env_of("dev")
-    values = chart_values(env, "dev", weights_bucket=None)
+    values = chart_values(env, "dev", outputs_of(env, weights_bucket=None, gcs_redis_address=None))
     assert values["model"] == {"id": "gpt-oss-20b", "source": "openai/gpt-oss-20b", "offline": False}
     assert values["serve"]["engine"]["revision"] == env.model.revision
     assert engine_kwargs(env, sizing_for(env))["tokenizer_revision"] == env.model.revision
@@ -92,10 +102,10 @@ def test_engine_arguments_follow_the_gpu_generation(gpu, instance, model, backen
 def test_the_upgrade_headroom_is_written_next_to_the_strategy():
     expected = {"dev": ("None", 0), "staging": ("NewCluster", 1), "prod": ("NewCluster", 2)}
     for stack, (strategy, gpus) in expected.items():
-        values = chart_values(env_of(stack), stack, weights_bucket=BUCKET, gcs_redis_address=REDIS)
+        values = chart_values(env_of(stack), stack, outputs_of(env_of(stack), weights_bucket=BUCKET, gcs_redis_address=REDIS))
         assert values["rayService"]["upgradeStrategy"]["type"] == strategy
         assert values["rayService"]["upgradeStrategy"]["gpuHeadroom"] == gpus, stack
-        text = render_values_file(env_of(stack), stack, BUCKET, REDIS)
+        text = render_values_file(env_of(stack), stack, outputs_of(env_of(stack), weights_bucket=BUCKET, gcs_redis_address=REDIS))
         assert f"Upgrade strategy {strategy}" in text
         if strategy == "NewCluster":
             assert f"needs\n#   {gpus} spare H100 GPU(s)" in text
@@ -107,27 +117,27 @@ def test_the_incremental_upgrade_is_refused_at_the_config_boundary_until_it_name
 
 
 def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
-    prod = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["rayService"]["gcsFaultTolerance"]
+    prod = chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=BUCKET, gcs_redis_address=REDIS))["rayService"]["gcsFaultTolerance"]
     assert prod == {"enabled": True, "redisAddress": REDIS, "redisPasswordSecret": ""}
     with pytest.raises(ValueError, match="no Redis address was given"):
-        chart_values(env_of("prod"), "prod", weights_bucket=BUCKET)
+        chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=BUCKET, gcs_redis_address=None))
     external = env_of(
         "prod",
         lambda d: d["serving"]["gcs_fault_tolerance"].update(
             redis="external", redis_address="redis.example.internal:6380", redis_password_secret="gcs-auth"
         ),
     )
-    assert chart_values(external, "prod", weights_bucket=BUCKET)["rayService"]["gcsFaultTolerance"] == {
+    assert chart_values(external, "prod", outputs_of(external, weights_bucket=BUCKET, gcs_redis_address=None))["rayService"]["gcsFaultTolerance"] == {
         "enabled": True,
         "redisAddress": "redis.example.internal:6380",
         "redisPasswordSecret": "gcs-auth",
     }
-    dev = chart_values(env_of("dev"), "dev", weights_bucket=None)["rayService"]["gcsFaultTolerance"]
+    dev = chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=None, gcs_redis_address=None))["rayService"]["gcsFaultTolerance"]
     assert dev["enabled"] is False
 
 
 def test_pods_land_on_the_pools_the_integrator_labels():
-    values = chart_values(env_of("prod"), "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    values = chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=BUCKET, gcs_redis_address=REDIS))
     (group,) = values["ray"]["workerGroups"]
     assert group["nodeSelector"] == {POOL_LABEL: "gpu-h100"}
     assert values["ray"]["head"]["nodeSelector"] == values["gateway"]["nodeSelector"] == {POOL_LABEL: SYSTEM_POOL}
@@ -136,20 +146,20 @@ def test_pods_land_on_the_pools_the_integrator_labels():
 
 def test_labels_are_the_cost_tags():
     env = env_of("staging")
-    assert chart_values(env, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)["labels"]["cost"] == cost_tags(env, "staging")
+    assert chart_values(env, "staging", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))["labels"]["cost"] == cost_tags(env, "staging")
 
 
 def test_the_gateway_gets_its_settings_and_secret_names():
     from infra.gateway_settings import settings_for_environment
 
     env = env_of("prod")
-    gateway = chart_values(env, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["gateway"]
+    gateway = chart_values(env, "prod", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))["gateway"]
     assert gateway["settings"] == settings_for_environment(env, primary_base_url=PRIMARY_BASE_URL)
     assert gateway["clientKeysSecret"] == "gpt-oss-gateway-clients"
     assert gateway["managedApiKeySecret"] == "gpt-oss-managed-api-key"
     assert gateway["managedApiKeyOptional"] is False
     sovereign = env_of("prod", lambda d: d["fallback"].update(allowed=False))
-    assert chart_values(sovereign, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)["gateway"]["managedApiKeyOptional"] is True
+    assert chart_values(sovereign, "prod", outputs_of(sovereign, weights_bucket=BUCKET, gcs_redis_address=REDIS))["gateway"]["managedApiKeyOptional"] is True
 
 
 # --- Changing the model ----------------------------------------------------------------------
@@ -184,8 +194,8 @@ def test_switching_20b_to_120b_changes_gpus_and_parallelism_consistently():
 
     small = env_of("staging", as_model("gpt-oss-20b"))
     large = env_of("staging", as_model("gpt-oss-120b"))
-    before = chart_values(small, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)
-    after = chart_values(large, "staging", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    before = chart_values(small, "staging", outputs_of(small, weights_bucket=BUCKET, gcs_redis_address=REDIS))
+    after = chart_values(large, "staging", outputs_of(large, weights_bucket=BUCKET, gcs_redis_address=REDIS))
     _consistency(before, small)
     _consistency(after, large)
     assert (before["ray"]["workerGroups"][0]["gpus"], after["ray"]["workerGroups"][0]["gpus"]) == (1, 2)
@@ -214,8 +224,8 @@ def test_switching_120b_to_20b_on_h100_keeps_tp1_and_shrinks_the_weights_cache()
     large = env_of("prod")
     revision = load_catalog().models["gpt-oss-20b"].default_revision
     small = env_of("prod", lambda d: d["model"].update(name="gpt-oss-20b", revision=revision))
-    before = chart_values(large, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
-    after = chart_values(small, "prod", weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    before = chart_values(large, "prod", outputs_of(large, weights_bucket=BUCKET, gcs_redis_address=REDIS))
+    after = chart_values(small, "prod", outputs_of(small, weights_bucket=BUCKET, gcs_redis_address=REDIS))
     _consistency(before, large)
     _consistency(after, small)
     assert after["serve"]["engine"]["gpuMemoryUtilization"] == 0.95
@@ -229,19 +239,19 @@ def test_switching_120b_to_20b_on_h100_keeps_tp1_and_shrinks_the_weights_cache()
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_the_values_file_holds_exactly_the_values(stack):
     env = env_of(stack)
-    text = render_values_file(env, stack, BUCKET, REDIS)
-    assert yaml.safe_load(text) == chart_values(env, stack, weights_bucket=BUCKET, gcs_redis_address=REDIS)
+    text = render_values_file(env, stack, outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))
+    assert yaml.safe_load(text) == chart_values(env, stack, outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))
     assert text.startswith(f"# Values of charts/gpt-oss-serving for environment {stack}")
 
 
 def test_the_cli_writes_the_values_file(tmp_path):
     out = tmp_path / "dev" / "values.yaml"
-    assert cli_main(["values", "--env", "dev", "--out", str(out)]) == 0
+    assert cli_main(["values", "--env", "dev", "--gateway-image", IMAGE, "--out", str(out)]) == 0
     assert yaml.safe_load(out.read_text())["model"]["id"] == "gpt-oss-20b"
 
 
 def test_the_cli_says_what_is_missing(capsys):
-    assert cli_main(["values", "--env", "prod"]) == 2
+    assert cli_main(["values", "--env", "prod", "--gateway-image", IMAGE]) == 2
     assert "no weights bucket was given" in capsys.readouterr().err
     assert cli_main(["values", "--env", "nope"]) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err

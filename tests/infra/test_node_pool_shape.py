@@ -38,21 +38,25 @@ def test_a_floor_equal_to_max_leaves_no_spot_group():
     assert [g.capacity for g in groups] == ["on-demand"]
 
 
-def test_nodes_carry_cost_labels_pool_gpu_and_capacity():
+def test_nodes_carry_cost_labels_pool_gpu_capacity_and_the_autoscalers_gpu_label():
     labels = node_labels(pool(), capacity_groups(pool())[1], {"team": "ml"})
     assert labels == {
         "gpt-oss.platform/capacity": "spot",
         "gpt-oss.platform/gpu": "H100",
         "gpt-oss.platform/node-pool": "gpu",
+        # cluster-autoscaler's AWS GPU label: the node counts as a GPU node before the device plugin starts.
+        "k8s.amazonaws.com/accelerator": "nvidia-h100",
         "team": "ml",
     }
 
 
-def test_scale_from_zero_tags_describe_labels_taint_and_gpus():
-    tags = autoscaler_template_tags({"gpt-oss.platform/node-pool": "gpu"}, 8)
+def test_scale_from_zero_tags_describe_labels_taint_gpus_and_ephemeral_storage():
+    tags = autoscaler_template_tags({"gpt-oss.platform/node-pool": "gpu"}, 8, 200)
     assert tags[f"{CA_TAG_PREFIX}/label/gpt-oss.platform/node-pool"] == "gpu"
     assert tags[f"{CA_TAG_PREFIX}/taint/nvidia.com/gpu"] == "true:NoSchedule"
     assert tags[f"{CA_TAG_PREFIX}/resources/nvidia.com/gpu"] == "8"
+    # 90% of a 200 GiB root volume (the kubelet's default eviction threshold) less 1 GiB reserved.
+    assert tags[f"{CA_TAG_PREFIX}/resources/ephemeral-storage"] == "179Gi"
 
 
 def test_launch_templates_tag_instances_volumes_and_interfaces():

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from contracts import NAMESPACE, RELEASE
-from infra.chart_values import chart_values
+from infra.chart_values import StackOutputs, chart_values
 from infra.paths import CHART_DIR
 from infra.config import EnvironmentConfig, read_stack_file, validate_environment
 from infra.config.load import ENVIRONMENT_KEY, PROJECT
@@ -36,6 +36,20 @@ CI_DIR = CHART_DIR / "ci"
 
 # What the program passes for a managed GCS store (the ElastiCache primary endpoint).
 GCS_REDIS = "gpt-oss-gcs-redis.x1y2z3.ng.0001.use1.cache.amazonaws.com:6379"
+# The gateway image as CI records it: this account's ECR repository, by digest.
+GATEWAY_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-gateway@sha256:" + "ab" * 32
+
+
+def outputs(env: EnvironmentConfig, stack: str, **overrides: Any) -> StackOutputs:
+    """What the running stack would hand the chart values (fixed stand-ins for tests)."""
+    fields: dict[str, Any] = {
+        "gateway_image": GATEWAY_IMAGE,
+        "service_cidr": env.cluster.effective_network.service_cidr,
+        "weights_bucket": weights_bucket(stack),
+        "gcs_redis_address": GCS_REDIS,
+    }
+    fields.update(overrides)
+    return StackOutputs(**fields)
 
 
 def weights_bucket(stack: str) -> str:
@@ -83,7 +97,7 @@ def environment(case: str) -> tuple[EnvironmentConfig, str]:
 @lru_cache(maxsize=None)
 def values(case: str) -> dict[str, Any]:
     env, stack = environment(case)
-    return chart_values(env, stack, weights_bucket=weights_bucket(stack), gcs_redis_address=GCS_REDIS)
+    return chart_values(env, stack, outputs(env, stack))
 
 
 def render(values_: dict[str, Any]) -> dict[str, str]:

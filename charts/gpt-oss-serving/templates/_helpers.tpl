@@ -82,10 +82,12 @@ app.kubernetes.io/instance: {{ include "gpt-oss-serving.instance" . | quote }}
 app.kubernetes.io/component: gateway
 {{- end -}}
 
-{{/* Image reference: repository:tag, or repository:tag@digest when a digest is pinned. */}}
+{{/* Image reference: repository:tag, repository:tag@digest, or repository@digest when only a digest is pinned. */}}
 {{- define "gpt-oss-serving.image" -}}
-{{- if .digest -}}
+{{- if and .tag .digest -}}
 {{- printf "%s:%s@%s" .repository .tag .digest -}}
+{{- else if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
 {{- else -}}
 {{- printf "%s:%s" .repository .tag -}}
 {{- end -}}
@@ -250,6 +252,21 @@ root filesystem is read-only; usage reporting is off (no egress for it).
 {{- fail "rayService.upgradeStrategy.clusterUpgradeOptions.gatewayClassName is required with NewClusterWithIncrementalUpgrade (it routes traffic through Gateway API)" -}}
 {{- end -}}
 {{- if and .Values.gateway.enabled (not .Values.gateway.settings) -}}
-{{- fail "gateway.settings is empty: produce it with serving.gateway.environment.settings_for_environment (python -m infra.chart_values)" -}}
+{{- fail "gateway.settings is empty: produce the values with `gpt-oss-platform values` (infra/gateway_settings.py)" -}}
 {{- end -}}
+{{- if and .Values.gateway.enabled (not .Values.gateway.image.tag) (not .Values.gateway.image.digest) -}}
+{{- fail "gateway.image: set digest (sha256:..., what CI recorded in the release pins) or tag" -}}
+{{- end -}}
+{{- if and .Values.gateway.ingress.enabled (not .Values.gateway.ingress.certificateArn) -}}
+{{- fail "gateway.ingress.certificateArn is required when gateway.ingress.enabled is true: the load balancer terminates TLS" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* AWS tag list for a load balancer annotation: k1=v1,k2=v2 in key order. */}}
+{{- define "gpt-oss-serving.tagList" -}}
+{{- $pairs := list -}}
+{{- range $key := keys . | sortAlpha -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key (index $ $key)) -}}
+{{- end -}}
+{{- join "," $pairs -}}
 {{- end -}}

@@ -2,7 +2,7 @@
 
 EKS managed node groups and Karpenter are the AWS backends; a GKE node pool would register
 here under its own provisioner name and take the same inputs (the pool config, the cluster
-handle, tags and labels), so nothing above this package changes.
+handle, cost tags), so nothing above this package changes.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class GpuNodePoolFactory(Protocol):
         pool: NodePoolConfig,
         cluster: ClusterHandle,
         cost_tags: dict[str, str],
-        cost_labels: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> GpuNodePool: ...
 
@@ -46,7 +45,6 @@ def gpu_node_pool(
     pool: NodePoolConfig,
     cluster: ClusterHandle,
     cost_tags: dict[str, str],
-    cost_labels: dict[str, str],
     opts: pulumi.ResourceOptions | None = None,
 ) -> GpuNodePool:
-    return BACKENDS[pool.provisioner](name, pool, cluster, cost_tags, cost_labels, opts)
+    return BACKENDS[pool.provisioner](name, pool, cluster, cost_tags, opts)

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.cluster import ClusterHandle
+from infra.components.options import child_options
 from infra.components.launch_template import tag_node_group_asg, tagged_launch_template
 from infra.config.models import NodePoolConfig
 from infra.node_pool_shape import GPU_TAINT, autoscaler_template_tags, capacity_groups, node_labels
@@ -26,7 +27,6 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
         pool: NodePoolConfig,
         cluster: ClusterHandle,
         cost_tags: dict[str, str],
-        cost_labels: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gptoss:eks:ManagedGpuNodePool", name, None, opts)
@@ -42,7 +42,7 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
         )
         self.node_groups: list[aws.eks.NodeGroup] = []
         for group in self.groups:
-            labels = node_labels(pool, group, cost_labels)
+            labels = node_labels(pool, group, cost_tags)
             node_group = aws.eks.NodeGroup(
                 f"{name}-{group.suffix}",
                 cluster_name=cluster.name,
@@ -64,9 +64,9 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
                     {"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": EKS_TAINT_EFFECTS[GPU_TAINT["effect"]]}
                 ],
                 # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+                opts=child_options(self, opts, ignore_changes=["scalingConfig.desiredSize"]),
             )
-            asg_tags = {**cost_tags, **autoscaler_template_tags(labels, pool.gpus_per_node)}
+            asg_tags = {**cost_tags, **autoscaler_template_tags(labels, pool.gpus_per_node, pool.disk_size_gib)}
             tag_node_group_asg(f"{name}-{group.suffix}", node_group, asg_tags, self)
             self.node_groups.append(node_group)
         self.register_outputs({"node_groups": [g.node_group_name for g in self.node_groups]})

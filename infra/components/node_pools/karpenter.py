@@ -13,6 +13,7 @@ import pulumi_kubernetes as k8s
 
 from infra.components.cluster import ClusterHandle
 from infra.components.launch_template import DATA_DEVICE
+from infra.components.options import child_options
 from infra.config.models import NodePoolConfig
 from infra.node_pool_shape import GPU_TAINT, CapacityGroup, capacity_groups, node_labels
 from infra.versions import KARPENTER_AMI_ALIAS_VERSIONS
@@ -89,20 +90,23 @@ class KarpenterGpuNodePool(pulumi.ComponentResource):
         pool: NodePoolConfig,
         cluster: ClusterHandle,
         cost_tags: dict[str, str],
-        cost_labels: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gptoss:karpenter:GpuNodePool", name, None, opts)
         self.pool = pool
         self.groups = capacity_groups(pool)
-        child = pulumi.ResourceOptions(parent=self)
-        metadata_labels = dict(cost_labels)
+        if cluster.karpenter_node_role_name is None:
+            raise ValueError("the cluster component was built without a Karpenter node role (karpenter_nodes=False)")
+        # The CRDs come with the Karpenter release: every object here waits for it (the caller
+        # passes it in depends_on; a component's depends_on does not reach its children).
+        child = child_options(self, opts)
+        metadata_labels = dict(cost_tags)
         node_class = k8s.apiextensions.CustomResource(
             f"{name}-nodeclass",
             api_version="karpenter.k8s.aws/v1",
             kind="EC2NodeClass",
             metadata={"name": name, "labels": metadata_labels},
-            spec=pulumi.Output.all(cluster.node_role_name, cluster.subnet_ids, cluster.security_group_id).apply(
+            spec=pulumi.Output.all(cluster.karpenter_node_role_name, cluster.subnet_ids, cluster.security_group_id).apply(
                 lambda args: ec2_node_class_spec(pool, args[0], args[1], args[2], cost_tags, name)
             ),
             opts=child,
@@ -113,8 +117,8 @@ class KarpenterGpuNodePool(pulumi.ComponentResource):
                 api_version="karpenter.sh/v1",
                 kind="NodePool",
                 metadata={"name": f"{name}-{group.suffix}", "labels": metadata_labels},
-                spec=node_pool_spec(pool, group, name, node_labels(pool, group, cost_labels)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]),
+                spec=node_pool_spec(pool, group, name, node_labels(pool, group, cost_tags)),
+                opts=child_options(self, opts, depends_on=[node_class]),
             )
             for group in self.groups
         ]

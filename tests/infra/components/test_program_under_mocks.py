@@ -160,7 +160,13 @@ def test_bottlerocket_pools_need_no_device_plugin(variant):
 
 def test_an_existing_cluster_is_attached_not_created(variant):
     def existing(env):
-        env["cluster"] = {"mode": "existing", "name": "shared-gpu", "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]}
+        env["cluster"] = {
+            "mode": "existing",
+            "name": "shared-gpu",
+            "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+            # The runner sits in the cluster's VPC (a private endpoint).
+            "api_access": {"mode": "private"},
+        }
 
     run = variant("dev", existing)
     assert not run.of_type("aws:eks/cluster:Cluster") and not run.of_type("aws:ec2/vpc:Vpc")
@@ -197,8 +203,9 @@ def test_no_fallback_means_no_managed_key_anywhere(variant):
 
     run = variant("dev", no_fallback)
     assert not run.of_type("aws:secretsmanager/secret:Secret")
-    assert [r.name for r in run.of_type("kubernetes:core/v1:Secret")] == ["dev-addons-grafana-admin"]
-    assert run.run.placeholders == []
+    # The client keys (created empty) and Grafana's password; no managed API key.
+    assert sorted(r.name for r in run.of_type("kubernetes:core/v1:Secret")) == ["dev-addons-grafana-admin", "dev-client-keys"]
+    assert run.run.placeholders == ["gateway.image.digest"], "no secret placeholder: nothing secret is needed"
 
 
 def test_the_budget_filters_on_the_environment_tag(program):
@@ -209,10 +216,13 @@ def test_the_budget_filters_on_the_environment_tag(program):
     assert thresholds == [("ACTUAL", 50), ("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)]
 
 
-def test_prod_cluster_encrypts_secrets_and_keeps_the_api_private(program):
+def test_prod_cluster_encrypts_secrets_and_opens_the_api_to_the_listed_runners_only(program):
     cluster = program("prod").of_type("aws:eks/cluster:Cluster")[0].inputs
     assert cluster["encryptionConfig"]["resources"] == ["secrets"]
-    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    # The runner of `pulumi up` reaches the API over the public endpoint, from the listed CIDRs only;
+    # nodes use the private endpoint.
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is True and cluster["vpcConfig"]["endpointPrivateAccess"] is True
+    assert cluster["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
     assert cluster["accessConfig"]["authenticationMode"] == "API"
     nat = program("prod").of_type("aws:ec2/natGateway:NatGateway")
     assert len(nat) == 3, "prod runs one NAT gateway per zone"
@@ -222,12 +232,14 @@ def test_the_serving_release_gets_values_from_the_typed_config(program):
     run = program("prod")
     release = run.named(RELEASE, "prod-serving").inputs
     env = environment_from_stack_file("prod")
-    from infra.chart_values import chart_values
+    from infra.chart_values import StackOutputs, chart_values
 
     bucket = run.of_type("aws:s3/bucket:Bucket")[0].resource_id
     redis = release["values"]["rayService"]["gcsFaultTolerance"]["redisAddress"]
     assert redis.startswith("prod-gcs-") and redis.endswith(":6379"), "the ElastiCache endpoint the program created"
-    expected = json.loads(json.dumps(chart_values(env, "prod", weights_bucket=bucket, gcs_redis_address=redis)))
+    image = release["values"]["gateway"]["image"]
+    outputs = StackOutputs(f"{image['repository']}@{image['digest']}", "172.20.0.0/16", bucket, redis)
+    expected = json.loads(json.dumps(chart_values(env, "prod", outputs)))
     assert differences(release["values"], expected) == []
     # Pulumi runs the program in `main` (infra/); the chart path must resolve from there.
     assert release["chart"] == "../charts/gpt-oss-serving" and release["namespace"] == "gpt-oss"

@@ -1,0 +1,55 @@
+"""What the plan points out without failing: values to replace before a real `pulumi up`, parts it
+could not check, estimates worth a look."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from infra.plan.mocks import ACCOUNT
+from infra.plan.runner import ProgramRun
+from infra.plan.third_party import UpstreamRelease
+
+# Documentation ranges (RFC 5737, RFC 3849): fine in examples, never a real runner or client.
+DOCUMENTATION_RANGES = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+
+
+def _documentation_cidrs(cidrs: list[str]) -> list[str]:
+    return [c for c in cidrs if any(ipaddress.ip_network(c).subnet_of(ipaddress.ip_network(d)) for d in DOCUMENTATION_RANGES)]
+
+
+def example_values(run: ProgramRun) -> list[str]:
+    """Values of the committed examples that a real deployment must replace."""
+    env = run.env
+    found = []
+    for cidr in _documentation_cidrs(env.cluster.api_access.public_cidrs):
+        found.append(f"cluster.api_access.public_cidrs holds {cidr}, a documentation range: list your runners' egress")
+    certificate = env.gateway.ingress.certificate_arn or ""
+    if f":{ACCOUNT}:" in certificate:
+        found.append(f"gateway.ingress.certificate_arn {certificate} is a placeholder (account {ACCOUNT}): use your ACM certificate")
+    examples = [e for e in env.budget.notify_emails if re.search(r"@example\.(com|org|net)$", e)]
+    if examples:
+        found.append(f"budget.notify_emails {', '.join(examples)} are example addresses: nobody receives the alerts")
+    return found
+
+
+def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[UpstreamRelease]) -> list[str]:
+    """Things worth a look that do not fail the plan."""
+    found = example_values(run)
+    for release in upstream:
+        found += [f"Helm release {release.name}: not checked offline: {part}" for part in release.not_rendered]
+    budget = run.env.budget.monthly_usd
+    if budget < money["max"]:
+        found.append(
+            f"budget.monthly_usd ${budget:,.2f} is below the estimated maximum ${money['max']:,.2f}: "
+            "the budget alerts fire before the pools reach max_nodes"
+        )
+    if money["assumptions"]["region_prices"] != run.env.region:
+        found.append(
+            f"prices are {money['assumptions']['region_prices']} list prices; {run.env.region} differs "
+            "(add the region to infra/catalog to estimate it exactly)"
+        )
+    return found
+
+
