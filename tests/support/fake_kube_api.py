@@ -41,6 +41,8 @@ class FakeKubeApi:
     def __post_init__(self) -> None:
         self.port = 0
         self._version = 100
+        self._closing = False
+        self._history: list[tuple[int, str, dict[str, Any]]] = []  # (resourceVersion, namespace, event)
         self._watchers: list[tuple[str, asyncio.Queue]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -66,7 +68,9 @@ class FakeKubeApi:
     def stop(self) -> None:
         if self._loop is None:
             return
-        # End open watches first: cleanup waits for running handlers.
+        # End open watches first (cleanup waits for running handlers), and refuse new ones: a
+        # client still running (the gateway) re-watches at once.
+        self._closing = True
         for _, queue in list(self._watchers):
             self._loop.call_soon_threadsafe(queue.put_nowait, None)
         asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
@@ -139,6 +143,7 @@ class FakeKubeApi:
         return obj
 
     def _notify(self, ns: str, event: dict[str, Any]) -> None:
+        self._history.append((self._version, ns, copy.deepcopy(event)))
         for namespace, queue in self._watchers:
             if namespace == ns:
                 queue.put_nowait(event)
@@ -162,6 +167,8 @@ class FakeKubeApi:
         )
 
     async def _watch(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:
+        if self._closing:
+            return _status(503, "shutting down")
         if self.gone_next_watch:
             self.gone_next_watch = False
             return _status(410, "too old resource version")
@@ -169,6 +176,11 @@ class FakeKubeApi:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         queue: asyncio.Queue = asyncio.Queue()
+        # Like the API server: a watch from resourceVersion R first gets every change after R.
+        since = int(request.query.get("resourceVersion") or self._version)
+        for version, namespace, event in self._history:
+            if version > since and namespace == ns:
+                queue.put_nowait(copy.deepcopy(event))
         entry = (ns, queue)
         self._watchers.append(entry)
         loop = asyncio.get_running_loop()
