@@ -14,6 +14,8 @@ COMMANDS = {
     "values": "cli.values",
     "reference": "cli.reference",
     "bench": "cli.bench",
+    "cost": "cli.cost",
+    "audit": "cli.audit",
     "smoke": "cli.smoke",
     "drain": "cli.drain",
     "runbooks": "cli.runbooks",

@@ -78,7 +78,8 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         },
         "cost": {
             "kind": "amortised_fleet",
-            "fleet_usd_per_hour": round(sizing.usd_per_replica_hour * floor_replicas, 6),
+            # Node-true: the floor's replicas cost the nodes they occupy, whole (infra/sizing.py).
+            "fleet_usd_per_hour": sizing.usd_per_hour(floor_replicas),
             "gateway_pods": gateway.min_replicas,
         },
     }

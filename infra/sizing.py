@@ -5,6 +5,9 @@ weights (split across tensor-parallel ranks) plus a working overhead must leave 
 `gpu_memory_utilization` x GPU memory for the KV cache of at least one sequence of
 `max_model_len` tokens. The smallest tensor-parallel degree that passes wins, because TP=1
 gives the best throughput per GPU (vLLM gpt-oss recipe).
+
+Prices are node-true: the node is what one buys, so replicas cost the nodes they need
+(`ReplicaSizing.usd_per_hour(replicas)`), never a fraction of a node that nobody else fills.
 """
 
 from __future__ import annotations
@@ -49,11 +52,26 @@ class ReplicaSizing:
     attention_backend: str | None
     worker_cpu: int
     worker_memory_gib: int
-    usd_per_replica_hour: float
+    gpus_per_node: int
+    usd_per_node_hour: float
 
     @property
     def concurrent_full_length_sequences(self) -> int:
         return self.kv_cache_tokens_per_replica // self.max_model_len
+
+    def nodes_for(self, replicas: int) -> int:
+        """Nodes that `replicas` replicas occupy (a replica never spans nodes)."""
+        return math.ceil(replicas / self.replicas_per_node) if replicas > 0 else 0
+
+    def usd_per_hour(self, replicas: int) -> float:
+        """What `replicas` replicas cost per hour: the nodes they need x the node's price."""
+        return round(self.nodes_for(replicas) * self.usd_per_node_hour, 6)
+
+    @property
+    def usd_per_replica_hour(self) -> float:
+        """One node's price shared by the replicas it holds: what a replica costs only when every
+        slot of its node is filled. For what an environment pays use `usd_per_hour(replicas)`."""
+        return round(self.usd_per_node_hour / self.replicas_per_node, 6)
 
 
 def _utilization(generation: str, tp: int, override: float | None) -> float:
@@ -139,7 +157,8 @@ def _try_size(
                 attention_backend=None if gpu.generation == "hopper" else "TRITON_ATTN",
                 worker_cpu=cpu,
                 worker_memory_gib=memory,
-                usd_per_replica_hour=round(instance.usd_per_hour / replicas_per_node, 6),
+                gpus_per_node=instance.gpu_count,
+                usd_per_node_hour=instance.usd_per_hour,
             ),
             "",
         )
@@ -149,19 +168,27 @@ def _try_size(
     return None, "; ".join(reasons)
 
 
-def suggestions(model_name: str, max_model_len: int, catalog: Catalog | None = None, limit: int = 3) -> list[str]:
-    """Instance types that can serve the model, cheapest per replica-hour first."""
+def suggestions(
+    model_name: str, max_model_len: int, catalog: Catalog | None = None, limit: int = 3, replicas: int = 1
+) -> list[str]:
+    """Instance types that can serve the model, cheapest for `replicas` replicas first.
+
+    Ranked by what the environment pays: the nodes the replicas need x the node price. A
+    p4d.24xlarge holds two 120b replicas, but one replica still buys the whole node.
+    """
     catalog = catalog or load_catalog()
+    replicas = max(1, replicas)
     fits = []
     for instance_type in catalog.instances:
         sizing, _ = _try_size(catalog, model_name, instance_type, max_model_len, None, None)
         if sizing:
             fits.append(sizing)
     # Ties go to the smaller node: a lost node takes fewer replicas with it.
-    fits.sort(key=lambda s: (s.usd_per_replica_hour, catalog.instances[s.instance_type].gpu_count, s.instance_type))
+    fits.sort(key=lambda s: (s.usd_per_hour(replicas), s.gpus_per_node, s.instance_type))
+    noun = "replica" if replicas == 1 else "replicas"
     return [
-        f"{s.instance_type} ({s.gpus_per_replica}x {s.gpu}, TP={s.tensor_parallel}, "
-        f"${s.usd_per_replica_hour:.2f}/h per replica)"
+        f"{s.instance_type} ({s.gpus_per_node}x {s.gpu} per node, TP={s.tensor_parallel}; {replicas} {noun} on "
+        f"{s.nodes_for(replicas)} node(s): ${s.usd_per_hour(replicas):.2f}/h)"
         for s in fits[:limit]
     ]
 
@@ -173,8 +200,10 @@ def size_replica(
     tensor_parallel: int | None = None,
     gpu_memory_utilization: float | None = None,
     catalog: Catalog | None = None,
+    replicas: int = 1,
 ) -> ReplicaSizing:
-    """Size one replica of `model_name` on `instance_type`, or raise SizingError with suggestions."""
+    """Size one replica of `model_name` on `instance_type`, or raise SizingError with suggestions
+    ranked by what `replicas` replicas would cost on each instance type."""
     catalog = catalog or load_catalog()
     if model_name not in catalog.models:
         raise SizingError(f"unknown model {model_name!r}; known: {', '.join(sorted(catalog.models))}")
@@ -187,6 +216,6 @@ def size_replica(
         return sizing
     instance = catalog.instances[instance_type]
     hardware = f"{instance.gpu_count}x {instance.gpu}" if instance.gpu else "no GPU"
-    options = suggestions(model_name, max_model_len, catalog)
+    options = suggestions(model_name, max_model_len, catalog, replicas=replicas)
     hint = f"; it fits on: {', '.join(options)}" if options else ""
     raise SizingError(f"{model_name} cannot be served on {instance_type} ({hardware}): {reason}{hint}")

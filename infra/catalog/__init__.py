@@ -1,12 +1,13 @@
 """The model, GPU, instance and price catalog: data files with sources, loaded into typed models.
 
 The YAML files next to this module are the single place a figure lives. Sizing, the plan's
-cost estimate, the chart values and the gateway's price table all read them through
-:func:`load_catalog`.
+cost estimate, the cost model, the chart values and the gateway's price table all read them
+through :func:`load_catalog`.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 CATALOG_DIR = Path(__file__).parent
+SupportWindow = Literal["standard", "extended", "ended"]
 
 
 class _Frozen(BaseModel):
@@ -62,7 +64,6 @@ class InstanceSpec(_Frozen):
 
 
 class ServicePrices(_Frozen):
-    eks_control_plane_usd_per_hour: float
     nat_gateway_usd_per_hour: float
     ebs_gp3_usd_per_gb_month: float
     s3_standard_usd_per_gb_month: float
@@ -73,6 +74,78 @@ class ServicePrices(_Frozen):
 class ApiPrice(_Frozen):
     input_per_mtok: float
     output_per_mtok: float
+
+
+class EksVersion(_Frozen):
+    """One Kubernetes minor version on EKS: the days its support windows end (UTC)."""
+
+    eks_release: date
+    end_of_standard_support: date
+    end_of_extended_support: date
+
+
+class EksPrices(_Frozen):
+    region: str
+    standard_usd_per_cluster_hour: float
+    extended_usd_per_cluster_hour: float
+    source: str
+    read: date
+
+
+class EksCalendar(_Frozen):
+    source: str
+    read: date
+
+
+class EksVersions(_Frozen):
+    """EKS version support windows and the control-plane price in each (eks_versions.yaml)."""
+
+    calendar: EksCalendar
+    prices: EksPrices
+    versions: dict[str, EksVersion]
+
+    def support(self, version: str, on: date) -> SupportWindow:
+        """The window `version` is in on day `on`. Extended support bills from the first moment
+        of the end-of-standard-support day (UTC), so that day is already `extended`; on the
+        end-of-extended-support day EKS stops creating clusters on the version (`ended`)."""
+        window = self.versions[version]
+        if on < window.end_of_standard_support:
+            return "standard"
+        if on < window.end_of_extended_support:
+            return "extended"
+        return "ended"
+
+    def usd_per_cluster_hour(self, version: str, on: date) -> float:
+        """The control plane's price on day `on` (an ended version is priced as extended: EKS
+        upgrades it on its own at some point after that day)."""
+        if self.support(version, on) == "standard":
+            return self.prices.standard_usd_per_cluster_hour
+        return self.prices.extended_usd_per_cluster_hour
+
+
+class PublishedThroughput(_Frozen):
+    model: str
+    gpu: str
+    tensor_parallel: int
+    output_tokens_per_s: float = Field(gt=0)
+    conditions: str
+    source: str
+    read: date
+
+
+class ThroughputEstimate(_Frozen):
+    reference_gpu: str
+    memory_bandwidth_gb_per_s: dict[str, float]
+    bandwidth_source: str
+    read: date
+
+
+class ThroughputData(_Frozen):
+    """Published saturation throughput and the bandwidth method for the rest (throughput.yaml)."""
+
+    published: list[PublishedThroughput]
+    estimate: ThroughputEstimate
+    planning_utilisation: float = Field(gt=0, le=1)
 
 
 class Catalog(_Frozen):
@@ -86,6 +159,10 @@ class Catalog(_Frozen):
     hours_per_month: int
     services: ServicePrices
     managed_api: dict[str, ApiPrice]
+    managed_api_as_of: str
+    managed_api_source: str
+    eks: EksVersions
+    throughput: ThroughputData
 
     def normalise_gpu(self, name: str) -> str | None:
         """Canonical GPU key for a user's spelling (`a10` -> `A10G`), or None if unknown."""
@@ -120,4 +197,8 @@ def load_catalog() -> Catalog:
         hours_per_month=services["hours_per_month"],
         services=services["services"],
         managed_api=api["models"],
+        managed_api_as_of=api["as_of"],
+        managed_api_source=api["source"],
+        eks=_read("eks_versions.yaml"),
+        throughput=_read("throughput.yaml"),
     )

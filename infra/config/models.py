@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -165,6 +166,19 @@ class ClusterConfig(Strict):
     def _version(cls, value: str) -> str:
         if value not in KUBERNETES_VERSIONS:
             raise ValueError(f"must be one of {', '.join(KUBERNETES_VERSIONS)}")
+        # Past the end of extended support EKS creates no cluster on the version and upgrades
+        # existing control planes on its own (EKS release calendar, infra/catalog/eks_versions.yaml).
+        # Extended support itself is allowed; the plan warns about its extra cost.
+        eks = load_catalog().eks
+        today = date.today()
+        if eks.support(value, today) == "ended":
+            ended = eks.versions[value].end_of_extended_support
+            standard = [v for v in KUBERNETES_VERSIONS if eks.support(v, today) == "standard"]
+            fix = f"use {' or '.join(standard)} (in standard support)" if standard else "add a newer version to infra/catalog/eks_versions.yaml"
+            raise ValueError(
+                f"EKS ended extended support for Kubernetes {value} on {ended.isoformat()}: it creates no new "
+                f"cluster on it and upgrades existing control planes on its own; {fix}"
+            )
         return value
 
     @field_validator("admin_role_arns")

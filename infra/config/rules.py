@@ -44,7 +44,12 @@ def sizing_problems(model_name: str, pool: NodePoolConfig, pool_index: int, serv
     """The model must fit the pool's GPUs, and the pool must hold the replicas (and upgrade headroom)."""
     try:
         sizing = size_replica(
-            model_name, pool.instance_type, serving.max_model_len, serving.tensor_parallel, serving.gpu_memory_utilization
+            model_name,
+            pool.instance_type,
+            serving.max_model_len,
+            serving.tensor_parallel,
+            serving.gpu_memory_utilization,
+            replicas=max(1, serving.min_replicas),
         )
     except SizingError as error:
         return [problem(f"node_pools[{pool_index}].instance_type", str(error), pool.instance_type)]

@@ -9,6 +9,11 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
+def _control_plane_label(plane: dict[str, Any]) -> str:
+    """`EKS control plane (1.33, extended)`: the window decides the price ($0.10 or $0.60/h)."""
+    return f"EKS control plane ({plane['kubernetes_version']}, {plane['support']})"
+
+
 def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> str:
     lines: list[str] = []
     add = lines.append
@@ -71,16 +76,16 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
         ("GPU nodes", breakdown["gpu_nodes"]["floor"], breakdown["gpu_nodes"]["max"]),
         (f"System nodes ({breakdown['system_nodes']['instance_type']})", breakdown["system_nodes"]["floor"], breakdown["system_nodes"]["max"]),
         ("EBS volumes", breakdown["ebs_volumes"]["floor"], breakdown["ebs_volumes"]["max"]),
-        ("EKS control plane", breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
+        (_control_plane_label(money["eks_control_plane"]), breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
         ("NAT gateways", breakdown["nat_gateways"], breakdown["nat_gateways"]),
         ("Secrets Manager", breakdown["secrets_manager"], breakdown["secrets_manager"]),
         ("ElastiCache (Ray GCS)", breakdown["elasticache_gcs"], breakdown["elasticache_gcs"]),
         ("S3 weights", breakdown["s3_weights"], breakdown["s3_weights"]),
     ]
-    add(f"  {'':<28} {'floor':>12} {'max':>12}")
+    add(f"  {'':<36} {'floor':>12} {'max':>12}")
     for label, floor, peak in rows:
-        add(f"  {label:<28} {_usd(floor):>12} {_usd(peak):>12}")
-    add(f"  {'Total':<28} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
+        add(f"  {label:<36} {_usd(floor):>12} {_usd(peak):>12}")
+    add(f"  {'Total':<36} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
     add(f"  not estimated: {'; '.join(assumptions['not_estimated'])}")
     for warning in data["warnings"]:
         add(f"WARNING: {warning}")

@@ -7,6 +7,7 @@ import ipaddress
 import re
 from typing import Any
 
+from infra.plan.cost import control_plane_warnings
 from infra.plan.mocks import ACCOUNT
 from infra.plan.runner import ProgramRun
 from infra.plan.third_party import UpstreamRelease
@@ -45,6 +46,7 @@ def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[Upstrea
             f"budget.monthly_usd ${budget:,.2f} is below the estimated maximum ${money['max']:,.2f}: "
             "the budget alerts fire before the pools reach max_nodes"
         )
+    found += control_plane_warnings(money)
     if money["assumptions"]["region_prices"] != run.env.region:
         found.append(
             f"prices are {money['assumptions']['region_prices']} list prices; {run.env.region} differs "

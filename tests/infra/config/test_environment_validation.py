@@ -53,7 +53,7 @@ def test_the_three_problems_of_the_issue_come_in_one_message():
     assert "node_pools[0].instance_typ: unknown key; did you mean 'instance_type'?" in message
     assert "tags.cost-center: required key is missing" in message
     assert "gpt-oss-120b cannot be served on g6.xlarge (1x L4)" in message
-    assert "p5.4xlarge (1x H100, TP=1" in message, "the refusal suggests what would work"
+    assert "p5.4xlarge (1x H100 per node, TP=1" in message, "the refusal suggests what would work"
     assert message.startswith("environment config has 3 problems")
 
 

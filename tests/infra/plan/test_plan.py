@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,35 @@ def test_totals_add_up(plans):
     fixed = sum(breakdown[k] for k in ("eks_control_plane", "nat_gateways", "secrets_manager", "elasticache_gcs", "s3_weights"))
     floor = breakdown["gpu_nodes"]["floor"] + breakdown["system_nodes"]["floor"] + breakdown["ebs_volumes"]["floor"] + fixed
     assert money["floor"] == pytest.approx(floor, abs=0.02)
-    assert breakdown["eks_control_plane"] == pytest.approx(0.10 * HOURS)
+    eks = load_catalog().eks
+    assert breakdown["eks_control_plane"] == pytest.approx(eks.usd_per_cluster_hour("1.33", date.today()) * HOURS)
     assert breakdown["nat_gateways"] == pytest.approx(3 * 0.045 * HOURS), "prod has one NAT per zone"
+
+
+def test_the_control_plane_is_priced_by_its_support_window_and_extended_support_warns(plans):
+    plane = plans["prod"].data["monthly_cost_usd"]["eks_control_plane"]
+    assert (plane["kubernetes_version"], plane["clusters"]) == ("1.33", 1)
+    # Kubernetes 1.33 left EKS standard support on 2026-07-29 (EKS release calendar).
+    assert plane["end_of_standard_support"] == "2026-07-29"
+    if date.today() >= date(2026, 7, 29):
+        assert (plane["support"], plane["usd_per_cluster_hour"]) == ("extended", 0.60)
+        assert plane["extra_over_standard"] == pytest.approx(0.50 * HOURS)
+        warning = next(w for w in plans["prod"].data["warnings"] if w.startswith("cluster.kubernetes_version 1.33"))
+        assert "$0.60/h in extended support, $365.00/month more" in warning and "Upgrade the cluster" in warning
+    else:
+        assert plane["support"] == "standard"
+
+
+def test_the_control_plane_price_follows_the_day(plans):
+    from infra.plan.cost import monthly_cost
+    from infra.plan.runner import run_program
+
+    run = run_program("dev")
+    before = monthly_cost(run.env, run.registrations, on=date(2026, 7, 28))
+    after = monthly_cost(run.env, run.registrations, on=date(2026, 7, 29))
+    assert before["breakdown"]["eks_control_plane"] == pytest.approx(0.10 * HOURS)
+    assert after["breakdown"]["eks_control_plane"] == pytest.approx(0.60 * HOURS)
+    assert after["floor"] - before["floor"] == pytest.approx(0.50 * HOURS, abs=0.01)
 
 
 def test_manifests_are_written_per_release_and_program(plans):
@@ -151,17 +179,22 @@ def test_a_budget_below_the_estimated_maximum_is_a_warning(tmp_path):
     assert any(w.startswith("budget.monthly_usd $100.00 is below the estimated maximum $1,") for w in plan.data["warnings"])
 
 
-def test_committed_stacks_warn_only_about_their_example_values_and_unrendered_subcharts(plans):
+def test_committed_stacks_warn_only_about_their_example_values_unrendered_subcharts_and_extended_support(plans):
     """The stack files are examples (documentation CIDRs, example.com addresses, a placeholder
-    certificate): the plan names each value to replace. Anything else would be a real warning."""
+    certificate): the plan names each value to replace. Every committed stack also runs Kubernetes
+    1.33, in EKS extended support since 2026-07-29 ($0.60/h instead of $0.10/h); that extra
+    $365/month lifts dev's estimated maximum above its $1,600 budget. Anything else would be a
+    real warning."""
+    extended = date.today() >= date(2026, 7, 29)
     for env, plan in plans.items():
-        unexpected = [
-            w
-            for w in plan.data["warnings"]
-            if "documentation range" not in w
-            and "example addresses" not in w
-            and "is a placeholder (account 123456789012)" not in w
-            and "not checked offline" not in w
-        ]
-        assert unexpected == [], env
+        for warning in plan.data["warnings"]:
+            if warning.startswith("cluster.kubernetes_version 1.33 left EKS standard support"):
+                assert extended, warning
+            elif warning.startswith("budget.monthly_usd $1,600.00 is below the estimated maximum"):
+                assert env == "dev" and extended, warning
+            elif not any(
+                marker in warning
+                for marker in ("documentation range", "example addresses", "is a placeholder (account 123456789012)", "not checked offline")
+            ):
+                pytest.fail(f"{env}: unexpected warning: {warning}")
         assert any("203.0.113.0/24, a documentation range" in w for w in plan.data["warnings"]), env
