@@ -20,6 +20,7 @@ DEPLOY_STAMP := $(VENV)/.synced-deploy
 TEST_STAMP := $(VENV)/.synced-test
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
+AMTOOL := tools/alertmanager/bin/amtool
 
 .PHONY: help plan test check bench plan-time values reference venv deploy-venv tools clean
 
@@ -57,10 +58,14 @@ $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
 $(PROMTOOL): tools/promtool/fetch.sh
 	tools/promtool/fetch.sh
 
+# Alertmanager and amtool, the same way (alert routing and inhibition tests).
+$(AMTOOL): tools/alertmanager/fetch.sh
+	tools/alertmanager/fetch.sh
+
 venv: $(TEST_STAMP)
 # Only what `pulumi up`, the plan and the environment commands need (CI deploy jobs).
 deploy-venv: $(DEPLOY_STAMP)
-tools: $(CHECKOV_STAMP) $(PROMTOOL)
+tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
 plan: $(DEPLOY_STAMP)

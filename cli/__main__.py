@@ -22,6 +22,9 @@ COMMANDS = {
     "pins": "cli.pins",
     "promote": "cli.promote",
     "gitops": "cli.gitops",
+    "smoke": "cli.smoke",
+    "drain": "cli.drain",
+    "runbooks": "cli.runbooks",
 }
 
 

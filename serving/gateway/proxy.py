@@ -22,6 +22,7 @@ from serving.gateway.auth import Client
 from serving.gateway.errors import error_body, stream_error_event
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
 from serving.gateway.metrics import NO_CANDIDATE, GatewayMetrics
+from serving.gateway.route_override import RouteOverride
 from serving.gateway.routing import FallbackReason, Retryable, RetryBudget, Terminal
 from serving.gateway.streaming import DONE_EVENT, StreamProtocolError, cost_comment, usage_counts
 from serving.gateway.upstreams import OpenStream, Upstream
@@ -100,7 +101,9 @@ class Router:
         replay_maybe_processed: bool,
         max_response_bytes: int,
         clock: Callable[[], float],
+        route_override: RouteOverride | None = None,
     ) -> None:
+        self._override = route_override
         self._budget = budget
         self._metrics = metrics
         self._replay = replay_maybe_processed
@@ -111,7 +114,10 @@ class Router:
         reason: FallbackReason | None = None
         failure: Retryable | None = None
         attempted = False
-        for upstream in req.route.candidates(req.sovereign):
+        candidates = req.route.candidates(req.sovereign)
+        if self._override is not None:  # the drain switch (route_override.py)
+            candidates = self._override.candidates(candidates, req.sovereign)
+        for upstream in candidates:
             now = self._clock()
             skip, probe = upstream.health.admit(now)
             if skip is not None:

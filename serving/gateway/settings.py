@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_PORT
+from serving.gateway.route_override import RouteOverrideSettings
 
 # Names become Prometheus label values and response header values.
 NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
@@ -240,6 +241,9 @@ class GatewaySettings(Strict):
     upstreams: list[UpstreamSettings] = Field(min_length=1, description="Every upstream a route names.")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry budget and replay rule.")
     limits: LimitSettings = Field(default_factory=LimitSettings, description="Body size limits.")
+    route_override: RouteOverrideSettings | None = Field(
+        None, description="The drain switch's ConfigMap (serving/gateway/route_override.py); null: routing is never overridden."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> GatewaySettings:

@@ -458,7 +458,14 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_and_dns(kit, ca
     policy = kit.one(docs, "NetworkPolicy", "gpt-oss-gateway")
     pods = _pod_labels(kit, case)
     egress = policy["spec"]["egress"]
-    ray_rule, api_rule, dns_rule = egress
+    values = kit.values(case)
+    if values["routeOverride"]["enabled"]:
+        # The drain switch: the Kubernetes API (the VPC's control-plane ENIs) on 443, nothing else.
+        ray_rule, api_rule, kube_rule, dns_rule = egress
+        assert kube_rule["ports"] == [{"protocol": "TCP", "port": 443}]
+        assert kube_rule["to"] == [{"ipBlock": block} for block in values["networkPolicy"]["kubeApiServer"]]
+    else:
+        ray_rule, api_rule, dns_rule = egress
     assert ray_rule["ports"] == [{"protocol": "TCP", "port": 8000}]
     assert all(any(selector_matches(p["podSelector"], pods[r]) for p in ray_rule["to"]) for r in pods if r != "gateway")
     assert api_rule["ports"] == [{"protocol": "TCP", "port": 443}]

@@ -277,3 +277,28 @@ def test_prod_gcs_store_is_a_private_two_zone_elasticache(program):
     address = values["rayService"]["gcsFaultTolerance"]["redisAddress"]
     assert address.endswith(".cache.amazonaws.com:6379")
     assert not program("dev").of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+
+
+@pytest.mark.parametrize("env_name", ["dev", "staging", "prod"])
+def test_each_stack_creates_its_gateway_image_registry(program, env_name):
+    """ECR: immutable tags, scan on push, KMS at rest, never force-deleted, lifecycle expiring
+    untagged layers first and keeping the newest images (the `any` rule last)."""
+    import json
+
+    run = program(env_name)
+    (repo,) = run.of_type("aws:ecr/repository:Repository")
+    assert repo.inputs["name"] == "gpt-oss-gateway"
+    assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+    assert repo.inputs.get("forceDelete") is not True
+    (policy,) = run.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    rules = json.loads(policy.inputs["policy"])["rules"]
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+    assert [r["rulePriority"] for r in rules] == [1, 2]
+    assert rules[1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 200}
+
+
+def test_a_stack_sharing_an_account_names_the_repository_without_creating_it(variant):
+    run = variant("staging", lambda env: env.update(registry={"create": False}))
+    assert run.of_type("aws:ecr/repository:Repository") == []
