@@ -20,7 +20,7 @@ from infra.chart_values.gateway import gateway_values
 from infra.chart_values.network import network_policy_values, vpc_cidrs
 from infra.chart_values.ray import ray_service_values, ray_values
 from infra.chart_values.route_override import route_override_values
-from infra.chart_values.serve import model_values, readiness_values, serve_values, tiktoken_values
+from infra.chart_values.serve import model_values, probe_values, serve_values, tiktoken_values
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing, size_replica
 from infra.tags import cost_tags
@@ -74,7 +74,7 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
         "model": model_values(env, weights_bucket),
         "serve": serve_values(env, sizing),
         "tiktoken": tiktoken_values(env, weights_bucket),
-        "readiness": readiness_values(),
+        "probes": probe_values(),
         "rayService": ray_service_values(env, sizing, gcs_redis_address),
         "networkPolicy": network_policy_values(env, outputs.service_cidr),
         "metrics": {

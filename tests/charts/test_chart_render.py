@@ -320,23 +320,26 @@ def test_tiktoken_files_are_staged_before_ray_starts_and_harmony_finds_them(kit,
     assert (_env(worker).get("HF_HUB_OFFLINE") == "1") == (env.model.source == "s3")
 
 
-def test_workers_are_ready_only_when_the_model_generates_a_token(kit, case):
-    env, _ = kit.environment(case)
+def test_saturation_never_unreadies_a_worker_and_a_hung_engine_is_restarted(kit, case):
+    """Readiness: raylet and Serve proxy only (a generation would queue behind user traffic and
+    take every worker out of the Service together). Liveness: the raylet plus engine progress
+    while work is pending (files/probe_liveness.py, tested in test_scripts.py)."""
     worker = container(worker_group(kit, case)["template"], "ray-worker")
-    probe = worker["readinessProbe"]
-    command = probe["exec"]["command"]
-    assert command[:2] == ["python", "/etc/gpt-oss/scripts/probe_generate.py"]
-    assert f"--model={env.model.name}" in command
+    readiness = " ".join(worker["readinessProbe"]["exec"]["command"])
+    assert "local_raylet_healthz" in readiness and "/-/healthz" in readiness and "completions" not in readiness
+    assert worker["readinessProbe"]["failureThreshold"] >= 3, "one slow answer must not unready a worker"
+    liveness = worker["livenessProbe"]
+    command = liveness["exec"]["command"]
+    assert command[:2] == ["python", "/etc/gpt-oss/scripts/probe_liveness.py"]
+    stall = float(next(a.split("=", 1)[1] for a in command if a.startswith("--stall-seconds=")))
     timeout = float(next(a.split("=", 1)[1] for a in command if a.startswith("--timeout=")))
-    assert timeout < probe["timeoutSeconds"], "the script must give up before the kubelet kills it"
+    assert stall >= 60 and 2 * timeout <= liveness["timeoutSeconds"], "the script must give up before the kubelet kills it"
     mounts = {m["mountPath"]: m["name"] for m in worker["volumeMounts"]}
-    assert mounts["/etc/gpt-oss/scripts"] == "scripts"
-    # The ConfigMap carries the tested script byte for byte.
+    assert mounts["/etc/gpt-oss/scripts"] == "scripts" and "/tmp" in mounts, "the probe keeps its state in /tmp"
+    # The ConfigMap carries the tested scripts byte for byte.
     scripts = kit.one(kit.rendered_docs(case), "ConfigMap", "gpt-oss-ray-scripts")["data"]
-    for name in ("probe_generate.py", "stage_tiktoken.py"):
+    for name in ("probe_liveness.py", "stage_tiktoken.py"):
         assert scripts[name].rstrip("\n") == (CHART_DIR / "files" / name).read_text().rstrip("\n")
-    # Liveness stays the raylet check: a busy or hung model must not restart the pod in a loop.
-    assert "local_raylet_healthz" in " ".join(worker["livenessProbe"]["exec"]["command"])
 
 
 def test_ray_containers_run_unprivileged_with_a_read_only_root(kit, case):
