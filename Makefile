@@ -68,10 +68,14 @@ deploy-venv: $(DEPLOY_STAMP)
 tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
+# The upstream charts the plan renders come from ../shared/reference when it is there, otherwise
+# they are downloaded once (pinned and verified: gpt-oss-platform upstream fetch).
 plan: $(DEPLOY_STAMP)
+	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE $(CLI) plan --env $(ENV)
 
 test: $(TEST_STAMP) tools
+	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
 
 check: $(TEST_STAMP)

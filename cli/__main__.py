@@ -13,6 +13,7 @@ COMMANDS = {
     "plan": "cli.plan",
     "values": "cli.values",
     "reference": "cli.reference",
+    "upstream": "cli.upstream",
     "bench": "cli.bench",
     "cost": "cli.cost",
     "audit": "cli.audit",
