@@ -44,10 +44,12 @@ $(UV):
 # hundred modules), instead of compiling all of pulumi_aws up front.
 $(DEPLOY_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --inexact
+	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@
 
 $(TEST_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-groups
+	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@ $(DEPLOY_STAMP)
 
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
