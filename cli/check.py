@@ -83,7 +83,7 @@ def chart(fix: bool) -> tuple[bool, str]:
 
 
 def docs(fix: bool) -> tuple[bool, str]:
-    from infra.reference import blocks
+    from cli import docs as blocks
 
     if fix:
         blocks.write()

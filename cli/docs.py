@@ -39,6 +39,12 @@ def _contracts() -> str:
     return contracts_doc()
 
 
+def _cli() -> str:
+    from cli.cli_doc import cli_doc
+
+    return cli_doc()
+
+
 def _results(name: str) -> Callable[[], str]:
     def read() -> str:
         path = RESULTS / name
@@ -60,6 +66,7 @@ class Block:
 
 GENERATED_FILES: dict[str, Callable[[], str]] = {
     "docs/contracts.md": _contracts,
+    "docs/cli.md": _cli,
 }
 BLOCKS: list[Block] = [
     Block("README.md", "config-reference", _config_reference),
