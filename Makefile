@@ -20,6 +20,7 @@ DEPLOY_STAMP := $(VENV)/.synced-deploy
 TEST_STAMP := $(VENV)/.synced-test
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
+AMTOOL := tools/alertmanager/bin/amtool
 
 .PHONY: help plan test check bench plan-time values reference venv deploy-venv tools clean
 
@@ -43,10 +44,12 @@ $(UV):
 # hundred modules), instead of compiling all of pulumi_aws up front.
 $(DEPLOY_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --inexact
+	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@
 
 $(TEST_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-groups
+	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@ $(DEPLOY_STAMP)
 
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
@@ -57,16 +60,24 @@ $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
 $(PROMTOOL): tools/promtool/fetch.sh
 	tools/promtool/fetch.sh
 
+# Alertmanager and amtool, the same way (alert routing and inhibition tests).
+$(AMTOOL): tools/alertmanager/fetch.sh
+	tools/alertmanager/fetch.sh
+
 venv: $(TEST_STAMP)
 # Only what `pulumi up`, the plan and the environment commands need (CI deploy jobs).
 deploy-venv: $(DEPLOY_STAMP)
-tools: $(CHECKOV_STAMP) $(PROMTOOL)
+tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
+# The upstream charts the plan renders come from ../shared/reference when it is there, otherwise
+# they are downloaded once (pinned and verified: gpt-oss-platform upstream fetch).
 plan: $(DEPLOY_STAMP)
+	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE $(CLI) plan --env $(ENV)
 
 test: $(TEST_STAMP) tools
+	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
 
 check: $(TEST_STAMP)

@@ -13,6 +13,8 @@ COMMANDS = {
     "plan": "cli.plan",
     "values": "cli.values",
     "reference": "cli.reference",
+    "check": "cli.check",
+    "upstream": "cli.upstream",
     "bench": "cli.bench",
     "cost": "cli.cost",
     "audit": "cli.audit",
@@ -22,6 +24,9 @@ COMMANDS = {
     "pins": "cli.pins",
     "promote": "cli.promote",
     "gitops": "cli.gitops",
+    "smoke": "cli.smoke",
+    "drain": "cli.drain",
+    "runbooks": "cli.runbooks",
 }
 
 

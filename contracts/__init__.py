@@ -116,3 +116,21 @@ GPU_TAINT_VALUE = "true"
 GPU_TAINT_EFFECT = "NoSchedule"
 #: Extended resource a GPU pod requests (advertised by the NVIDIA device plugin).
 GPU_RESOURCE = "nvidia.com/gpu"
+
+# -- Drain switch: the route override on-call sets without `pulumi up` or a pod restart --------
+
+#: ConfigMap in NAMESPACE holding the route override; absent means automatic routing. Written by
+#: `gpt-oss-platform drain`, watched by every gateway pod (a Role limits it to this one name).
+ROUTE_OVERRIDE_CONFIGMAP = "gpt-oss-route-override"
+#: Key of ROUTE_OVERRIDE_CONFIGMAP with the route: ROUTE_AUTO, UPSTREAM_MANAGED or UPSTREAM_SELF_HOSTED.
+ROUTE_OVERRIDE_ROUTE_KEY = "route"
+#: Key of ROUTE_OVERRIDE_CONFIGMAP with who set it (the Kubernetes user, or --who).
+ROUTE_OVERRIDE_SET_BY_KEY = "set-by"
+#: Key of ROUTE_OVERRIDE_CONFIGMAP with why it was set (free text from --reason).
+ROUTE_OVERRIDE_REASON_KEY = "reason"
+#: Key of ROUTE_OVERRIDE_CONFIGMAP with when it was set (UTC, ISO 8601).
+ROUTE_OVERRIDE_SET_AT_KEY = "set-at"
+#: Route value: the gateway's own routing (self-hosted first, managed as the fallback).
+ROUTE_AUTO = "auto"
+#: Service account of the gateway pods (the only identity that may read ROUTE_OVERRIDE_CONFIGMAP).
+GATEWAY_SERVICE_ACCOUNT = "gpt-oss-gateway"

@@ -19,13 +19,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from contracts import GATEWAY_IMAGE_NAME, GATEWAY_URL, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT
+from contracts import GATEWAY_URL, NAMESPACE, RAY_WORKER_SERVICE_ACCOUNT
 from infra.chart_values import StackOutputs, chart_values
 from infra.components.addons import ClusterAddons, needs_karpenter
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
+from infra.components.registry import GatewayImageRegistry
 from infra.components.node_pools import gpu_node_pool
 from infra.components.secrets import ClientKeys, ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
@@ -109,6 +110,8 @@ if managed_api_key is not None and env.fallback.allowed:
     secrets.append(managed.kubernetes_secret)
     managed_key_secret_name = managed.secret_name
 EnvironmentBudget(f"{env.name}-budget", env.name, env.budget, opts=on_aws)
+# The gateway image's ECR repository, one per account (docs/operating.md "Release pipeline").
+registry = GatewayImageRegistry(f"{env.name}-gateway-images", env.registry, opts=on_aws) if env.registry.create else None
 gcs_redis_address = None
 if env.serving.gcs_fault_tolerance.managed:
     gcs_redis_address = GcsRedis(
@@ -123,7 +126,7 @@ if env.serving.gcs_fault_tolerance.managed:
 # at the digest the release pins record (required; the config boundary refuses a missing one).
 account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=aws_provider)).account_id
 repository = pulumi.Output.from_input(env.gateway.image.repository) if env.gateway.image.repository else account.apply(
-    lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{GATEWAY_IMAGE_NAME}"
+    lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{env.registry.repository}"
 )
 gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
 
@@ -152,4 +155,5 @@ pulumi.export("gateway_image", gateway_image)
 pulumi.export("managed_api_key_secret", managed_key_secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
+pulumi.export("gateway_image_repository", registry.url if registry else None)
 pulumi.export("node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools])

@@ -16,7 +16,9 @@ from contracts import (
     GATEWAY_CLIENTS_FILE,
     GATEWAY_MANAGED_API_KEY_FILE,
     GATEWAY_PORT,
+    NAMESPACE,
     PRIMARY_BASE_URL,
+    ROUTE_OVERRIDE_CONFIGMAP,
     UPSTREAM_MANAGED,
     UPSTREAM_SELF_HOSTED,
 )
@@ -125,6 +127,9 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "upstreams": upstreams,
         "limits": {"max_n": gateway.max_n},
         "shared_store": shared_store(env),
+        # The drain switch (serving/gateway/route_override.py): the API server's address, token and
+        # CA come from the pod's service account (the chart's gateway-route-override.yaml).
+        "route_override": {"configmap": ROUTE_OVERRIDE_CONFIGMAP, "namespace": NAMESPACE},
     }
     return settings
 

@@ -11,7 +11,7 @@ import pytest
 from infra.config import ConfigError, read_stack_file, validate_environment
 from infra.config.load import PROJECT
 from infra.paths import REPO_ROOT as ROOT
-from infra.reference.blocks import stale
+from cli.docs import stale
 
 README = ROOT / "README.md"
 

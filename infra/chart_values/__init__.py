@@ -4,7 +4,7 @@
 values: the Pulumi program hands the result to the Helm release, the offline plan renders the
 chart from the same dict, and `gpt-oss-platform values --env prod` writes it as a commented
 values file for the GitOps path. One module per concern: `ray` (the RayCluster), `serve` (the
-model and vLLM), `gateway`, `network` (NetworkPolicies), `alerts`; `values_file` renders the
+model and vLLM), `gateway`, `network` (NetworkPolicies), `alerts`, `route_override` (the drain switch); `values_file` renders the
 commented file. Every key the chart knows is produced, so the result is the complete values of
 a release (a test compares its key tree with charts/gpt-oss-serving/values.yaml).
 """
@@ -19,7 +19,8 @@ from infra.chart_values.alerts import alert_values
 from infra.chart_values.gateway import gateway_values
 from infra.chart_values.network import network_policy_values, vpc_cidrs
 from infra.chart_values.ray import ray_service_values, ray_values
-from infra.chart_values.serve import model_values, readiness_values, serve_values, tiktoken_values
+from infra.chart_values.route_override import route_override_values
+from infra.chart_values.serve import model_values, probe_values, serve_values, tiktoken_values
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing, size_replica
 from infra.tags import cost_tags
@@ -73,7 +74,7 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
         "model": model_values(env, weights_bucket),
         "serve": serve_values(env, sizing),
         "tiktoken": tiktoken_values(env, weights_bucket),
-        "readiness": readiness_values(),
+        "probes": probe_values(),
         "rayService": ray_service_values(env, sizing, gcs_redis_address),
         "networkPolicy": network_policy_values(env, outputs.service_cidr),
         "metrics": {
@@ -83,4 +84,5 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
         "alerts": alert_values(env, labels["cost"]["environment"], sizing),
         "podDisruptionBudget": {"rayWorkers": {"enabled": True, "maxUnavailable": 1}},
         "gateway": gateway_values(env, outputs.gateway_image, vpc_cidrs(env), labels["cost"]),
+        "routeOverride": route_override_values(),
     }

@@ -15,8 +15,9 @@ from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import settings_for_environment
 from infra.sizing import ReplicaSizing
 
-# Where runbooks/ is published: every alert's runbook_url is "<RUNBOOK_BASE_URL>/<AlertName>.md"
-# (charts/gpt-oss-serving/templates/prometheusrule.yaml). A placeholder for this repository:
+# Where runbooks/ is published: every alert's runbook_url is "<RUNBOOK_BASE_URL>/<env>/<AlertName>.md"
+# (charts/gpt-oss-serving/templates/prometheusrule.yaml), the runbook rendered for that environment
+# (runbooks/<env>/, `gpt-oss-platform runbooks`). A placeholder for this repository:
 # CHANGE IT WHEN YOU FORK, to the URL your on-call engineers can open (a Git host's file view
 # of runbooks/ on the default branch, or an internal docs site that publishes the folder).
 RUNBOOK_BASE_URL = "https://github.com/example/gpt-oss-platform/blob/main/runbooks"
@@ -53,7 +54,7 @@ def alert_values(env: EnvironmentConfig, environment_label: str, sizing: Replica
     price = load_catalog().managed_api[env.fallback.model]
     return {
         "enabled": True,
-        "runbookBaseUrl": RUNBOOK_BASE_URL,
+        "runbookBaseUrl": f"{RUNBOOK_BASE_URL}/{env.name}",
         "environment": environment_label,
         "labels": {},
         "ruleLabels": {},

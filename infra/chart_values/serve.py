@@ -1,5 +1,5 @@
 """The model and how Ray Serve LLM serves it: `model`, `serve` (vLLM engine arguments and Serve
-autoscaling), `tiktoken` and `readiness` values."""
+autoscaling), `tiktoken` and `probes` values."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ UPSCALE_DELAY_S = 30
 # Ray Serve's default: ten idle minutes before the last replica of a min_replicas=0 pool goes.
 DOWNSCALE_DELAY_S = 600
 MAX_NUM_BATCHED_TOKENS_HOPPER = 8192  # vLLM gpt-oss recipe for Hopper
+# Two minutes without a token while requests wait: far above a decode step (milliseconds) and a
+# chunked prefill step (max_num_batched_tokens per step), so only a hung engine gets there.
+STALL_SECONDS = 120
 # vLLM engine arguments the chart has a typed key for; anything else goes to `extraArgs`.
 TYPED_ENGINE_ARGS = {
     "max_model_len",
@@ -134,12 +137,10 @@ def tiktoken_values(env: EnvironmentConfig, weights_bucket: str | None) -> dict[
     }
 
 
-def readiness_values() -> dict[str, Any]:
+def probe_values() -> dict[str, Any]:
+    """Readiness stays cheap (raylet, Serve proxy); liveness restarts a hung engine: pending work
+    and no token for STALL_SECONDS (charts/gpt-oss-serving/files/probe_liveness.py)."""
     return {
-        "generation": {
-            "enabled": True,
-            "periodSeconds": 30,
-            "timeoutSeconds": 10,
-            "failureThreshold": 3,
-        },
+        "readiness": {"periodSeconds": 5, "failureThreshold": 3},
+        "liveness": {"stallSeconds": STALL_SECONDS, "periodSeconds": 15, "timeoutSeconds": 10, "failureThreshold": 3},
     }

@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from infra import iam_policies
+from infra.alert_routing import alertmanager_config, alertmanager_secret_names
 from infra.components.cluster import ClusterHandle
 from infra.components.options import child_options
 from infra.components.pod_identity import pod_identity_role
@@ -121,7 +122,8 @@ KUBE_STATE_METRICS_LABELS = [
 def prometheus_stack_values(env: EnvironmentConfig, cost_labels: dict[str, str]) -> dict:
     """kube-prometheus-stack: select every ServiceMonitor, PodMonitor and PrometheusRule in
     the cluster (the serving chart's live in namespace gpt-oss), load dashboards from
-    ConfigMaps labelled grafana_dashboard=1 in any namespace, run on the system nodes."""
+    ConfigMaps labelled grafana_dashboard=1 in any namespace, route alerts to the environment's
+    receivers, run on the system nodes."""
     system = {"nodeSelector": SYSTEM_NODES}
     labels = cost_labels
     return {
@@ -142,7 +144,16 @@ def prometheus_stack_values(env: EnvironmentConfig, cost_labels: dict[str, str])
                 "podMetadata": {"labels": labels},
             }
         },
-        "alertmanager": {"alertmanagerSpec": {**system, "podMetadata": {"labels": labels}}},
+        # Receivers, severity routing and inhibitions from the environment's `alerting` section
+        # (infra/alert_routing.py); receiver secrets are Secrets the pods mount, never values here.
+        "alertmanager": {
+            "config": alertmanager_config(env.alerting),
+            "alertmanagerSpec": {
+                **system,
+                "podMetadata": {"labels": labels},
+                "secrets": alertmanager_secret_names(env.alerting),
+            },
+        },
         "prometheusOperator": {**system, "podLabels": labels},
         "kube-state-metrics": {**system, "customLabels": labels, "metricLabelsAllowlist": KUBE_STATE_METRICS_LABELS},
         "grafana": {

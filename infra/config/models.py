@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts import MAX_USER_TAGS, REQUIRED_TAG_KEYS
+from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
 
 from infra.catalog import load_catalog
 
@@ -621,6 +621,184 @@ class BudgetConfig(Strict):
         return value
 
 
+class EscalationStep(Strict):
+    """One step of the escalation path: who is reached, and after how long without an answer."""
+
+    after_minutes: int = Field(ge=0, le=1440, description="Minutes after the page when this step is reached (0: at once).")
+    contact: str = Field(
+        min_length=3, max_length=200, description="Who and how, as an engineer would type it: a rota, a person, a phone bridge."
+    )
+
+
+class OncallConfig(Strict):
+    """Who answers for this environment: rendered into every runbook (`gpt-oss-platform runbooks`)."""
+
+    team: str = Field(min_length=2, max_length=100, description="Team that owns the environment, e.g. `ML platform`.")
+    primary: str = Field(
+        min_length=3, max_length=200, description="Who is paged first, e.g. `PagerDuty service ml-platform-prod (primary rota)`."
+    )
+    escalation: list[EscalationStep] = Field(
+        min_length=1, description="Escalation path after the primary, in order of `after_minutes`."
+    )
+    channel: str = Field(
+        min_length=2, max_length=100, description="Incident chat channel where on-call posts status, e.g. `#ml-platform-incidents`."
+    )
+    grafana_url: str | None = Field(
+        None,
+        description="Base URL of this environment's Grafana where on-call opens dashboards; null: the runbooks "
+        "reach it with `kubectl port-forward` (http://localhost:3000).",
+    )
+
+    @field_validator("escalation")
+    @classmethod
+    def _ordered(cls, value: list[EscalationStep]) -> list[EscalationStep]:
+        minutes = [step.after_minutes for step in value]
+        if minutes != sorted(minutes):
+            raise ValueError(f"steps must be in order of after_minutes, got {minutes}")
+        return value
+
+    @field_validator("grafana_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an https:// URL without query or fragment, e.g. https://grafana.prod.example.com")
+        return value.rstrip("/") if value else value
+
+
+# Keys that would hold a secret inline in a receiver: refused, and never echoed.
+INLINE_SECRET_KEYS = ("api_url", "webhook_url", "routing_key", "service_key", "auth_password", "password", "token")
+SEVERITIES = ("critical", "warning", "info")
+
+
+class SecretKeyRef(Strict):
+    """A key of a Kubernetes Secret in namespace `monitoring`, mounted into Alertmanager as a file."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63, description="Secret name.")
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253, description="Key in the Secret.")
+
+
+class ReceiverConfig(Strict):
+    """Where Alertmanager sends notifications. Secrets are referenced, never written here:
+
+    - `slack`: `channel`, and `secret` holding the incoming-webhook URL;
+    - `pagerduty`: `secret` holding the Events API v2 routing key;
+    - `email`: `to`, `sender`, `smarthost`, optionally `auth_username` with `secret` holding the SMTP password.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$", description="Receiver name, used by `routes`.")
+    type: Literal["slack", "pagerduty", "email"] = Field(description="Integration.")
+    secret: SecretKeyRef | None = Field(
+        None, description="Secret (namespace monitoring) with the webhook URL, routing key or SMTP password."
+    )
+    channel: str | None = Field(None, pattern=r"^[#@][\w.-]{1,79}$", description="`slack` only: channel, e.g. `#ml-alerts`.")
+    to: list[str] | None = Field(None, description="`email` only: recipients.")
+    sender: str | None = Field(None, description="`email` only: From address.")
+    smarthost: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]+:\d{2,5}$", description="`email` only: SMTP host:port.")
+    auth_username: str | None = Field(None, description="`email` only: SMTP user (the password is `secret`).")
+    send_resolved: bool = Field(True, description="Also notify when the alert resolves.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_inline_secret(cls, data: object) -> object:
+        if isinstance(data, dict):
+            inline = sorted(k for k in data if k in INLINE_SECRET_KEYS)
+            if inline:
+                # The value is replaced before the error is raised: the error shows its input.
+                for key in inline:
+                    data[key] = "<not shown>"
+                raise ValueError(
+                    f"{', '.join(inline)}: a secret is never written in the config; put it in a Kubernetes Secret in "
+                    "namespace monitoring and reference it with `secret: {name: ..., key: ...}` (docs/operating.md)"
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> ReceiverConfig:
+        errors = []
+        email_only = {"to": self.to, "sender": self.sender, "smarthost": self.smarthost, "auth_username": self.auth_username}
+        if self.type != "email":
+            errors += [f"{key} is only for type email" for key, value in email_only.items() if value is not None]
+        if self.type != "slack" and self.channel is not None:
+            errors.append("channel is only for type slack")
+        if self.type in ("slack", "pagerduty") and self.secret is None:
+            what = "the incoming-webhook URL" if self.type == "slack" else "the Events API v2 routing key"
+            errors.append(f"type {self.type} needs secret: {{name, key}} of the Secret holding {what}")
+        if self.type == "slack" and self.channel is None:
+            errors.append("type slack needs channel")
+        if self.type == "email":
+            missing = [key for key in ("to", "sender", "smarthost") if not email_only[key]]
+            if missing:
+                errors.append(f"type email needs {', '.join(missing)}")
+            bad = [a for a in [*(self.to or []), *([self.sender] if self.sender else [])] if not EMAIL_RE.match(a)]
+            if bad:
+                errors.append(f"not email addresses: {', '.join(bad)}")
+            if (self.auth_username is None) != (self.secret is None):
+                errors.append("auth_username and secret (the SMTP password) go together")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+
+class AlertingConfig(Strict):
+    """Alertmanager routing: receivers, and which receivers each severity reaches.
+
+    Rendered into kube-prometheus-stack's Alertmanager config (infra/alert_routing.py), with the
+    inhibition rules that silence symptom alerts while their cause fires. Empty: alerts reach no one.
+    """
+
+    receivers: list[ReceiverConfig] = Field(default_factory=list, description="Slack, PagerDuty or e-mail receivers.")
+    critical: list[str] = Field(default_factory=list, description="Receivers of severity critical (pages).")
+    warning: list[str] = Field(default_factory=list, description="Receivers of severity warning (tickets for working hours).")
+    info: list[str] = Field(default_factory=list, description="Receivers of severity info (context).")
+    repeat_interval: str = Field("4h", pattern=r"^\d+[mh]$", description="Re-send a still-firing alert this often.")
+
+    @model_validator(mode="after")
+    def _references(self) -> AlertingConfig:
+        errors = []
+        names = [r.name for r in self.receivers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            errors.append(f"duplicate receiver names: {', '.join(duplicates)}")
+        used: set[str] = set()
+        for severity in SEVERITIES:
+            for name in getattr(self, severity):
+                used.add(name)
+                if name not in names:
+                    errors.append(f"{severity} names receiver {name!r}, which is not defined; receivers: {', '.join(names) or 'none'}")
+        unused = sorted(set(names) - used)
+        if unused:
+            errors.append(f"receivers not used by any severity: {', '.join(unused)}")
+        if self.receivers and not self.critical:
+            errors.append("critical has no receiver: a page would reach no one")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+
+class RegistryConfig(Strict):
+    """The ECR repository the gateway image is pushed to, in this environment's AWS account.
+
+    One repository per account: where several environments share an account, exactly one of
+    them creates it (`create: true`) and the others name the same repository with `create: false`.
+    """
+
+    create: bool = Field(True, description="This stack creates the repository; false where another stack of the account does.")
+    repository: str = Field(
+        GATEWAY_IMAGE_NAME,
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+        max_length=256,
+        description="Repository name (ECR rules: lower-case, `/`, `.`, `_`, `-`).",
+    )
+    keep_images: int = Field(
+        200,
+        ge=10,
+        le=10000,
+        description="Images kept; older ones expire. Keep it above the pushes between a release reaching dev and "
+        "leaving prod, or the image prod pins by digest can expire.",
+    )
+    untagged_expire_days: int = Field(14, ge=1, le=365, description="Untagged images (failed pushes) expire after this many days.")
+
+
 class EnvironmentConfig(Strict):
     """Everything that differs between dev, staging and prod.
 
@@ -652,6 +830,11 @@ class EnvironmentConfig(Strict):
         description="Protect what holds state (weights bucket, KMS key, API key secret, GCS Redis) against "
         "`pulumi destroy` and replacement; set false where the environment is disposable (dev).",
     )
+    oncall: OncallConfig | None = Field(
+        None, description="Who answers for this environment; required to render its runbooks (`gpt-oss-platform runbooks`)."
+    )
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager receivers and severity routing.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repository of the gateway image.")
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""

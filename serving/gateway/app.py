@@ -30,6 +30,7 @@ from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.limits import Limiters
 from serving.gateway.metrics import GatewayMetrics
 from serving.gateway.proxy import ApiRequest, Route, Router, Served
+from serving.gateway.route_override import RouteOverride, RouteOverrideWatcher
 from serving.gateway.routing import FallbackReason, RetryBudget
 from serving.gateway.server import CancelCause, Refusal, Request, Responder
 from serving.gateway.settings import GatewaySettings, UpstreamSettings
@@ -85,6 +86,8 @@ class Gateway:
             for r in settings.routes
         }
         self.metrics.prime(list(self.routes), [reason.value for reason in FallbackReason])
+        # The drain switch: always present (at `auto`, also visible as a metric), watched when configured.
+        self.route_override = RouteOverride(self.metrics.registry, settings.environment)
         retry = settings.retry
         self.router = Router(
             RetryBudget(retry.budget_ratio, retry.budget_min_per_s, retry.budget_burst, now),
@@ -92,6 +95,7 @@ class Gateway:
             retry.replay_maybe_processed,
             settings.limits.max_response_bytes,
             clock,
+            route_override=self.route_override,
         )
         self._models_bodies: dict[frozenset[str] | None, bytes] = {}
         self.access = AccessLog() if settings.access_log else None
@@ -134,6 +138,9 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload-secrets"))
         if self.access is not None:
             self._tasks.append(asyncio.create_task(self.access.run(), name="access-log"))
+        if self.settings.route_override is not None:
+            watcher = RouteOverrideWatcher(self.settings.route_override, self.route_override)
+            self._tasks.append(asyncio.create_task(watcher.run(), name="route-override"))
         self.ready = True
         log.info("gateway ready: environment=%s routes=%s", self.settings.environment, ", ".join(self.routes))
 

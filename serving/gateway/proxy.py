@@ -18,6 +18,7 @@ import asyncio
 import enum
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from serving.gateway.errors import (
 )
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
 from serving.gateway.metrics import NO_CANDIDATE, GatewayMetrics
+from serving.gateway.route_override import RouteOverride
 from serving.gateway.routing import FallbackReason, Retryable, RetryBudget, Terminal
 from serving.gateway.server import CancelCause, ClientGone, Responder
 from serving.gateway.streaming import DONE_EVENT, StreamProtocolError, cost_comment, usage_counts
@@ -128,8 +130,10 @@ class Router:
         metrics: GatewayMetrics,
         replay_maybe_processed: bool,
         max_response_bytes: int,
-        clock,
+        clock: Callable[[], float],
+        route_override: RouteOverride | None = None,
     ) -> None:
+        self._override = route_override
         self._budget = budget
         self._metrics = metrics
         self._replay = replay_maybe_processed
@@ -143,6 +147,8 @@ class Router:
         candidates = req.route.candidates(req.endpoint, req.body, req.sovereign)
         if not candidates:
             return self._no_candidate(req, responder)
+        if self._override is not None:  # the drain switch (route_override.py)
+            candidates = self._override.candidates(candidates, req.sovereign)
         for upstream in candidates:
             now = self._clock()
             skip, probe = upstream.health.admit(now)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_PORT
+from serving.gateway.route_override import RouteOverrideSettings
 
 # Names become Prometheus label values and response header values.
 NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
@@ -353,6 +354,9 @@ class GatewaySettings(Strict):
     server: ServerSettings = Field(default_factory=ServerSettings, description="Connection limits and timeouts.")
     shared_store: SharedStoreSettings | None = Field(
         None, description="Redis for limits and spend shared across pods; null: every pod counts alone."
+    )
+    route_override: RouteOverrideSettings | None = Field(
+        None, description="The drain switch's ConfigMap (serving/gateway/route_override.py); null: routing is never overridden."
     )
 
     @model_validator(mode="after")

@@ -320,23 +320,26 @@ def test_tiktoken_files_are_staged_before_ray_starts_and_harmony_finds_them(kit,
     assert (_env(worker).get("HF_HUB_OFFLINE") == "1") == (env.model.source == "s3")
 
 
-def test_workers_are_ready_only_when_the_model_generates_a_token(kit, case):
-    env, _ = kit.environment(case)
+def test_saturation_never_unreadies_a_worker_and_a_hung_engine_is_restarted(kit, case):
+    """Readiness: raylet and Serve proxy only (a generation would queue behind user traffic and
+    take every worker out of the Service together). Liveness: the raylet plus engine progress
+    while work is pending (files/probe_liveness.py, tested in test_scripts.py)."""
     worker = container(worker_group(kit, case)["template"], "ray-worker")
-    probe = worker["readinessProbe"]
-    command = probe["exec"]["command"]
-    assert command[:2] == ["python", "/etc/gpt-oss/scripts/probe_generate.py"]
-    assert f"--model={env.model.name}" in command
+    readiness = " ".join(worker["readinessProbe"]["exec"]["command"])
+    assert "local_raylet_healthz" in readiness and "/-/healthz" in readiness and "completions" not in readiness
+    assert worker["readinessProbe"]["failureThreshold"] >= 3, "one slow answer must not unready a worker"
+    liveness = worker["livenessProbe"]
+    command = liveness["exec"]["command"]
+    assert command[:2] == ["python", "/etc/gpt-oss/scripts/probe_liveness.py"]
+    stall = float(next(a.split("=", 1)[1] for a in command if a.startswith("--stall-seconds=")))
     timeout = float(next(a.split("=", 1)[1] for a in command if a.startswith("--timeout=")))
-    assert timeout < probe["timeoutSeconds"], "the script must give up before the kubelet kills it"
+    assert stall >= 60 and 2 * timeout <= liveness["timeoutSeconds"], "the script must give up before the kubelet kills it"
     mounts = {m["mountPath"]: m["name"] for m in worker["volumeMounts"]}
-    assert mounts["/etc/gpt-oss/scripts"] == "scripts"
-    # The ConfigMap carries the tested script byte for byte.
+    assert mounts["/etc/gpt-oss/scripts"] == "scripts" and "/tmp" in mounts, "the probe keeps its state in /tmp"
+    # The ConfigMap carries the tested scripts byte for byte.
     scripts = kit.one(kit.rendered_docs(case), "ConfigMap", "gpt-oss-ray-scripts")["data"]
-    for name in ("probe_generate.py", "stage_tiktoken.py"):
+    for name in ("probe_liveness.py", "stage_tiktoken.py"):
         assert scripts[name].rstrip("\n") == (CHART_DIR / "files" / name).read_text().rstrip("\n")
-    # Liveness stays the raylet check: a busy or hung model must not restart the pod in a loop.
-    assert "local_raylet_healthz" in " ".join(worker["livenessProbe"]["exec"]["command"])
 
 
 def test_ray_containers_run_unprivileged_with_a_read_only_root(kit, case):
@@ -459,14 +462,24 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_the_shared_stor
     pods = _pod_labels(kit, case)
     egress = policy["spec"]["egress"]
     values = kit.values(case)
-    if values["gateway"]["settings"].get("shared_store"):
-        ray_rule, api_rule, store_rule, dns_rule = egress
+    rules = list(egress)
+    store = values["gateway"]["settings"].get("shared_store")
+    override = values["routeOverride"]["enabled"]
+    ray_rule, api_rule = rules[0], rules[1]
+    dns_rule = rules[-1]
+    assert len(rules) == 3 + bool(store) + bool(override)
+    extra = rules[2:-1]
+    if store:
         # The Redis the pods share limits and spend through (the GCS store), on its port, in the VPC.
+        store_rule = extra.pop(0)
         port = int(values["rayService"]["gcsFaultTolerance"]["redisAddress"].rsplit(":", 1)[1])
         assert store_rule["ports"] == [{"protocol": "TCP", "port": port}]
         assert [p["ipBlock"] for p in store_rule["to"]] == values["networkPolicy"]["redisEgress"]
-    else:
-        ray_rule, api_rule, dns_rule = egress
+    if override:
+        # The drain switch: the Kubernetes API (the VPC's control-plane ENIs) on 443, nothing else.
+        kube_rule = extra.pop(0)
+        assert kube_rule["ports"] == [{"protocol": "TCP", "port": 443}]
+        assert kube_rule["to"] == [{"ipBlock": block} for block in values["networkPolicy"]["kubeApiServer"]]
     assert ray_rule["ports"] == [{"protocol": "TCP", "port": 8000}]
     assert all(any(selector_matches(p["podSelector"], pods[r]) for p in ray_rule["to"]) for r in pods if r != "gateway")
     assert api_rule["ports"] == [{"protocol": "TCP", "port": 443}]

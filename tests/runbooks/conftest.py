@@ -59,9 +59,9 @@ def all_rules(case: str) -> list[dict[str, Any]]:
     return [r for g in rule_object(case)["spec"]["groups"] for r in g["rules"]]
 
 
-def runbook_files() -> dict[str, Path]:
-    """Alert name -> runbook file (README.md is the index, not a runbook)."""
-    return {p.stem: p for p in sorted(RUNBOOKS_DIR.glob("*.md")) if p.name != "README.md"}
+def runbook_files(stack: str = "prod") -> dict[str, Path]:
+    """Alert name -> the runbook rendered for `stack` (README.md is the index, not a runbook)."""
+    return {p.stem: p for p in sorted((RUNBOOKS_DIR / stack).glob("*.md")) if p.name != "README.md"}
 
 
 def h2_sections(text: str) -> list[tuple[str, str]]:

@@ -25,6 +25,7 @@ from prometheus_client.utils import floatToGoString
 
 from serving.gateway.circuit import CircuitState
 from serving.gateway.metrics import LATENCY_BUCKETS, TTFT_BUCKETS, GatewayMetrics
+from serving.gateway.route_override import RouteOverride
 from serving.gateway.routing import FallbackReason
 from serving.gateway.upstreams import ADAPTERS
 
@@ -77,6 +78,8 @@ def _metric_names(alerting, prefix: str) -> set[str]:
 def exposed_gateway_metrics() -> dict[str, set[str]]:
     """Sample name -> label names, as the gateway exposes them once every metric has a child."""
     metrics = GatewayMetrics("test")
+    # The drain switch registers its metrics on the gateway's registry (serving/gateway/route_override.py).
+    RouteOverride(metrics.registry, "test")
     for metric in vars(metrics).values():
         if isinstance(metric, MetricWrapperBase):
             child = metric.labels(*["x"] * len(metric._labelnames))

@@ -115,7 +115,7 @@ def test_alert_values_come_from_the_environment(alerting, stack):
     primary = next(u for u in settings["upstreams"] if u["name"] == settings["routes"][0]["primary"])
     price = load_catalog().managed_api[env.fallback.model]
     assert alerts["enabled"] is True
-    assert alerts["runbookBaseUrl"] == RUNBOOK_BASE_URL
+    assert alerts["runbookBaseUrl"] == f"{RUNBOOK_BASE_URL}/{stack}"
     assert alerts["environment"] == env.name
     assert alerts["gateway"] == {"primaryUpstream": "self-hosted", "managedUpstream": "managed"}
     thresholds = alerts["thresholds"]

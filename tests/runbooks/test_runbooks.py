@@ -1,6 +1,7 @@
-"""Runbooks: every alert links one that exists, every runbook belongs to an alert, and each has
-exactly the four sections (Meaning, Impact, Diagnosis, Mitigation), in order and non-empty, with
-commands to paste in its Diagnosis. runbooks/README.md indexes them with their severity.
+"""Runbooks: every alert links the one rendered for its environment, every runbook belongs to an
+alert, and each has exactly the four sections (Meaning, Impact, Diagnosis, Mitigation), in order
+and non-empty, with commands to paste in its Diagnosis. runbooks/<env>/README.md indexes them with
+their severity. (Rendering, links and CLI commands: test_rendered_runbooks.py.)
 """
 
 from __future__ import annotations
@@ -8,27 +9,28 @@ from __future__ import annotations
 import re
 
 
-def _runbook_path(alerting, url: str, base: str):
+def _runbook_path(alerting, url: str, base: str, stack: str):
     assert url.startswith(base + "/"), url
-    return alerting.RUNBOOKS_DIR / url.removeprefix(base + "/")
+    return alerting.RUNBOOKS_DIR / stack / url.removeprefix(base + "/")
 
 
 def test_every_alert_links_a_runbook_that_exists(alerting, stack):
     base = alerting.values(stack)["alerts"]["runbookBaseUrl"]
+    assert base.endswith(f"/runbooks/{stack}"), "each environment's alerts link its own rendered runbooks"
     for rule in alerting.alert_rules(stack):
-        path = _runbook_path(alerting, rule["annotations"]["runbook_url"], base)
+        path = _runbook_path(alerting, rule["annotations"]["runbook_url"], base, stack)
         assert path.is_file(), f"{rule['alert']}: {rule['annotations']['runbook_url']} does not resolve to a file in runbooks/"
         assert path.stem == rule["alert"]
 
 
-def test_every_runbook_belongs_to_an_alert(alerting):
-    alerts = {r["alert"] for stack in alerting.STACKS for r in alerting.alert_rules(stack)}
-    orphans = sorted(set(alerting.runbook_files()) - alerts)
+def test_every_runbook_belongs_to_an_alert(alerting, stack):
+    alerts = {r["alert"] for s in alerting.STACKS for r in alerting.alert_rules(s)}
+    orphans = sorted(set(alerting.runbook_files(stack)) - alerts)
     assert not orphans, f"runbooks without an alert: {orphans}"
 
 
-def test_every_runbook_has_exactly_the_four_sections_in_order(alerting):
-    for name, path in alerting.runbook_files().items():
+def test_every_runbook_has_exactly_the_four_sections_in_order(alerting, stack):
+    for name, path in alerting.runbook_files(stack).items():
         text = path.read_text()
         assert text.startswith(f"# {name}\n"), f"{path.name}: the title must be the alert name"
         sections = alerting.h2_sections(text)
@@ -37,8 +39,8 @@ def test_every_runbook_has_exactly_the_four_sections_in_order(alerting):
             assert len(body) > 80, f"{path.name}: section {title} is (nearly) empty"
 
 
-def test_diagnosis_gives_commands_to_paste_and_mitigation_says_when_to_escalate(alerting):
-    for name, path in alerting.runbook_files().items():
+def test_diagnosis_gives_commands_to_paste_and_mitigation_says_when_to_escalate(alerting, stack):
+    for name, path in alerting.runbook_files(stack).items():
         sections = dict(alerting.h2_sections(path.read_text()))
         blocks = re.findall(r"```bash\n(.*?)```", sections["Diagnosis"], flags=re.S)
         assert blocks, f"{path.name}: Diagnosis has no ```bash block"
@@ -47,23 +49,24 @@ def test_diagnosis_gives_commands_to_paste_and_mitigation_says_when_to_escalate(
         assert "escalat" in sections["Mitigation"].lower(), f"{path.name}: Mitigation does not say when to escalate"
 
 
-def test_runbooks_name_only_alerts_that_exist(alerting):
-    alerts = {r["alert"] for stack in alerting.STACKS for r in alerting.alert_rules(stack)}
-    for path in [*alerting.runbook_files().values(), alerting.RUNBOOKS_DIR / "README.md"]:
+def test_runbooks_name_only_alerts_that_exist(alerting, stack):
+    alerts = {r["alert"] for s in alerting.STACKS for r in alerting.alert_rules(s)}
+    procedures = sorted((alerting.RUNBOOKS_DIR / stack / "procedures").glob("*.md"))
+    for path in [*alerting.runbook_files(stack).values(), alerting.RUNBOOKS_DIR / stack / "README.md", *procedures]:
         named = set(re.findall(r"\bGptOss[A-Za-z]+\b(?!\*)", path.read_text()))  # `GptOssVllm*` is a family
         assert named <= alerts, f"{path.name} names unknown alerts {sorted(named - alerts)}"
 
 
-def test_the_index_lists_every_alert_with_its_severities(alerting):
+def test_the_index_lists_every_alert_with_its_severities(alerting, stack):
     rows = {}
-    for line in (alerting.RUNBOOKS_DIR / "README.md").read_text().splitlines():
+    for line in (alerting.RUNBOOKS_DIR / stack / "README.md").read_text().splitlines():
         match = re.match(r"^\| \[(\w+)\]\((\w+)\.md\) \| ([^|]+) \| ([^|]+) \|$", line)
         if match:
             name, target, severity, meaning = match.groups()
             assert name == target and meaning.strip()
             rows[name] = severity
     severities: dict[str, set[str]] = {}
-    for rule in alerting.alert_rules("prod"):
+    for rule in alerting.alert_rules(stack):
         severities.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])
     assert set(rows) == set(severities), f"index vs alerts: {sorted(set(rows) ^ set(severities))}"
     for name, expected in severities.items():
@@ -71,11 +74,11 @@ def test_the_index_lists_every_alert_with_its_severities(alerting):
         assert listed == expected, f"README lists {name} as {rows[name]!r}, the rule says {sorted(expected)}"
 
 
-def test_each_runbook_header_states_the_severity_of_its_alert(alerting):
+def test_each_runbook_header_states_the_severity_of_its_alert(alerting, stack):
     severities: dict[str, set[str]] = {}
-    for rule in alerting.alert_rules("prod"):
+    for rule in alerting.alert_rules(stack):
         severities.setdefault(rule["alert"], set()).add(rule["labels"]["severity"])
-    for name, path in alerting.runbook_files().items():
+    for name, path in alerting.runbook_files(stack).items():
         header = path.read_text().split("\n## ", 1)[0]
         match = re.search(r"^Severity: (.+?) ·", header, flags=re.M)
         assert match, f"{path.name}: no 'Severity: ... ·' line under the title"

@@ -1,6 +1,8 @@
-"""The gateway image honours the contract (docs/contracts.md): pinned base, uid 10001, read-only
-root filesystem, port 8080, the documented command, and only the gateway's own dependencies.
-The image itself is built in CI; these checks read the Dockerfile."""
+"""The gateway image honours the contract (docs/contracts.md): base images pinned by tag and
+digest (and the CI workflow verifies the same pins), uid 10001, read-only root filesystem,
+port 8080, the documented command, and only the gateway's own dependencies. The image itself is
+built in CI (.github/workflows/gateway-image.yml); these checks read the Dockerfile, and
+test_image.py checks the build context and the installed dependency set."""
 
 import json
 import re
@@ -14,11 +16,29 @@ def instructions(name: str) -> list[str]:
     return [line.split(None, 1)[1] for line in TEXT.splitlines() if line.startswith(name + " ")]
 
 
-def test_base_images_are_pinned_to_exact_versions():
+WORKFLOW = DOCKERFILE.parents[2] / ".github" / "workflows" / "gateway-image.yml"
+
+
+def test_base_images_are_pinned_to_exact_versions_and_digests():
     for arg in instructions("ARG"):
         name, _, image = arg.partition("=")
-        assert re.search(r":\d+\.\d+\.\d+", image), f"{name} is not pinned to an exact version: {image}"
+        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)*@sha256:[0-9a-f]{64}$", image), f"{name} is not pinned to a version and digest: {image}"
         assert "latest" not in image
+
+
+def test_ci_verifies_exactly_the_pinned_base_images_before_building():
+    import yaml
+
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    pins = {arg.partition("=")[0]: arg.partition("=")[2] for arg in instructions("ARG")}
+    assert workflow["env"]["PYTHON_IMAGE"] == pins["PYTHON_IMAGE"]
+    assert workflow["env"]["UV_IMAGE"] == pins["UV_IMAGE"]
+    steps = workflow["jobs"]["build"]["steps"]
+    names = [step.get("name") for step in steps]
+    assert names.index("verify base images") < names.index("build")
+    verify = steps[names.index("verify base images")]["run"]
+    assert 'docker pull "${PYTHON_IMAGE}"' in verify and "3.11.14" in verify and "bookworm" in verify
+    assert "CI verifies it" in DOCKERFILE.read_text()
 
 
 def test_runs_as_uid_10001_and_serves_on_8080():

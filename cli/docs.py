@@ -1,0 +1,115 @@
+"""Everything in the docs that a command produces, so no table is kept in step by hand.
+
+Two kinds of generated text:
+- whole files (`GENERATED_FILES`), e.g. docs/contracts.md from contracts/__init__.py;
+- blocks inside a hand-written page, between `<!-- <name>:begin ... -->` and `<!-- <name>:end -->`
+  (`BLOCKS`), e.g. the configuration reference or the latest benchmark results.
+
+`gpt-oss-platform reference --write` refreshes them all and names each file it rewrote;
+`--check` (and a test) lists what is stale without writing anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.paths import REPO_ROOT
+
+RESULTS = REPO_ROOT / "bench" / "results"
+
+
+def _config_reference() -> str:
+    from infra.reference.config_reference import reference
+
+    return reference()
+
+
+def _sizing_table() -> str:
+    from infra.reference.sizing_table import sizing_table
+
+    return sizing_table().rstrip("\n")
+
+
+def _contracts() -> str:
+    from infra.reference.contracts_doc import contracts_doc
+
+    return contracts_doc()
+
+
+def _cli() -> str:
+    from cli.cli_doc import cli_doc
+
+    return cli_doc()
+
+
+def _results(name: str) -> Callable[[], str]:
+    def read() -> str:
+        path = RESULTS / name
+        if not path.exists():
+            return f"_No results yet: run the command above to produce `bench/results/{name}`._"
+        # The file's own title is replaced by the page's heading.
+        lines = path.read_text().rstrip("\n").splitlines()
+        return "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines).strip("\n")
+
+    return read
+
+
+@dataclass(frozen=True)
+class Block:
+    path: str  # relative to the repository root
+    name: str
+    produce: Callable[[], str]
+
+
+GENERATED_FILES: dict[str, Callable[[], str]] = {
+    "docs/contracts.md": _contracts,
+    "docs/cli.md": _cli,
+}
+BLOCKS: list[Block] = [
+    Block("README.md", "config-reference", _config_reference),
+    Block("README.md", "sizing-table", _sizing_table),
+    Block("README.md", "plan-time", _results("plan-time.md")),
+    Block("README.md", "gateway-bench", _results("gateway.md")),
+]
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- {re.escape(name)}:begin[^>]*-->\n)(.*?)(<!-- {re.escape(name)}:end -->)", re.DOTALL)
+
+
+def _refreshed(path: str, text: str) -> str:
+    for block in (b for b in BLOCKS if b.path == path):
+        pattern = _pattern(block.name)
+        if not pattern.search(text):
+            raise ValueError(f"{path} has no `{block.name}` block (<!-- {block.name}:begin --> ... <!-- {block.name}:end -->)")
+        body = block.produce()
+        text = pattern.sub(lambda m: f"{m.group(1)}{body}\n{m.group(3)}", text)
+    return text
+
+
+def expected(root: Path = REPO_ROOT) -> dict[str, str]:
+    """The text every generated file and every page with blocks should have."""
+    out = {path: produce() for path, produce in GENERATED_FILES.items()}
+    for path in sorted({b.path for b in BLOCKS}):
+        out[path] = _refreshed(path, (root / path).read_text())
+    return out
+
+
+def stale(root: Path = REPO_ROOT) -> list[str]:
+    """Paths whose committed text differs from what the commands produce."""
+    return [path for path, text in expected(root).items() if not (root / path).exists() or (root / path).read_text() != text]
+
+
+def write(root: Path = REPO_ROOT) -> list[str]:
+    """Rewrite what is stale; the paths rewritten."""
+    changed = []
+    for path, text in expected(root).items():
+        target = root / path
+        if not target.exists() or target.read_text() != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            changed.append(path)
+    return changed

@@ -1,0 +1,101 @@
+"""What the runbook templates are filled with, for one environment.
+
+Names follow the program: a GPU pool's managed node groups are registered as
+`<env>-<pool>-<od|spot>` (infra/__main__.py, node_pools/eks_managed.py) and Pulumi appends a
+random suffix to the real EKS name, so a runbook finds the real name by prefix with
+`aws eks list-nodegroups` and its Auto Scaling group with `aws eks describe-nodegroup` (EKS
+creates the ASG and names it itself). Karpenter NodePools carry exactly `<env>-<pool>-<od|spot>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.config.models import EnvironmentConfig
+from infra.node_pool_shape import capacity_groups
+from infra.versions import KUBE_PROMETHEUS_STACK
+
+MONITORING_NAMESPACE = KUBE_PROMETHEUS_STACK.namespace
+PROMETHEUS_SERVICE = "kube-prometheus-stack-prometheus"
+GRAFANA_SERVICE = "kube-prometheus-stack-grafana"
+ALERTMANAGER_SERVICE = "kube-prometheus-stack-alertmanager"
+DASHBOARD_UID = "gpt-oss-serving"  # charts/gpt-oss-serving/dashboards/gpt-oss-serving.json `uid`
+LOCAL_GRAFANA = "http://localhost:3000"
+
+
+class RunbookConfigError(ValueError):
+    """The environment lacks what its runbooks need (names the key and the fix)."""
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    pool: str
+    gpu: str
+    instance_type: str
+    capacity: str
+    provisioner: str
+    name: str
+    min_nodes: int
+    max_nodes: int
+
+    @property
+    def managed(self) -> bool:
+        return self.provisioner == "managed_node_group"
+
+
+def node_groups(env: EnvironmentConfig) -> list[NodeGroup]:
+    out = []
+    for pool in env.node_pools:
+        for group in capacity_groups(pool):
+            out.append(
+                NodeGroup(
+                    pool=pool.name,
+                    gpu=pool.gpu,
+                    instance_type=pool.instance_type,
+                    capacity=group.capacity,
+                    provisioner=pool.provisioner,
+                    name=f"{env.name}-{pool.name}-{group.suffix}",
+                    min_nodes=group.min_nodes,
+                    max_nodes=group.max_nodes,
+                )
+            )
+    return out
+
+
+def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
+    if env.oncall is None:
+        raise RunbookConfigError(
+            f"environment {env.name} has no `oncall` section: runbooks name who to escalate to; add oncall "
+            f"(team, primary, escalation, channel) to Pulumi.{env.name}.yaml (docs/operating.md)"
+        )
+    region, cluster = env.region, env.cluster.name
+    grafana = env.oncall.grafana_url or LOCAL_GRAFANA
+    return {
+        "env": env.name,
+        "region": region,
+        "cluster": cluster,
+        "namespace": NAMESPACE,
+        "monitoring": MONITORING_NAMESPACE,
+        "release": RELEASE,
+        "stack_file": f"Pulumi.{env.name}.yaml",
+        "model": env.model.name,
+        "model_revision": env.model.revision,
+        "model_source": env.model.source,
+        "min_replicas": env.serving.min_replicas,
+        "max_replicas": env.serving.max_replicas,
+        "fallback_allowed": env.fallback.allowed,
+        "fallback_model": env.fallback.model,
+        "scales_to_zero": env.serving.min_replicas == 0,
+        "upgrade_strategy": env.serving.upgrade_strategy,
+        "kubeconfig": f"aws eks update-kubeconfig --name {cluster} --region {region}",
+        "prometheus_forward": f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{PROMETHEUS_SERVICE} 9090",
+        "grafana_forward": None if env.oncall.grafana_url else f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{GRAFANA_SERVICE} 3000:80",
+        "dashboard_url": f"{grafana}/d/{DASHBOARD_UID}",
+        "gateway_forward": f"kubectl -n {NAMESPACE} port-forward svc/{RELEASE}-gateway {GATEWAY_PORT}",
+        "route_override_configmap": ROUTE_OVERRIDE_CONFIGMAP,
+        "node_groups": node_groups(env),
+        "system_node_group": f"{env.name}-system",
+        "oncall": env.oncall,
+    }
