@@ -46,8 +46,8 @@ import uvloop
 from bench.gateway_report import goals, markdown, summarise
 from bench.machine import machine
 from infra.config import environment_from_stack_file
-from serving.gateway.auth import hash_key
 from infra.gateway_settings import settings_for_environment
+from serving.gateway.auth import hash_key
 
 ROOT = Path(__file__).resolve().parents[1]
 LITELLM_PROJECT = ROOT / "bench" / "litellm"
@@ -78,7 +78,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], logs: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.log_path = logs / f"{name}.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the process writes it until stop() closes it)
         self.proc = subprocess.Popen(
             argv,
             cwd=ROOT,
@@ -128,9 +128,7 @@ def start_fake(stack: ExitStack, logs: Path, name: str, port: int) -> Process:
 
 
 def start_gateway(stack: ExitStack, logs: Path, work: Path, primary: int, managed: int, port: int) -> Process:
-    settings = settings_for_environment(
-        environment_from_stack_file("prod"), primary_base_url=f"http://127.0.0.1:{primary}/v1"
-    )
+    settings = settings_for_environment(environment_from_stack_file("prod"), primary_base_url=f"http://127.0.0.1:{primary}/v1")
     (work / "clients.json").write_text(
         json.dumps({"clients": [{"name": "bench", "team": "bench", "key_sha256": hash_key(CLIENT_KEY)}]})
     )
@@ -434,9 +432,7 @@ async def run_failover(
 # -- main ----------------------------------------------------------------------------------------
 
 
-async def measure(
-    targets: list[Target], concurrencies: list[int], warmup_s: float, duration_s: float, repeat: int
-) -> list[Cell]:
+async def measure(targets: list[Target], concurrencies: list[int], warmup_s: float, duration_s: float, repeat: int) -> list[Cell]:
     cells = []
     for concurrency in concurrencies:
         for stream in (False, True):
@@ -495,9 +491,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.skip_litellm:
             port = free_port()
             proc = start_litellm(stack, logs, work, upstream, managed, port)
-            targets.append(
-                Target("litellm", f"http://127.0.0.1:{port}/v1/chat/completions", LITELLM_MASTER_KEY, proc.proc.pid)
-            )
+            targets.append(Target("litellm", f"http://127.0.0.1:{port}/v1/chat/completions", LITELLM_MASTER_KEY, proc.proc.pid))
         print("overhead:", flush=True)
         cells = []
         for repeat in range(args.repeat):

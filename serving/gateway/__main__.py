@@ -25,9 +25,7 @@ from serving.gateway.settings import load_settings
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-async def run(
-    gateway: Gateway, host: str, port: int, stop: asyncio.Event, started: Callable[[], None] | None = None
-) -> None:
+async def run(gateway: Gateway, host: str, port: int, stop: asyncio.Event, started: Callable[[], None] | None = None) -> None:
     """Start the gateway, serve until `stop` is set, shut down gracefully."""
     settings = gateway.settings
     await gateway.startup()

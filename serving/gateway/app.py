@@ -324,7 +324,9 @@ class Gateway:
                 what = "requests" if exceeded == "rpm" else "tokens"
                 raise Rejected(
                     429,
-                    error_body(f"Rate limit reached for this key ({what} per minute).", "rate_limit_error", "rate_limit_exceeded"),
+                    error_body(
+                        f"Rate limit reached for this key ({what} per minute).", "rate_limit_error", "rate_limit_exceeded"
+                    ),
                     [(b"retry-after", str(retry_after).encode())],
                 )
         if client.capped:
@@ -384,13 +386,15 @@ class Gateway:
             self.access.write(
                 f"POST {req.endpoint.path} {served.status} id={req.request_id.decode()} client={client.name} model={model} "
                 f"served_by={served_by} fallback={served.reason.value if served.reason else '-'} "
-                f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}"
-                + (f" detail={served.detail}" if served.detail else "")
+                f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}" + (f" detail={served.detail}" if served.detail else "")
             )
 
     def _spend_gauges(self, client: Client) -> None:
         m = self.metrics
-        for scope, name, cap in (("key", client.name, client.monthly_usd_cap), ("team", client.team, client.team_monthly_usd_cap)):
+        for scope, name, cap in (
+            ("key", client.name, client.monthly_usd_cap),
+            ("team", client.team, client.team_monthly_usd_cap),
+        ):
             if cap is not None:
                 tally = self.ledger.tallies.get((scope, name))
                 if tally is not None:

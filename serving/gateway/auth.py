@@ -34,14 +34,12 @@ class ClientEntry(BaseModel):
     key_sha256: str = Field(description="Lower-case hex SHA-256 of the key (`python -m serving.gateway.hash_key`).")
     sovereign: bool = Field(
         False,
-        description="Never send this key's requests to a managed API, whatever fails. Nothing a client sends "
-        "can turn it off.",
+        description="Never send this key's requests to a managed API, whatever fails. Nothing a client sends can turn it off.",
     )
     rpm: int | None = Field(
         None,
         ge=1,
-        description="Requests per minute; shared by all pods through the shared store, per pod without one. "
-        "null: unlimited.",
+        description="Requests per minute; shared by all pods through the shared store, per pod without one. null: unlimited.",
     )
     tpm: int | None = Field(
         None, ge=1, description="Tokens (prompt + completion) per minute, shared like `rpm`; null: unlimited."
@@ -133,9 +131,7 @@ def _describe(error: Exception) -> str:
     # Pydantic's default message quotes the offending input, which could be a raw key pasted
     # where its hash belongs: report locations and reasons only.
     if isinstance(error, ValidationError):
-        return "; ".join(
-            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors(include_input=False)
-        )
+        return "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors(include_input=False))
     if isinstance(error, json.JSONDecodeError):
         return f"not JSON (line {error.lineno}, column {error.colno})"
     return type(error).__name__

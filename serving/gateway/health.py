@@ -164,12 +164,8 @@ class UpstreamHealth:
         if not isinstance(error, TimeoutError) or not self.progress_since(started):
             return classify_exception(error)
         if stream:
-            return Retryable(
-                FallbackReason.FIRST_BYTE_TIMEOUT, False, "no first event in time; the upstream is busy", slow=True
-            )
-        return Terminal(
-            504, error_body(SLOW_JSON_MESSAGE, "server_error", "upstream_timeout"), "slow upstream: not replayed"
-        )
+            return Retryable(FallbackReason.FIRST_BYTE_TIMEOUT, False, "no first event in time; the upstream is busy", slow=True)
+        return Terminal(504, error_body(SLOW_JSON_MESSAGE, "server_error", "upstream_timeout"), "slow upstream: not replayed")
 
     # -- the prober's verdicts ------------------------------------------------------------------
 

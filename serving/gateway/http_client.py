@@ -39,7 +39,7 @@ class Response:
     """One upstream answer. Read it whole (`read`) or block by block (`next_chunk`), then
     `release()` it (the connection returns to the pool) or `close()` it."""
 
-    __slots__ = ("status", "headers", "keep_alive", "_conn", "_chunks", "_size", "_waiter", "_done", "_error")
+    __slots__ = ("_chunks", "_conn", "_done", "_error", "_size", "_waiter", "headers", "keep_alive", "status")
 
     def __init__(self, conn: _Connection) -> None:
         self.status = 0
@@ -149,7 +149,7 @@ def _expire(waiter: asyncio.Future) -> None:
 
 
 class _Connection(asyncio.Protocol):
-    __slots__ = ("pool", "loop", "transport", "parser", "response", "closed", "idle_since")
+    __slots__ = ("closed", "idle_since", "loop", "parser", "pool", "response", "transport")
 
     def __init__(self, pool: ConnectionPool, loop: asyncio.AbstractEventLoop) -> None:
         self.pool = pool

@@ -21,7 +21,7 @@ BYTES_PER_TOKEN = 4
 
 
 class TokenBucket:
-    __slots__ = ("capacity", "_per_s", "_level", "_updated", "pending")
+    __slots__ = ("_level", "_per_s", "_updated", "capacity", "pending")
 
     def __init__(self, per_minute: int, now: float) -> None:
         self.capacity = float(per_minute)

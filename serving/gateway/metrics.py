@@ -57,7 +57,7 @@ class GatewayMetrics:
         self.unavailable = Counter(
             "gateway_unavailable",
             "Requests answered 503 because no allowed upstream could serve them, by the primary's "
-            "reason; sovereign=\"true\" for keys whose requests never leave the company.",
+            'reason; sovereign="true" for keys whose requests never leave the company.',
             ("environment", "model", "reason", "sovereign"),
             registry=r,
         )
@@ -93,7 +93,7 @@ class GatewayMetrics:
         )
         self.spend_ratio = Gauge(
             "gateway_spend_cap_ratio",
-            "This month's spend over its cap, per capped key (scope=\"key\") or team (scope=\"team\"); "
+            'This month\'s spend over its cap, per capped key (scope="key") or team (scope="team"); '
             "shared across pods with the shared store, this pod's own spend without it.",
             ("environment", "scope", "holder"),
             registry=r,

@@ -59,9 +59,7 @@ class Route:
         """The upstreams to try for this request, in order."""
         chain = (self.primary,) if self.fallback is None else (self.primary, self.fallback)
         return tuple(
-            u
-            for u in chain
-            if (not sovereign or u.adapter.keeps_data_in_company) and u.adapter.supports(endpoint, body)
+            u for u in chain if (not sovereign or u.adapter.keeps_data_in_company) and u.adapter.supports(endpoint, body)
         )
 
     def serves(self, endpoint: Endpoint) -> bool:
@@ -153,9 +151,7 @@ class Router:
             now = self._clock()
             skip, probe = upstream.health.admit(now)
             if skip is not None:
-                failure = Retryable(
-                    skip, False, f"{upstream.name}: {skip.value}", upstream.health.retry_after(skip, now)
-                )
+                failure = Retryable(skip, False, f"{upstream.name}: {skip.value}", upstream.health.retry_after(skip, now))
                 reason = reason or skip
                 continue
             if attempted:
@@ -251,9 +247,7 @@ class Router:
             else:
                 await responder.write(opened.first)
                 end, pending = await self._pump(opened, responder, upstream.settings.stream_idle_timeout_s), b""
-            self._metrics.child(self._metrics.ttft, req.route.model, upstream.served_by).observe(
-                self._clock() - req.received
-            )
+            self._metrics.child(self._metrics.ttft, req.route.model, upstream.served_by).observe(self._clock() - req.received)
         except BaseException as error:
             opened.response.close()  # the upstream stops generating now
             shutdown = isinstance(error, asyncio.CancelledError) and responder.cancel_cause is CancelCause.SHUTDOWN
@@ -375,9 +369,7 @@ class Router:
         _send_json(responder, 400, error_body(message, "invalid_request_error", "unsupported_request"), headers)
         return Served(400, None, None, detail="no candidate upstream for this request")
 
-    def _not_replayed(
-        self, req: ApiRequest, responder: Responder, failure: Retryable, reason: FallbackReason | None
-    ) -> Served:
+    def _not_replayed(self, req: ApiRequest, responder: Responder, failure: Retryable, reason: FallbackReason | None) -> Served:
         message = (
             "The self-hosted model failed after it may have processed the request; the gateway does not "
             "replay such requests (retry.replay_maybe_processed is false)."

@@ -51,7 +51,7 @@ FD_RESERVE = 64
 class Request:
     """One parsed request. Header names are lower-case; `body` is complete when the handler runs."""
 
-    __slots__ = ("id", "method", "path", "query", "headers", "http_11", "keep_alive", "body", "received", "context")
+    __slots__ = ("body", "context", "headers", "http_11", "id", "keep_alive", "method", "path", "query", "received")
 
     def __init__(self, method: bytes, url: bytes, headers: Headers, http_11: bool, keep_alive: bool, now: float):
         self.id = os.urandom(8).hex().encode()
@@ -76,7 +76,7 @@ class Request:
 class Refusal:
     """A whole error response the server writes for the application (the connection then closes)."""
 
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: Headers, body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
@@ -125,7 +125,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 class Responder:
     """Writes one response on its connection: whole (`send`) or streamed (`start`, `write`, `finish`)."""
 
-    __slots__ = ("_conn", "_chunked", "_close", "_head", "started", "finished", "cancel_cause")
+    __slots__ = ("_chunked", "_close", "_conn", "_head", "cancel_cause", "finished", "started")
 
     def __init__(self, conn: _Connection, close: bool) -> None:
         self._conn = conn
@@ -185,10 +185,7 @@ class Responder:
         conn = self._conn
         if conn.state is _State.CLOSED:
             return
-        if self._chunked:
-            block = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n"
-        else:
-            block = data
+        block = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n" if self._chunked else data
         conn.write(self._head + block)
         self._head = b""
         conn.response_done(self._close)
@@ -196,28 +193,28 @@ class Responder:
 
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "server",
-        "transport",
-        "state",
-        "deadline",
-        "idle_since",
-        "write_paused",
-        "request_http_11",
-        "_parser",
-        "_url",
-        "_headers",
-        "_header_bytes",
-        "_head_bytes",
         "_body",
         "_body_size",
-        "_request",
-        "_queue",
         "_deferred",
-        "_task",
-        "_responder",
         "_drain",
+        "_head_bytes",
+        "_header_bytes",
+        "_headers",
+        "_parser",
+        "_queue",
         "_refused",
+        "_request",
+        "_responder",
+        "_task",
         "_upgrade",
+        "_url",
+        "deadline",
+        "idle_since",
+        "request_http_11",
+        "server",
+        "state",
+        "transport",
+        "write_paused",
     )
 
     def __init__(self, server: GatewayServer) -> None:
@@ -532,9 +529,7 @@ class GatewayServer:
     async def start(self, host: str, port: int) -> None:
         self.loop = asyncio.get_running_loop()
         self._tick_date()
-        self._server = await self.loop.create_server(
-            lambda: _Connection(self), host, port, reuse_address=True, backlog=2048
-        )
+        self._server = await self.loop.create_server(lambda: _Connection(self), host, port, reuse_address=True, backlog=2048)
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
         log.info("listening on %s:%d (at most %d connections)", host, port, self.max_connections)
 
@@ -547,9 +542,7 @@ class GatewayServer:
             )
             conn.state = _State.CLOSED
             head = _STATUS_LINES[503] + b"".join(n + b": " + v + b"\r\n" for n, v in refusal.headers)
-            conn.transport.write(
-                head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(refusal.body) + refusal.body
-            )
+            conn.transport.write(head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(refusal.body) + refusal.body)
             conn.transport.close()
             return False
         self.connections.add(conn)
@@ -634,4 +627,3 @@ def _connection_cap(wanted: int, reserved_fds: int) -> int:
     if allowed < wanted:
         log.warning("open-file limit %d allows %d client connections, not %d", soft, max(allowed, 1), wanted)
     return max(1, min(wanted, allowed))
-

@@ -41,9 +41,7 @@ class CircuitSettings(Strict):
     min_requests: int = Field(
         20, ge=1, le=100000, description="Requests the window must hold before the ratio can open the circuit."
     )
-    open_s: float = Field(
-        10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe."
-    )
+    open_s: float = Field(10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe.")
 
 
 class ReadinessSettings(Strict):
@@ -132,9 +130,7 @@ class UpstreamSettings(Strict):
         description="Adapter from the registry (serving/gateway/upstreams.py). Only `self_hosted` keeps data in "
         "the company: sovereign requests never reach any other adapter."
     )
-    base_url: str = Field(
-        description="Base URL including /v1, e.g. http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1."
-    )
+    base_url: str = Field(description="Base URL including /v1, e.g. http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1.")
     model: str = Field(min_length=1, max_length=200, description="Model id the upstream serves, sent as `model`.")
     api_key_file: str | None = Field(
         None, description="File holding the bearer token for this upstream (mounted Secret); null: no auth."
@@ -218,9 +214,7 @@ class RetrySettings(Strict):
     budget_ratio: float = Field(
         0.2, ge=0, le=1, description="Each first attempt earns this many retry tokens (Finagle-style budget)."
     )
-    budget_min_per_s: float = Field(
-        10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic."
-    )
+    budget_min_per_s: float = Field(10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic.")
     budget_burst: int = Field(
         100,
         ge=1,
@@ -342,9 +336,7 @@ class GatewaySettings(Strict):
         GATEWAY_CLIENTS_FILE,
         description="Client keys (SHA-256 hashes) and their policy; reloaded on change.",
     )
-    reload_interval_s: float = Field(
-        10.0, gt=0, le=3600, description="How often secret files are checked for rotation."
-    )
+    reload_interval_s: float = Field(10.0, gt=0, le=3600, description="How often secret files are checked for rotation.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Root log level.")
     access_log: bool = Field(True, description="One INFO line per request (no headers, no bodies, no keys).")
     routes: list[RouteSettings] = Field(min_length=1, description="Public model names and their upstreams.")

@@ -175,7 +175,7 @@ class SharedStore:
             if others > 0:
                 bucket.debit(others, now)
             self._seen[(name, kind)] = (minute, total)
-        for (_, tally, _) in tallies:
+        for _, tally, _ in tallies:
             tally.known = float(results[at])
             tally.synced = True
             at += 2

@@ -67,12 +67,11 @@ class SpendLedger:
 
     def over_cap(self, client: Client) -> str | None:
         """KEY or TEAM when that cap is reached this month, else None."""
-        if client.monthly_usd_cap is not None:
-            if self._tally(KEY, client.name, client.monthly_usd_cap).spent >= client.monthly_usd_cap:
-                return KEY
-        if client.team_monthly_usd_cap is not None:
-            if self._tally(TEAM, client.team, client.team_monthly_usd_cap).spent >= client.team_monthly_usd_cap:
-                return TEAM
+        key_cap, team_cap = client.monthly_usd_cap, client.team_monthly_usd_cap
+        if key_cap is not None and self._tally(KEY, client.name, key_cap).spent >= key_cap:
+            return KEY
+        if team_cap is not None and self._tally(TEAM, client.team, team_cap).spent >= team_cap:
+            return TEAM
         return None
 
     def add(self, client: Client, usd: float) -> None:

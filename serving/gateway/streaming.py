@@ -42,7 +42,7 @@ class SseRelay:
     requested for itself is removed (clients that index `choices[0]` would break on it).
     """
 
-    __slots__ = ("_rest", "_strip_usage", "_responses", "usage", "done", "error_event", "events")
+    __slots__ = ("_responses", "_rest", "_strip_usage", "done", "error_event", "events", "usage")
 
     def __init__(self, strip_usage: bool, dialect: str = CHAT) -> None:
         self._rest = b""
@@ -101,7 +101,6 @@ class SseRelay:
                             continue
             kept.append(event + b"\n\n")
         return b"".join(kept)
-
 
     def _inspect_responses(self, block: bytes) -> None:
         for event in _EVENT_SPLIT.split(block):

@@ -24,7 +24,7 @@ from serving.gateway.endpoints import Endpoint
 from serving.gateway.errors import error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.http_client import ConnectionPool, Response, UpstreamProtocolError
-from serving.gateway.routing import FallbackReason, Retryable, Terminal, classify_exception, classify_status
+from serving.gateway.routing import FallbackReason, Retryable, Terminal, classify_status
 from serving.gateway.settings import UpstreamSettings
 from serving.gateway.streaming import SseRelay
 
@@ -67,9 +67,7 @@ class UpstreamAdapter(ABC):
         self.settings = settings
         self._api_key = api_key
         self.endpoints = (
-            frozenset(Endpoint(e) for e in settings.endpoints)
-            if settings.endpoints is not None
-            else self.default_endpoints
+            frozenset(Endpoint(e) for e in settings.endpoints) if settings.endpoints is not None else self.default_endpoints
         )
         self.header_block = b""
         self.refresh_headers()
@@ -256,9 +254,7 @@ class ManagedOpenAIAdapter(UpstreamAdapter):
         return self._encode(body, endpoint, stream)
 
     def probe_body(self) -> bytes:
-        return json.dumps(
-            {"model": self.settings.model, "messages": PROBE_MESSAGES, "max_completion_tokens": 16}
-        ).encode()
+        return json.dumps({"model": self.settings.model, "messages": PROBE_MESSAGES, "max_completion_tokens": 16}).encode()
 
 
 ADAPTERS: dict[str, type[UpstreamAdapter]] = {
@@ -313,9 +309,7 @@ def parse_engine_metrics(text: bytes) -> EngineLoad | None:
         found = True
     if not found:
         return None
-    return EngineLoad(
-        totals[b"num_requests_running"], totals[b"num_requests_waiting"], totals[b"generation_tokens_total"]
-    )
+    return EngineLoad(totals[b"num_requests_running"], totals[b"num_requests_waiting"], totals[b"generation_tokens_total"])
 
 
 class Upstream:
@@ -329,14 +323,11 @@ class Upstream:
         self.cost: CostModel = cost_model(settings.cost, now)
         self.served_by = adapter.served_by
         self.model = settings.model
-        self.pool = ConnectionPool(
-            settings.base_url, settings.max_connections, settings.keepalive_s, settings.connect_timeout_s
-        )
+        self.pool = ConnectionPool(settings.base_url, settings.max_connections, settings.keepalive_s, settings.connect_timeout_s)
         health.progress_source = self.pool
         base = self.pool.base_path
         self._heads = {
-            endpoint: b"POST " + base + endpoint.upstream_path + b" HTTP/1.1\r\n" + self.pool.host_header
-            for endpoint in Endpoint
+            endpoint: b"POST " + base + endpoint.upstream_path + b" HTTP/1.1\r\n" + self.pool.host_header for endpoint in Endpoint
         }
         self._models_head = b"GET " + base + b"/models HTTP/1.1\r\n" + self.pool.host_header
         self._metrics_head: bytes | None = None
@@ -404,9 +395,7 @@ class Upstream:
                         chunk = await response.next_chunk(idle)
                         if not chunk:
                             response.close()
-                            return Retryable(
-                                FallbackReason.CONNECTION_RESET, True, "stream closed before its first event"
-                            )
+                            return Retryable(FallbackReason.CONNECTION_RESET, True, "stream closed before its first event")
                         first = relay.feed(chunk)
                 finally:
                     self.health.untrack(key)

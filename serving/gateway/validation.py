@@ -283,15 +283,17 @@ def _messages(value: Any, name: str) -> None:
 def _prompt(value: Any, name: str) -> None:
     if isinstance(value, str):
         return
-    if isinstance(value, list) and value and (
-        all(isinstance(p, str) for p in value)
-        or all(_is_int(t) for t in value)
-        or all(isinstance(p, list) and all(_is_int(t) for t in p) for p in value)
+    if (
+        isinstance(value, list)
+        and value
+        and (
+            all(isinstance(p, str) for p in value)
+            or all(_is_int(t) for t in value)
+            or all(isinstance(p, list) and all(_is_int(t) for t in p) for p in value)
+        )
     ):
         return
-    raise Invalid(
-        f"'{name}' is required: a string, an array of strings, or token ids.", name, "missing_required_parameter"
-    )
+    raise Invalid(f"'{name}' is required: a string, an array of strings, or token ids.", name, "missing_required_parameter")
 
 
 def _input(value: Any, name: str) -> None:
@@ -299,9 +301,7 @@ def _input(value: Any, name: str) -> None:
         return
     if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
         return
-    raise Invalid(
-        f"'{name}' is required: a string or a non-empty array of input items.", name, "missing_required_parameter"
-    )
+    raise Invalid(f"'{name}' is required: a string or a non-empty array of input items.", name, "missing_required_parameter")
 
 
 _COMMON: dict[str, Rule] = {
@@ -412,7 +412,11 @@ _VLLM_RULES: dict[str, Rule] = {
 }
 
 _RULES = {Endpoint.CHAT: _CHAT, Endpoint.COMPLETIONS: _COMPLETIONS, Endpoint.RESPONSES: _RESPONSES}
-_REQUIRED = {Endpoint.CHAT: ("messages", _messages), Endpoint.COMPLETIONS: ("prompt", _prompt), Endpoint.RESPONSES: ("input", _input)}
+_REQUIRED = {
+    Endpoint.CHAT: ("messages", _messages),
+    Endpoint.COMPLETIONS: ("prompt", _prompt),
+    Endpoint.RESPONSES: ("input", _input),
+}
 _KNOWN = {
     Endpoint.CHAT: frozenset(_CHAT) | _CHAT_OTHER | VLLM_EXTENSIONS | {"model", "messages", "n"},
     Endpoint.COMPLETIONS: frozenset(_COMPLETIONS) | _COMPLETIONS_OTHER | VLLM_EXTENSIONS | {"model", "prompt", "n"},

@@ -4,8 +4,8 @@ import pytest
 
 from infra.catalog import load_catalog
 from infra.config import environment_from_stack_file
-from infra.sizing import size_replica
 from infra.gateway_settings import settings_for_environment
+from infra.sizing import size_replica
 from serving.gateway.settings import GatewaySettings
 
 PRIMARY_URL = "http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1"

@@ -150,9 +150,7 @@ class FakeOpenAI:
 
     # -- answers --------------------------------------------------------------------------------
 
-    async def handle(
-        self, transport: asyncio.Transport, method: str, path: str, headers: dict[str, str], raw: bytes
-    ) -> bool:
+    async def handle(self, transport: asyncio.Transport, method: str, path: str, headers: dict[str, str], raw: bytes) -> bool:
         """Answer one request; False when the connection must not be reused."""
         body = None
         if raw:
@@ -173,9 +171,7 @@ class FakeOpenAI:
             message = f"Incorrect API key provided: {given}. You can find your API key at https://example.invalid."
             return _write(transport, 401, _error(message, "invalid_api_key"))
         if path == "/v1/models":
-            return _write(
-                transport, 200, json.dumps({"object": "list", "data": [{"id": self.name, "object": "model"}]}).encode()
-            )
+            return _write(transport, 200, json.dumps({"object": "list", "data": [{"id": self.name, "object": "model"}]}).encode())
         if path not in ENDPOINT_PATHS or method != "POST" or not isinstance(body, dict):
             return _write(transport, 400, _error("bad request", "invalid_request"))
         streaming = bool(body.get("stream"))
@@ -205,9 +201,7 @@ class FakeOpenAI:
             return await self._stream(transport, body, b, headers_sent=b.mode == "slow_first_byte")
         answer = json.dumps(self._completion(body, b)).encode()
         if b.mode == "cut_mid_stream":
-            transport.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(answer)
-            )
+            transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(answer))
             transport.write(answer[: len(answer) // 2])
             transport.abort()
             return False
@@ -232,8 +226,12 @@ class FakeOpenAI:
     async def _completions(self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, streaming: bool) -> bool:
         """Legacy completions: `choices[].text`; a stream ends with usage (if asked) and [DONE]."""
         self._counter += 1
-        base = {"id": f"cmpl-{self.name}-{self._counter}", "object": "text_completion", "created": int(time.time()),
-                "model": body.get("model")}
+        base = {
+            "id": f"cmpl-{self.name}-{self._counter}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+        }
         usage = {"prompt_tokens": 3, "completion_tokens": b.words, "total_tokens": 3 + b.words}
         if not streaming:
             answer = dict(base, choices=[{"index": 0, "text": self._text(b), "finish_reason": "stop"}], usage=usage)
@@ -252,11 +250,22 @@ class FakeOpenAI:
         """The Responses API: a `response` object; a stream of typed events ending with response.completed."""
         self._counter += 1
         text = self._text(b)
-        item = {"type": "message", "id": f"msg_{self._counter}", "role": "assistant", "status": "completed",
-                "content": [{"type": "output_text", "text": text, "annotations": []}]}
-        response = {"id": f"resp_{self.name}_{self._counter}", "object": "response", "created_at": int(time.time()),
-                    "status": "completed", "model": body.get("model"), "output": [item],
-                    "usage": {"input_tokens": 4, "output_tokens": b.words, "total_tokens": 4 + b.words}}
+        item = {
+            "type": "message",
+            "id": f"msg_{self._counter}",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+        response = {
+            "id": f"resp_{self.name}_{self._counter}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body.get("model"),
+            "output": [item],
+            "usage": {"input_tokens": 4, "output_tokens": b.words, "total_tokens": 4 + b.words},
+        }
         if not streaming:
             return _write(transport, 200, json.dumps(response).encode())
         transport.write(STREAM_HEADERS)
@@ -270,8 +279,9 @@ class FakeOpenAI:
 
         send("response.created", {"response": dict(response, status="in_progress", output=[], usage=None)})
         for word in text.split():
-            send("response.output_text.delta", {"item_id": item["id"], "output_index": 0, "content_index": 0,
-                                                "delta": word + " "})
+            send(
+                "response.output_text.delta", {"item_id": item["id"], "output_index": 0, "content_index": 0, "delta": word + " "}
+            )
         send("response.completed", {"response": response})
         transport.write(b"0\r\n\r\n")
         return True
@@ -303,9 +313,7 @@ class FakeOpenAI:
         prompt = max(1, len(json.dumps(body.get("messages"))) // 4)
         return {"prompt_tokens": prompt, "completion_tokens": b.words, "total_tokens": prompt + b.words}
 
-    async def _stream(
-        self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, headers_sent: bool
-    ) -> bool:
+    async def _stream(self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, headers_sent: bool) -> bool:
         if not headers_sent:
             transport.write(STREAM_HEADERS)
         if b.mode == "error_event":

@@ -6,6 +6,7 @@ runs in well under two minutes. The fixtures that use these live in conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -13,8 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import asyncio
 
 import httpx
 import uvloop
@@ -205,6 +204,5 @@ def stream_content(text: str) -> str:
     pieces = []
     for payload in sse_data(text):
         if payload.startswith("{"):
-            for choice in json.loads(payload).get("choices") or []:
-                pieces.append(choice.get("delta", {}).get("content") or "")
+            pieces.extend(choice.get("delta", {}).get("content") or "" for choice in json.loads(payload).get("choices") or [])
     return "".join(pieces)

@@ -22,7 +22,9 @@ WORKFLOW = DOCKERFILE.parents[2] / ".github" / "workflows" / "gateway-image.yml"
 def test_base_images_are_pinned_to_exact_versions_and_digests():
     for arg in instructions("ARG"):
         name, _, image = arg.partition("=")
-        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)*@sha256:[0-9a-f]{64}$", image), f"{name} is not pinned to a version and digest: {image}"
+        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)*@sha256:[0-9a-f]{64}$", image), (
+            f"{name} is not pinned to a version and digest: {image}"
+        )
         assert "latest" not in image
 
 

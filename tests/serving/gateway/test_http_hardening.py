@@ -8,7 +8,6 @@ and in time.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import signal
 import socket
@@ -246,7 +245,7 @@ def test_with_a_low_open_file_limit_idle_connections_never_starve_honest_request
     def low_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    log = open(tmp_path / "gateway.log", "wb")
+    log = open(tmp_path / "gateway.log", "wb")  # noqa: SIM115 (the process writes it; closed in finally)
     process = subprocess.Popen(
         [sys.executable, "-m", "serving.gateway", "--config", str(config)],
         stdout=log,
@@ -302,9 +301,17 @@ def test_a_deeply_nested_body_is_400_invalid_json_with_a_request_id(gateway, pri
 def test_a_body_nested_just_past_the_limit_is_refused_and_one_within_it_is_not(gateway, primary):
     def nested(depth: int) -> bytes:
         # messages[0].content is a list: depth = object + messages array + message + content list ...
-        return json.dumps({"model": PUBLIC_MODEL, "messages": [{"role": "user", "content": "x"}], "metadata": {}}).encode()[:-1] + b', "tools": ' + b"[" * depth + b"]" * depth + b"}"
+        return (
+            json.dumps({"model": PUBLIC_MODEL, "messages": [{"role": "user", "content": "x"}], "metadata": {}}).encode()[:-1]
+            + b', "tools": '
+            + b"[" * depth
+            + b"]" * depth
+            + b"}"
+        )
 
-    assert gateway.http.post("/v1/chat/completions", content=nested(70), headers=_auth()).json()["error"]["code"] == "invalid_json"
+    assert (
+        gateway.http.post("/v1/chat/completions", content=nested(70), headers=_auth()).json()["error"]["code"] == "invalid_json"
+    )
     assert gateway.http.post("/v1/chat/completions", content=nested(3), headers=_auth()).status_code != 500
 
 

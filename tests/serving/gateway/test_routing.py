@@ -4,7 +4,6 @@ may already have processed the request."""
 import pytest
 
 from serving.gateway.http_client import UpstreamClosed, UpstreamConnectError, UpstreamProtocolError
-
 from serving.gateway.routing import (
     FallbackReason,
     Retryable,

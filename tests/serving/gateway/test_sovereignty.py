@@ -11,7 +11,7 @@ import threading
 import openai
 import pytest
 
-from tests.serving.harness import ONE_FAILED_PROBE_UNREADIES, KEYS, PUBLIC_MODEL, wait_until
+from tests.serving.harness import KEYS, ONE_FAILED_PROBE_UNREADIES, PUBLIC_MODEL, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +42,7 @@ def assert_refused_and_kept_home(response, managed) -> None:
     CASES,
     ids=[f"{f}{b.get('status', '')}-{'stream' if s else 'json'}" for f, b, s in CASES],
 )
-def test_a_sovereign_request_is_refused_rather_than_sent_to_the_managed_api(
-    gateway, primary, managed, stream, fault, behaviour
-):
+def test_a_sovereign_request_is_refused_rather_than_sent_to_the_managed_api(gateway, primary, managed, stream, fault, behaviour):
     primary.set(fault, **behaviour)
     response = gateway.chat(key="sovereign", stream=stream)
     assert_refused_and_kept_home(response, managed)
@@ -125,9 +123,7 @@ def test_a_sovereign_stream_cut_mid_answer_ends_with_an_error_and_no_managed_hel
 
 def test_sovereign_requests_are_served_by_a_healthy_primary(gateway, primary, managed):
     client = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=KEYS["sovereign"], max_retries=0)
-    raw = client.chat.completions.with_raw_response.create(
-        model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}]
-    )
+    raw = client.chat.completions.with_raw_response.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}])
     assert raw.headers["x-gateway-served-by"] == "self-hosted"
     assert raw.parse().model == PUBLIC_MODEL
 

@@ -30,7 +30,7 @@ def settings(adapter: str, model: str, **kw) -> UpstreamSettings:
 
 
 def test_the_registry_maps_each_settings_adapter_to_its_class():
-    assert ADAPTERS == {"self_hosted": SelfHostedAdapter, "managed_openai": ManagedOpenAIAdapter}
+    assert {"self_hosted": SelfHostedAdapter, "managed_openai": ManagedOpenAIAdapter} == ADAPTERS
     assert SelfHostedAdapter.keeps_data_in_company and not ManagedOpenAIAdapter.keeps_data_in_company
 
 
@@ -44,9 +44,7 @@ def test_self_hosted_gets_every_gpt_oss_parameter_unchanged_and_its_own_model_id
 def test_streams_ask_for_usage_while_keeping_the_clients_stream_options():
     adapter = SelfHostedAdapter(settings("self_hosted", "m"), None)
     sent = json.loads(
-        adapter.chat_body(
-            {**GPT_OSS_REQUEST, "stream": True, "stream_options": {"continuous_usage_stats": True}}, stream=True
-        )
+        adapter.chat_body({**GPT_OSS_REQUEST, "stream": True, "stream_options": {"continuous_usage_stats": True}}, stream=True)
     )
     assert sent["stream_options"] == {"continuous_usage_stats": True, "include_usage": True}
 

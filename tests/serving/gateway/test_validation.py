@@ -47,7 +47,11 @@ def check(endpoint: Endpoint = Endpoint.CHAT, max_n: int = 4, **fields) -> None:
         ({"tools": {"type": "function"}}, "tools", "invalid_type"),
         ({"tools": [{"type": "function", "function": {"name": "has space"}}]}, "tools[0].function.name", "invalid_value"),
         ({"tools": [{"type": "retrieval", "function": {"name": "f"}}]}, "tools[0].type", "invalid_value"),
-        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]}, "tools[0].function.parameters", "invalid_type"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]},
+            "tools[0].function.parameters",
+            "invalid_type",
+        ),
         ({"tool_choice": "sometimes"}, "tool_choice", "invalid_value"),
         ({"reasoning_effort": "extreme"}, "reasoning_effort", "invalid_value"),
         ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "invalid_value"),
@@ -167,9 +171,7 @@ def test_many_brackets_that_are_not_deep_pass():
         ({"unknown_knob": True}, "unknown_knob"),
     ],
 )
-def test_the_issues_bad_parameters_are_400s_naming_the_field_and_reach_no_upstream(
-    gateway, primary, managed, fields, param
-):
+def test_the_issues_bad_parameters_are_400s_naming_the_field_and_reach_no_upstream(gateway, primary, managed, fields, param):
     response = gateway.chat(**fields)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == param
