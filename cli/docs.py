@@ -39,6 +39,13 @@ def _contracts() -> str:
     return contracts_doc()
 
 
+def _throughput() -> str:
+    from infra.catalog import load_catalog
+    from infra.cost.throughput import throughput_table
+
+    return throughput_table(load_catalog()).rstrip("\n")
+
+
 def _cli() -> str:
     from cli.cli_doc import cli_doc
 
@@ -73,6 +80,7 @@ BLOCKS: list[Block] = [
     Block("README.md", "sizing-table", _sizing_table),
     Block("README.md", "plan-time", _results("plan-time.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
+    Block("docs/cost.md", "throughput-table", _throughput),
 ]
 
 
