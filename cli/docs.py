@@ -98,6 +98,7 @@ BLOCKS: list[Block] = [
     Block("docs/configuration.md", "config-reference", _config_reference),
     Block("docs/serving.md", "sizing-table", _sizing_table),
     Block("docs/offline-plan.md", "plan-time", _results("plan-time.md")),
+    Block("README.md", "first-run", _results("first-run.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
     Block("docs/cost.md", "throughput-table", _throughput),
 ]
