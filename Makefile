@@ -30,8 +30,9 @@ help:
 	@echo "make check                           lint, format, types, chart and YAML gates"
 	@echo "make bench                           gateway vs LiteLLM (and nginx) benchmark -> bench/results/"
 	@echo "make plan-time                       time the offline plan of all environments -> bench/results/"
-	@echo "make values ENV=dev                  chart values of an environment (GitOps path); for S3 weights or a"
-	@echo "                                     managed GCS Redis add BUCKET=<weights_bucket> REDIS=<gcs_redis_address>"
+	@echo "make values ENV=dev IMAGE=<repo@sha256:...>   chart values of an environment (GitOps path), from the"
+	@echo "                                     stack outputs: IMAGE=gateway_image, and BUCKET=weights_bucket REDIS="
+	@echo "                                     gcs_redis_address where the environment uses them (docs/cli.md)"
 	@echo "make reference                       regenerate the generated docs (names each file it rewrites)"
 	@echo "Everything above is a gpt-oss-platform subcommand: $(CLI) --help"
 
@@ -90,7 +91,7 @@ plan-time: $(DEPLOY_STAMP)
 	$(CLI) bench plan-time
 
 values: $(DEPLOY_STAMP)
-	$(CLI) values --env $(ENV) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
+	$(CLI) values --env $(ENV) $(if $(IMAGE),--gateway-image $(IMAGE)) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
 
 reference: $(TEST_STAMP)
 	$(CLI) reference --write

@@ -135,7 +135,8 @@ def start_gateway(stack: ExitStack, logs: Path, work: Path, primary: int, manage
     (work / "managed-key").write_text(MANAGED_KEY)
     # The shared store is never on the request path (it exchanges counters in the background), so
     # the benchmark runs without one.
-    settings.update(host="127.0.0.1", port=port, clients_file=str(work / "clients.json"), shared_store=None)
+    # Nor is there a Kubernetes API here for the drain switch to watch (it is off the request path too).
+    settings.update(host="127.0.0.1", port=port, clients_file=str(work / "clients.json"), shared_store=None, route_override=None)
     for upstream in settings["upstreams"]:
         if upstream["name"] == "managed":
             upstream.update(base_url=f"http://127.0.0.1:{managed}/v1", api_key_file=str(work / "managed-key"))
@@ -464,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # a server that did not start: its log is named in the message
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
