@@ -1,9 +1,10 @@
 """Everything in the docs that a command produces, so no table is kept in step by hand.
 
 Two kinds of generated text:
-- whole files (`GENERATED_FILES`), e.g. docs/contracts.md from contracts/__init__.py;
+- whole files (`GENERATED_FILES`), e.g. docs/contracts.md from contracts/__init__.py, or the serving
+  chart's values.yaml and values.schema.json from its values model;
 - blocks inside a hand-written page, between `<!-- <name>:begin ... -->` and `<!-- <name>:end -->`
-  (`BLOCKS`), e.g. the configuration reference or the latest benchmark results.
+  (`BLOCKS`), e.g. the configuration reference, the latest benchmark results or the chart's values table.
 
 `gpt-oss-platform reference --write` refreshes them all and names each file it rewrote;
 `--check` (and a test) lists what is stale without writing anything.
@@ -39,6 +40,24 @@ def _contracts() -> str:
     return contracts_doc()
 
 
+def _chart_values_file() -> str:
+    from infra.chart_values.defaults_file import defaults_file
+
+    return defaults_file()
+
+
+def _chart_values_schema() -> str:
+    from infra.chart_values.schema import values_schema_text
+
+    return values_schema_text()
+
+
+def _chart_values_table() -> str:
+    from infra.chart_values.values_table import values_table
+
+    return values_table()
+
+
 def _results(name: str) -> Callable[[], str]:
     def read() -> str:
         path = RESULTS / name
@@ -60,12 +79,16 @@ class Block:
 
 GENERATED_FILES: dict[str, Callable[[], str]] = {
     "docs/contracts.md": _contracts,
+    # The serving chart's defaults and schema, from its values model (infra/chart_values/model/).
+    "charts/gpt-oss-serving/values.yaml": _chart_values_file,
+    "charts/gpt-oss-serving/values.schema.json": _chart_values_schema,
 }
 BLOCKS: list[Block] = [
     Block("README.md", "config-reference", _config_reference),
     Block("README.md", "sizing-table", _sizing_table),
     Block("README.md", "plan-time", _results("plan-time.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
+    Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),
 ]
 
 
