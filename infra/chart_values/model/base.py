@@ -69,11 +69,12 @@ class IpBlock(Item):
     except_: list[Cidr] | None = Field(None, alias="except", description="Ranges inside `cidr` that are not allowed.")
 
 
+# The private (RFC 1918), carrier-grade-NAT (RFC 6598) and link-local (RFC 3927) ranges the cluster
+# and its VPC live in.
+NON_INTERNET_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+
+
 def internet() -> list[IpBlock]:
     """Where egress on 443 may go when a policy must reach "the internet" (S3, Hugging Face, the
-    managed API): NetworkPolicy cannot name a hostname, so it is everything but the private,
-    carrier-grade-NAT and link-local ranges the cluster and its VPC live in."""
+    managed API): NetworkPolicy cannot name a hostname, so it is everything but NON_INTERNET_RANGES."""
     return [IpBlock(cidr="0.0.0.0/0", except_=list(NON_INTERNET_RANGES))]
-
-
-NON_INTERNET_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
