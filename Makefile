@@ -30,8 +30,9 @@ help:
 	@echo "make check                           lint, format, types, chart and YAML gates"
 	@echo "make bench                           gateway vs LiteLLM (and nginx) benchmark -> bench/results/"
 	@echo "make plan-time                       time the offline plan of all environments -> bench/results/"
-	@echo "make values ENV=dev                  chart values of an environment (GitOps path); for S3 weights or a"
-	@echo "                                     managed GCS Redis add BUCKET=<weights_bucket> REDIS=<gcs_redis_address>"
+	@echo "make values ENV=dev IMAGE=<repo@sha256:...>   chart values of an environment (GitOps path), from the"
+	@echo "                                     stack outputs: IMAGE=gateway_image, and BUCKET=weights_bucket REDIS="
+	@echo "                                     gcs_redis_address where the environment uses them (docs/cli.md)"
 	@echo "make reference                       regenerate the generated docs (names each file it rewrites)"
 	@echo "Everything above is a gpt-oss-platform subcommand: $(CLI) --help"
 
@@ -44,10 +45,12 @@ $(UV):
 # hundred modules), instead of compiling all of pulumi_aws up front.
 $(DEPLOY_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --inexact
+	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@
 
 $(TEST_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-groups
+	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@ $(DEPLOY_STAMP)
 
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
@@ -68,10 +71,14 @@ deploy-venv: $(DEPLOY_STAMP)
 tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
+# The upstream charts the plan renders come from ../shared/reference when it is there, otherwise
+# they are downloaded once (pinned and verified: gpt-oss-platform upstream fetch).
 plan: $(DEPLOY_STAMP)
+	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE $(CLI) plan --env $(ENV)
 
 test: $(TEST_STAMP) tools
+	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE REQUIRE_ALL_TOOLS=1 $(PY) -m pytest
 
 check: $(TEST_STAMP)
@@ -84,7 +91,7 @@ plan-time: $(DEPLOY_STAMP)
 	$(CLI) bench plan-time
 
 values: $(DEPLOY_STAMP)
-	$(CLI) values --env $(ENV) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
+	$(CLI) values --env $(ENV) $(if $(IMAGE),--gateway-image $(IMAGE)) $(if $(BUCKET),--weights-bucket $(BUCKET)) $(if $(REDIS),--gcs-redis-address $(REDIS))
 
 reference: $(TEST_STAMP)
 	$(CLI) reference --write

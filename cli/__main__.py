@@ -13,6 +13,8 @@ COMMANDS = {
     "plan": "cli.plan",
     "values": "cli.values",
     "reference": "cli.reference",
+    "check": "cli.check",
+    "upstream": "cli.upstream",
     "bench": "cli.bench",
     "cost": "cli.cost",
     "audit": "cli.audit",

@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infra.reference import blocks
+    from cli import docs as blocks
 
     if args.write:
         changed = blocks.write()

@@ -229,7 +229,7 @@ class ModelConfig(Strict):
     source: Literal["huggingface", "s3"] = Field(
         "huggingface",
         description="`huggingface` downloads at start-up; `s3` reads from this environment's weights bucket "
-        "(stage them first, see README 'Serving').",
+        "(stage them first, see docs/serving.md).",
     )
 
     @model_validator(mode="after")

@@ -99,10 +99,13 @@ def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[
     return bag, secret_keys, placeholders
 
 
-def run_with_config(stack: str, bag: dict[str, str], secret_keys: list[str], region: str = "us-east-1") -> list[Registration]:
-    """Run the program with a config bag exactly as the CLI would pass it; the registrations."""
+def run_with_config(
+    stack: str, bag: dict[str, str], secret_keys: list[str], region: str = "us-east-1", *, preview: bool = True
+) -> list[Registration]:
+    """Run the program with a config bag exactly as the CLI would pass it; the registrations.
+    `preview=False` runs it as `pulumi up` does (what a deployment refuses, it refuses here too)."""
     mocks = RecordingMocks(region)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=True, monitor=RecordingMonitor(mocks))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
     set_all_config(bag, secret_keys)
     workdir = program_dir()
     # As the Pulumi CLI does: the program runs in `main`, so a path that only resolves from the

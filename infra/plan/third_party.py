@@ -35,6 +35,7 @@ class UpstreamRelease:
     values: dict[str, Any]
     documents: list[dict] = field(default_factory=list)
     crds: list[dict] = field(default_factory=list)
+    crd_texts: dict[str, str] = field(default_factory=dict)  # file name -> the CRD file as the chart ships it
     not_rendered: list[str] = field(default_factory=list)  # "subchart version: why"
     problems: list[str] = field(default_factory=list)  # why the release could not be checked at all
 
@@ -57,11 +58,12 @@ def _conditions(folder: Path) -> dict[str, str]:
     return {d["name"]: d["condition"] for d in dependencies if d.get("condition")}
 
 
-def _crds(folder: Path) -> list[dict]:
+def _crds(folder: Path) -> dict[str, str]:
+    """The chart's CRD files (its subcharts' included), name -> text, as Helm installs them."""
     import helm_python as helm
 
     with helm.Chart.load(str(folder)) as chart:
-        return [doc for crd in chart.crds for doc in load_documents(crd["data"])]
+        return {crd["filename"].rsplit("/", 1)[-1]: crd["data"] for crd in chart.crds}
 
 
 def render_release(registration: Registration) -> UpstreamRelease:
@@ -95,7 +97,8 @@ def render_release(registration: Registration) -> UpstreamRelease:
         if missing in conditions:
             _set_path(values, conditions[missing], False)
     release.documents = render_chart(folder, values, release.name, release.namespace)
-    release.crds = _crds(folder)
+    release.crd_texts = _crds(folder)
+    release.crds = [doc for text in release.crd_texts.values() for doc in load_documents(text)]
     return release
 
 

@@ -1,9 +1,10 @@
-"""The upstream Helm charts and CRDs the stack installs, at the pinned versions, for offline checks.
+"""The upstream Helm charts the stack installs, at the pinned versions, for offline checks.
 
 What a real `pulumi up` installs is checked here by rendering the very charts it would install
 (Helm's engine, the values the program passes) and validating custom resources against the very
-CRDs. Those files are upstream data, not part of the product: they are found, in this order,
-- in `$GPT_OSS_UPSTREAM_DIR` (a folder shaped like the reference copy: `charts/<name>/`, `crds/`),
+CRDs, which are the ones the charts carry in their crds/ folders (Helm installs those). The files
+are upstream data, not part of the product: they are found, in this order,
+- in `$GPT_OSS_UPSTREAM_DIR` (a folder shaped like the reference copy: `charts/<name>/`),
 - in `../shared/reference/` next to this repository (present in this project's CI),
 - in `.cache/upstream/`, where `gpt-oss-platform upstream fetch` downloads them from each project's
   Git repository at the pinned tag and verifies every file against `lock.json`.
@@ -62,16 +63,8 @@ class LockedChart:
 
 
 @dataclass(frozen=True)
-class LockedCrd:
-    filename: str
-    sha256: str
-    source: Source
-
-
-@dataclass(frozen=True)
 class Lock:
     charts: dict[str, LockedChart]
-    crds: dict[str, LockedCrd]
 
 
 @lru_cache(maxsize=1)
@@ -87,11 +80,7 @@ def load_lock(path: Path = LOCK_FILE) -> Lock:
         )
         for name, entry in raw["charts"].items()
     }
-    crds = {
-        name: LockedCrd(filename=name, sha256=entry["sha256"], source=Source(**entry["source"]))
-        for name, entry in raw["crds"].items()
-    }
-    return Lock(charts=charts, crds=crds)
+    return Lock(charts=charts)
 
 
 def search_roots() -> list[Path]:
@@ -122,15 +111,22 @@ def chart_dir(name: str) -> Path:
     return next((folder for folder in found if not missing_subcharts(name, folder)), found[0])
 
 
+# The CRDs tests validate custom resources against: file name -> the chart that installs it. The
+# reference copy also has a crds/ folder, but its Karpenter CRDs are from a later commit than
+# v1.14.0 (they list `karpenter.k8s.aws/nitro-sandbox`); the chart's own copies match the tag.
+CRD_CHARTS = {
+    "ray.io_rayservices.yaml": "kuberay-operator",
+    "ray.io_rayclusters.yaml": "kuberay-operator",
+    "karpenter.sh_nodepools.yaml": "karpenter",
+    "karpenter.k8s.aws_ec2nodeclasses.yaml": "karpenter",
+}
+
+
 def crd_file(filename: str) -> Path:
-    """The pinned CRD file `filename` (a key of lock.json's crds)."""
-    if filename not in load_lock().crds:
-        raise KeyError(f"{filename!r} is not a pinned CRD; pinned: {', '.join(sorted(load_lock().crds))}")
-    for root in search_roots():
-        candidate = root / "crds" / filename
-        if candidate.is_file():
-            return candidate
-    raise UpstreamMissing(f"CRD {filename!r} not found: {_how_to_get()}")
+    """A CRD as the chart that installs it carries it (crds/<filename>)."""
+    if filename not in CRD_CHARTS:
+        raise KeyError(f"{filename!r} is not a CRD of a pinned chart; known: {', '.join(sorted(CRD_CHARTS))}")
+    return chart_dir(CRD_CHARTS[filename]) / "crds" / filename
 
 
 def missing_subcharts(name: str, folder: Path) -> list[str]:
@@ -149,10 +145,15 @@ def sha256_of(path: Path) -> str:
 
 
 def verify_chart(name: str, folder: Path) -> list[str]:
-    """Files of the locked chart that are missing in `folder` or differ from the lock."""
+    """Files of the locked chart that differ from the lock or are missing in `folder` (a missing
+    subchart is reported by missing_subcharts, not here)."""
     problems = []
+    absent = set(missing_subcharts(name, folder))
     for locked in load_lock().charts[name].files:
         target = folder / locked.path
+        parts = locked.path.split("/")
+        if parts[0] == "charts" and len(parts) > 2 and parts[1] in absent:
+            continue
         if not target.is_file():
             problems.append(f"{name}/{locked.path}: missing")
         elif sha256_of(target) != locked.sha256:

@@ -1,4 +1,4 @@
-"""Download the pinned upstream charts and CRDs into .cache/upstream/, verifying every file.
+"""Download the pinned upstream charts into .cache/upstream/, verifying every file.
 
 Each file comes from its project's Git repository at the release tag (raw.githubusercontent.com)
 and must match the SHA-256 in lock.json, which was taken from the reference copies the project
@@ -60,12 +60,6 @@ def fetch(target: Path = CACHE_DIR, download: Downloader = _download) -> list[st
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_bytes(data)
             written.append(f"charts/{chart.name} {chart.version} ({len(chart.files)} files)")
-        for crd in lock.crds.values():
-            data = _checked(raw_url(crd.source, crd.source.path), crd.sha256, download)
-            out = staging / "crds" / crd.filename
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(data)
-            written.append(f"crds/{crd.filename}")
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Write lock.json from a reference copy of the upstream charts and CRDs (maintainers only).
 
 `gpt-oss-platform upstream lock --from ../shared/reference` records, for every file Helm loads
-from each pinned chart and every pinned CRD, its SHA-256 and where it lives in the project's
+from each pinned chart (its CRDs included), its SHA-256 and where it lives in the project's
 repository at the release tag, so that `upstream fetch` can download and verify the same bytes.
 """
 
@@ -60,28 +60,6 @@ SUBCHART_SOURCES: dict[tuple[str, str], dict[str, str]] = {
 # Karpenter's Chart.yaml at the v1.14.0 tag still reads 1.13.0: its release job rewrites version
 # and appVersion when it publishes the OCI chart; the templates are the 1.14.0 ones.
 VERSION_OVERRIDES = {"karpenter": "1.14.0"}
-CRD_SOURCES: dict[str, dict[str, str]] = {
-    "ray.io_rayservices.yaml": {
-        "repository": "ray-project/kuberay",
-        "ref": "v1.7.0",
-        "path": "ray-operator/config/crd/bases/ray.io_rayservices.yaml",
-    },
-    "ray.io_rayclusters.yaml": {
-        "repository": "ray-project/kuberay",
-        "ref": "v1.7.0",
-        "path": "ray-operator/config/crd/bases/ray.io_rayclusters.yaml",
-    },
-    "karpenter.sh_nodepools.yaml": {
-        "repository": "aws/karpenter-provider-aws",
-        "ref": "v1.14.0",
-        "path": "pkg/apis/crds/karpenter.sh_nodepools.yaml",
-    },
-    "karpenter.k8s.aws_ec2nodeclasses.yaml": {
-        "repository": "aws/karpenter-provider-aws",
-        "ref": "v1.14.0",
-        "path": "pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml",
-    },
-}
 # Files and folders Helm loads to render a chart; READMEs, CI values and unit tests are left out.
 RENDERED = ("Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", ".helmignore")
 RENDERED_DIRS = ("templates", "crds", "charts", "files")
@@ -138,8 +116,7 @@ def build_lock(reference: Path) -> dict[str, Any]:
             "files": _chart_files(name, folder, source["path"]),
             "subcharts": _subcharts(folder),
         }
-    crds = {name: {"sha256": sha256_of(reference / "crds" / name), "source": source} for name, source in CRD_SOURCES.items()}
-    return {"charts": charts, "crds": crds}
+    return {"charts": charts}
 
 
 def write_lock(reference: Path, path: Path = LOCK_FILE) -> Path:

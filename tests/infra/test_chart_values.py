@@ -255,3 +255,11 @@ def test_the_cli_says_what_is_missing(capsys):
     assert "no weights bucket was given" in capsys.readouterr().err
     assert cli_main(["values", "--env", "nope"]) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_ray_pods_may_reach_the_api_server_by_its_cluster_ip_and_its_endpoints():
+    """The Ray autoscaler calls kubernetes.default.svc: the ClusterIP (first address of the Service
+    CIDR) before kube-proxy translates it, the control-plane ENIs in the VPC after."""
+    env = env_of("dev")
+    values = chart_values(env, "dev", outputs_of(env, weights_bucket=None, gcs_redis_address=None))
+    assert values["networkPolicy"]["kubeApiServer"] == [{"cidr": "172.20.0.1/32"}, {"cidr": "10.40.0.0/16"}]

@@ -1,19 +1,18 @@
-"""Validate objects against the CRDs in ../shared/reference/crds/ (reference data, not product).
-
-The files are optional: tests that need them skip with a reason naming the missing path.
-"""
+"""Validate objects against the pinned CRDs (infra/upstream: ../shared/reference/crds/ or the
+fetched copy). Missing, a test fails under REQUIRE_ALL_TOOLS=1 (make test, CI) and otherwise skips
+saying how to get them."""
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from support.tools import require_all_tools
 
-CRD_DIR = Path(os.environ.get("GPT_OSS_CRD_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference" / "crds"))
+from infra import upstream
+
 CRD_FILES = {
     ("ray.io", "RayService"): "ray.io_rayservices.yaml",
     ("ray.io", "RayCluster"): "ray.io_rayclusters.yaml",
@@ -24,9 +23,12 @@ CRD_FILES = {
 
 @lru_cache(maxsize=None)
 def crd_schema(group: str, kind: str, version: str) -> dict:
-    path = CRD_DIR / CRD_FILES[(group, kind)]
-    if not path.exists():
-        pytest.skip(f"reference CRD not present: {path} (set GPT_OSS_CRD_DIR to a folder holding it)")
+    try:
+        path = upstream.crd_file(CRD_FILES[(group, kind)])
+    except upstream.UpstreamMissing as error:
+        if require_all_tools():
+            pytest.fail(str(error))
+        pytest.skip(str(error))
     crd = yaml.safe_load(path.read_text())
     for entry in crd["spec"]["versions"]:
         if entry["name"] == version:

@@ -9,7 +9,7 @@ from infra.chart_values.documented import documented_keys
 from infra.chart_values.model import ChartValues, dump
 from infra.chart_values.values_table import values_table
 from infra.paths import CHART_DIR
-from infra.reference.blocks import BLOCKS, GENERATED_FILES
+from cli.docs import BLOCKS, GENERATED_FILES
 
 
 def test_values_yaml_is_the_models_defaults():

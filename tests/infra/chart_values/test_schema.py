@@ -9,7 +9,7 @@ import jsonschema
 from infra.chart_values.model import ChartValues, dump
 from infra.chart_values.schema import values_schema, values_schema_text
 from infra.paths import CHART_DIR
-from infra.reference.blocks import GENERATED_FILES
+from cli.docs import GENERATED_FILES
 
 
 def test_the_chart_ships_the_generated_schema():

@@ -130,8 +130,14 @@ def test_karpenter_gets_its_controller_queue_and_node_access(program):
     assert releases["karpenter"].inputs["version"] == KARPENTER.version
     assert len(run.of_type("aws:cloudwatch/eventRule:EventRule")) == 4
     assert run.of_type("aws:sqs/queue:Queue")
-    entry = run.of_type("aws:eks/accessEntry:AccessEntry")
-    assert entry and entry[0].inputs["type"] == "EC2_LINUX"
+    (entry,) = run.of_type("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["type"] == "EC2_LINUX"
+    # Karpenter's nodes have a role of their own: EKS already made an entry for the node groups' role
+    # and refuses a second one (infra/plan/checks/access_entries.py).
+    group_roles = {g.inputs["nodeRoleArn"] for g in run.of_type(NODE_GROUP)}
+    assert entry.inputs["principalArn"] not in group_roles
+    node_class = run.named("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "staging-gpu-h100-nodeclass")
+    assert node_class.inputs["spec"]["role"] in entry.inputs["principalArn"]
     identities = {(r.inputs["namespace"], r.inputs["serviceAccount"]) for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
     assert ("kube-system", "karpenter") in identities
 
@@ -302,3 +308,58 @@ def test_each_stack_creates_its_gateway_image_registry(program, env_name):
 def test_a_stack_sharing_an_account_names_the_repository_without_creating_it(variant):
     run = variant("staging", lambda env: env.update(registry={"create": False}))
     assert run.of_type("aws:ecr/repository:Repository") == []
+
+
+def test_the_cluster_starts_without_self_managed_add_ons_and_networking_comes_before_nodes(program):
+    run = program("prod")
+    cluster = run.of_type("aws:eks/cluster:Cluster")[0].inputs
+    assert cluster["bootstrapSelfManagedAddons"] is False
+    assert cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"] == "172.20.0.0/16"
+    addons = {r.inputs["addonName"]: r for r in run.of_type("aws:eks/addon:Addon")}
+    assert all(a.inputs["resolveConflictsOnCreate"] == "OVERWRITE" for a in addons.values())
+    system = run.named(NODE_GROUP, "prod-system")
+    assert {addons[name].urn for name in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")} <= system.dependencies
+    assert system.urn in addons["coredns"].dependencies, "CoreDNS needs nodes to become ACTIVE"
+
+
+@pytest.mark.parametrize(("env_name", "protected"), [("dev", False), ("prod", True)])
+def test_what_holds_state_is_protected_where_the_environment_says_so(program, env_name, protected):
+    run = program(env_name)
+    stateful = [
+        *run.of_type("aws:s3/bucket:Bucket"),
+        *run.of_type("aws:kms/key:Key"),
+        *run.of_type("aws:secretsmanager/secret:Secret"),
+        *run.of_type("aws:elasticache/replicationGroup:ReplicationGroup"),
+    ]
+    assert stateful and all(r.protect is protected for r in stateful), [(r.name, r.protect) for r in stateful]
+
+
+def test_the_managed_api_key_secret_can_be_recreated_within_its_recovery_window(program):
+    (secret,) = program("prod").of_type("aws:secretsmanager/secret:Secret")
+    # A name prefix, not a fixed name: a deleted secret keeps its name for the recovery window.
+    assert "name" not in secret.inputs and secret.inputs["namePrefix"] == "gpt-oss-platform/prod/managed-api-key-"
+
+
+def test_the_client_keys_secret_is_created_empty_and_then_left_to_operators(program):
+    run = program("dev")
+    secret = run.named("kubernetes:core/v1:Secret", "dev-client-keys")
+    assert secret.inputs["metadata"]["name"] == "gpt-oss-gateway-clients"
+    assert json.loads(secret.inputs["stringData"]["clients.json"]) == {"clients": []}
+    assert set(secret.ignore_changes) == {"data", "stringData"}
+    serving = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
+    assert secret.urn in serving.dependencies, "the gateway mounts it: it must exist first"
+
+
+def test_a_deployment_refuses_a_config_without_the_gateway_digest_but_a_preview_shows_a_placeholder(program):
+    from pulumi.errors import RunError
+
+    from infra.config import environment_from_stack_file, read_stack_file
+    from infra.plan.runner import pulumi_config_bag, run_with_config
+
+    env = environment_from_stack_file("dev")
+    assert env.gateway.image.digest is None
+    bag, secret_keys, _ = pulumi_config_bag(read_stack_file("dev"), env)
+    with pytest.raises(RunError, match="gateway.image.digest: required by `pulumi up`"):
+        run_with_config("dev", bag, secret_keys, preview=False)
+    serving = next(r for r in program("dev").of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
+    assert serving.inputs["values"]["gateway"]["image"]["digest"] == "sha256:" + "0" * 64

@@ -188,3 +188,57 @@ def test_an_environment_that_is_not_a_mapping_is_refused():
 def test_a_missing_stack_file_names_the_stacks_that_exist():
     with pytest.raises(ConfigError, match="no stack file Pulumi.qa.yaml; stacks: dev, prod, staging"):
         environment_from_stack_file("qa")
+
+
+# --- How the runner reaches the API, and how clients reach the gateway (issue #7) ----------------
+
+
+def test_a_public_endpoint_needs_the_runners_cidrs():
+    raw = stack_env("dev")
+    raw["cluster"]["api_access"] = {"mode": "public"}
+    assert "public_cidrs is required with mode `public`" in only(problems_of(raw), "cluster.api_access")
+    raw["cluster"]["api_access"] = {"mode": "public", "public_cidrs": ["10.0.0.1/16"]}
+    assert "'10.0.0.1/16' is not a network in CIDR notation" in only(problems_of(raw), "cluster.api_access.public_cidrs")
+
+
+def test_a_private_endpoint_cannot_serve_a_cluster_the_same_up_creates():
+    """The first release created a private-only endpoint in a VPC of its own: nothing outside could
+    reach the API to install the charts."""
+    raw = stack_env("dev")
+    raw["cluster"]["api_access"] = {"mode": "private"}
+    message = only(problems_of(raw), "cluster")
+    assert "cannot be inside a VPC that this `up` creates" in message and "switch to `private`" in message
+    raw["cluster"] = {"mode": "existing", "name": "shared", "api_access": {"mode": "private"}}
+    assert validate_environment(raw, stack="dev").cluster.api_access.mode == "private"
+
+
+def test_the_service_cidr_must_not_overlap_the_vpc():
+    raw = stack_env("dev")
+    raw["cluster"]["network"]["service_cidr"] = "10.40.128.0/20"
+    assert "overlaps vpc_cidr 10.40.0.0/16" in only(problems_of(raw), "cluster.network")
+
+
+def test_an_enabled_gateway_ingress_needs_a_certificate_and_an_internet_facing_one_an_allow_list():
+    raw = stack_env("dev")
+    raw.setdefault("gateway", {})["ingress"] = {"enabled": True}
+    assert "certificate_arn is required when enabled" in only(problems_of(raw), "gateway.ingress")
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+    raw["gateway"]["ingress"] = {"enabled": True, "scheme": "internet-facing", "certificate_arn": certificate}
+    assert "needs source_cidrs" in only(problems_of(raw), "gateway.ingress")
+    raw["gateway"]["ingress"]["source_cidrs"] = ["198.51.100.0/24"]
+    assert validate_environment(raw, stack="dev").gateway.ingress.source_cidrs == ["198.51.100.0/24"]
+
+
+def test_the_gateway_image_is_pinned_by_digest():
+    raw = stack_env("dev")
+    raw.setdefault("gateway", {})["image"] = {"digest": "latest"}
+    assert "should match pattern" in only(problems_of(raw), "gateway.image.digest")
+
+
+def test_admin_roles_are_role_arns_listed_once():
+    raw = stack_env("dev")
+    role = "arn:aws:iam::123456789012:role/platform-oncall"
+    raw["cluster"]["admin_role_arns"] = [role, role]
+    assert "lists a role twice" in only(problems_of(raw), "cluster.admin_role_arns")
+    raw["cluster"]["admin_role_arns"] = ["arn:aws:iam::123456789012:user/bob"]
+    assert "not IAM role ARNs" in only(problems_of(raw), "cluster.admin_role_arns")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from infra.catalog import load_catalog
 from infra.cost.errors import CostInputError
-from infra.cost.throughput import load_measured, throughput_for, throughput_table
+from infra.cost.throughput import load_measured, throughput_for
 from infra.sizing import TENSOR_PARALLEL_DEGREES, SizingError, size_replica
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,12 +60,3 @@ def test_a_measured_file_overrides_and_a_bad_one_is_refused_naming_the_entry(tmp
     bad.write_text("measured:\n  - {model: gpt-oss-20b, gpu: L4, tensor_parallel: 1, output_tokens_per_s: -5, source: x, measured_on: 2026-11-29, machine: y}\n")
     with pytest.raises(CostInputError, match=r"--throughput .*bad.yaml: measured.0.output_tokens_per_s: Input should be greater than 0"):
         load_measured(bad)
-
-
-def test_docs_cost_md_carries_the_current_throughput_table():
-    text = (ROOT / "docs" / "cost.md").read_text()
-    block = re.search(r"<!-- throughput-table:begin[^>]*-->\n(.*?)<!-- throughput-table:end -->", text, re.DOTALL)
-    assert block, "docs/cost.md has no throughput-table block"
-    assert block.group(1) == throughput_table(load_catalog()), (
-        "stale: paste the output of `gpt-oss-platform cost throughput` into docs/cost.md"
-    )

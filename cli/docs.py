@@ -2,7 +2,7 @@
 
 Two kinds of generated text:
 - whole files (`GENERATED_FILES`), e.g. docs/contracts.md from contracts/__init__.py, or the serving
-  chart's values.yaml and values.schema.json from its values model;
+  chart's values.yaml and values.schema.json from its values model (infra/chart_values/model/);
 - blocks inside a hand-written page, between `<!-- <name>:begin ... -->` and `<!-- <name>:end -->`
   (`BLOCKS`), e.g. the configuration reference, the latest benchmark results or the chart's values table.
 
@@ -40,6 +40,31 @@ def _contracts() -> str:
     return contracts_doc()
 
 
+def _throughput() -> str:
+    from infra.catalog import load_catalog
+    from infra.cost.throughput import throughput_table
+
+    return throughput_table(load_catalog()).rstrip("\n")
+
+
+def _config_error_example() -> str:
+    """The message a stack file with three mistakes gets: the validator's own output."""
+    import copy
+
+    from infra.config import ConfigError, read_stack_file, validate_environment
+
+    raw = copy.deepcopy(read_stack_file("dev")["gpt-oss-platform:environment"])
+    raw["model"].update(name="gpt-oss-120b", revision=read_stack_file("prod")["gpt-oss-platform:environment"]["model"]["revision"])
+    raw["node_pools"][0]["instance_typ"] = raw["node_pools"][0].pop("instance_type")
+    raw["node_pools"][0]["instance_type"] = "g6.xlarge"
+    del raw["tags"]["cost-center"]
+    try:
+        validate_environment(raw, stack="dev")
+    except ConfigError as error:
+        return f"```\n{error}\n```"
+    raise AssertionError("the example config was accepted")
+
+
 def _chart_values_file() -> str:
     from infra.chart_values.defaults_file import defaults_file
 
@@ -56,6 +81,12 @@ def _chart_values_table() -> str:
     from infra.chart_values.values_table import values_table
 
     return values_table()
+
+
+def _cli() -> str:
+    from cli.cli_doc import cli_doc
+
+    return cli_doc()
 
 
 def _results(name: str) -> Callable[[], str]:
@@ -79,15 +110,19 @@ class Block:
 
 GENERATED_FILES: dict[str, Callable[[], str]] = {
     "docs/contracts.md": _contracts,
+    "docs/cli.md": _cli,
     # The serving chart's defaults and schema, from its values model (infra/chart_values/model/).
     "charts/gpt-oss-serving/values.yaml": _chart_values_file,
     "charts/gpt-oss-serving/values.schema.json": _chart_values_schema,
 }
 BLOCKS: list[Block] = [
-    Block("README.md", "config-reference", _config_reference),
-    Block("README.md", "sizing-table", _sizing_table),
-    Block("README.md", "plan-time", _results("plan-time.md")),
+    Block("docs/configuration.md", "config-error-example", _config_error_example),
+    Block("docs/configuration.md", "config-reference", _config_reference),
+    Block("docs/serving.md", "sizing-table", _sizing_table),
+    Block("docs/offline-plan.md", "plan-time", _results("plan-time.md")),
+    Block("README.md", "first-run", _results("first-run.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
+    Block("docs/cost.md", "throughput-table", _throughput),
     Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),
 ]
 
