@@ -26,19 +26,16 @@ class Key:
         return ".".join(self.path)
 
 
-def _is_section(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, Section)
-
-
 def _walk(model: type[BaseModel], defaults: dict[str, Any], prefix: tuple[str, ...]) -> list[Key]:
     keys = []
     for name, field in model.model_fields.items():
         key = field.alias or name
         path = (*prefix, key)
         description = " ".join((field.description or "").split())
-        if _is_section(field.annotation):
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, Section):
             keys.append(Key(path, description, True, None))
-            keys += _walk(field.annotation, defaults[key], path)
+            keys += _walk(section, defaults[key], path)
         else:
             keys.append(Key(path, description, False, defaults.get(key)))
     return keys

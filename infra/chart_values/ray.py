@@ -4,9 +4,11 @@ live in infra/chart_values/model/ray.py; this module decides what differs per en
 
 from __future__ import annotations
 
+from typing import cast
+
 from contracts import NODE_POOL_LABEL, SYSTEM_POOL
 from infra.catalog import load_catalog
-from infra.chart_values.model.base import Resources
+from infra.chart_values.model.base import AcceleratorType, Resources
 from infra.chart_values.model.ray import GcsFaultTolerance, Ray, RayHead, RayService, Toleration, UpgradeStrategy, WorkerGroup
 from infra.config.models import EnvironmentConfig
 from infra.node_pool_shape import GPU_TOLERATION
@@ -59,7 +61,8 @@ def worker_group(env: EnvironmentConfig, sizing: ReplicaSizing) -> WorkerGroup:
         gpus=sizing.gpus_per_replica,
         cpu=str(sizing.worker_cpu),
         memory=f"{sizing.worker_memory_gib}Gi",
-        acceleratorType=sizing.ray_accelerator,
+        # The catalog's name as a str; the model checks it is one Ray knows.
+        acceleratorType=cast(AcceleratorType, sizing.ray_accelerator),
         objectStoreMemoryBytes=object_store_bytes(sizing.worker_memory_gib),
         cacheSizeLimit=f"{cache_size_limit_gi(load_catalog().models[env.model.name].weights_gb)}Gi",
     )

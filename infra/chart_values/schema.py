@@ -74,7 +74,9 @@ def _tidy(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     node = {k: v for k, v in _not_null(node).items() if k not in DROPPED}
-    out = {k: v if k in CONDITIONS else _tidy(v) for k, v in node.items() if k not in ("properties", "required", "patternProperties")}
+    out = {
+        k: v if k in CONDITIONS else _tidy(v) for k, v in node.items() if k not in ("properties", "required", "patternProperties")
+    }
     if "properties" in node:
         out["properties"] = {name: _tidy(child) for name, child in node["properties"].items()}
         required = [name for name, child in node["properties"].items() if not _nullable(child)]

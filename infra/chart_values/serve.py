@@ -4,8 +4,9 @@ not per environment: health checks, scaling delays, probes) live in infra/chart_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from infra.chart_values.model.base import AcceleratorType
 from infra.chart_values.model.serve import Engine, Model, Serve, ServeAutoscaling, Tiktoken
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing
@@ -104,7 +105,8 @@ def model_values(env: EnvironmentConfig, weights_bucket: str | None) -> Model:
 def serve_values(env: EnvironmentConfig, sizing: ReplicaSizing) -> Serve:
     serving = env.serving
     return Serve(
-        acceleratorType=sizing.ray_accelerator,
+        # The catalog's name as a str; the model checks it is one Ray knows.
+        acceleratorType=cast(AcceleratorType, sizing.ray_accelerator),
         engine=engine_values(engine_kwargs(env, sizing)),
         autoscaling=ServeAutoscaling(
             minReplicas=serving.min_replicas,

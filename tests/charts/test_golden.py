@@ -60,7 +60,11 @@ def snapshot(title: str, body: Any) -> str:
 
 def _named(docs: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     return [
-        {"kind": d["kind"], "name": d["metadata"]["name"], **without_labels({k: v for k, v in d.items() if k in ("metadata", "spec")})}
+        {
+            "kind": d["kind"],
+            "name": d["metadata"]["name"],
+            **without_labels({k: v for k, v in d.items() if k in ("metadata", "spec")}),
+        }
         for d in docs
         if d["kind"] in kinds
     ]

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from contracts import APPLICATION
-from infra.chart_values.model.base import Item, LabelValue, Labels, Section
+from infra.chart_values.model.base import Item, Labels, LabelValue, Section
 from infra.chart_values.model.gateway import Gateway, RouteOverride
 from infra.chart_values.model.monitoring import Alerts, Metrics
 from infra.chart_values.model.network import NetworkPolicy
@@ -35,29 +35,35 @@ class ObjectLabels(Section):
         description="Cost-allocation labels put on every object and pod template (environment, cost-center, team, owner, "
         "application, model, managed-by, stack; see infra/tags.py). Keys and values must be label-safe.",
     )
-    instance: LabelValue = Field("", description="Value of `app.kubernetes.io/instance` (default: the release name).")
-    partOf: LabelValue = Field(APPLICATION, description="Value of `app.kubernetes.io/part-of`.")
+    instance: LabelValue = Field(default="", description="Value of `app.kubernetes.io/instance` (default: the release name).")
+    partOf: LabelValue = Field(default=APPLICATION, description="Value of `app.kubernetes.io/part-of`.")
     managedBy: LabelValue = Field(
-        "Helm",
+        default="Helm",
         description="Value of `app.kubernetes.io/managed-by` (Pulumi installs the release, so the stack says `pulumi`).",
     )
 
 
 class ChartValues(Section):
     nameOverride: str = Field(
-        "", max_length=63, description="Replaces the chart name in `app.kubernetes.io/name` of objects that have no component name."
+        default="",
+        max_length=63,
+        description="Replaces the chart name in `app.kubernetes.io/name` of objects that have no component name.",
     )
     fullnameOverride: str = Field(
-        "",
+        default="",
         max_length=40,
         pattern=r"^([a-z]([-a-z0-9]*[a-z0-9])?)?$",
         description="Name prefix of every object (default: the release name). The RayService is named exactly this, "
         "so KubeRay's Serve Service is `<fullname>-serve-svc`: the gateway's base URL depends on it.",
     )
     labels: ObjectLabels = Field(default_factory=ObjectLabels, description="Labels of every object the chart renders.")
-    ray: Ray = Field(default_factory=Ray, description="The RayCluster the RayService runs: image, head, autoscaler, GPU worker groups.")
+    ray: Ray = Field(
+        default_factory=Ray, description="The RayCluster the RayService runs: image, head, autoscaler, GPU worker groups."
+    )
     model: Model = Field(default_factory=Model, description="The model served and where its weights come from.")
-    serve: Serve = Field(default_factory=Serve, description="The Ray Serve LLM application (`serveConfigV2`) and its vLLM engine.")
+    serve: Serve = Field(
+        default_factory=Serve, description="The Ray Serve LLM application (`serveConfigV2`) and its vLLM engine."
+    )
     tiktoken: Tiktoken = Field(default_factory=Tiktoken, description="Harmony's tokenizer files, staged before Ray starts.")
     probes: Probes = Field(default_factory=Probes, description="Probes of the GPU worker pods.")
     rayService: RayService = Field(default_factory=RayService, description="The RayService: upgrades and GCS fault tolerance.")
@@ -66,7 +72,9 @@ class ChartValues(Section):
     alerts: Alerts = Field(default_factory=Alerts, description="The alerts that ship with runbooks (a PrometheusRule).")
     podDisruptionBudget: PodDisruptionBudget = Field(default_factory=PodDisruptionBudget, description="Disruption budgets.")
     gateway: Gateway = Field(default_factory=Gateway, description="The OpenAI-compatible gateway in front of the RayService.")
-    routeOverride: RouteOverride = Field(default_factory=RouteOverride, description="The drain switch (`gpt-oss-platform drain`).")
+    routeOverride: RouteOverride = Field(
+        default_factory=RouteOverride, description="The drain switch (`gpt-oss-platform drain`)."
+    )
 
 
 def dump(values: ChartValues) -> dict[str, Any]:

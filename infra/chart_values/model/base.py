@@ -66,7 +66,7 @@ class IpBlock(Item):
     (https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/#NetworkPolicySpec)."""
 
     cidr: Cidr = Field(description="Addresses allowed, e.g. `10.0.0.0/8`.")
-    except_: list[Cidr] | None = Field(None, alias="except", description="Ranges inside `cidr` that are not allowed.")
+    except_: list[Cidr] | None = Field(default=None, alias="except", description="Ranges inside `cidr` that are not allowed.")
 
 
 # The private (RFC 1918), carrier-grade-NAT (RFC 6598) and link-local (RFC 3927) ranges the cluster
@@ -77,4 +77,4 @@ NON_INTERNET_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.
 def internet() -> list[IpBlock]:
     """Where egress on 443 may go when a policy must reach "the internet" (S3, Hugging Face, the
     managed API): NetworkPolicy cannot name a hostname, so it is everything but NON_INTERNET_RANGES."""
-    return [IpBlock(cidr="0.0.0.0/0", except_=list(NON_INTERNET_RANGES))]
+    return [IpBlock.model_validate({"cidr": "0.0.0.0/0", "except": list(NON_INTERNET_RANGES)})]

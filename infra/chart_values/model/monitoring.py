@@ -19,9 +19,27 @@ RUNBOOK_BASE_URL = "https://github.com/example/gpt-oss-platform/blob/main/runboo
 # `le` labels of the gateway's histogram buckets as Prometheus exposes them (serving/gateway/metrics.py
 # TTFT_BUCKETS and LATENCY_BUCKETS, formatted like prometheus_client's floatToGoString; a test in
 # tests/runbooks compares them). Prometheus counts requests below a threshold only at a bucket boundary.
-TtftBucket = Literal["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "20.0", "60.0"]
+TtftBucket = Literal[
+    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "20.0", "60.0"
+]
 LatencyBucket = Literal[
-    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0", "30.0", "60.0", "120.0", "300.0"
+    "0.001",
+    "0.0025",
+    "0.005",
+    "0.01",
+    "0.025",
+    "0.05",
+    "0.1",
+    "0.25",
+    "0.5",
+    "1.0",
+    "2.5",
+    "5.0",
+    "10.0",
+    "30.0",
+    "60.0",
+    "120.0",
+    "300.0",
 ]
 # The chart sets these labels on every alert itself.
 RESERVED_RULE_LABELS = ("severity", "environment")
@@ -46,17 +64,19 @@ PoolName = Annotated[str, Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-
 
 class PodMonitor(Section):
     enabled: bool = Field(
-        False,
+        default=False,
         description="Render a PodMonitor (monitoring.coreos.com/v1) for Ray's metrics port on head and workers, where Ray "
         "Serve and vLLM (`ray_vllm_*`) metrics are exported. Needs the Prometheus Operator CRDs.",
     )
-    interval: ScrapeInterval = Field("30s", description="Scrape interval.")
-    labels: Labels = Field(default_factory=dict, description="Extra labels, e.g. the `release` label your Prometheus selects monitors by.")
+    interval: ScrapeInterval = Field(default="30s", description="Scrape interval.")
+    labels: Labels = Field(
+        default_factory=dict, description="Extra labels, e.g. the `release` label your Prometheus selects monitors by."
+    )
 
 
 class Dashboard(Section):
     enabled: bool = Field(
-        True,
+        default=True,
         description="Render the Grafana dashboard (dashboards/gpt-oss-serving.json) as a ConfigMap labelled "
         '`grafana_dashboard: "1"` for Grafana\'s dashboard sidecar.',
     )
@@ -70,103 +90,115 @@ class Metrics(Section):
 
 class AlertsGateway(Section):
     primaryUpstream: UpstreamName = Field(
-        UPSTREAM_SELF_HOSTED,
+        default=UPSTREAM_SELF_HOSTED,
         min_length=1,
         description="The gateway's upstream name of the self-hosted model (`routes[].primary` of `gateway.settings`).",
     )
     managedUpstream: UpstreamName = Field(
-        UPSTREAM_MANAGED,
+        default=UPSTREAM_MANAGED,
         description="The gateway's upstream name of the managed API (`routes[].fallback`); empty when there is no fallback.",
     )
 
 
 class Slo(Section):
     availability: float = Field(
-        0.995,
+        default=0.995,
         gt=0.9,
         lt=1,
         description="Availability objective of the gateway: share of routed requests answered without a 5xx. 0.995 leaves a "
         "0.5% error budget; the fast-burn alert pages at 14.4x (7.2% errors over 1 h and 5 min).",
     )
     latencyObjective: float = Field(
-        0.95,
+        default=0.95,
         gt=0.5,
         lt=1,
         description="Share of self-hosted requests that must meet the latency thresholds below (0.95: a p95 objective).",
     )
     ttftSecondsBucket: TtftBucket = Field(
-        "2.5",
+        default="2.5",
         description="Streaming time-to-first-token threshold, as the `le` label of a gateway_time_to_first_token_seconds bucket "
         "(Prometheus can only count requests below a bucket boundary, so other values are refused).",
     )
     latencySecondsBucket: LatencyBucket = Field(
-        "60.0", description="Non-streaming request duration threshold, as the `le` label of a gateway_request_duration_seconds bucket."
+        default="60.0",
+        description="Non-streaming request duration threshold, as the `le` label of a gateway_request_duration_seconds bucket.",
     )
 
 
 class Thresholds(Section):
     minRequestRate: float = Field(
-        0.05, ge=0, description="Requests per second below which ratio alerts stay silent (a handful of requests is no trend)."
+        default=0.05,
+        ge=0,
+        description="Requests per second below which ratio alerts stay silent (a handful of requests is no trend).",
     )
     fallbackRatio: float = Field(
-        0.1,
+        default=0.1,
         gt=0,
         le=1,
         description="Share of requests the fallback served for one reason, over 15 minutes, above which HighFallbackRatio fires.",
     )
     managedSpendUsdPerHour: float = Field(
-        0.8048,
+        default=0.8048,
         gt=0,
         description="USD per hour spent on the managed API above which ManagedSpendHigh fires (default: what the warm "
         "self-hosted fleet costs per hour, so the fallback never silently becomes a second bill as large as the GPUs).",
     )
     sovereignRefusals: int = Field(
-        5,
+        default=5,
         ge=1,
         description="Requests refused with 503 in 10 minutes (no allowed upstream, the managed API's circuit closed) that fire "
         "SovereignRequestsRefused.",
     )
     streamFailureRatio: float = Field(
-        0.02, gt=0, le=1, description="Share of streams cut after their first byte, over 15 minutes, above which StreamFailures fires."
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Share of streams cut after their first byte, over 15 minutes, above which StreamFailures fires.",
     )
     rateLimitedRatio: float = Field(
-        0.1,
+        default=0.1,
         gt=0,
         le=1,
         description="Share of one client's requests refused with 429, over 10 minutes, above which RateLimiting fires (info).",
     )
     selfHostedFleetUsdPerHour: float = Field(
-        0.8048,
+        default=0.8048,
         gt=0,
         description="USD per hour of the warm self-hosted fleet (the gateway's `fleet_usd_per_hour`), compared with what the "
         "managed API would have charged for the same tokens.",
     )
     managedInputUsdPerMtok: float = Field(
-        1.1, ge=0, description="Managed model's list price per million prompt tokens (the fallback model of the catalog)."
+        default=1.1, ge=0, description="Managed model's list price per million prompt tokens (the fallback model of the catalog)."
     )
     managedOutputUsdPerMtok: float = Field(
-        4.4, gt=0, description="Managed model's list price per million completion tokens, reasoning included."
+        default=4.4, gt=0, description="Managed model's list price per million completion tokens, reasoning included."
     )
     kvCacheUsage: float = Field(
-        0.9, gt=0, le=1, description="vLLM KV-cache use (0-1) above which, with requests waiting, KvCacheNearFull fires."
+        default=0.9, gt=0, le=1, description="vLLM KV-cache use (0-1) above which, with requests waiting, KvCacheNearFull fires."
     )
     queueWaitingRatio: float = Field(
-        0.5, gt=0, description="Requests waiting in a vLLM engine per request running, above which RequestQueueBacklog fires."
+        default=0.5,
+        gt=0,
+        description="Requests waiting in a vLLM engine per request running, above which RequestQueueBacklog fires.",
     )
     queueWaitingMin: int = Field(
-        8, ge=1, description="Fewest waiting requests for RequestQueueBacklog (a ratio of 2 waiting to 1 running is no backlog)."
+        default=8,
+        ge=1,
+        description="Fewest waiting requests for RequestQueueBacklog (a ratio of 2 waiting to 1 running is no backlog).",
     )
     preemptionsPerRequest: float = Field(
-        0.1, gt=0, description="vLLM preemptions per finished request, over 15 minutes, above which Preemptions fires."
+        default=0.1, gt=0, description="vLLM preemptions per finished request, over 15 minutes, above which Preemptions fires."
     )
-    crashLoopRestarts: int = Field(3, ge=1, description="Container restarts of a Ray pod within 30 minutes that fire RayPodsCrashLooping.")
+    crashLoopRestarts: int = Field(
+        default=3, ge=1, description="Container restarts of a Ray pod within 30 minutes that fire RayPodsCrashLooping."
+    )
     podPendingFor: Duration = Field(
-        "20m",
+        default="20m",
         description="How long a GPU worker pod may stay Pending (node provisioning, a ~20 GB image pull, init containers) before "
         "GpuWorkerPodsPending fires.",
     )
     upgradeStuckFor: Duration = Field(
-        "45m",
+        default="45m",
         description="How long a blue/green (NewCluster) upgrade may run before RayServiceUpgradeStuck fires: a new GPU node, the "
         "image, the weights and vLLM's start-up take 20-30 minutes when nothing is wrong.",
     )
@@ -174,21 +206,21 @@ class Thresholds(Section):
 
 class Alerts(Section):
     enabled: bool = Field(
-        False,
+        default=False,
         description="Render a PrometheusRule (monitoring.coreos.com/v1) with the alerts of files/alerts.yaml, each linking its "
         "runbook. Needs the Prometheus Operator CRDs, the PodMonitor/ServiceMonitor above, KubeRay's operator metrics and "
         "kube-state-metrics exporting the node and pod labels listed in docs/alerts.md, or the alerts stay blind "
         "(GptOssMonitoringInputsMissing then says which input is missing).",
     )
     runbookBaseUrl: str = Field(
-        RUNBOOK_BASE_URL,
+        default=RUNBOOK_BASE_URL,
         pattern=r"^https?://[^\s]+[^/\s]$",
         description="Where runbooks/ is published, without a trailing slash: every alert gets "
         "`runbook_url: <runbookBaseUrl>/<AlertName>.md`. Point it at your fork (`RUNBOOK_BASE_URL` in "
         "infra/chart_values/model/monitoring.py sets it for this repository's environments, plus `/<env>`).",
     )
     environment: LabelValue = Field(
-        "",
+        default="",
         description="Value of the `environment` label every selector matches and every alert carries (default: "
         "`labels.cost.environment`), so two environments in one Prometheus never mix.",
     )
@@ -202,11 +234,15 @@ class Alerts(Section):
         description="Labels added to every alert, e.g. `team` for Alertmanager routing (severity and environment are always set "
         "by the chart and may not be given here).",
     )
-    gateway: AlertsGateway = Field(default_factory=AlertsGateway, description="The gateway's upstream names the alerts select on.")
+    gateway: AlertsGateway = Field(
+        default_factory=AlertsGateway, description="The gateway's upstream names the alerts select on."
+    )
     gpuNodePoolFloors: dict[PoolName, Annotated[int, Field(ge=0, le=100)]] = Field(
         default_factory=dict,
         description="GPU node pools whose ready nodes are counted: pool name (node label `gpt-oss.platform/node-pool`) -> fewest "
         "ready nodes the pool must hold (its `min_nodes`; 0 watches nothing). Needs kube-state-metrics to export that node label.",
     )
     slo: Slo = Field(default_factory=Slo, description="The gateway's service-level objectives.")
-    thresholds: Thresholds = Field(default_factory=Thresholds, description="Alert thresholds (each explained in its alert's description).")
+    thresholds: Thresholds = Field(
+        default_factory=Thresholds, description="Alert thresholds (each explained in its alert's description)."
+    )

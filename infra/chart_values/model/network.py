@@ -9,12 +9,16 @@ from infra.versions import KUBERAY_OPERATOR
 
 
 class DnsPods(Section):
-    namespace: str = Field("kube-system", min_length=1, description="Namespace of the cluster DNS pods.")
-    podLabels: dict[str, str] = Field(default_factory=lambda: {"k8s-app": "kube-dns"}, description="Labels of the cluster DNS pods.")
+    namespace: str = Field(default="kube-system", min_length=1, description="Namespace of the cluster DNS pods.")
+    podLabels: dict[str, str] = Field(
+        default_factory=lambda: {"k8s-app": "kube-dns"}, description="Labels of the cluster DNS pods."
+    )
 
 
 class PrometheusPods(Section):
-    namespace: str = Field("monitoring", min_length=1, description="Namespace of the Prometheus that scrapes Ray and gateway metrics.")
+    namespace: str = Field(
+        default="monitoring", min_length=1, description="Namespace of the Prometheus that scrapes Ray and gateway metrics."
+    )
     podLabels: dict[str, str] = Field(
         default_factory=dict, description="Labels of the Prometheus pods (empty: any pod of that namespace)."
     )
@@ -22,7 +26,7 @@ class PrometheusPods(Section):
 
 class NetworkPolicy(Section):
     enabled: bool = Field(
-        True,
+        default=True,
         description="Render NetworkPolicies: Ray pods accept traffic only from each other, the gateway (Serve port), Prometheus "
         "(metrics) and the KubeRay operator (head dashboard and Serve health); egress only to DNS, each other and "
         "where weights come from. Needs a CNI that enforces NetworkPolicy (EKS: VPC CNI with network policy on).",
@@ -30,7 +34,7 @@ class NetworkPolicy(Section):
     dns: DnsPods = Field(default_factory=DnsPods, description="The cluster DNS pods every pod may query.")
     prometheus: PrometheusPods = Field(default_factory=PrometheusPods, description="The Prometheus pods allowed to scrape.")
     kuberayOperatorNamespace: str = Field(
-        KUBERAY_OPERATOR.namespace,
+        default=KUBERAY_OPERATOR.namespace,
         min_length=1,
         description="Namespace of the KubeRay operator; it calls the head's dashboard (8265) and Serve proxy health (8000).",
     )
@@ -46,7 +50,7 @@ class NetworkPolicy(Section):
         "With an S3 gateway endpoint and no Hugging Face, narrow it to the S3 prefix list's CIDRs.",
     )
     podIdentityAgent: bool = Field(
-        True, description="Let worker pods reach the EKS Pod Identity agent (169.254.170.23:80) for S3 credentials."
+        default=True, description="Let worker pods reach the EKS Pod Identity agent (169.254.170.23:80) for S3 credentials."
     )
     redisEgress: list[IpBlock] = Field(
         default_factory=lambda: [IpBlock(cidr="10.0.0.0/8")],

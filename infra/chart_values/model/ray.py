@@ -23,18 +23,22 @@ DO_NOT_EVICT = {
 
 class RayImage(Section):
     repository: str = Field(
-        RAY_IMAGE_REPOSITORY, min_length=1, description="Ray image with Ray Serve LLM and vLLM (ray-llm 2.58.0 bundles vLLM 0.26.0)."
+        default=RAY_IMAGE_REPOSITORY,
+        min_length=1,
+        description="Ray image with Ray Serve LLM and vLLM (ray-llm 2.58.0 bundles vLLM 0.26.0).",
     )
     variant: str = Field(
-        RAY_IMAGE_VARIANT,
+        default=RAY_IMAGE_VARIANT,
         pattern=r"^[a-z0-9][a-z0-9.-]*$",
         description="Second half of the image tag: Python and CUDA build. CUDA 13 needs an NVIDIA driver >= 580 on the nodes.",
     )
     digest: Digest = Field(
-        "", description="Image digest (`sha256:...`); when set the image is pulled by digest, which is what production should do."
+        default="",
+        description="Image digest (`sha256:...`); when set the image is pulled by digest, which is what production should do.",
     )
     pullPolicy: PullPolicy = Field(
-        "IfNotPresent", description="Pull policy. `Always` re-pulls a ~20 GB image on every GPU pod start: minutes of extra cold start."
+        default="IfNotPresent",
+        description="Pull policy. `Always` re-pulls a ~20 GB image on every GPU pod start: minutes of extra cold start.",
     )
 
 
@@ -44,10 +48,12 @@ class ImagePullSecret(Item):
 
 class RayServiceAccounts(Section):
     head: str = Field(
-        RAY_HEAD_SERVICE_ACCOUNT, min_length=1, description="Service account of the head pod. KubeRay binds the Ray autoscaler's Role to it."
+        default=RAY_HEAD_SERVICE_ACCOUNT,
+        min_length=1,
+        description="Service account of the head pod. KubeRay binds the Ray autoscaler's Role to it.",
     )
     worker: str = Field(
-        RAY_WORKER_SERVICE_ACCOUNT,
+        default=RAY_WORKER_SERVICE_ACCOUNT,
         min_length=1,
         description="Service account of the GPU worker pods, the one allowed to read the weights bucket "
         "(an EKS Pod Identity association names it).",
@@ -79,10 +85,10 @@ class RayHead(Section):
 class RayAutoscaler(Section):
     # Ray's default is 60 s; GPU nodes take minutes to come back, so idle pods are kept longer.
     idleTimeoutSeconds: int = Field(
-        300, ge=0, description="Seconds an idle worker pod (no replica) lives before the Ray autoscaler removes it."
+        default=300, ge=0, description="Seconds an idle worker pod (no replica) lives before the Ray autoscaler removes it."
     )
     upscalingMode: Literal["Default", "Aggressive", "Conservative"] = Field(
-        "Default", description="Ray autoscaler upscaling mode: Default, Aggressive or Conservative."
+        default="Default", description="Ray autoscaler upscaling mode: Default, Aggressive or Conservative."
     )
     resources: Resources = Field(
         default_factory=lambda: Resources(cpu="500m", memory="512Mi"),
@@ -101,13 +107,15 @@ class RayWorker(Section):
 class Toleration(Item):
     """A pod toleration (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#scheduling)."""
 
-    key: str | None = Field(None, description="Taint key, e.g. `nvidia.com/gpu`.")
-    operator: Literal["Equal", "Exists"] | None = Field(None, description="`Equal` (key and value) or `Exists` (key only).")
-    value: str | None = Field(None, description="Taint value matched with `Equal`.")
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", ""] | None = Field(
-        None, description="Taint effect matched; empty matches all."
+    key: str | None = Field(default=None, description="Taint key, e.g. `nvidia.com/gpu`.")
+    operator: Literal["Equal", "Exists"] | None = Field(
+        default=None, description="`Equal` (key and value) or `Exists` (key only)."
     )
-    tolerationSeconds: int | None = Field(None, description="How long a NoExecute taint is tolerated before eviction.")
+    value: str | None = Field(default=None, description="Taint value matched with `Equal`.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", ""] | None = Field(
+        default=None, description="Taint effect matched; empty matches all."
+    )
+    tolerationSeconds: int | None = Field(default=None, description="How long a NoExecute taint is tolerated before eviction.")
 
 
 class WorkerGroup(Item):
@@ -152,7 +160,7 @@ def example_worker_group() -> WorkerGroup:
 
 class Ray(Section):
     version: str = Field(
-        RAY_VERSION,
+        default=RAY_VERSION,
         pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
         description="Ray version: KubeRay's `rayVersion` and the first half of the image tag (`<version>-<variant>`). "
         "Must equal the `ray` version in uv.lock; a test fails when they diverge. Changing it changes "
@@ -163,19 +171,28 @@ class Ray(Section):
         default_factory=list, description="Pull secrets for a private mirror of the Ray image (list of `{name: ...}`)."
     )
     readOnlyRootFilesystem: bool = Field(
-        True,
+        default=True,
         description="Read-only root filesystem for every Ray container; writable paths are emptyDirs (/tmp, the cache "
         'directory, the tiktoken directory). Set false only to debug a "Read-only file system" crash.',
     )
     runAsUser: int = Field(
-        RAY_UID, ge=1, description="UID of the Ray containers: the rayproject images run as user `ray` (1000) who owns /home/ray."
+        default=RAY_UID,
+        ge=1,
+        description="UID of the Ray containers: the rayproject images run as user `ray` (1000) who owns /home/ray.",
     )
     runAsGroup: int = Field(
-        RAY_GID, ge=0, description="GID of the Ray containers and fsGroup of their volumes (`users`, 100, in the rayproject images)."
+        default=RAY_GID,
+        ge=0,
+        description="GID of the Ray containers and fsGroup of their volumes (`users`, 100, in the rayproject images).",
     )
-    serviceAccounts: RayServiceAccounts = Field(default_factory=RayServiceAccounts, description="Service accounts of the Ray pods.")
+    serviceAccounts: RayServiceAccounts = Field(
+        default_factory=RayServiceAccounts, description="Service accounts of the Ray pods."
+    )
     head: RayHead = Field(default_factory=RayHead, description="The head pod: GCS, dashboard, Serve controller, no replica.")
-    autoscaler: RayAutoscaler = Field(default_factory=RayAutoscaler, description="The Ray autoscaler, a sidecar KubeRay adds to the head pod (in-tree autoscaling).")
+    autoscaler: RayAutoscaler = Field(
+        default_factory=RayAutoscaler,
+        description="The Ray autoscaler, a sidecar KubeRay adds to the head pod (in-tree autoscaling).",
+    )
     worker: RayWorker = Field(default_factory=RayWorker, description="Settings of every GPU worker pod.")
     workerGroups: list[WorkerGroup] = Field(
         default_factory=lambda: [example_worker_group()],
@@ -190,25 +207,30 @@ class Ray(Section):
 
 class ClusterUpgradeOptions(Section):
     gatewayClassName: str = Field(
-        "", description="Gateway API GatewayClass used by NewClusterWithIncrementalUpgrade (required for that strategy)."
+        default="", description="Gateway API GatewayClass used by NewClusterWithIncrementalUpgrade (required for that strategy)."
     )
-    stepSizePercent: int = Field(25, ge=1, le=100, description="Percent of traffic moved to the new cluster per step (incremental upgrade).")
-    intervalSeconds: int = Field(60, ge=1, description="Seconds between traffic steps (incremental upgrade).")
+    stepSizePercent: int = Field(
+        default=25, ge=1, le=100, description="Percent of traffic moved to the new cluster per step (incremental upgrade)."
+    )
+    intervalSeconds: int = Field(default=60, ge=1, description="Seconds between traffic steps (incremental upgrade).")
     maxSurgePercent: int = Field(
-        25, ge=1, le=100, description="Percent of capacity the new cluster may add above the old one's (incremental upgrade)."
+        default=25,
+        ge=1,
+        le=100,
+        description="Percent of capacity the new cluster may add above the old one's (incremental upgrade).",
     )
 
 
 class UpgradeStrategy(Section):
     type: Literal["NewCluster", "NewClusterWithIncrementalUpgrade", "None"] = Field(
-        "NewCluster",
+        default="NewCluster",
         description="What KubeRay does when rayClusterConfig changes (image, resources, Ray version): `NewCluster` starts a "
         "second RayCluster and moves traffic when it is ready (blue/green; needs spare GPUs, see gpuHeadroom); "
         "`NewClusterWithIncrementalUpgrade` (alpha) shifts traffic gradually through Gateway API; `None` applies "
         "nothing (delete the RayCluster by hand: downtime). serveConfigV2 changes are always applied in place.",
     )
     gpuHeadroom: int = Field(
-        1,
+        default=1,
         ge=0,
         description="Spare GPUs a NewCluster upgrade needs on top of those serving (warm replicas x GPUs per replica). "
         "Documentation only: rendered as an annotation on the RayService, the node pool must provide them.",
@@ -221,19 +243,24 @@ class UpgradeStrategy(Section):
 class GcsFaultTolerance(Section):
     # The schema says it too (if enabled then redisAddress), so a hand-written values file is refused at render.
     model_config = Section.model_config | {
-        "json_schema_extra": {"if": {"properties": {"enabled": {"const": True}}}, "then": {"properties": {"redisAddress": {"minLength": 1}}}}
+        "json_schema_extra": {
+            "if": {"properties": {"enabled": {"const": True}}},
+            "then": {"properties": {"redisAddress": {"minLength": 1}}},
+        }
     }
 
     enabled: bool = Field(
-        False,
+        default=False,
         description="Ray GCS fault tolerance: the GCS keeps its state in an external Redis, so a head restart keeps the "
         "Serve applications and running replicas. Recommended for prod.",
     )
     redisAddress: str = Field(
-        "", pattern=r"^([A-Za-z0-9.-]+:[0-9]{2,5})?$", description="Redis `host:port` reachable from the head (e.g. ElastiCache, or a Redis in the cluster)."
+        default="",
+        pattern=r"^([A-Za-z0-9.-]+:[0-9]{2,5})?$",
+        description="Redis `host:port` reachable from the head (e.g. ElastiCache, or a Redis in the cluster).",
     )
     redisPasswordSecret: str = Field(
-        "",
+        default="",
         pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$",
         description="Secret (key `password`) in the release namespace holding the Redis password; empty for no auth.",
     )
@@ -246,25 +273,29 @@ class GcsFaultTolerance(Section):
 
 
 class RayService(Section):
-    upgradeStrategy: UpgradeStrategy = Field(default_factory=UpgradeStrategy, description="How a rayClusterConfig change is rolled out.")
+    upgradeStrategy: UpgradeStrategy = Field(
+        default_factory=UpgradeStrategy, description="How a rayClusterConfig change is rolled out."
+    )
     rayClusterDeletionDelaySeconds: int = Field(
-        60, ge=0, description="Seconds the old RayCluster lives after traffic moved to the new one."
+        default=60, ge=0, description="Seconds the old RayCluster lives after traffic moved to the new one."
     )
     excludeHeadPodFromServeSvc: bool = Field(
-        False,
+        default=False,
         description="Leave the head out of the Serve Service. Keep false when the pool scales to zero: only the head's proxy "
         "can receive the request that wakes a replica up.",
     )
     gcsFaultTolerance: GcsFaultTolerance = Field(default_factory=GcsFaultTolerance, description="GCS state in an external Redis.")
 
 
-
 class RayWorkersDisruption(Section):
     enabled: bool = Field(
-        True, description="PodDisruptionBudget over the GPU worker pods, so a node drain takes replicas down one at a time."
+        default=True,
+        description="PodDisruptionBudget over the GPU worker pods, so a node drain takes replicas down one at a time.",
     )
-    maxUnavailable: int = Field(1, ge=1, description="Worker pods a voluntary disruption may take at once.")
+    maxUnavailable: int = Field(default=1, ge=1, description="Worker pods a voluntary disruption may take at once.")
 
 
 class PodDisruptionBudget(Section):
-    rayWorkers: RayWorkersDisruption = Field(default_factory=RayWorkersDisruption, description="Disruption budget of the GPU workers.")
+    rayWorkers: RayWorkersDisruption = Field(
+        default_factory=RayWorkersDisruption, description="Disruption budget of the GPU workers."
+    )

@@ -17,7 +17,9 @@ EXAMPLE_MODEL = "gpt-oss-20b"
 
 
 class Model(Section):
-    id: str = Field(EXAMPLE_MODEL, min_length=1, description="Model id clients send (`\"model\": ...`) and `/v1/models` lists.")
+    id: str = Field(
+        default=EXAMPLE_MODEL, min_length=1, description='Model id clients send (`"model": ...`) and `/v1/models` lists.'
+    )
     source: str = Field(
         default_factory=lambda: load_catalog().models[EXAMPLE_MODEL].hf_repo,
         pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+|[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)$",
@@ -25,7 +27,7 @@ class Model(Section):
         "(`s3://<bucket>/models/<repo>/<revision>`). S3 is read with the worker service account's credentials.",
     )
     offline: bool = Field(
-        False,
+        default=False,
         description="No Hugging Face access at all (HF_HUB_OFFLINE=1): set it with an `s3://` source in clusters without egress.",
     )
 
@@ -36,35 +38,39 @@ class Engine(Section):
     silently survive from values.yaml (e.g. TRITON_ATTN on Hopper)."""
 
     maxModelLen: int = Field(
-        32768,
+        default=32768,
         ge=1024,
         le=131072,
         description="Longest prompt + completion in tokens (vLLM `max_model_len`); set it to the real need: it bounds "
         "the KV cache one sequence may take.",
     )
     tensorParallelSize: Literal[1, 2, 4, 8] = Field(
-        1,
+        default=1,
         description="GPUs one replica spans (vLLM `tensor_parallel_size`); must equal the worker group's `gpus`. "
         "TP=1 gives the best throughput per GPU where the model fits.",
     )
     gpuMemoryUtilization: float = Field(
-        0.9,
+        default=0.9,
         gt=0,
         le=0.98,
         description="Fraction of GPU memory vLLM takes (`gpu_memory_utilization`). Above 0.95 the CUDA allocator and NCCL "
         "can run out of room; 0.95 is the recipe for Hopper at TP=1, 0.90 elsewhere.",
     )
     toolCallParser: str = Field(
-        "openai", min_length=1, description="Tool-call parser (`tool_call_parser`); gpt-oss needs `openai` (vLLM >= 0.10.2)."
+        default="openai",
+        min_length=1,
+        description="Tool-call parser (`tool_call_parser`); gpt-oss needs `openai` (vLLM >= 0.10.2).",
     )
-    enableAutoToolChoice: bool = Field(True, description="Let the model decide to call tools (`enable_auto_tool_choice`).")
+    enableAutoToolChoice: bool = Field(
+        default=True, description="Let the model decide to call tools (`enable_auto_tool_choice`)."
+    )
     attentionBackend: Literal["", "TRITON_ATTN", "FLASH_ATTN", "FLASHINFER"] = Field(
-        "TRITON_ATTN",
+        default="TRITON_ATTN",
         description="Attention backend (`attention_backend`); `TRITON_ATTN` is required for gpt-oss on Ampere and Ada, "
         "empty leaves vLLM's choice (FlashAttention 3 on Hopper).",
     )
     maxNumBatchedTokens: int = Field(
-        0,
+        default=0,
         ge=0,
         description="Token budget of one scheduler step (`max_num_batched_tokens`); 8192 is the Hopper recipe, 0 leaves vLLM's default.",
     )
@@ -83,21 +89,31 @@ class Engine(Section):
 
 class ServeAutoscaling(Section):
     minReplicas: int = Field(
-        0, ge=0, description="Replicas kept warm; 0 lets the pool scale to zero (the first request then waits for a GPU node)."
+        default=0,
+        ge=0,
+        description="Replicas kept warm; 0 lets the pool scale to zero (the first request then waits for a GPU node).",
     )
-    maxReplicas: int = Field(1, ge=1, description="Upper bound of Ray Serve autoscaling; the worker group's maxReplicas must allow it.")
-    targetOngoingRequests: int = Field(32, ge=1, description="Ongoing requests per replica Ray Serve autoscaling aims for.")
-    upscaleDelayS: int = Field(30, ge=0, description="Seconds of sustained load before a replica is added.")
+    maxReplicas: int = Field(
+        default=1, ge=1, description="Upper bound of Ray Serve autoscaling; the worker group's maxReplicas must allow it."
+    )
+    targetOngoingRequests: int = Field(
+        default=32, ge=1, description="Ongoing requests per replica Ray Serve autoscaling aims for."
+    )
+    upscaleDelayS: int = Field(default=30, ge=0, description="Seconds of sustained load before a replica is added.")
     # Ray Serve's default: ten idle minutes before the last replica of a min_replicas=0 pool goes.
     downscaleDelayS: int = Field(
-        600, ge=0, description="Seconds of low load before a replica is removed (the last one too, when minReplicas is 0)."
+        default=600,
+        ge=0,
+        description="Seconds of low load before a replica is removed (the last one too, when minReplicas is 0).",
     )
 
 
 class Serve(Section):
-    applicationName: str = Field(SERVE_APPLICATION, pattern=r"^[a-z][a-z0-9-]*$", description="Ray Serve application name.")
+    applicationName: str = Field(
+        default=SERVE_APPLICATION, pattern=r"^[a-z][a-z0-9-]*$", description="Ray Serve application name."
+    )
     acceleratorType: AcceleratorType = Field(
-        "L4",
+        default="L4",
         description="Ray accelerator type of the replicas (L4, A10G, L40S, A100-40G, H100, H200); must be the "
         "`acceleratorType` of a worker group, or no pod can ever host a replica (the chart refuses to render).",
     )
@@ -106,10 +122,16 @@ class Serve(Section):
         default_factory=ServeAutoscaling, description="Ray Serve autoscaling of the replicas (`autoscaling_config`)."
     )
     maxOngoingRequests: int = Field(
-        128, ge=1, description="Requests one replica accepts at once; beyond it Ray Serve queues or answers with backpressure."
+        default=128,
+        ge=1,
+        description="Requests one replica accepts at once; beyond it Ray Serve queues or answers with backpressure.",
     )
-    healthCheckPeriodS: int = Field(10, ge=1, description="Seconds between Ray Serve's health checks of a replica (vLLM's engine check).")
-    healthCheckTimeoutS: int = Field(30, ge=1, description="Seconds a health check may take before Ray Serve restarts the replica.")
+    healthCheckPeriodS: int = Field(
+        default=10, ge=1, description="Seconds between Ray Serve's health checks of a replica (vLLM's engine check)."
+    )
+    healthCheckTimeoutS: int = Field(
+        default=30, ge=1, description="Seconds a health check may take before Ray Serve restarts the replica."
+    )
 
 
 TiktokenFile = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+\.tiktoken$")]
@@ -118,12 +140,12 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 class Tiktoken(Section):
     enabled: bool = Field(
-        True,
+        default=True,
         description="Stage harmony's tiktoken files into the worker pods before Ray starts and point TIKTOKEN_ENCODINGS_BASE "
         "at them, so gpt-oss starts without internet egress. Off, harmony downloads them at start-up.",
     )
     source: str = Field(
-        TIKTOKEN_PUBLIC_BASE,
+        default=TIKTOKEN_PUBLIC_BASE,
         pattern=r"^(s3|https)://.+$",
         description="Base the files are fetched from: `https://...` or `s3://<bucket>/<prefix>` (read with the worker service account).",
     )
@@ -136,26 +158,28 @@ class Tiktoken(Section):
 
 class Readiness(Section):
     periodSeconds: int = Field(
-        5,
+        default=5,
         ge=1,
         description="Seconds between readiness checks of a GPU worker (raylet and Serve proxy answer). Never a "
         "generation: under saturation it would queue behind user traffic and unready every worker at once.",
     )
-    failureThreshold: int = Field(3, ge=1, description="Consecutive failures before the worker leaves the Serve Service.")
+    failureThreshold: int = Field(default=3, ge=1, description="Consecutive failures before the worker leaves the Serve Service.")
 
 
 class Liveness(Section):
     # Two minutes without a token while requests wait: far above a decode step (milliseconds) and a
     # chunked prefill step (max_num_batched_tokens per step), so only a hung engine gets there.
     stallSeconds: int = Field(
-        120,
+        default=120,
         ge=30,
         description="Seconds without a single token, while requests are pending, after which the engine counts as hung "
         "and the worker is restarted. Keep it above the longest prefill of a max_model_len prompt.",
     )
-    periodSeconds: int = Field(15, ge=5, description="Seconds between liveness checks.")
-    timeoutSeconds: int = Field(10, ge=2, description="Seconds one check may take (each of its two HTTP calls gets half).")
-    failureThreshold: int = Field(3, ge=1, description="Consecutive failed checks before the container is restarted.")
+    periodSeconds: int = Field(default=15, ge=5, description="Seconds between liveness checks.")
+    timeoutSeconds: int = Field(
+        default=10, ge=2, description="Seconds one check may take (each of its two HTTP calls gets half)."
+    )
+    failureThreshold: int = Field(default=3, ge=1, description="Consecutive failed checks before the container is restarted.")
 
 
 class Probes(Section):

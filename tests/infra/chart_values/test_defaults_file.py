@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import yaml
 
+from cli.docs import BLOCKS, GENERATED_FILES
 from infra.chart_values.defaults_file import defaults_file
 from infra.chart_values.documented import documented_keys
 from infra.chart_values.model import ChartValues, dump
 from infra.chart_values.values_table import values_table
 from infra.paths import CHART_DIR
-from cli.docs import BLOCKS, GENERATED_FILES
 
 
 def test_values_yaml_is_the_models_defaults():
@@ -54,10 +54,10 @@ def test_every_value_carries_its_description_as_helm_docs_reads_it():
 
 def test_the_readme_lists_every_value_with_its_default():
     table = values_table()
-    rows = [line for line in table.splitlines()[2:]]
+    rows = table.splitlines()[2:]
     values = [k for k in documented_keys() if not k.section]
     assert len(rows) == len(values)
-    assert '| `serve.engine.maxModelLen` | int | `32768` | Longest prompt + completion' in table
+    assert "| `serve.engine.maxModelLen` | int | `32768` | Longest prompt + completion" in table
     assert '| `ray.workerGroups` | list | `[{"name": "gpu-l4"' in table
     assert any(b.path == "charts/gpt-oss-serving/README.md" and b.name == "values-table" for b in BLOCKS)
     assert table in (CHART_DIR / "README.md").read_text()

@@ -6,10 +6,10 @@ import json
 
 import jsonschema
 
+from cli.docs import GENERATED_FILES
 from infra.chart_values.model import ChartValues, dump
 from infra.chart_values.schema import values_schema, values_schema_text
 from infra.paths import CHART_DIR
-from cli.docs import GENERATED_FILES
 
 
 def test_the_chart_ships_the_generated_schema():
