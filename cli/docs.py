@@ -1,9 +1,10 @@
 """Everything in the docs that a command produces, so no table is kept in step by hand.
 
 Two kinds of generated text:
-- whole files (`GENERATED_FILES`), e.g. docs/contracts.md from contracts/__init__.py;
+- whole files (`GENERATED_FILES`), e.g. docs/contracts.md from contracts/__init__.py, or the serving
+  chart's values.yaml and values.schema.json from its values model (infra/chart_values/model/);
 - blocks inside a hand-written page, between `<!-- <name>:begin ... -->` and `<!-- <name>:end -->`
-  (`BLOCKS`), e.g. the configuration reference or the latest benchmark results.
+  (`BLOCKS`), e.g. the configuration reference, the latest benchmark results or the chart's values table.
 
 `gpt-oss-platform reference --write` refreshes them all and names each file it rewrote;
 `--check` (and a test) lists what is stale without writing anything.
@@ -64,6 +65,24 @@ def _config_error_example() -> str:
     raise AssertionError("the example config was accepted")
 
 
+def _chart_values_file() -> str:
+    from infra.chart_values.defaults_file import defaults_file
+
+    return defaults_file()
+
+
+def _chart_values_schema() -> str:
+    from infra.chart_values.schema import values_schema_text
+
+    return values_schema_text()
+
+
+def _chart_values_table() -> str:
+    from infra.chart_values.values_table import values_table
+
+    return values_table()
+
+
 def _cli() -> str:
     from cli.cli_doc import cli_doc
 
@@ -92,6 +111,9 @@ class Block:
 GENERATED_FILES: dict[str, Callable[[], str]] = {
     "docs/contracts.md": _contracts,
     "docs/cli.md": _cli,
+    # The serving chart's defaults and schema, from its values model (infra/chart_values/model/).
+    "charts/gpt-oss-serving/values.yaml": _chart_values_file,
+    "charts/gpt-oss-serving/values.schema.json": _chart_values_schema,
 }
 BLOCKS: list[Block] = [
     Block("docs/configuration.md", "config-error-example", _config_error_example),
@@ -101,6 +123,7 @@ BLOCKS: list[Block] = [
     Block("README.md", "first-run", _results("first-run.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
     Block("docs/cost.md", "throughput-table", _throughput),
+    Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),
 ]
 
 

@@ -2,10 +2,10 @@
 
 The chart writes the returned dict verbatim into the ConfigMap key `gateway.json`
 (docs/contracts.md), so nothing here may depend on anything but `env`, the catalog and the
-primary's URL. The gateway's own model (serving/gateway/settings.py) is the schema: the chart's
-values.schema.json embeds it, so Helm refuses a settings object the gateway would refuse while
-rendering (offline plan and `pulumi up` alike), and tests validate every environment's object
-against the model itself.
+primary's URL. The gateway's own model (serving/gateway/settings.py) is the schema; infra/ may
+not import it, so the chart's values.schema.json keeps `gateway.settings` a free-form object and
+tests validate every environment's object against the model itself
+(tests/infra/test_gateway_settings.py).
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
 """The values of charts/gpt-oss-serving for one environment, from the typed config alone.
 
-`chart_values(env, stack, weights_bucket=...)` is the one place an environment becomes chart
-values: the Pulumi program hands the result to the Helm release, the offline plan renders the
-chart from the same dict, and `gpt-oss-platform values --env prod` writes it as a commented
-values file for the GitOps path. One module per concern: `ray` (the RayCluster), `serve` (the
-model and vLLM), `gateway`, `network` (NetworkPolicies), `alerts`, `route_override` (the drain switch); `values_file` renders the
-commented file. Every key the chart knows is produced, so the result is the complete values of
-a release (a test compares its key tree with charts/gpt-oss-serving/values.yaml).
+`chart_values(env, stack, outputs)` is the one place an environment becomes chart values: the
+Pulumi program hands the result to the Helm release, the offline plan renders the chart from the
+same dict, and `gpt-oss-platform values --env prod` writes it as a commented values file for the
+GitOps path. The values are built through the chart's values model (`model/`: every key, its type,
+default and description, declared once), so a key the chart does not know cannot be produced and
+a key an environment does not decide keeps the chart's default. The chart's values.yaml,
+values.schema.json and README values table are generated from the same model (`defaults_file`,
+`schema`, `values_table`; `gpt-oss-platform reference --write`).
+
+One module per concern decides what differs per environment: `ray` (the RayCluster), `serve` (the
+model and vLLM), `gateway`, `network` (NetworkPolicies), `alerts`, `route_override` (the drain
+switch); `values_file` renders the commented file.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from typing import Any
 from contracts import APPLICATION, MANAGED_BY, RELEASE
 from infra.chart_values.alerts import alert_values
 from infra.chart_values.gateway import gateway_values
+from infra.chart_values.model import ChartValues, ObjectLabels, dump
+from infra.chart_values.model.monitoring import Metrics, PodMonitor
 from infra.chart_values.network import network_policy_values, vpc_cidrs
 from infra.chart_values.ray import ray_service_values, ray_values
 from infra.chart_values.route_override import route_override_values
-from infra.chart_values.serve import model_values, probe_values, serve_values, tiktoken_values
+from infra.chart_values.serve import model_values, serve_values, tiktoken_values
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing, size_replica
 from infra.tags import cost_tags
@@ -49,40 +56,38 @@ def sizing_for(env: EnvironmentConfig) -> ReplicaSizing:
     )
 
 
-def label_values(env: EnvironmentConfig, stack: str) -> dict[str, Any]:
+def label_values(env: EnvironmentConfig, stack: str) -> ObjectLabels:
     """The cost labels and the app.kubernetes.io/* values the chart puts on every object; the
     chart adds app.kubernetes.io/name and component per object."""
-    return {
-        "cost": cost_tags(env, stack),
-        "instance": f"{APPLICATION}-{env.name}",
-        "partOf": APPLICATION,
-        "managedBy": MANAGED_BY,
-    }
+    return ObjectLabels(
+        cost=cost_tags(env, stack),
+        instance=f"{APPLICATION}-{env.name}",
+        partOf=APPLICATION,
+        managedBy=MANAGED_BY,
+    )
 
 
 def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> dict[str, Any]:
-    """The complete chart values for `env` deployed as Pulumi stack `stack`.
-    Raises ValueError naming what is missing when the values cannot be computed."""
+    """The complete chart values for `env` deployed as Pulumi stack `stack`, built and validated
+    through the values model and dumped under the chart's key names. Every key is present (Helm's
+    merge with values.yaml then adds nothing); keys not set here keep the chart's defaults.
+    Raises ValueError naming what is missing when the values cannot be computed (pydantic's
+    ValidationError, naming the key and the value, is a ValueError)."""
     sizing = sizing_for(env)
     labels = label_values(env, stack)
     weights_bucket, gcs_redis_address = outputs.weights_bucket, outputs.gcs_redis_address
-    return {
-        "nameOverride": "",
-        "fullnameOverride": RELEASE,
-        "labels": labels,
-        "ray": ray_values(env, sizing),
-        "model": model_values(env, weights_bucket),
-        "serve": serve_values(env, sizing),
-        "tiktoken": tiktoken_values(env, weights_bucket),
-        "probes": probe_values(),
-        "rayService": ray_service_values(env, sizing, gcs_redis_address),
-        "networkPolicy": network_policy_values(env, outputs.service_cidr),
-        "metrics": {
-            "podMonitor": {"enabled": True, "interval": "30s", "labels": {}},
-            "dashboard": {"enabled": True, "labels": {}},
-        },
-        "alerts": alert_values(env, labels["cost"]["environment"], sizing),
-        "podDisruptionBudget": {"rayWorkers": {"enabled": True, "maxUnavailable": 1}},
-        "gateway": gateway_values(env, outputs.gateway_image, vpc_cidrs(env), labels["cost"]),
-        "routeOverride": route_override_values(),
-    }
+    values = ChartValues(
+        fullnameOverride=RELEASE,
+        labels=labels,
+        ray=ray_values(env, sizing),
+        model=model_values(env, weights_bucket),
+        serve=serve_values(env, sizing),
+        tiktoken=tiktoken_values(env, weights_bucket),
+        rayService=ray_service_values(env, sizing, gcs_redis_address),
+        networkPolicy=network_policy_values(env, outputs.service_cidr),
+        metrics=Metrics(podMonitor=PodMonitor(enabled=True)),
+        alerts=alert_values(env, labels.cost["environment"], sizing),
+        gateway=gateway_values(env, outputs.gateway_image, vpc_cidrs(env), labels.cost),
+        routeOverride=route_override_values(),
+    )
+    return dump(values)

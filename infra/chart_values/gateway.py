@@ -1,16 +1,12 @@
-"""The OpenAI-compatible gateway: `gateway` values (image, scaling, settings, secrets, policy)."""
+"""The OpenAI-compatible gateway: `gateway` values (image, scaling, settings, secrets, ingress,
+node placement). Keys, defaults and descriptions live in infra/chart_values/model/gateway.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from contracts import CLIENT_KEYS_SECRET, GATEWAY_PORT, MANAGED_API_KEY_SECRET, NODE_POOL_LABEL, SYSTEM_POOL
-from infra.chart_values.network import INTERNET
+from contracts import NODE_POOL_LABEL, SYSTEM_POOL
+from infra.chart_values.model.gateway import Gateway, GatewayAutoscaling, GatewayImage, GatewayIngress, ServiceMonitor
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import settings_for_environment
-
-# The load balancer listens for TLS here and forwards plain HTTP to the gateway's port inside the VPC.
-INGRESS_PORT = 443
 
 
 def split_image(reference: str) -> tuple[str, str]:
@@ -21,55 +17,33 @@ def split_image(reference: str) -> tuple[str, str]:
     return repository, digest
 
 
-def ingress_values(env: EnvironmentConfig, vpc_cidrs: list[str], cost_tags: dict[str, str]) -> dict[str, Any]:
+def ingress_values(env: EnvironmentConfig, vpc_cidrs: list[str], cost_tags: dict[str, str]) -> GatewayIngress:
     ingress = env.gateway.ingress
-    return {
-        "enabled": ingress.enabled,
-        "scheme": ingress.scheme,
-        "certificateArn": ingress.certificate_arn or "",
-        "port": INGRESS_PORT,
+    return GatewayIngress(
+        enabled=ingress.enabled,
+        scheme=ingress.scheme,
+        certificateArn=ingress.certificate_arn or "",
         # Default: the VPC (internal clients); the load balancer and the NetworkPolicy admit the same list.
-        "sourceCidrs": list(ingress.source_cidrs) or list(vpc_cidrs),
+        sourceCidrs=list(ingress.source_cidrs) or list(vpc_cidrs),
         # The load balancer is created by the cloud provider's service controller, not by Pulumi:
         # it gets the cost tags only through this annotation.
-        "tags": dict(cost_tags),
-    }
+        tags=dict(cost_tags),
+    )
 
 
-def gateway_values(env: EnvironmentConfig, image: str, vpc_cidrs: list[str], cost_tags: dict[str, str]) -> dict[str, Any]:
+def gateway_values(env: EnvironmentConfig, image: str, vpc_cidrs: list[str], cost_tags: dict[str, str]) -> Gateway:
+    """Resources, secrets' names, port, disruption budget and network policy keep the chart's defaults."""
     repository, digest = split_image(image)
-    return {
-        "enabled": True,
-        "image": {
-            "repository": repository,
-            "tag": "",
-            "digest": digest,
-            "pullPolicy": "IfNotPresent",
-        },
-        "replicas": env.gateway.min_replicas,
-        "autoscaling": {
-            "enabled": True,
-            "minReplicas": env.gateway.min_replicas,
-            "maxReplicas": env.gateway.max_replicas,
-            "targetCPUUtilizationPercentage": 70,
-        },
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "256Mi"},
-            "limits": {"cpu": "1", "memory": "512Mi"},
-        },
+    return Gateway(
+        enabled=True,
+        image=GatewayImage(repository=repository, digest=digest),
+        replicas=env.gateway.min_replicas,
+        autoscaling=GatewayAutoscaling(minReplicas=env.gateway.min_replicas, maxReplicas=env.gateway.max_replicas),
         # The chart writes the object verbatim into the ConfigMap the gateway loads.
-        "settings": settings_for_environment(env),
-        "clientKeysSecret": CLIENT_KEYS_SECRET,
-        "managedApiKeySecret": MANAGED_API_KEY_SECRET,
+        settings=settings_for_environment(env),
         # Without fallback no key is created; the pod must still start.
-        "managedApiKeyOptional": not env.fallback.allowed,
-        "service": {"port": GATEWAY_PORT},
-        "ingress": ingress_values(env, vpc_cidrs, cost_tags),
-        "nodeSelector": {NODE_POOL_LABEL: SYSTEM_POOL},
-        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
-        "networkPolicy": {
-            "ingressFrom": [{"namespaceSelector": {}}],
-            "managedApiEgress": INTERNET,
-        },
-        "serviceMonitor": {"enabled": True, "interval": "30s", "labels": {}},
-    }
+        managedApiKeyOptional=not env.fallback.allowed,
+        ingress=ingress_values(env, vpc_cidrs, cost_tags),
+        nodeSelector={NODE_POOL_LABEL: SYSTEM_POOL},
+        serviceMonitor=ServiceMonitor(enabled=True),
+    )

@@ -1,20 +1,19 @@
-"""Who may talk to whom: the `networkPolicy` values and the address ranges they are built from."""
+"""Who may talk to whom: the `networkPolicy` values and the address ranges they are built from.
+Keys, defaults and descriptions live in infra/chart_values/model/network.py."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
+from infra.chart_values.model.base import IpBlock
+from infra.chart_values.model.network import NetworkPolicy, PrometheusPods
 from infra.config.models import EnvironmentConfig
-from infra.versions import KUBERAY_OPERATOR
 
-# Where egress on 443 may go when a policy must reach "the internet" (S3, Hugging Face,
-# the managed API): NetworkPolicy cannot name a hostname, so it is everything but the
-# private, carrier-grade-NAT and link-local ranges the cluster and its VPC live in.
-NON_INTERNET_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
-INTERNET = [{"cidr": "0.0.0.0/0", "except": list(NON_INTERNET_RANGES)}]
 # An existing cluster's VPC is not in the config: the private ranges stand in for it.
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# The Prometheus Operator labels the pods of every Prometheus it runs so (pkg/prometheus statefulset.go;
+# see infra/plan/cluster_objects.py).
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus"}
 
 
 def vpc_cidrs(env: EnvironmentConfig) -> list[str]:
@@ -31,17 +30,11 @@ def api_server_addresses(vpc: list[str], service_cidr: str) -> list[str]:
     return [f"{first}/32", *vpc]
 
 
-def network_policy_values(env: EnvironmentConfig, service_cidr: str) -> dict[str, Any]:
-    return {
-        "enabled": True,
-        "dns": {"namespace": "kube-system", "podLabels": {"k8s-app": "kube-dns"}},
-        "prometheus": {
-            "namespace": "monitoring",
-            "podLabels": {"app.kubernetes.io/name": "prometheus"},
-        },
-        "kuberayOperatorNamespace": KUBERAY_OPERATOR.namespace,
-        "kubeApiServer": [{"cidr": cidr} for cidr in api_server_addresses(vpc_cidrs(env), service_cidr)],
-        "weightsEgress": INTERNET,
-        "podIdentityAgent": True,
-        "redisEgress": [{"cidr": cidr} for cidr in vpc_cidrs(env)],
-    }
+def network_policy_values(env: EnvironmentConfig, service_cidr: str) -> NetworkPolicy:
+    """DNS, the KubeRay operator's namespace, weights egress and the Pod Identity agent keep the
+    chart's defaults."""
+    return NetworkPolicy(
+        prometheus=PrometheusPods(podLabels=dict(PROMETHEUS_POD_LABELS)),
+        kubeApiServer=[IpBlock(cidr=cidr) for cidr in api_server_addresses(vpc_cidrs(env), service_cidr)],
+        redisEgress=[IpBlock(cidr=cidr) for cidr in vpc_cidrs(env)],
+    )

@@ -1,25 +1,18 @@
 """The model and how Ray Serve LLM serves it: `model`, `serve` (vLLM engine arguments and Serve
-autoscaling), `tiktoken` and `probes` values."""
+autoscaling) and `tiktoken` values. Keys, defaults and descriptions (and the Serve tuning that is
+not per environment: health checks, scaling delays, probes) live in infra/chart_values/model/serve.py."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from contracts import SERVE_APPLICATION
+from infra.chart_values.model.base import AcceleratorType
+from infra.chart_values.model.serve import Engine, Model, Serve, ServeAutoscaling, Tiktoken
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing
-from infra.versions import TIKTOKEN_FILES, TIKTOKEN_PUBLIC_BASE
+from infra.versions import TIKTOKEN_PUBLIC_BASE
 
-# Serve tuning that is not per environment.
-HEALTH_CHECK_PERIOD_S = 10
-HEALTH_CHECK_TIMEOUT_S = 30
-UPSCALE_DELAY_S = 30
-# Ray Serve's default: ten idle minutes before the last replica of a min_replicas=0 pool goes.
-DOWNSCALE_DELAY_S = 600
 MAX_NUM_BATCHED_TOKENS_HOPPER = 8192  # vLLM gpt-oss recipe for Hopper
-# Two minutes without a token while requests wait: far above a decode step (milliseconds) and a
-# chunked prefill step (max_num_batched_tokens per step), so only a hung engine gets there.
-STALL_SECONDS = 120
 # vLLM engine arguments the chart has a typed key for; anything else goes to `extraArgs`.
 TYPED_ENGINE_ARGS = {
     "max_model_len",
@@ -79,7 +72,7 @@ def engine_kwargs(env: EnvironmentConfig, sizing: ReplicaSizing) -> dict[str, An
     return kwargs
 
 
-def engine_values(kwargs: dict[str, Any]) -> dict[str, Any]:
+def engine_values(kwargs: dict[str, Any]) -> Engine:
     """The chart's typed `serve.engine` block for `engine_kwargs` (the chart maps it back).
 
     Typed keys rather than a free-form map: Helm deep-merges maps with the chart's defaults,
@@ -87,60 +80,43 @@ def engine_values(kwargs: dict[str, Any]) -> dict[str, Any]:
     """
     if kwargs.get("tokenizer_revision") != kwargs.get("revision"):
         raise ValueError("engine revision and tokenizer_revision must be the same commit")
-    return {
-        "maxModelLen": kwargs["max_model_len"],
-        "tensorParallelSize": kwargs["tensor_parallel_size"],
-        "gpuMemoryUtilization": kwargs["gpu_memory_utilization"],
-        "toolCallParser": kwargs["tool_call_parser"],
-        "enableAutoToolChoice": kwargs["enable_auto_tool_choice"],
-        "attentionBackend": kwargs.get("attention_backend", ""),
-        "maxNumBatchedTokens": kwargs.get("max_num_batched_tokens", 0),
-        "revision": kwargs.get("revision", ""),
-        "extraArgs": {k: v for k, v in kwargs.items() if k not in TYPED_ENGINE_ARGS},
-    }
+    return Engine(
+        maxModelLen=kwargs["max_model_len"],
+        tensorParallelSize=kwargs["tensor_parallel_size"],
+        gpuMemoryUtilization=kwargs["gpu_memory_utilization"],
+        toolCallParser=kwargs["tool_call_parser"],
+        enableAutoToolChoice=kwargs["enable_auto_tool_choice"],
+        attentionBackend=kwargs.get("attention_backend", ""),
+        maxNumBatchedTokens=kwargs.get("max_num_batched_tokens", 0),
+        revision=kwargs.get("revision", ""),
+        extraArgs={k: v for k, v in kwargs.items() if k not in TYPED_ENGINE_ARGS},
+    )
 
 
-def model_values(env: EnvironmentConfig, weights_bucket: str | None) -> dict[str, Any]:
+def model_values(env: EnvironmentConfig, weights_bucket: str | None) -> Model:
     bucket = staged_bucket(env, weights_bucket)
-    return {
-        "id": env.model.name,
-        "source": weights_uri(env, bucket) if bucket else env.model.hf_repo,
-        "offline": bucket is not None,
-    }
+    return Model(
+        id=env.model.name,
+        source=weights_uri(env, bucket) if bucket else env.model.hf_repo,
+        offline=bucket is not None,
+    )
 
 
-def serve_values(env: EnvironmentConfig, sizing: ReplicaSizing) -> dict[str, Any]:
+def serve_values(env: EnvironmentConfig, sizing: ReplicaSizing) -> Serve:
     serving = env.serving
-    return {
-        "applicationName": SERVE_APPLICATION,
-        "acceleratorType": sizing.ray_accelerator,
-        "engine": engine_values(engine_kwargs(env, sizing)),
-        "autoscaling": {
-            "minReplicas": serving.min_replicas,
-            "maxReplicas": serving.max_replicas,
-            "targetOngoingRequests": serving.target_ongoing_requests,
-            "upscaleDelayS": UPSCALE_DELAY_S,
-            "downscaleDelayS": DOWNSCALE_DELAY_S,
-        },
-        "maxOngoingRequests": serving.max_ongoing_requests,
-        "healthCheckPeriodS": HEALTH_CHECK_PERIOD_S,
-        "healthCheckTimeoutS": HEALTH_CHECK_TIMEOUT_S,
-    }
+    return Serve(
+        # The catalog's name as a str; the model checks it is one Ray knows.
+        acceleratorType=cast(AcceleratorType, sizing.ray_accelerator),
+        engine=engine_values(engine_kwargs(env, sizing)),
+        autoscaling=ServeAutoscaling(
+            minReplicas=serving.min_replicas,
+            maxReplicas=serving.max_replicas,
+            targetOngoingRequests=serving.target_ongoing_requests,
+        ),
+        maxOngoingRequests=serving.max_ongoing_requests,
+    )
 
 
-def tiktoken_values(env: EnvironmentConfig, weights_bucket: str | None) -> dict[str, Any]:
+def tiktoken_values(env: EnvironmentConfig, weights_bucket: str | None) -> Tiktoken:
     bucket = staged_bucket(env, weights_bucket)
-    return {
-        "enabled": True,
-        "source": tiktoken_uri(bucket) if bucket else TIKTOKEN_PUBLIC_BASE,
-        "files": dict(TIKTOKEN_FILES),
-    }
-
-
-def probe_values() -> dict[str, Any]:
-    """Readiness stays cheap (raylet, Serve proxy); liveness restarts a hung engine: pending work
-    and no token for STALL_SECONDS (charts/gpt-oss-serving/files/probe_liveness.py)."""
-    return {
-        "readiness": {"periodSeconds": 5, "failureThreshold": 3},
-        "liveness": {"stallSeconds": STALL_SECONDS, "periodSeconds": 15, "timeoutSeconds": 10, "failureThreshold": 3},
-    }
+    return Tiktoken(source=tiktoken_uri(bucket) if bucket else TIKTOKEN_PUBLIC_BASE)

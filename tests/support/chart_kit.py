@@ -31,7 +31,6 @@ from infra.config.load import ENVIRONMENT_KEY, PROJECT
 KUBERNETES_VERSION = "1.33"
 STACKS = ("dev", "staging", "prod")
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "charts" / "golden"
-CI_DIR = CHART_DIR / "ci"
 
 
 # What the program passes for a managed GCS store (the ElastiCache primary endpoint).
