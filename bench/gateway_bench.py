@@ -1,18 +1,25 @@
-"""Gateway benchmark: what the gateway adds over calling the upstream directly, next to the
-LiteLLM proxy with the same upstreams, and what happens when the primary dies.
+"""Gateway benchmark: what the gateway adds over calling the upstream directly, next to nginx
+(the physical floor of a proxy) and the LiteLLM proxy with the same upstreams, and what happens
+when the primary dies.
 
-    .venv/bin/python -m bench.gateway_bench --out bench/results
+    gpt-oss-platform bench gateway --out bench/results      (make bench)
 
 One run, one machine, one harness for every target:
 - a fast local fake upstream (tests/serving/fake_openai.py, uvloop + httptools) in its own process;
 - `direct`: the load generator calls the fake itself: the floor every proxy is measured from;
+- `nginx`: nginx as a plain reverse proxy (one worker, keep-alive upstream), when nginx is
+  installed (`apt-get install nginx`); the table says so when it is not;
 - `gateway`: `python -m serving.gateway`, settings derived from the prod environment config;
-- `litellm`: `litellm --config ...` 1.106.2 from bench/litellm (installed here with
-  `uv sync --frozen --project bench/litellm` if missing), one worker, defaults, offline.
+- `litellm`: `litellm --config ...` 1.106.2 from bench/litellm (installed here with the project's
+  own uv, `.uv/bin/uv sync --frozen --project bench/litellm`, if missing), one worker, defaults,
+  offline.
 Each (concurrency, mode) cell runs every target back to back for the same time after a warm-up;
 overhead = target percentile - direct percentile. Non-streaming: latency of the whole answer.
-Streaming: time to the first event. Failover: the primary's process is SIGKILLed under load.
-Results: bench/results/gateway-<date>.json and bench/results/gateway.md.
+Streaming: time to the first event. CPU per request: the CPU seconds the target's processes
+used during the cell over the requests it answered. The whole measurement is repeated
+(`--repeat`) and the table gives the median and the range over the repeats, because this machine
+is shared and one run moves by tens of percent. Failover: the primary's process is SIGKILLed
+under load. Results: bench/results/gateway-<date>.json and bench/results/gateway.md.
 """
 
 from __future__ import annotations
@@ -36,10 +43,11 @@ from pathlib import Path
 import aiohttp
 import uvloop
 
+from bench.gateway_report import goals, markdown, summarise
 from bench.machine import machine
 from infra.config import environment_from_stack_file
+from infra.gateway_settings import settings_for_environment
 from serving.gateway.auth import hash_key
-from serving.gateway.environment import settings_for_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 LITELLM_PROJECT = ROOT / "bench" / "litellm"
@@ -48,6 +56,7 @@ FALLBACK_MODEL = "o4-mini"
 CLIENT_KEY = "sk-bench-client-3b7d1e9f5a2c4680"
 MANAGED_KEY = "sk-bench-managed-0f9e8d7c6b5a4321"
 LITELLM_MASTER_KEY = "sk-bench-litellm-master-1234"
+LITELLM_VERSION = "1.106.2"  # bench/litellm/pyproject.toml
 BODY = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "Say hello in five words."}]}).encode()
 STREAM_BODY = json.dumps(
     {"model": MODEL, "messages": [{"role": "user", "content": "Say hello in five words."}], "stream": True}
@@ -69,7 +78,7 @@ class Process:
     def __init__(self, name: str, argv: list[str], logs: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.log_path = logs / f"{name}.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the process writes it until stop() closes it)
         self.proc = subprocess.Popen(
             argv,
             cwd=ROOT,
@@ -119,14 +128,15 @@ def start_fake(stack: ExitStack, logs: Path, name: str, port: int) -> Process:
 
 
 def start_gateway(stack: ExitStack, logs: Path, work: Path, primary: int, managed: int, port: int) -> Process:
-    settings = settings_for_environment(
-        environment_from_stack_file("prod"), primary_base_url=f"http://127.0.0.1:{primary}/v1"
-    )
+    settings = settings_for_environment(environment_from_stack_file("prod"), primary_base_url=f"http://127.0.0.1:{primary}/v1")
     (work / "clients.json").write_text(
         json.dumps({"clients": [{"name": "bench", "team": "bench", "key_sha256": hash_key(CLIENT_KEY)}]})
     )
     (work / "managed-key").write_text(MANAGED_KEY)
-    settings.update(host="127.0.0.1", port=port, clients_file=str(work / "clients.json"))
+    # The shared store is never on the request path (it exchanges counters in the background), so
+    # the benchmark runs without one.
+    # Nor is there a Kubernetes API here for the drain switch to watch (it is off the request path too).
+    settings.update(host="127.0.0.1", port=port, clients_file=str(work / "clients.json"), shared_store=None, route_override=None)
     for upstream in settings["upstreams"]:
         if upstream["name"] == "managed":
             upstream.update(base_url=f"http://127.0.0.1:{managed}/v1", api_key_file=str(work / "managed-key"))
@@ -138,12 +148,70 @@ def start_gateway(stack: ExitStack, logs: Path, work: Path, primary: int, manage
     return proc
 
 
+class BenchError(Exception):
+    """The benchmark cannot run; the message says what to do."""
+
+
+def find_uv() -> str:
+    """The project's own uv (the Makefile installs it under .uv/), else one on PATH."""
+    for candidate in (ROOT / ".uv" / "bin" / "uv", shutil.which("uv")):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise BenchError("uv is not installed: run `make venv` (it installs uv under .uv/) or put uv on PATH")
+
+
 def ensure_litellm() -> Path:
     exe = LITELLM_PROJECT / ".venv" / "bin" / "litellm"
     if not exe.exists():
-        uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-        subprocess.run([uv, "sync", "--frozen", "--project", str(LITELLM_PROJECT)], check=True)
+        subprocess.run([find_uv(), "sync", "--frozen", "--project", str(LITELLM_PROJECT)], check=True)
     return exe
+
+
+def find_nginx() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+
+
+def nginx_version(exe: str) -> str:
+    out = subprocess.run([exe, "-v"], capture_output=True, text=True).stderr.strip()
+    return out.split("/", 1)[1] if "/" in out else out
+
+
+NGINX_CONF = """
+worker_processes 1;
+error_log {work}/nginx-error.log warn;
+pid {work}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-tmp/body;
+  proxy_temp_path {work}/nginx-tmp/proxy;
+  fastcgi_temp_path {work}/nginx-tmp/fastcgi;
+  uwsgi_temp_path {work}/nginx-tmp/uwsgi;
+  scgi_temp_path {work}/nginx-tmp/scgi;
+  upstream fake {{ server 127.0.0.1:{upstream}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }}
+  }}
+}}
+"""
+
+
+def start_nginx(stack: ExitStack, logs: Path, work: Path, exe: str, upstream: int, port: int) -> Process:
+    """nginx as a plain reverse proxy: no auth, no parsing, keep-alive to the upstream."""
+    (work / "nginx-tmp").mkdir(mode=0o777, exist_ok=True)
+    (work / "nginx-tmp").chmod(0o777)  # workers may run as an unprivileged user
+    conf = work / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(work=work, upstream=upstream, port=port))
+    proc = Process("nginx", [exe, "-p", str(work), "-c", str(conf), "-g", "daemon off;"], logs)
+    stack.callback(proc.stop)
+    proc.wait_http(f"http://127.0.0.1:{port}/health")
+    return proc
 
 
 def start_litellm(stack: ExitStack, logs: Path, work: Path, primary: int, managed: int, port: int) -> Process:
@@ -188,6 +256,8 @@ class Target:
     name: str
     url: str
     key: str
+    # Process group whose CPU time is charged to this target (None: the load generator itself).
+    pgid: int | None = None
 
 
 @dataclass
@@ -201,6 +271,22 @@ class Cell:
     p50_ms: float
     p90_ms: float
     p99_ms: float
+    cpu_ms_per_request: float | None = None
+    repeat: int = 0
+
+
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group `pgid` (/proc/<pid>/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # after "pid (comm)": state, ppid, pgrp, ... utime (11), stime (12)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -251,7 +337,15 @@ async def run_cell(target: Target, concurrency: int, stream: bool, warmup_s: flo
                     else:
                         errors += 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        async def cpu_during_measurement() -> float | None:
+            if target.pgid is None:
+                return None
+            await asyncio.sleep(warmup_s)
+            before = await asyncio.to_thread(cpu_seconds, target.pgid)
+            await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+            return await asyncio.to_thread(cpu_seconds, target.pgid) - before
+
+        *_, cpu = await asyncio.gather(*(worker() for _ in range(concurrency)), cpu_during_measurement())
     return Cell(
         target.name,
         concurrency,
@@ -262,10 +356,8 @@ async def run_cell(target: Target, concurrency: int, stream: bool, warmup_s: flo
         round(percentile(latencies, 0.5), 3),
         round(percentile(latencies, 0.9), 3),
         round(percentile(latencies, 0.99), 3),
+        round(cpu * 1000 / len(latencies), 3) if cpu is not None and latencies else None,
     )
-
-
-# -- failover ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -338,93 +430,20 @@ async def run_failover(
     )
 
 
-# -- report --------------------------------------------------------------------------------------
-
-
-def overheads(cells: list[Cell]) -> list[dict]:
-    rows = []
-    for c in (1, 16, 64):
-        for mode in ("json", "stream_ttft"):
-            by = {x.target: x for x in cells if x.concurrency == c and x.mode == mode}
-            if "direct" not in by:
-                continue
-            row = {
-                "concurrency": c,
-                "mode": mode,
-                "direct_p50_ms": by["direct"].p50_ms,
-                "direct_p99_ms": by["direct"].p99_ms,
-            }
-            for name in ("gateway", "litellm"):
-                if name in by:
-                    row[f"{name}_p50_overhead_ms"] = round(by[name].p50_ms - by["direct"].p50_ms, 3)
-                    row[f"{name}_p99_overhead_ms"] = round(by[name].p99_ms - by["direct"].p99_ms, 3)
-                    row[f"{name}_rps"] = by[name].rps
-                    row[f"{name}_errors"] = by[name].errors
-            rows.append(row)
-    return rows
-
-
-def markdown(result: dict) -> str:
-    m = result["machine"]
-    lines = [
-        f"# Gateway benchmark ({result['date']})",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['os']}. "
-        f"Upstream: local fake (uvloop + httptools), {result['settings']['duration_s']} s per cell after "
-        f"{result['settings']['warmup_s']} s warm-up; LiteLLM {result['litellm_version']} (1 worker, defaults).",
-        "",
-        "Overhead = target minus direct call at the same percentile (ms). json: whole answer; "
-        "stream_ttft: time to first event.",
-        "",
-        "| concurrency | mode | direct p50 | gateway p50 overhead | LiteLLM p50 overhead | gateway p99 overhead | "
-        "LiteLLM p99 overhead | gateway / LiteLLM (p50) | gateway req/s | LiteLLM req/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in result["overhead"]:
-        g, lt = r.get("gateway_p50_overhead_ms"), r.get("litellm_p50_overhead_ms")
-        ratio = f"{g / lt:.3f}" if g is not None and lt not in (None, 0) else "n/a"
-        lines.append(
-            f"| {r['concurrency']} | {r['mode']} | {r['direct_p50_ms']:.2f} | {_ms(g)} | {_ms(lt)} | "
-            f"{_ms(r.get('gateway_p99_overhead_ms'))} | {_ms(r.get('litellm_p99_overhead_ms'))} | {ratio} | "
-            f"{r.get('gateway_rps', 'n/a')} | {r.get('litellm_rps', 'n/a')} |"
-        )
-    lines += [
-        "",
-        "Failover (non-streaming load, primary SIGKILLed, restarted later):",
-        "",
-        "| target | concurrency | requests after kill | lost | kill -> first fallback answer (ms) | "
-        "later answers that still tried the dead primary | primary back up -> first answer from it (ms) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for f in result["failover"]:
-        lines.append(
-            f"| {f['target']} | {f['concurrency']} | {f['requests_after_kill']} | {f['lost']} | "
-            f"{f['time_to_first_fallback_ms']} | {_n(f['tried_primary_after_first_fallback'])} | "
-            f"{f['time_to_return_ms']} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _n(value: int | None) -> str:
-    return "n/a (no per-request signal)" if value is None else str(value)
-
-
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}"
-
-
 # -- main ----------------------------------------------------------------------------------------
 
 
-async def measure(targets: list[Target], concurrencies: list[int], warmup_s: float, duration_s: float) -> list[Cell]:
+async def measure(targets: list[Target], concurrencies: list[int], warmup_s: float, duration_s: float, repeat: int) -> list[Cell]:
     cells = []
     for concurrency in concurrencies:
         for stream in (False, True):
             for target in targets:
                 cell = await run_cell(target, concurrency, stream, warmup_s, duration_s)
+                cell.repeat = repeat
+                cpu = f"{cell.cpu_ms_per_request:.3f}" if cell.cpu_ms_per_request is not None else "-"
                 print(
-                    f"  {cell.target:8} c={concurrency:<3} {cell.mode:12} p50={cell.p50_ms:8.3f} ms "
-                    f"p99={cell.p99_ms:8.3f} ms rps={cell.rps:8.1f} errors={cell.errors}",
+                    f"  [{repeat + 1}] {cell.target:8} c={concurrency:<3} {cell.mode:12} p50={cell.p50_ms:8.3f} ms "
+                    f"p99={cell.p99_ms:8.3f} ms rps={cell.rps:8.1f} cpu={cpu} ms/req errors={cell.errors}",
                     flush=True,
                 )
                 cells.append(cell)
@@ -432,55 +451,83 @@ async def measure(targets: list[Target], concurrencies: list[int], warmup_s: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="gpt-oss-platform bench gateway", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    parser.add_argument("--duration", type=float, default=6.0, help="Measured seconds per cell.")
-    parser.add_argument("--warmup", type=float, default=1.5, help="Unmeasured seconds before each cell.")
+    parser.add_argument("--duration", type=float, default=4.0, help="Measured seconds per cell.")
+    parser.add_argument("--warmup", type=float, default=1.0, help="Unmeasured seconds before each cell.")
+    parser.add_argument("--repeat", type=int, default=3, help="Repetitions of the whole measurement (spread).")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--skip-litellm", action="store_true", help="Only direct and gateway (quick checks).")
+    parser.add_argument("--skip-litellm", action="store_true", help="No LiteLLM (quick checks).")
+    parser.add_argument("--skip-failover", action="store_true", help="No failover scenario (quick checks).")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # a server that did not start: its log is named in the message
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     uvloop.install()
+    nginx = find_nginx()
+    started_at = dt.datetime.now(dt.UTC)
+    load_at_start = os.getloadavg()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         work = Path(tmp)
         logs = work
         upstream, managed = free_port(), free_port()
         start_fake(stack, logs, "upstream", upstream)
         start_fake(stack, logs, "managed", managed)
-        gateway_port, litellm_port = free_port(), free_port()
-        start_gateway(stack, logs, work, upstream, managed, gateway_port)
-        targets = [
-            Target("direct", f"http://127.0.0.1:{upstream}/v1/chat/completions", "none"),
-            Target("gateway", f"http://127.0.0.1:{gateway_port}/v1/chat/completions", CLIENT_KEY),
-        ]
-        litellm_version = "not run"
+        targets = [Target("direct", f"http://127.0.0.1:{upstream}/v1/chat/completions", "none")]
+        if nginx is not None:
+            port = free_port()
+            proc = start_nginx(stack, logs, work, nginx, upstream, port)
+            targets.append(Target("nginx", f"http://127.0.0.1:{port}/v1/chat/completions", "none", proc.proc.pid))
+        else:
+            print("nginx is not installed: no nginx column (`apt-get install nginx` adds it)", flush=True)
+        port = free_port()
+        proc = start_gateway(stack, logs, work, upstream, managed, port)
+        targets.append(Target("gateway", f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY, proc.proc.pid))
         if not args.skip_litellm:
-            start_litellm(stack, logs, work, upstream, managed, litellm_port)
-            targets.append(
-                Target("litellm", f"http://127.0.0.1:{litellm_port}/v1/chat/completions", LITELLM_MASTER_KEY)
-            )
-            litellm_version = "1.106.2"
+            port = free_port()
+            proc = start_litellm(stack, logs, work, upstream, managed, port)
+            targets.append(Target("litellm", f"http://127.0.0.1:{port}/v1/chat/completions", LITELLM_MASTER_KEY, proc.proc.pid))
         print("overhead:", flush=True)
-        cells = asyncio.run(measure(targets, args.concurrency, args.warmup, args.duration))
-
-        print("failover:", flush=True)
+        cells = []
+        for repeat in range(args.repeat):
+            cells += asyncio.run(measure(targets, args.concurrency, args.warmup, args.duration, repeat))
         failovers = []
-        for name in ["gateway"] + ([] if args.skip_litellm else ["litellm"]):
-            failovers.append(failover_scenario(name, work, logs))
-            print(f"  {failovers[-1]}", flush=True)
-    today = dt.date.today().isoformat()
+        if not args.skip_failover:
+            print("failover:", flush=True)
+            for name in ["gateway"] + ([] if args.skip_litellm else ["litellm"]):
+                failovers.append(failover_scenario(name, work, logs))
+                print(f"  {failovers[-1]}", flush=True)
+    today = started_at.date().isoformat()
     result = {
         "date": today,
-        "machine": machine(),
-        "litellm_version": litellm_version,
-        "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.concurrency},
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "machine": {**machine(), "load_average_at_start": [round(x, 2) for x in load_at_start]},
+        "litellm_version": "not run" if args.skip_litellm else LITELLM_VERSION,
+        "nginx_version": nginx_version(nginx) if nginx else "not installed",
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "repeat": args.repeat,
+            "concurrency": args.concurrency,
+        },
         "cells": [asdict(c) for c in cells],
-        "overhead": overheads(cells),
+        "summary": summarise(cells),
         "failover": [asdict(f) for f in failovers],
     }
+    result["goals"] = goals(result["summary"])
     (args.out / f"gateway-{today}.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "gateway.md").write_text(markdown(result))
     print((args.out / "gateway.md").read_text())
+    print(f"wrote {args.out / f'gateway-{today}.json'} and {args.out / 'gateway.md'}")
     return 0
 
 

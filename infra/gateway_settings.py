@@ -38,6 +38,16 @@ SCALE_TO_ZERO_IDLE_S = 600.0
 # long a client waits for an error. o-series models think before their first streamed token.
 MANAGED_FIRST_BYTE_TIMEOUT_S = 120.0
 MANAGED_RESPONSE_TIMEOUT_S = 600.0
+# Consecutive failed probes (with no progress in between) before the primary is marked not ready:
+# one slow probe queued behind user traffic must not move a pod's traffic to the paid API.
+PROBE_FAILURES_TO_UNREADY = 3
+# Ray Serve LLM's OpenAI ingress serves these (ray 2.58: ray/llm/_internal/serve/core/ingress/
+# ingress.py DEFAULT_ENDPOINTS has chat and completions, no /v1/responses).
+RAY_SERVE_LLM_ENDPOINTS = ["chat", "completions"]
+# The environment variable the chart fills with the Redis address (charts/gpt-oss-serving/templates/gateway.yaml).
+SHARED_STORE_ADDRESS_ENV = "GATEWAY_SHARED_STORE_ADDRESS"
+# Keys the gateway writes into a Redis it shares (the Ray GCS store): distinct from Ray's own.
+SHARED_STORE_KEY_PREFIX = "gpt-oss-gateway:"
 
 
 def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = PRIMARY_BASE_URL) -> dict[str, Any]:
@@ -66,12 +76,13 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "stream_idle_timeout_s": gateway.first_byte_timeout_s,
         "response_timeout_s": max(SELF_HOSTED_RESPONSE_TIMEOUT_S, gateway.first_byte_timeout_s),
         "max_in_flight": gateway.max_in_flight,
+        "endpoints": RAY_SERVE_LLM_ENDPOINTS,
         "circuit": circuit,
         "readiness": {
             "probe": "generation",
             "interval_s": PROBE_INTERVAL_S,
             "timeout_s": gateway.first_byte_timeout_s,
-            "failures_to_unready": 1,
+            "failures_to_unready": PROBE_FAILURES_TO_UNREADY,
             # Probing keeps a replica busy enough that Ray Serve never scales to zero; only a
             # pool allowed to reach zero stops probing when idle.
             "idle_after_s": SCALE_TO_ZERO_IDLE_S if env.serving.min_replicas == 0 else None,
@@ -114,8 +125,25 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "clients_file": GATEWAY_CLIENTS_FILE,
         "routes": [route],
         "upstreams": upstreams,
+        "limits": {"max_n": gateway.max_n},
+        "shared_store": shared_store(env),
         # The drain switch (serving/gateway/route_override.py): the API server's address, token and
         # CA come from the pod's service account (the chart's gateway-route-override.yaml).
         "route_override": {"configmap": ROUTE_OVERRIDE_CONFIGMAP, "namespace": NAMESPACE},
     }
     return settings
+
+
+def shared_store(env: EnvironmentConfig) -> dict[str, Any] | None:
+    """The Redis the gateway pods share limits and spend through: the environment's Ray GCS store
+    when it has one (prod: ElastiCache, reachable from the cluster security group, no TLS/AUTH,
+    infra/components/gcs_redis.py) and no password is needed; else none (dev, staging: per pod).
+
+    The address reaches the pod as an environment variable the chart sets from the same value the
+    RayService gets (`rayService.gcsFaultTolerance.redisAddress`): for a managed store it is known
+    only once Pulumi created it.
+    """
+    ft = env.serving.gcs_fault_tolerance
+    if not env.gateway.shared_limits or not ft.enabled or ft.redis_password_secret:
+        return None
+    return {"address_env": SHARED_STORE_ADDRESS_ENV, "key_prefix": SHARED_STORE_KEY_PREFIX}

@@ -528,6 +528,15 @@ class GatewayConfig(Strict):
     )
     circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
     circuit_open_seconds: float = Field(10.0, gt=0, le=3600, description="How long an open circuit waits before a probe.")
+    max_n: int = Field(
+        4, ge=1, le=128, description="Largest `n` (choices per request) a client may ask for: each is a whole generation."
+    )
+    shared_limits: bool = Field(
+        True,
+        description="Share per-key rate limits and monthly spend across gateway pods through the environment's Redis "
+        "(the managed or external Ray GCS store, under its own key prefix) when it has one; without one, or when "
+        "false, every pod counts alone (a key may reach its limit once per pod).",
+    )
     image: GatewayImageConfig = Field(default_factory=GatewayImageConfig, description="The gateway image, by digest.")
     ingress: GatewayIngressConfig = Field(
         default_factory=GatewayIngressConfig,

@@ -1,23 +1,50 @@
 """`python -m serving.gateway --config /etc/gateway/config/gateway.json`
 
-One process per pod, one event loop (uvloop) and httptools' parser: the HPA scales pods, so a
-pod never needs workers of its own, and one process keeps the circuit breakers, limits and
-cost windows in one place.
+One process per pod, one event loop (uvloop) and httptools' parser (server.py): the HPA scales
+pods, so a pod never needs workers of its own, and one process keeps the circuit breakers, limits
+and cost windows in one place. SIGTERM: /readyz fails, the listener closes, in-flight requests
+get `server.graceful_shutdown_s` to finish, then streams still open end with an error event.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
+from collections.abc import Callable
 
 import prometheus_client
-import uvicorn
+import uvloop
 
 from serving.gateway.app import Gateway
+from serving.gateway.server import GatewayServer
 from serving.gateway.settings import load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+async def run(gateway: Gateway, host: str, port: int, stop: asyncio.Event, started: Callable[[], None] | None = None) -> None:
+    """Start the gateway, serve until `stop` is set, shut down gracefully."""
+    settings = gateway.settings
+    await gateway.startup()
+    server = GatewayServer(
+        gateway,
+        settings.server,
+        max_body_bytes=settings.limits.max_request_bytes,
+        reserved_fds=gateway.reserved_fds,
+        on_connections=gateway.metrics.child(gateway.metrics.connections).set,
+    )
+    try:
+        await server.start(host, port)
+        if started is not None:
+            started()
+        await stop.wait()
+        gateway.draining()
+        await server.shutdown()
+    finally:
+        await gateway.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,27 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     # `*_created` series double the size of /metrics and nobody alerts on them.
     prometheus_client.disable_created_metrics()
-    gateway = Gateway(settings)
-    config = uvicorn.Config(
-        gateway,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        # The gateway writes its own access line (with who served the request, never a header);
-        # uvicorn's would add nothing but cost.
-        access_log=False,
-        log_config=None,
-        log_level=level.lower(),
-        server_header=False,
-        proxy_headers=False,
-        # Longer than any load balancer's idle timeout in front of us, so they close first.
-        timeout_keep_alive=75,
-        # Time for in-flight streams to finish after SIGTERM (the chart's grace period is longer).
-        timeout_graceful_shutdown=25,
-    )
-    uvicorn.Server(config).run()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(Gateway(settings), args.host or settings.host, args.port or settings.port, stop)
+
+    uvloop.run(serve())
     return 0
 
 

@@ -1,9 +1,14 @@
-"""The gateway as a raw ASGI application: the OpenAI endpoints, health, readiness and metrics.
+"""The gateway application: the OpenAI endpoints, health, readiness and metrics, on server.py.
 
-No web framework: the whole HTTP surface is five paths, and the hot path is auth, a JSON parse
+The whole HTTP surface is a handful of paths, and the hot path is auth, a JSON parse and check,
 and a hand-off to `proxy.Router`. Everything the app owns (upstreams and their connection pools,
-clients, limiters, metrics) hangs off one `Gateway` instance built from the settings; nothing
-is global. Start-up (pools, probers, secret reloads) happens in the ASGI lifespan.
+clients, limiters, the spend ledger, the shared store, metrics) hangs off one `Gateway` instance
+built from the settings; nothing is global. Background work (probers, secret reloads, the shared
+store's exchanges) starts in `startup()`.
+
+Every refusal, by the application or by the server (408, 413, 414, 431, 503 at the connection
+cap), is an OpenAI-shaped error with a request id, counted in `gateway_rejected_total` and
+written to the access log.
 """
 
 from __future__ import annotations
@@ -17,43 +22,63 @@ from collections.abc import Callable
 from typing import Any
 
 from serving.gateway import errors
-from serving.gateway.auth import ClientRegistry
-from serving.gateway.errors import error_body
-from serving.gateway.health import UpstreamHealth
+from serving.gateway.access_log import AccessLog
+from serving.gateway.auth import Client, ClientRegistry
+from serving.gateway.endpoints import PATHS, Endpoint
+from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, error_body
+from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.limits import Limiters
 from serving.gateway.metrics import GatewayMetrics
-from serving.gateway.proxy import ChatRequest, Route, Router, Served
+from serving.gateway.proxy import ApiRequest, Route, Router, Served
 from serving.gateway.route_override import RouteOverride, RouteOverrideWatcher
 from serving.gateway.routing import FallbackReason, RetryBudget
+from serving.gateway.server import CancelCause, Refusal, Request, Responder
 from serving.gateway.settings import GatewaySettings, UpstreamSettings
+from serving.gateway.shared_store import SharedStore
+from serving.gateway.spend import KEY, SpendLedger
 from serving.gateway.upstreams import ADAPTERS, SecretFile, Upstream
+from serving.gateway.validation import Invalid, parse_body, validate
 
 log = logging.getLogger("serving.gateway")
-access_log = logging.getLogger("serving.gateway.access")
 
-CHAT_PATH = "/v1/chat/completions"
 JSON_HEADERS = [(b"content-type", b"application/json")]
+METRICS_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+KNOWN_PATHS = frozenset({*PATHS, b"/v1/models", b"/healthz", b"/readyz", b"/metrics"})
+_ERROR_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
-class RequestRejected(Exception):
+class Rejected(Exception):
     """A request refused before routing, with its OpenAI-shaped answer."""
 
     def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.status, self.body, self.headers = status, body, headers or []
 
 
-def _invalid(message: str, param: str | None, code: str = "invalid_request") -> RequestRejected:
-    return RequestRejected(400, error_body(message, "invalid_request_error", code, param))
+def _invalid(message: str, param: str | None, code: str) -> Rejected:
+    return Rejected(400, error_body(message, "invalid_request_error", code, param))
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self._clock = clock
         now = clock()
         self.metrics = GatewayMetrics(settings.environment)
         self.clients = ClientRegistry(settings.clients_file)
         self.limiters = Limiters()
+        self.ledger = SpendLedger(wall)
+        self.ledger.track(self.clients.clients)
+        self.store = (
+            SharedStore(settings.shared_store, self.limiters, self.ledger, self.metrics, wall)
+            if settings.shared_store is not None
+            else None
+        )
         self._secrets: list[tuple[SecretFile, Any]] = []
         self.upstreams = {u.name: self._build_upstream(u, now) for u in settings.upstreams}
         self.routes = {
@@ -72,12 +97,8 @@ class Gateway:
             clock,
             route_override=self.route_override,
         )
-        self._models_body = json.dumps(
-            {
-                "object": "list",
-                "data": [{"id": m, "object": "model", "created": 0, "owned_by": settings.team} for m in self.routes],
-            }
-        ).encode()
+        self._models_bodies: dict[frozenset[str] | None, bytes] = {}
+        self.access = AccessLog() if settings.access_log else None
         self._tasks: list[asyncio.Task] = []
         self.ready = False
 
@@ -97,19 +118,35 @@ class Gateway:
             self._secrets.append((secret, adapter))
         return Upstream(settings, adapter, health, now)
 
+    @property
+    def reserved_fds(self) -> int:
+        """File descriptors the upstream pools may hold (kept free of client connections)."""
+        return sum(u.max_connections for u in self.settings.upstreams) + (1 if self.store else 0)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def startup(self) -> None:
+        if self.store is not None:
+            # Learn this month's spend before the first request, so a restarted pod does not
+            # admit a key that is over its cap; an unreachable store delays nothing.
+            await self.store.sync()
+            self._tasks.append(asyncio.create_task(self.store.run(), name="shared-store"))
         for upstream in self.upstreams.values():
             await upstream.start()
             if upstream.health.probed:
                 self._tasks.append(asyncio.create_task(self._probe_loop(upstream), name=f"probe-{upstream.name}"))
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload-secrets"))
+        if self.access is not None:
+            self._tasks.append(asyncio.create_task(self.access.run(), name="access-log"))
         if self.settings.route_override is not None:
             watcher = RouteOverrideWatcher(self.settings.route_override, self.route_override)
             self._tasks.append(asyncio.create_task(watcher.run(), name="route-override"))
         self.ready = True
         log.info("gateway ready: environment=%s routes=%s", self.settings.environment, ", ".join(self.routes))
+
+    def draining(self) -> None:
+        """SIGTERM: /readyz fails from now on, so the Service stops sending new clients."""
+        self.ready = False
 
     async def shutdown(self) -> None:
         self.ready = False
@@ -118,6 +155,8 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for upstream in self.upstreams.values():
             await upstream.close()
+        if self.store is not None:
+            await self.store.close()
 
     async def _probe_loop(self, upstream: Upstream) -> None:
         health, readiness = upstream.health, upstream.settings.readiness
@@ -128,14 +167,22 @@ class Gateway:
                 await health.wake.wait()
                 continue
             started = self._clock()
-            result = await upstream.probe()
+            load = await upstream.engine_load()
+            if load is not None:
+                health.engine_counters(load.generated_tokens, self._clock())
+            if health.should_probe(started):
+                result = await upstream.probe()
+            else:
+                result = ProbeResult.PROGRESSING
             health.probed_result(result, started, self._clock())
             self.metrics.child(self.metrics.usd_per_mtok, upstream.name).set(upstream.cost.usd_per_mtok(self._clock()))
             health.wake.clear()
             # Not ready: probe often, so traffic returns within a fraction of a second of recovery.
             interval = readiness.interval_s if health.ready else readiness.recovery_interval_s
             try:
-                await asyncio.wait_for(health.wake.wait(), interval)
+                # asyncio.timeout, not wait_for: no inner task that a cancellation could race with.
+                async with asyncio.timeout(interval):
+                    await health.wake.wait()
             except TimeoutError:
                 pass
 
@@ -143,7 +190,9 @@ class Gateway:
         while True:
             await asyncio.sleep(self.settings.reload_interval_s)
             try:
-                self.clients.reload()
+                if self.clients.reload():
+                    self._models_bodies.clear()
+                    self.ledger.track(self.clients.clients)
                 for secret, adapter in self._secrets:
                     if secret.reload():
                         adapter.refresh_headers()
@@ -151,213 +200,215 @@ class Gateway:
             except Exception as error:  # a missing file mid-rotation must not kill the loop
                 log.error("secret reload failed: %s", type(error).__name__)
 
-    # -- ASGI --------------------------------------------------------------------------------
+    # -- HTTP (server.HttpApp) -------------------------------------------------------------------
 
-    async def __call__(self, scope: dict[str, Any], receive, send) -> None:
-        if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+    def check_head(self, request: Request) -> Refusal | None:
+        path, method = request.path, request.method
+        if path in PATHS:
+            if method != b"POST":
+                return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"POST")])
+            client = self.clients.authenticate(request.header(b"authorization"))
+            if client is None:
+                return self._refuse(request, 401, errors.INVALID_API_KEY)
+            request.context = client
+            length = request.header(b"content-length")
+            limit = self.settings.limits.max_request_bytes
+            if length is not None and length.isdigit() and int(length) > limit:
+                return self._refuse(request, 413, _too_large(limit))
+            return None
+        if path in (b"/v1/models", b"/healthz", b"/readyz", b"/metrics"):
+            if method != b"GET":
+                return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"GET")])
+            return None
+        return self._refuse(request, 404, errors.NOT_FOUND)
 
-    async def _lifespan(self, receive, send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as error:
-                    log.exception("start-up failed")
-                    await send({"type": "lifespan.startup.failed", "message": type(error).__name__})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    def refusal(self, status: int, code: str, message: str, request: Request | None) -> Refusal:
+        error_type = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        headers = [(b"retry-after", b"1")] if status == 503 else []
+        return self._refuse(request, status, error_body(message, error_type, code), headers)
 
-    async def _http(self, scope: dict[str, Any], receive, send) -> None:
-        path, method = scope["path"], scope["method"]
-        if path == CHAT_PATH:
-            if method != "POST":
-                return await _reply(send, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"POST")])
-            return await self._chat(scope, receive, send)
-        if path == "/v1/models" and method == "GET":
-            if self.clients.authenticate(_header(scope, b"authorization")) is None:
-                self.metrics.child(self.metrics.rejected, "401").inc()
-                return await _reply(send, 401, errors.INVALID_API_KEY)
-            return await _reply(send, 200, self._models_body)
-        if path == "/healthz":
-            return await _reply(send, 200, b'{"status":"ok"}')
-        if path == "/readyz":
-            return await _reply(
-                send, 200 if self.ready else 503, b'{"status":"%s"}' % (b"ready" if self.ready else b"not ready")
-            )
-        if path == "/metrics":
-            body = self.metrics.exposition()
-            return await _reply(send, 200, body, [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")])
-        return await _reply(send, 404, errors.NOT_FOUND)
+    def _refuse(
+        self, request: Request | None, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> Refusal:
+        request_id = request.id if request is not None else os.urandom(8).hex().encode()
+        self.metrics.child(self.metrics.rejected, str(status)).inc()
+        if self.access is not None:
+            # Only the gateway's own paths are logged: a client may put anything in a URL.
+            path = request.path.decode() if request is not None and request.path in KNOWN_PATHS else "-"
+            method = request.method.decode("latin-1")[:8] if request is not None else "-"
+            self.access.write(f"{method} {path} {status} rejected id={request_id.decode()}")
+        return Refusal(status, [(H_REQUEST_ID, request_id), *(headers or ()), *JSON_HEADERS], body)
 
-    async def _chat(self, scope: dict[str, Any], receive, send) -> None:
-        received = self._clock()
-        request_id = os.urandom(8).hex().encode()
+    async def handle(self, request: Request, responder: Responder) -> None:
+        endpoint = PATHS.get(request.path)
+        if endpoint is not None:
+            return await self._api(request, responder, endpoint)
+        path = request.path
+        if path == b"/v1/models":
+            client = self.clients.authenticate(request.header(b"authorization"))
+            if client is None:
+                refusal = self._refuse(request, 401, errors.INVALID_API_KEY)
+                return responder.send(refusal.status, refusal.headers, refusal.body)
+            return responder.send(200, list(JSON_HEADERS), self._models_body(client))
+        if path == b"/healthz":
+            return responder.send(200, list(JSON_HEADERS), b'{"status":"ok"}')
+        if path == b"/readyz":
+            body = b'{"status":"ready"}' if self.ready else b'{"status":"not ready"}'
+            return responder.send(200 if self.ready else 503, list(JSON_HEADERS), body)
+        if path == b"/metrics":
+            return responder.send(200, list(METRICS_HEADERS), self.metrics.exposition())
+
+    def _models_body(self, client: Client) -> bytes:
+        body = self._models_bodies.get(client.models)
+        if body is None:
+            models = [m for m in self.routes if client.may_use(m)]
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": self.settings.team} for m in models]
+            body = self._models_bodies[client.models] = json.dumps({"object": "list", "data": data}).encode()
+        return body
+
+    async def _api(self, request: Request, responder: Responder, endpoint: Endpoint) -> None:
         try:
-            req = await self._admit(scope, receive, received, request_id)
-        except RequestRejected as rejected:
-            self.metrics.child(self.metrics.rejected, str(rejected.status)).inc()
-            headers = [(b"x-gateway-request-id", request_id), *rejected.headers]
-            if self.settings.access_log:
-                access_log.info("POST %s %d rejected id=%s", CHAT_PATH, rejected.status, request_id.decode())
-            return await _reply(send, rejected.status, rejected.body, headers)
-        served = await self.router.handle(req, receive, send)
-        self._account(req, served)
-
-    async def _admit(self, scope: dict[str, Any], receive, received: float, request_id: bytes) -> ChatRequest:
-        """Auth, size, limits, JSON, model: everything that can refuse a request before routing."""
-        authorization = content_length = sovereign_header = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"content-length":
-                content_length = value
-            elif name == b"x-gateway-sovereign":
-                sovereign_header = value
-        client = self.clients.authenticate(authorization)
-        if client is None:
-            raise RequestRejected(401, errors.INVALID_API_KEY)
-        limit = self.settings.limits.max_request_bytes
-        if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-            raise _too_large(limit)
-        body = await _read_body(receive, limit)
-        now = self._clock()
-        limiter = self.limiters.for_client(client, now)
-        exceeded, retry_after, reserved = limiter.admit(len(body), now)
-        if exceeded is not None:
-            self.metrics.child(self.metrics.rate_limited, client.team, client.name, exceeded).inc()
-            message = f"Rate limit reached for this key ({'requests' if exceeded == 'rpm' else 'tokens'} per minute)."
-            raise RequestRejected(
-                429,
-                error_body(message, "rate_limit_error", "rate_limit_exceeded"),
-                [(b"retry-after", str(retry_after).encode())],
-            )
+            req = self._admit(request, endpoint)
+        except Rejected as rejected:
+            refusal = self._refuse(request, rejected.status, rejected.body, rejected.headers)
+            return responder.send(refusal.status, refusal.headers, refusal.body)
+        served: Served | None = None
         try:
-            request = _parse(body)
-        except RequestRejected:
-            limiter.settle(reserved, 0)
+            served = await self.router.handle(req, responder)
+        except asyncio.CancelledError:
+            served = req_partial(req, responder)
             raise
-        route = self.routes.get(request["model"])
-        if route is None:
-            limiter.settle(reserved, 0)
+        finally:
+            if served is not None:
+                self._account(req, served)
+
+    def _admit(self, request: Request, endpoint: Endpoint) -> ApiRequest:
+        """Parse, validate, model, limits: everything that can refuse a request before routing."""
+        client: Client = request.context
+        limits = self.settings.limits
+        body = request.body
+        try:
+            parsed = parse_body(body, limits.max_json_depth)
+            validate(endpoint, parsed, limits.max_n)
+        except Invalid as invalid:
+            raise _invalid(invalid.message, invalid.param, invalid.code) from None
+        model = parsed["model"]
+        route = self.routes.get(model)
+        if route is None or not client.may_use(model):
             # The name is not echoed: whatever a client sends is never repeated back or logged.
-            raise RequestRejected(
+            # A model the key may not use is answered like one that does not exist, as OpenAI does.
+            raise Rejected(
                 404,
                 error_body(
-                    "The model does not exist on this gateway; GET /v1/models lists the models.",
+                    "The model does not exist on this gateway or this key may not use it; GET /v1/models lists "
+                    "the models this key may use.",
                     "invalid_request_error",
                     "model_not_found",
                     "model",
                 ),
             )
-        stream = request.get("stream") is True
-        options = request.get("stream_options")
-        return ChatRequest(
-            request_id=request_id,
+        if not route.serves(endpoint):
+            raise _invalid(
+                f"This model is not served on /v1/{endpoint.value.replace('chat', 'chat/completions')} by this "
+                "gateway; use /v1/chat/completions.",
+                "model",
+                "unsupported_endpoint",
+            )
+        now = self._clock()
+        limiter = self.limiters.for_client(client, now)
+        reserved = 0
+        if limiter is not None:
+            exceeded, retry_after, reserved = limiter.admit(len(body), now)
+            if exceeded is not None:
+                self.metrics.child(self.metrics.rate_limited, client.team, client.name, exceeded).inc()
+                what = "requests" if exceeded == "rpm" else "tokens"
+                raise Rejected(
+                    429,
+                    error_body(
+                        f"Rate limit reached for this key ({what} per minute).", "rate_limit_error", "rate_limit_exceeded"
+                    ),
+                    [(b"retry-after", str(retry_after).encode())],
+                )
+        if client.capped:
+            scope = self.ledger.over_cap(client)
+            if scope is not None:
+                if limiter is not None:
+                    limiter.settle(reserved, 0)
+                self.metrics.child(self.metrics.spend_refused, scope, client.team, client.name).inc()
+                whose = "this key's" if scope == KEY else "this key's team's"
+                raise Rejected(
+                    429,
+                    error_body(
+                        f"The monthly spend cap of {whose} is reached; it resets at the start of the next month "
+                        "(UTC). Ask the gateway's owners to raise it.",
+                        "insufficient_quota",
+                        "spend_cap_reached",
+                    ),
+                )
+        stream = parsed.get("stream") is True
+        options = parsed.get("stream_options")
+        return ApiRequest(
+            request_id=request.id,
+            endpoint=endpoint,
             client=client,
             limiter=limiter,
             route=route,
-            body=request,
+            body=parsed,
+            raw=body,
             size=len(body),
             stream=stream,
             wants_usage=bool(options and options.get("include_usage")),
             # Policy comes from the key. A client may only tighten it, never loosen it.
-            sovereign=client.sovereign or sovereign_header == b"true",
-            received=received,
+            sovereign=client.sovereign or request.header(H_SOVEREIGN) == b"true",
+            received=request.received,
             reserved_tokens=reserved,
         )
 
-    def _account(self, req: ChatRequest, served: Served) -> None:
+    def _account(self, req: ApiRequest, served: Served) -> None:
         m, model, client = self.metrics, req.route.model, req.client
+        api = req.endpoint.value
         served_by = served.upstream.served_by if served.upstream else "none"
-        m.child(m.requests, model, served_by, client.team, client.name, str(served.status)).inc()
+        status = str(served.status)
+        m.child(m.requests, model, served_by, client.team, client.name, status).inc()
+        m.child(m.api_requests, api, status).inc()
         elapsed = self._clock() - req.received
         m.child(m.latency, model, served_by, "true" if req.stream else "false").observe(elapsed)
         if served.upstream is not None and (served.prompt_tokens or served.completion_tokens):
             m.child(m.prompt_tokens, model, served_by, client.team, client.name).inc(served.prompt_tokens)
             m.child(m.completion_tokens, model, served_by, client.team, client.name).inc(served.completion_tokens)
             m.child(m.cost, model, served_by, client.team, client.name).inc(served.cost_usd)
-        req.limiter.settle(req.reserved_tokens, served.prompt_tokens + served.completion_tokens)
-        if self.settings.access_log:
-            access_log.info(
-                "POST %s %d id=%s client=%s model=%s served_by=%s fallback=%s cost_usd=%.8f ms=%.1f%s",
-                CHAT_PATH,
-                served.status,
-                req.request_id.decode(),
-                client.name,
-                model,
-                served_by,
-                served.reason.value if served.reason else "-",
-                served.cost_usd,
-                elapsed * 1000,
-                f" detail={served.detail}" if served.detail else "",
+        if req.limiter is not None:
+            req.limiter.settle(req.reserved_tokens, served.prompt_tokens + served.completion_tokens)
+        if client.capped:
+            self.ledger.add(client, served.cost_usd)
+            self._spend_gauges(client)
+        if self.access is not None:
+            self.access.write(
+                f"POST {req.endpoint.path} {served.status} id={req.request_id.decode()} client={client.name} model={model} "
+                f"served_by={served_by} fallback={served.reason.value if served.reason else '-'} "
+                f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}" + (f" detail={served.detail}" if served.detail else "")
             )
 
-
-def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        request = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _invalid("The request body is not valid JSON.", None, "invalid_json") from None
-    if not isinstance(request, dict):
-        raise _invalid("The request body must be a JSON object.", None, "invalid_json")
-    model = request.get("model")
-    if not isinstance(model, str) or not model:
-        raise _invalid("'model' is required and must be a string.", "model", "missing_required_parameter")
-    messages = request.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _invalid(
-            "'messages' is required and must be a non-empty array.", "messages", "missing_required_parameter"
-        )
-    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-        raise _invalid("Every message must be an object with a 'role'.", "messages", "invalid_value")
-    if "stream" in request and not isinstance(request["stream"], bool) and request["stream"] is not None:
-        raise _invalid("'stream' must be a boolean.", "stream", "invalid_type")
-    options = request.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise _invalid("'stream_options' must be an object.", "stream_options", "invalid_type")
-    return request
+    def _spend_gauges(self, client: Client) -> None:
+        m = self.metrics
+        for scope, name, cap in (
+            ("key", client.name, client.monthly_usd_cap),
+            ("team", client.team, client.team_monthly_usd_cap),
+        ):
+            if cap is not None:
+                tally = self.ledger.tallies.get((scope, name))
+                if tally is not None:
+                    m.child(m.spend_ratio, scope, name).set(tally.spent / cap)
 
 
-def _too_large(limit: int) -> RequestRejected:
-    return RequestRejected(
-        413, error_body(f"The request body exceeds {limit} bytes.", "invalid_request_error", "request_too_large")
-    )
+def req_partial(req: ApiRequest, responder: Responder) -> Served:
+    """What to account for a request whose task was cancelled (the client went away, or shutdown
+    ran out of grace time): what the proxy recorded, or a 499 before any answer."""
+    if req.partial is not None:
+        return req.partial
+    why = "client went away" if responder.cancel_cause is CancelCause.CLIENT_GONE else "gateway shutting down"
+    return Served(499, req.attempting, req.reason, detail=f"{why} before the answer")
 
 
-async def _read_body(receive, limit: int) -> bytes:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestRejected(499, b"")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value
-    return None
-
-
-async def _reply(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    out = list(headers or ())
-    if not any(k == b"content-type" for k, _ in out):
-        out.extend(JSON_HEADERS)
-    out.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": out})
-    await send({"type": "http.response.body", "body": body})
+def _too_large(limit: int) -> bytes:
+    return error_body(f"The request body exceeds {limit} bytes.", "invalid_request_error", "request_too_large")

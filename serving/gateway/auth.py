@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,26 @@ class ClientEntry(BaseModel):
     key_sha256: str = Field(description="Lower-case hex SHA-256 of the key (`python -m serving.gateway.hash_key`).")
     sovereign: bool = Field(
         False,
-        description="Never send this key's requests to a managed API, whatever fails. Nothing a client sends "
-        "can turn it off.",
+        description="Never send this key's requests to a managed API, whatever fails. Nothing a client sends can turn it off.",
     )
-    rpm: int | None = Field(None, ge=1, description="Requests per minute, per gateway pod; null: unlimited.")
+    rpm: int | None = Field(
+        None,
+        ge=1,
+        description="Requests per minute; shared by all pods through the shared store, per pod without one. null: unlimited.",
+    )
     tpm: int | None = Field(
-        None, ge=1, description="Tokens (prompt + completion) per minute, per pod; null: unlimited."
+        None, ge=1, description="Tokens (prompt + completion) per minute, shared like `rpm`; null: unlimited."
+    )
+    models: list[str] | None = Field(
+        None,
+        description="Public model names this key may use (403 `model_not_allowed` for others; /v1/models lists "
+        "only these). null: every model of the gateway.",
+    )
+    monthly_usd_cap: float | None = Field(
+        None,
+        gt=0,
+        description="Most this key may spend per calendar month (UTC), in USD as the gateway prices requests; at "
+        "the cap requests get 429 `spend_cap_reached`. null: no cap.",
     )
 
     @field_validator("key_sha256")
@@ -49,10 +64,33 @@ class ClientEntry(BaseModel):
         return value
 
 
+class TeamPolicy(BaseModel):
+    """What a whole team may spend, over all its keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    monthly_usd_cap: float | None = Field(
+        None, gt=0, description="Most the team's keys together may spend per calendar month (UTC), USD; null: no cap."
+    )
+
+
 class ClientsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     clients: list[ClientEntry] = Field(description="Every accepted key.")
+    teams: dict[str, TeamPolicy] = Field(
+        default_factory=dict,
+        description="Per-team policy by team name (the `team` of its keys). Kept here, next to the keys, so that "
+        "finance changes it as keys are changed: without a restart.",
+    )
+
+    @field_validator("teams")
+    @classmethod
+    def _team_names(cls, value: dict[str, TeamPolicy]) -> dict[str, TeamPolicy]:
+        bad = sorted(name for name in value if not re.match(LABEL_SAFE, name))
+        if bad:
+            raise ValueError(f"{len(bad)} team name(s) are not label-safe (letters, digits, '.', '_', '-')")
+        return value
 
     @field_validator("clients")
     @classmethod
@@ -73,6 +111,16 @@ class Client:
     rpm: int | None
     tpm: int | None
     digest: bytes
+    models: frozenset[str] | None = None
+    monthly_usd_cap: float | None = None
+    team_monthly_usd_cap: float | None = None
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+    @property
+    def capped(self) -> bool:
+        return self.monthly_usd_cap is not None or self.team_monthly_usd_cap is not None
 
 
 class ClientsFileError(ValueError):
@@ -83,9 +131,7 @@ def _describe(error: Exception) -> str:
     # Pydantic's default message quotes the offending input, which could be a raw key pasted
     # where its hash belongs: report locations and reasons only.
     if isinstance(error, ValidationError):
-        return "; ".join(
-            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors(include_input=False)
-        )
+        return "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in error.errors(include_input=False))
     if isinstance(error, json.JSONDecodeError):
         return f"not JSON (line {error.lineno}, column {error.colno})"
     return type(error).__name__
@@ -125,8 +171,20 @@ class ClientRegistry:
             log.error("%s; keeping the previous keys", problem)
             self._file_id = file_id
             return False
+        teams = parsed.teams
         self._clients = tuple(
-            Client(c.name, c.team, c.sovereign, c.rpm, c.tpm, bytes.fromhex(c.key_sha256)) for c in parsed.clients
+            Client(
+                c.name,
+                c.team,
+                c.sovereign,
+                c.rpm,
+                c.tpm,
+                bytes.fromhex(c.key_sha256),
+                frozenset(c.models) if c.models is not None else None,
+                c.monthly_usd_cap,
+                teams[c.team].monthly_usd_cap if c.team in teams else None,
+            )
+            for c in parsed.clients
         )
         self._file_id = file_id
         log.info("loaded %d client keys from %s", len(self._clients), self._path)

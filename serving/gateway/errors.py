@@ -8,6 +8,23 @@ from __future__ import annotations
 
 import json
 
+from contracts import (
+    HEADER_COST,
+    HEADER_FALLBACK_REASON,
+    HEADER_MODEL,
+    HEADER_REQUEST_ID,
+    HEADER_SERVED_BY,
+    HEADER_SOVEREIGN,
+)
+
+# Header names as bytes, from the contracts module (the one place they are defined).
+H_REQUEST_ID = HEADER_REQUEST_ID.encode()
+H_SERVED_BY = HEADER_SERVED_BY.encode()
+H_MODEL = HEADER_MODEL.encode()
+H_FALLBACK_REASON = HEADER_FALLBACK_REASON.encode()
+H_COST = HEADER_COST.encode()
+H_SOVEREIGN = HEADER_SOVEREIGN.encode()
+
 
 def error_body(message: str, error_type: str, code: str, param: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": error_type, "param": param, "code": code}}).encode()

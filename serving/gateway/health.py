@@ -1,4 +1,5 @@
-"""Whether an upstream may take a request right now: readiness, circuit, saturation.
+"""Whether an upstream may take a request right now (readiness, circuit, saturation), and
+whether a silent upstream is slow or hung.
 
 Three independent signals, checked before any byte is sent (so skipping is always safe):
 - readiness: the prober's verdict (a one-token generation, because vLLM's /health stays 200 while
@@ -7,9 +8,20 @@ Three independent signals, checked before any byte is sent (so skipping is alway
 - the circuit breaker (circuit.py);
 - saturation: this pod's in-flight requests against `max_in_flight`.
 
-It also remembers the deadlines of attempts that have not produced a first byte, so that when a
-probe proves the engine hung, those attempts are cut short and fall back instead of waiting out
-a long non-streaming timeout.
+Slow or hung. *Progress* is any byte this pod receives from the upstream (a stream event, a
+finished answer, a probe's answer) or, where `engine_metrics_url` is set, a rising count of
+generated tokens in the engine's own metrics. An upstream that makes progress is slow, never hung:
+- the generation probe is not sent while this pod's own requests are in flight and progressing
+  (it would only queue behind them), and a probe that times out while progress was seen is
+  "busy", not a failure;
+- readiness falls only after `failures_to_unready` consecutive failed probes with no progress in
+  between; any answered probe resets the count;
+- a timeout of an attempt while the upstream made progress is slowness: a JSON request is then
+  answered 504 and not replayed (it may still be running there), a stream that has not started
+  falls back (its upstream request is closed, so nothing is paid twice); neither counts against
+  the circuit. Without any progress since the attempt began, it is a failure and may be replayed.
+When consecutive failed probes prove the engine hung, attempts still waiting since before the
+failures began are cut short and fall back instead of waiting out a long non-streaming timeout.
 """
 
 from __future__ import annotations
@@ -18,9 +30,11 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from serving.gateway.circuit import CircuitBreaker, CircuitState
-from serving.gateway.routing import FallbackReason, Retryable
+from serving.gateway.errors import error_body
+from serving.gateway.routing import FallbackReason, Retryable, Terminal, classify_exception
 from serving.gateway.settings import UpstreamSettings
 
 log = logging.getLogger("serving.gateway.health")
@@ -31,6 +45,21 @@ class ProbeResult(enum.Enum):
     BUSY = "busy"  # answered 429/503: alive but saturated; readiness unchanged
     FAILED = "failed"
     HUNG = "hung"  # no answer within the probe timeout
+    PROGRESSING = "progressing"  # not probed: this pod's own requests are making progress
+
+
+class ProgressSource(Protocol):
+    last_progress: float  # monotonic time of the last byte received from the upstream
+
+
+class _NoProgress:
+    last_progress = 0.0
+
+
+SLOW_JSON_MESSAGE = (
+    "The self-hosted model is busy and did not finish this request in time. It was not sent to another "
+    "model, because it may still be running; retry later or with a smaller max_tokens."
+)
 
 
 class UpstreamHealth:
@@ -50,11 +79,17 @@ class UpstreamHealth:
         self._max_in_flight = settings.max_in_flight
         self._idle_after_s = settings.readiness.idle_after_s
         self._failures_to_unready = settings.readiness.failures_to_unready
+        self._probe_timeout_s = settings.readiness.timeout_s
         self._probe_failures = 0
+        self._failing_since = 0.0
+        self.probes = 0  # verdicts so far
         self._on_ready = on_ready
         self.last_demand = now
         self.wake = asyncio.Event()
         self._waiting: dict[int, tuple[float, asyncio.Timeout]] = {}
+        self.progress_source: ProgressSource = _NoProgress()
+        self._engine_progress = 0.0
+        self._generated_tokens: float | None = None
 
     # -- admission ------------------------------------------------------------------------
 
@@ -88,6 +123,10 @@ class UpstreamHealth:
         self.circuit.record_success(probe, now)
 
     def failed(self, failure: Retryable, probe: bool, now: float) -> None:
+        if failure.slow:
+            if probe:
+                self.circuit.release_probe()
+            return  # slowness is not a failure: the circuit stays as it is
         self.circuit.record_failure(probe, now)
         if not self.probed:
             return
@@ -101,19 +140,53 @@ class UpstreamHealth:
         if probe:
             self.circuit.release_probe()
 
+    # -- slow or hung ---------------------------------------------------------------------------
+
+    def last_progress(self) -> float:
+        return max(self.progress_source.last_progress, self._engine_progress)
+
+    def progress_since(self, since: float) -> bool:
+        return self.last_progress() > since
+
+    def engine_counters(self, generated_tokens: float, now: float) -> None:
+        """The engine's generated-token counter (engine metrics): a rise is progress."""
+        previous, self._generated_tokens = self._generated_tokens, generated_tokens
+        if previous is not None and generated_tokens > previous:
+            self._engine_progress = now
+
+    def should_probe(self, now: float) -> bool:
+        """False while this pod's own requests are in flight and progressing: a generation probe
+        would only queue behind them, and their progress already proves the engine works."""
+        return not (self.in_flight > 0 and self.progress_since(now - self._probe_timeout_s))
+
+    def classify_failure(self, error: BaseException, started: float, stream: bool) -> Retryable | Terminal:
+        """The decision for an attempt that failed before its first byte reached the client."""
+        if not isinstance(error, TimeoutError) or not self.progress_since(started):
+            return classify_exception(error)
+        if stream:
+            return Retryable(FallbackReason.FIRST_BYTE_TIMEOUT, False, "no first event in time; the upstream is busy", slow=True)
+        return Terminal(504, error_body(SLOW_JSON_MESSAGE, "server_error", "upstream_timeout"), "slow upstream: not replayed")
+
     # -- the prober's verdicts ------------------------------------------------------------------
 
     def probed_result(self, result: ProbeResult, probe_started: float, now: float) -> None:
-        if result is ProbeResult.OK:
+        self.probes += 1
+        if result in (ProbeResult.FAILED, ProbeResult.HUNG) and self.progress_since(probe_started):
+            result = ProbeResult.BUSY  # it answered other requests meanwhile: slow, not hung
+        if result is ProbeResult.OK or result is ProbeResult.PROGRESSING:
             self._probe_failures = 0
-            self._set_ready(True, "probe answered")
+            self._set_ready(True, "probe answered" if result is ProbeResult.OK else "requests progressing")
             self.circuit.nudge(now)
-        elif result in (ProbeResult.FAILED, ProbeResult.HUNG):
+        elif result is ProbeResult.BUSY:
+            self._probe_failures = 0
+        else:
+            if self._probe_failures == 0:
+                self._failing_since = probe_started
             self._probe_failures += 1
             if self._probe_failures >= self._failures_to_unready:
-                self._set_ready(False, f"probe {result.value}")
-            if result is ProbeResult.HUNG:
-                self._abort_waiting(started_before=probe_started, now=now)
+                self._set_ready(False, f"{self._probe_failures} probes {result.value} in a row")
+                if result is ProbeResult.HUNG:
+                    self._abort_waiting(started_before=self._failing_since, now=now)
 
     def presume_cold(self) -> None:
         if self.ready is not False:

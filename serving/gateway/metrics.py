@@ -28,8 +28,14 @@ class GatewayMetrics:
         r = self.registry
         self.requests = Counter(
             "gateway_requests",
-            "Chat completion requests by who served them and the status returned.",
+            "API requests (chat, completions, responses) by who served them and the status returned.",
             REQUEST_LABELS,
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "gateway_api_requests",
+            "API requests by endpoint (chat, completions, responses) and the status returned.",
+            ("environment", "api", "code"),
             registry=r,
         )
         self.prompt_tokens = Counter("gateway_prompt_tokens", "Prompt tokens served.", USAGE_LABELS, registry=r)
@@ -51,7 +57,7 @@ class GatewayMetrics:
         self.unavailable = Counter(
             "gateway_unavailable",
             "Requests answered 503 because no allowed upstream could serve them, by the primary's "
-            "reason; sovereign=\"true\" for keys whose requests never leave the company.",
+            'reason; sovereign="true" for keys whose requests never leave the company.',
             ("environment", "model", "reason", "sovereign"),
             registry=r,
         )
@@ -75,8 +81,40 @@ class GatewayMetrics:
         )
         self.rejected = Counter(
             "gateway_rejected",
-            "Requests refused before routing (auth, size, malformed, unknown model).",
+            "Requests refused before routing (auth, size, malformed, unknown model, timeouts, limits).",
             ("environment", "code"),
+            registry=r,
+        )
+        self.spend_refused = Counter(
+            "gateway_spend_refused",
+            "Requests refused with 429 because the key's or its team's monthly spend cap is reached.",
+            ("environment", "scope", "team", "client"),
+            registry=r,
+        )
+        self.spend_ratio = Gauge(
+            "gateway_spend_cap_ratio",
+            'This month\'s spend over its cap, per capped key (scope="key") or team (scope="team"); '
+            "shared across pods with the shared store, this pod's own spend without it.",
+            ("environment", "scope", "holder"),
+            registry=r,
+        )
+        self.store_up = Gauge(
+            "gateway_shared_store_up",
+            "1 when the last exchange with the shared store (Redis) succeeded: limits and spend are shared "
+            "across pods; 0: each pod counts alone.",
+            ("environment",),
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "gateway_shared_store_errors",
+            "Failed exchanges with the shared store (unreachable or slower than its timeout).",
+            ("environment",),
+            registry=r,
+        )
+        self.connections = Gauge(
+            "gateway_open_connections",
+            "Client connections open on this pod (the cap is server.max_connections).",
+            ("environment",),
             registry=r,
         )
         self.circuit_state = Gauge(

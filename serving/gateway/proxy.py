@@ -1,9 +1,15 @@
-"""One chat completion, from a validated request to the last byte: try the upstreams in order,
-fall back only before the first byte reached the client, and account for what was served.
+"""One API request, from a validated request to the last byte: try the upstreams in order, fall
+back only before the first byte reached the client, and account for what was served.
 
-Order of candidates: the route's primary, then its fallback, unless the request is sovereign,
-in which case only upstreams whose adapter keeps data in the company are candidates at all
-(`Route.candidates`), so no later branch can reach the managed API.
+Order of candidates (`Route.candidates`, the one place that chooses upstreams): the route's
+primary, then its fallback; an upstream that cannot serve this very request (its endpoint, or a
+Responses request that depends on state kept elsewhere) is left out, and a sovereign request
+keeps only upstreams whose adapter keeps data in the company, so no later branch can reach the
+managed API.
+
+A client that goes away cancels the task running `Router.handle` (server.py): the cancellation
+closes the upstream connection wherever the attempt stands (connecting, waiting for the answer,
+mid-stream), so the upstream stops generating at once.
 """
 
 from __future__ import annotations
@@ -12,27 +18,35 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from serving.gateway.auth import Client
-from serving.gateway.errors import error_body, stream_error_event
+from serving.gateway.endpoints import Endpoint
+from serving.gateway.errors import (
+    H_COST,
+    H_FALLBACK_REASON,
+    H_MODEL,
+    H_REQUEST_ID,
+    H_SERVED_BY,
+    error_body,
+    stream_error_event,
+)
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
 from serving.gateway.metrics import NO_CANDIDATE, GatewayMetrics
 from serving.gateway.route_override import RouteOverride
 from serving.gateway.routing import FallbackReason, Retryable, RetryBudget, Terminal
+from serving.gateway.server import CancelCause, ClientGone, Responder
 from serving.gateway.streaming import DONE_EVENT, StreamProtocolError, cost_comment, usage_counts
 from serving.gateway.upstreams import OpenStream, Upstream
 
 log = logging.getLogger("serving.gateway.proxy")
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 JSON = b"application/json"
 SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+# How long a finished stream's trailing bytes (after [DONE]) may take before the connection is dropped.
+STREAM_TAIL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,26 +55,40 @@ class Route:
     primary: Upstream
     fallback: Upstream | None
 
-    def candidates(self, sovereign: bool) -> tuple[Upstream, ...]:
+    def candidates(self, endpoint: Endpoint, body: dict[str, Any], sovereign: bool) -> tuple[Upstream, ...]:
+        """The upstreams to try for this request, in order."""
         chain = (self.primary,) if self.fallback is None else (self.primary, self.fallback)
-        if sovereign:
-            return tuple(u for u in chain if u.adapter.keeps_data_in_company)
-        return chain
+        return tuple(
+            u for u in chain if (not sovereign or u.adapter.keeps_data_in_company) and u.adapter.supports(endpoint, body)
+        )
+
+    def serves(self, endpoint: Endpoint) -> bool:
+        """Whether any upstream of the route serves the endpoint at all."""
+        return endpoint in self.primary.adapter.endpoints or (
+            self.fallback is not None and endpoint in self.fallback.adapter.endpoints
+        )
 
 
 @dataclass(slots=True)
-class ChatRequest:
+class ApiRequest:
     request_id: bytes
+    endpoint: Endpoint
     client: Client
-    limiter: ClientLimiter
+    limiter: ClientLimiter | None
     route: Route
     body: dict[str, Any]
+    raw: bytes
     size: int
     stream: bool
     wants_usage: bool
     sovereign: bool
     received: float
     reserved_tokens: int
+    # The upstream being tried right now (for the access log when the client goes away).
+    attempting: Upstream | None = None
+    reason: FallbackReason | None = None
+    # What a stream had served when its task was cancelled (client gone, shutdown).
+    partial: Served | None = None
 
 
 @dataclass(slots=True)
@@ -82,7 +110,6 @@ class StreamEnd(enum.Enum):
     STALLED = "stream_stalled"
     CUT = "stream_interrupted"
     PROTOCOL = "stream_protocol_error"
-    CLIENT_GONE = "client_gone"
 
 
 STREAM_END_MESSAGES = {
@@ -91,6 +118,7 @@ STREAM_END_MESSAGES = {
     StreamEnd.CUT: "The connection to the model server broke in the middle of the answer.",
     StreamEnd.PROTOCOL: "The model server sent a malformed event stream.",
 }
+SHUTDOWN_MESSAGE = "The gateway is shutting down; the answer is incomplete. Retry the request."
 
 
 class Router:
@@ -110,26 +138,26 @@ class Router:
         self._max_response = max_response_bytes
         self._clock = clock
 
-    async def handle(self, req: ChatRequest, receive: Receive, send: Send) -> Served:
+    async def handle(self, req: ApiRequest, responder: Responder) -> Served:
         reason: FallbackReason | None = None
         failure: Retryable | None = None
         attempted = False
-        candidates = req.route.candidates(req.sovereign)
+        candidates = req.route.candidates(req.endpoint, req.body, req.sovereign)
+        if not candidates:
+            return self._no_candidate(req, responder)
         if self._override is not None:  # the drain switch (route_override.py)
             candidates = self._override.candidates(candidates, req.sovereign)
         for upstream in candidates:
             now = self._clock()
             skip, probe = upstream.health.admit(now)
             if skip is not None:
-                failure = Retryable(
-                    skip, False, f"{upstream.name}: {skip.value}", upstream.health.retry_after(skip, now)
-                )
+                failure = Retryable(skip, False, f"{upstream.name}: {skip.value}", upstream.health.retry_after(skip, now))
                 reason = reason or skip
                 continue
             if attempted:
                 if failure.processed and not self._replay:
                     upstream.health.released(probe)
-                    return await self._not_replayed(req, send, failure, reason)
+                    return self._not_replayed(req, responder, failure, reason)
                 if not self._budget.try_withdraw(now):
                     upstream.health.released(probe)
                     failure = Retryable(FallbackReason.RETRY_BUDGET_EXHAUSTED, False, "retry budget exhausted")
@@ -139,7 +167,8 @@ class Router:
             else:
                 self._budget.deposit(now)
             attempted = True
-            outcome = await self._attempt(req, upstream, probe, reason, receive, send)
+            req.reason = reason
+            outcome = await self._attempt(req, upstream, probe, reason, responder)
             if isinstance(outcome, Served):
                 if reason is not None and upstream is not req.route.primary:
                     self._metrics.child(self._metrics.fallbacks, req.route.model, reason.value).inc()
@@ -154,161 +183,157 @@ class Router:
             )
             failure = outcome
             reason = reason or outcome.reason
-        return await self._unavailable(req, send, failure, reason)
+        return self._unavailable(req, responder, failure, reason)
 
     async def _attempt(
-        self,
-        req: ChatRequest,
-        upstream: Upstream,
-        probe: bool,
-        reason: FallbackReason | None,
-        receive: Receive,
-        send: Send,
+        self, req: ApiRequest, upstream: Upstream, probe: bool, reason: FallbackReason | None, responder: Responder
     ) -> Served | Retryable:
         gauge = self._metrics.child(self._metrics.in_flight, upstream.name)
-        upstream.health.in_flight += 1
+        health = upstream.health
+        health.in_flight += 1
         gauge.inc()
+        req.attempting = upstream
         try:
             if req.stream:
-                return await self._stream(req, upstream, probe, reason, receive, send)
-            return await self._once(req, upstream, probe, reason, send)
+                return await self._stream(req, upstream, probe, reason, responder)
+            return await self._once(req, upstream, probe, reason, responder)
         except BaseException:
-            upstream.health.released(probe)
+            health.released(probe)
             raise
         finally:
-            upstream.health.in_flight -= 1
+            health.in_flight -= 1
             gauge.dec()
 
     async def _once(
-        self, req: ChatRequest, upstream: Upstream, probe: bool, reason: FallbackReason | None, send: Send
+        self, req: ApiRequest, upstream: Upstream, probe: bool, reason: FallbackReason | None, responder: Responder
     ) -> Served | Retryable:
-        body = upstream.adapter.chat_body(req.body, stream=False)
-        outcome = await upstream.fetch(body, self._max_response, self._clock())
+        body = upstream.adapter.body(req.endpoint, req.body, False, req.raw)
+        outcome = await upstream.fetch(req.endpoint, body, self._max_response, self._clock())
         if isinstance(outcome, Retryable):
             return outcome
         now = self._clock()
         if isinstance(outcome, Terminal):
-            return await self._terminal(req, upstream, probe, reason, outcome, send)
+            return self._terminal(req, upstream, probe, reason, outcome, responder)
         upstream.health.succeeded(probe, now)
-        counts = _usage_of_json(outcome.body)
+        counts = usage_of_json(outcome.body)
         prompt, completion = counts or (req.size // BYTES_PER_TOKEN, len(outcome.body) // BYTES_PER_TOKEN)
         cost = upstream.cost.cost(prompt, completion, now)
         headers = _gateway_headers(req, upstream, reason)
         headers.append((b"content-type", JSON))
-        headers.append((b"content-length", str(len(outcome.body)).encode()))
-        headers.append((b"x-gateway-cost-usd", f"{cost:.10f}".encode()))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": outcome.body})
+        headers.append((H_COST, b"%.10f" % cost))
+        responder.send(200, headers, outcome.body)
         return Served(200, upstream, reason, prompt, completion, cost)
 
     async def _stream(
-        self,
-        req: ChatRequest,
-        upstream: Upstream,
-        probe: bool,
-        reason: FallbackReason | None,
-        receive: Receive,
-        send: Send,
+        self, req: ApiRequest, upstream: Upstream, probe: bool, reason: FallbackReason | None, responder: Responder
     ) -> Served | Retryable:
-        body = upstream.adapter.chat_body(req.body, stream=True)
-        opened = await upstream.open_stream(body, strip_usage=not req.wants_usage, now=self._clock())
+        body = upstream.adapter.body(req.endpoint, req.body, True, req.raw)
+        opened = await upstream.open_stream(req.endpoint, body, strip_usage=not req.wants_usage, now=self._clock())
         if isinstance(opened, Retryable):
             return opened
         if isinstance(opened, Terminal):
-            return await self._terminal(req, upstream, probe, reason, opened, send)
+            return self._terminal(req, upstream, probe, reason, opened, responder)
         upstream.health.succeeded(probe, self._clock())
         # The commit point: from here on the client has bytes from this upstream, and no other
         # upstream may add to them.
         headers = _gateway_headers(req, upstream, reason)
         headers.extend(SSE_HEADERS)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": opened.first, "more_body": True})
-        self._metrics.child(self._metrics.ttft, req.route.model, upstream.served_by).observe(
-            self._clock() - req.received
-        )
-        watch = asyncio.ensure_future(receive())
-        try:
-            end = await self._pump(opened, send, watch)
-        except asyncio.CancelledError:
-            # Shutdown ran out of grace time: still end the stream explicitly, never silently.
-            opened.response.close()
-            message = "The gateway is shutting down; the answer is incomplete. Retry the request."
-            await send({"type": "http.response.body", "body": stream_error_event(message, "gateway_shutting_down")})
-            raise
-        finally:
-            watch.cancel()
+        responder.start(200, headers)
         relay = opened.relay
+        try:
+            if relay.done:
+                # The whole stream is already here (a short answer): it goes out in one write below.
+                end, pending = StreamEnd.COMPLETE, opened.first
+            else:
+                await responder.write(opened.first)
+                end, pending = await self._pump(opened, responder, upstream.settings.stream_idle_timeout_s), b""
+            self._metrics.child(self._metrics.ttft, req.route.model, upstream.served_by).observe(self._clock() - req.received)
+        except BaseException as error:
+            opened.response.close()  # the upstream stops generating now
+            shutdown = isinstance(error, asyncio.CancelledError) and responder.cancel_cause is CancelCause.SHUTDOWN
+            if shutdown:
+                # Shutdown ran out of grace time: still end the stream explicitly, never silently.
+                responder.finish(stream_error_event(SHUTDOWN_MESSAGE, "gateway_shutting_down"))
+            relay = opened.relay
+            prompt, completion = usage_counts(relay.usage) or (req.size // BYTES_PER_TOKEN, relay.events)
+            cost = upstream.cost.cost(prompt, completion, self._clock())
+            why = "gateway shutting down" if shutdown else "client went away mid-stream"
+            req.partial = Served(200 if shutdown else 499, upstream, reason, prompt, completion, cost, why)
+            raise
         counts = usage_counts(relay.usage)
         prompt, completion = counts or (req.size // BYTES_PER_TOKEN, relay.events)
         cost = upstream.cost.cost(prompt, completion, self._clock())
         if end is StreamEnd.COMPLETE:
+            tail = pending + cost_comment(cost, upstream.served_by, prompt, completion, estimated=counts is None)
+            if req.endpoint is not Endpoint.RESPONSES:
+                tail += DONE_EVENT
+            responder.finish(tail)
             await _finish_response(opened)
-            tail = cost_comment(cost, upstream.served_by, prompt, completion, estimated=counts is None) + DONE_EVENT
-            await send({"type": "http.response.body", "body": tail})
             if relay.error_event:
                 self._stream_failed(req, upstream, "upstream_error_event")
             return Served(200, upstream, reason, prompt, completion, cost)
         opened.response.close()
-        if end is StreamEnd.CLIENT_GONE:
-            return Served(499, upstream, reason, prompt, completion, cost, "client went away mid-stream")
         upstream.health.circuit.record_failure(False, self._clock())
         self._stream_failed(req, upstream, end.value)
-        event = stream_error_event(STREAM_END_MESSAGES[end], end.value)
-        await send({"type": "http.response.body", "body": event})
+        responder.finish(stream_error_event(STREAM_END_MESSAGES[end], end.value))
         return Served(200, upstream, reason, prompt, completion, cost, f"stream ended: {end.value}")
 
-    async def _pump(self, opened: OpenStream, send: Send, watch: asyncio.Future) -> StreamEnd:
-        relay, content = opened.relay, opened.response.content
+    async def _pump(self, opened: OpenStream, responder: Responder, idle_timeout: float) -> StreamEnd:
+        relay, response = opened.relay, opened.response
         try:
             while not relay.done:
-                chunk = await content.readany()
+                chunk = await response.next_chunk(idle_timeout)
                 if not chunk:
                     return StreamEnd.TRUNCATED
                 block = relay.feed(chunk)
                 if block:
-                    await send({"type": "http.response.body", "body": block, "more_body": True})
-                if watch.done():
-                    return StreamEnd.CLIENT_GONE
+                    await responder.write(block)
         except TimeoutError:
             return StreamEnd.STALLED
         except StreamProtocolError:
             return StreamEnd.PROTOCOL
-        except (aiohttp.ClientError, OSError):
+        except ClientGone:
+            raise
+        except (OSError, ValueError):
             return StreamEnd.CUT
         return StreamEnd.COMPLETE
 
-    def _stream_failed(self, req: ChatRequest, upstream: Upstream, why: str) -> None:
+    def _stream_failed(self, req: ApiRequest, upstream: Upstream, why: str) -> None:
         self._metrics.child(self._metrics.stream_failures, req.route.model, upstream.served_by, why).inc()
         log.warning("request %s: stream from %s ended early: %s", req.request_id.decode(), upstream.name, why)
 
-    async def _terminal(
+    def _terminal(
         self,
-        req: ChatRequest,
+        req: ApiRequest,
         upstream: Upstream,
         probe: bool,
         reason: FallbackReason | None,
         outcome: Terminal,
-        send: Send,
+        responder: Responder,
     ) -> Served:
         now = self._clock()
-        if outcome.status >= 500:
+        if outcome.status >= 500 and outcome.status != 504:
             upstream.health.circuit.record_failure(probe, now)
         else:
-            upstream.health.succeeded(probe, now)  # it answered: alive, the request was at fault
+            # It answered (a 4xx about the request), or it is busy (504: slow, not failing).
+            upstream.health.succeeded(probe, now)
         headers = _gateway_headers(req, upstream, reason)
-        await _send_json(send, outcome.status, outcome.body, headers)
+        if outcome.status == 504:
+            headers.append((b"retry-after", b"5"))
+        _send_json(responder, outcome.status, outcome.body, headers)
         return Served(outcome.status, upstream, reason, detail=outcome.detail)
 
-    async def _unavailable(
-        self, req: ChatRequest, send: Send, failure: Retryable | None, reason: FallbackReason | None
+    def _unavailable(
+        self, req: ApiRequest, responder: Responder, failure: Retryable | None, reason: FallbackReason | None
     ) -> Served:
         retry_after = max(1, int(failure.retry_after_s)) if failure else 1
+        route = req.route
         if failure is not None and failure.reason is FallbackReason.RETRY_BUDGET_EXHAUSTED:
             message, code = (
                 "The model is failing and the gateway's retry budget is spent; retry later.",
                 "retry_budget_exhausted",
             )
-        elif req.sovereign and req.route.fallback is not None and not req.route.fallback.adapter.keeps_data_in_company:
+        elif req.sovereign and route.fallback is not None and not route.fallback.adapter.keeps_data_in_company:
             message = (
                 "The self-hosted model cannot serve this request now, and this key's requests never go to "
                 "the managed API. Retry later."
@@ -316,63 +341,90 @@ class Router:
             code = "sovereign_upstream_unavailable"
         else:
             message, code = "No model server can serve this request now. Retry later.", "upstream_unavailable"
-        headers = [(b"x-gateway-request-id", req.request_id), (b"retry-after", str(retry_after).encode())]
+        headers = [(H_REQUEST_ID, req.request_id), (b"retry-after", str(retry_after).encode())]
         if reason is not None:
-            headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
-        await _send_json(send, 503, error_body(message, "server_error", code), headers)
+            headers.append((H_FALLBACK_REASON, reason.value.encode()))
+        _send_json(responder, 503, error_body(message, "server_error", code), headers)
         label = failure.reason.value if failure is not None else NO_CANDIDATE
         sovereign = "true" if req.sovereign else "false"
-        self._metrics.child(self._metrics.unavailable, req.route.model, label, sovereign).inc()
+        self._metrics.child(self._metrics.unavailable, route.model, label, sovereign).inc()
         detail = f"{failure.reason.value}: {failure.detail}" if failure else "no candidate upstream"
         return Served(503, None, reason, detail=detail)
 
-    async def _not_replayed(
-        self, req: ChatRequest, send: Send, failure: Retryable, reason: FallbackReason | None
-    ) -> Served:
+    def _no_candidate(self, req: ApiRequest, responder: Responder) -> Served:
+        """No upstream of the route may serve this request at all (not a failure: retrying will
+        not help): the endpoint is served only by the managed API and the key is sovereign, or
+        a Responses request depends on state only another server has."""
+        if req.sovereign:
+            message = (
+                "This model serves this endpoint only through the managed API, and this key's requests never go "
+                "there; use /v1/chat/completions."
+            )
+        else:
+            message = (
+                "No upstream of this model can serve this request: it depends on state kept by another server "
+                "(previous_response_id, conversation, background) or uses tools only that server has."
+            )
+        headers = [(H_REQUEST_ID, req.request_id)]
+        _send_json(responder, 400, error_body(message, "invalid_request_error", "unsupported_request"), headers)
+        return Served(400, None, None, detail="no candidate upstream for this request")
+
+    def _not_replayed(self, req: ApiRequest, responder: Responder, failure: Retryable, reason: FallbackReason | None) -> Served:
         message = (
             "The self-hosted model failed after it may have processed the request; the gateway does not "
             "replay such requests (retry.replay_maybe_processed is false)."
         )
-        headers = [(b"x-gateway-request-id", req.request_id)]
+        headers = [(H_REQUEST_ID, req.request_id)]
         if reason is not None:
-            headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
-        await _send_json(send, 502, error_body(message, "server_error", "upstream_failed_not_replayed"), headers)
+            headers.append((H_FALLBACK_REASON, reason.value.encode()))
+        _send_json(responder, 502, error_body(message, "server_error", "upstream_failed_not_replayed"), headers)
         return Served(502, None, reason, detail=f"not replayed: {failure.reason.value}")
 
 
-def _gateway_headers(req: ChatRequest, upstream: Upstream, reason: FallbackReason | None) -> list[tuple[bytes, bytes]]:
+def _gateway_headers(req: ApiRequest, upstream: Upstream, reason: FallbackReason | None) -> list[tuple[bytes, bytes]]:
     headers = [
-        (b"x-gateway-request-id", req.request_id),
-        (b"x-gateway-served-by", upstream.served_by.encode()),
-        (b"x-gateway-model", upstream.model.encode()),
+        (H_REQUEST_ID, req.request_id),
+        (H_SERVED_BY, upstream.served_by.encode()),
+        (H_MODEL, upstream.model.encode()),
     ]
     if reason is not None:
-        headers.append((b"x-gateway-fallback-reason", reason.value.encode()))
+        headers.append((H_FALLBACK_REASON, reason.value.encode()))
     return headers
 
 
-async def _send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+def _send_json(responder: Responder, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
     headers.append((b"content-type", JSON))
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    responder.send(status, headers, body)
 
 
 async def _finish_response(opened: OpenStream) -> None:
-    """Read what follows [DONE] (normally just the chunked terminator) so the connection goes
-    back to the pool instead of being closed."""
+    """Read what follows the end marker (normally just the chunked terminator) so the connection
+    goes back to the pool instead of being closed."""
+    response = opened.response
     try:
-        async with asyncio.timeout(1.0):
-            while await opened.response.content.readany():
+        async with asyncio.timeout(STREAM_TAIL_S):
+            while await response.next_chunk(STREAM_TAIL_S):
                 pass
-        opened.response.release()
-    except (TimeoutError, aiohttp.ClientError, OSError):
-        opened.response.close()
+        response.release()
+    except (TimeoutError, OSError, ValueError):
+        response.close()
 
 
-def _usage_of_json(body: bytes) -> tuple[int, int] | None:
+def usage_of_json(body: bytes) -> tuple[int, int] | None:
+    """The token counts of a complete JSON answer. Only the `usage` object is parsed (OpenAI and
+    vLLM write it last): the answer itself may be megabytes of text. Inside a JSON string a quote
+    is escaped, so `"usage"` cannot match text the model wrote."""
+    at = body.rfind(b'"usage"')
+    if at < 0:
+        return None
+    start = body.find(b"{", at)
+    if start < 0 or body[at + 7 : start].strip(b" \t\r\n:"):
+        return None
     try:
-        message = json.loads(body)
+        usage, _ = _DECODER.raw_decode(body[start:].decode("utf-8", "replace"))
     except ValueError:
         return None
-    return usage_counts(message.get("usage")) if isinstance(message, dict) else None
+    return usage_counts(usage) if isinstance(usage, dict) else None
+
+
+_DECODER = json.JSONDecoder()

@@ -18,13 +18,11 @@ silently lives here, in one table, and in `RetryBudget`, which bounds second att
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from dataclasses import dataclass
 
-import aiohttp
-
 from serving.gateway.errors import error_body
+from serving.gateway.http_client import UpstreamConnectError
 
 
 class FallbackReason(enum.StrEnum):
@@ -50,6 +48,8 @@ class Retryable:
     processed: bool
     detail: str
     retry_after_s: float = 1.0
+    # The upstream is busy (it made progress), not failing: the circuit does not count it.
+    slow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +82,11 @@ def classify_status(status: int, body: bytes) -> Retryable | Terminal:
 
 def classify_exception(error: BaseException) -> Retryable:
     """The decision for a transport failure before the first byte reached the client."""
-    # Order matters: aiohttp's connect errors subclass its OS errors, and its timeouts
-    # subclass asyncio.TimeoutError.
-    if isinstance(error, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)):
-        return Retryable(FallbackReason.CONNECT_FAILED, processed=False, detail=type(error).__name__)
-    if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
-        return Retryable(FallbackReason.FIRST_BYTE_TIMEOUT, processed=True, detail=type(error).__name__)
+    # Order matters: both the connect error and TimeoutError are OSErrors.
+    if isinstance(error, UpstreamConnectError):
+        return Retryable(FallbackReason.CONNECT_FAILED, processed=False, detail=str(error) or "connect failed")
+    if isinstance(error, TimeoutError):
+        return Retryable(FallbackReason.FIRST_BYTE_TIMEOUT, processed=True, detail="no answer in time")
     return Retryable(FallbackReason.CONNECTION_RESET, processed=True, detail=type(error).__name__)
 
 

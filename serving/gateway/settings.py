@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from serving.gateway.route_override import RouteOverrideSettings
 
 # Names become Prometheus label values and response header values.
 NAME_RE = r"^[a-z][a-z0-9-]{0,62}$"
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d{1,5}")
 LOOPBACK_HOSTS = ("localhost",)
 
 
@@ -39,9 +41,7 @@ class CircuitSettings(Strict):
     min_requests: int = Field(
         20, ge=1, le=100000, description="Requests the window must hold before the ratio can open the circuit."
     )
-    open_s: float = Field(
-        10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe."
-    )
+    open_s: float = Field(10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe.")
 
 
 class ReadinessSettings(Strict):
@@ -60,9 +60,24 @@ class ReadinessSettings(Strict):
         le=600,
         description="Seconds between probes while it is not ready: how fast traffic returns once it is healthy.",
     )
-    timeout_s: float = Field(10.0, gt=0, le=600, description="A probe without an answer in this time fails (hung).")
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="A probe without an answer in this time fails, unless the upstream made progress meanwhile "
+        "(then it is slow, not hung).",
+    )
     failures_to_unready: int = Field(
-        1, ge=1, le=100, description="Consecutive failed probes that mark the upstream not ready."
+        3,
+        ge=1,
+        le=100,
+        description="Consecutive failed probes that mark the upstream not ready; an answered probe resets the count.",
+    )
+    engine_metrics_url: str | None = Field(
+        None,
+        description="Prometheus text endpoint of the engine (vLLM's /metrics). Read at every probe interval: a rising "
+        "`vllm:generation_tokens_total` proves progress, so a queueing engine is slow, not hung. null: progress "
+        "is judged from the bytes this pod receives from the upstream alone.",
     )
     idle_after_s: float | None = Field(
         None,
@@ -115,12 +130,16 @@ class UpstreamSettings(Strict):
         description="Adapter from the registry (serving/gateway/upstreams.py). Only `self_hosted` keeps data in "
         "the company: sovereign requests never reach any other adapter."
     )
-    base_url: str = Field(
-        description="Base URL including /v1, e.g. http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1."
-    )
+    base_url: str = Field(description="Base URL including /v1, e.g. http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1.")
     model: str = Field(min_length=1, max_length=200, description="Model id the upstream serves, sent as `model`.")
     api_key_file: str | None = Field(
         None, description="File holding the bearer token for this upstream (mounted Secret); null: no auth."
+    )
+    endpoints: list[Literal["chat", "completions", "responses"]] | None = Field(
+        None,
+        description="OpenAI endpoints this upstream serves (`chat`: /v1/chat/completions, `completions`: "
+        "/v1/completions, `responses`: /v1/responses). null: the adapter's default (self_hosted: chat and "
+        "completions; managed_openai: chat and responses).",
     )
     connect_timeout_s: float = Field(2.0, gt=0, le=60, description="TCP connect timeout.")
     first_byte_timeout_s: float = Field(
@@ -195,9 +214,7 @@ class RetrySettings(Strict):
     budget_ratio: float = Field(
         0.2, ge=0, le=1, description="Each first attempt earns this many retry tokens (Finagle-style budget)."
     )
-    budget_min_per_s: float = Field(
-        10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic."
-    )
+    budget_min_per_s: float = Field(10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic.")
     budget_burst: int = Field(
         100,
         ge=1,
@@ -213,12 +230,99 @@ class RetrySettings(Strict):
 
 
 class LimitSettings(Strict):
-    """Size limits that protect the gateway's memory."""
+    """Limits on what one request may ask for: they protect the gateway's memory and the GPUs."""
 
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Larger bodies get 413.")
     max_response_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest non-streaming answer buffered."
     )
+    max_json_depth: int = Field(
+        64, ge=4, le=512, description="Deepest nesting of arrays and objects in a request body; deeper is 400."
+    )
+    max_n: int = Field(
+        4, ge=1, le=128, description="Largest `n` (choices per request): each choice is a whole generation on the GPUs."
+    )
+
+
+class ServerSettings(Strict):
+    """The HTTP server's defences against hostile or careless clients (serving/gateway/server.py)."""
+
+    max_connections: int = Field(
+        2048,
+        ge=8,
+        le=1_000_000,
+        description="Open client connections per pod (also kept below the process's open-file limit). At the cap "
+        "the longest-idle keep-alive connection is closed for a new one; when none is idle the new one gets "
+        "503 `too_many_connections`.",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, le=1024 * 1024, description="Request line plus headers; larger gets 431 (a URL alone: 414)."
+    )
+    max_headers: int = Field(100, ge=8, le=1000, description="Header fields per request; more gets 431.")
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A request's head must arrive within this time of its first byte (408), and a new connection "
+        "must start a request within it (closed).",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="The whole body must arrive within this time of the head (408)."
+    )
+    keepalive_timeout_s: float = Field(
+        75.0,
+        gt=0,
+        le=3600,
+        description="Idle keep-alive connections close after this; longer than the load balancer's idle timeout "
+        "so it closes first.",
+    )
+    send_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="A client that reads nothing for this long while the gateway has bytes for it is disconnected.",
+    )
+    graceful_shutdown_s: float = Field(
+        25.0,
+        ge=0,
+        le=600,
+        description="After SIGTERM, time in-flight requests get to finish; streams still open then end with an "
+        "error event. Keep it below the pod's termination grace period minus preStop.",
+    )
+
+
+class SharedStoreSettings(Strict):
+    """A Redis shared by every gateway pod, so rate limits and monthly spend hold across pods.
+
+    Never on the request path: each pod admits requests from its own counters and exchanges them with
+    the store every `sync_interval_s`; an unreachable store leaves every pod on its own counters
+    (per-pod limits, `gateway_shared_store_up` 0) and no request fails because of it. Exactly one of
+    `address` and `address_env` is set.
+    """
+
+    address: str | None = Field(None, description="host:port of the Redis (a local run, tests).")
+    address_env: str | None = Field(
+        None,
+        pattern=r"^[A-Z][A-Z0-9_]{0,63}$",
+        description="Environment variable holding host:port (the chart sets it from the address the stack knows).",
+    )
+    key_prefix: str = Field(
+        "gpt-oss-gateway:",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,62}:$",
+        description="Prefix of every key the gateway writes, so it can share a Redis (the Ray GCS store) safely.",
+    )
+    sync_interval_s: float = Field(
+        0.2, gt=0, le=60, description="How often a pod exchanges its counters; bounds how far limits can overshoot."
+    )
+    timeout_s: float = Field(0.5, gt=0, le=30, description="One exchange taking longer counts as the store down.")
+
+    @model_validator(mode="after")
+    def _one_address(self) -> SharedStoreSettings:
+        if (self.address is None) == (self.address_env is None):
+            raise ValueError("set exactly one of address and address_env")
+        if self.address is not None and not _HOST_PORT.fullmatch(self.address):
+            raise ValueError("address must be host:port")
+        return self
 
 
 class GatewaySettings(Strict):
@@ -232,15 +336,17 @@ class GatewaySettings(Strict):
         GATEWAY_CLIENTS_FILE,
         description="Client keys (SHA-256 hashes) and their policy; reloaded on change.",
     )
-    reload_interval_s: float = Field(
-        10.0, gt=0, le=3600, description="How often secret files are checked for rotation."
-    )
+    reload_interval_s: float = Field(10.0, gt=0, le=3600, description="How often secret files are checked for rotation.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Root log level.")
     access_log: bool = Field(True, description="One INFO line per request (no headers, no bodies, no keys).")
     routes: list[RouteSettings] = Field(min_length=1, description="Public model names and their upstreams.")
     upstreams: list[UpstreamSettings] = Field(min_length=1, description="Every upstream a route names.")
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry budget and replay rule.")
-    limits: LimitSettings = Field(default_factory=LimitSettings, description="Body size limits.")
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="What one request may ask for.")
+    server: ServerSettings = Field(default_factory=ServerSettings, description="Connection limits and timeouts.")
+    shared_store: SharedStoreSettings | None = Field(
+        None, description="Redis for limits and spend shared across pods; null: every pod counts alone."
+    )
     route_override: RouteOverrideSettings | None = Field(
         None, description="The drain switch's ConfigMap (serving/gateway/route_override.py); null: routing is never overridden."
     )

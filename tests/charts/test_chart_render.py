@@ -456,19 +456,30 @@ def test_model_pods_egress_only_to_ray_dns_weights_and_the_api_server(kit, case)
     assert agent["to"] == [{"ipBlock": {"cidr": "169.254.170.23/32"}}]
 
 
-def test_the_gateway_reaches_only_the_serve_port_the_managed_api_and_dns(kit, case):
+def test_the_gateway_reaches_only_the_serve_port_the_managed_api_the_shared_store_and_dns(kit, case):
     docs = kit.rendered_docs(case)
     policy = kit.one(docs, "NetworkPolicy", "gpt-oss-gateway")
     pods = _pod_labels(kit, case)
     egress = policy["spec"]["egress"]
     values = kit.values(case)
-    if values["routeOverride"]["enabled"]:
+    rules = list(egress)
+    store = values["gateway"]["settings"].get("shared_store")
+    override = values["routeOverride"]["enabled"]
+    ray_rule, api_rule = rules[0], rules[1]
+    dns_rule = rules[-1]
+    assert len(rules) == 3 + bool(store) + bool(override)
+    extra = rules[2:-1]
+    if store:
+        # The Redis the pods share limits and spend through (the GCS store), on its port, in the VPC.
+        store_rule = extra.pop(0)
+        port = int(values["rayService"]["gcsFaultTolerance"]["redisAddress"].rsplit(":", 1)[1])
+        assert store_rule["ports"] == [{"protocol": "TCP", "port": port}]
+        assert [p["ipBlock"] for p in store_rule["to"]] == values["networkPolicy"]["redisEgress"]
+    if override:
         # The drain switch: the Kubernetes API (the VPC's control-plane ENIs) on 443, nothing else.
-        ray_rule, api_rule, kube_rule, dns_rule = egress
+        kube_rule = extra.pop(0)
         assert kube_rule["ports"] == [{"protocol": "TCP", "port": 443}]
         assert kube_rule["to"] == [{"ipBlock": block} for block in values["networkPolicy"]["kubeApiServer"]]
-    else:
-        ray_rule, api_rule, dns_rule = egress
     assert ray_rule["ports"] == [{"protocol": "TCP", "port": 8000}]
     assert all(any(selector_matches(p["podSelector"], pods[r]) for p in ray_rule["to"]) for r in pods if r != "gateway")
     assert api_rule["ports"] == [{"protocol": "TCP", "port": 443}]
@@ -523,7 +534,15 @@ def test_the_gateway_runs_as_the_contract_says(kit, case):
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["nodeSelector"] == {POOL_LABEL: SYSTEM_POOL} and not pod.get("tolerations")
-    assert not c.get("env"), "secrets travel as files, never as environment variables"
+    # Secrets travel as files, never as environment variables; the only variable is the shared
+    # store's address (not a secret), where the settings name one.
+    store = kit.values(case)["gateway"]["settings"].get("shared_store")
+    expected_env = (
+        [{"name": store["address_env"], "value": kit.values(case)["rayService"]["gcsFaultTolerance"]["redisAddress"]}]
+        if store
+        else []
+    )
+    assert c.get("env", []) == expected_env
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
     config = volumes[mounts["/etc/gateway/config"]]["configMap"]

@@ -4,8 +4,8 @@ import pytest
 
 from infra.catalog import load_catalog
 from infra.config import environment_from_stack_file
-from infra.sizing import size_replica
 from infra.gateway_settings import settings_for_environment
+from infra.sizing import size_replica
 from serving.gateway.settings import GatewaySettings
 
 PRIMARY_URL = "http://gpt-oss-serve-svc.gpt-oss.svc.cluster.local:8000/v1"
@@ -84,3 +84,48 @@ def test_the_result_is_json_ready_and_stable():
 
     env = environment_from_stack_file("prod")
     assert json.dumps(derive(env), sort_keys=True) == json.dumps(derive(env), sort_keys=True)
+
+
+def test_readiness_needs_consecutive_failed_probes(env):
+    readiness = GatewaySettings.model_validate(derive(env)).upstream("self-hosted").readiness
+    assert readiness.failures_to_unready == 3
+
+
+def test_the_rayservice_primary_serves_what_ray_serve_llm_serves(env):
+    # Ray Serve LLM 2.58's ingress has chat and completions, no /v1/responses.
+    primary = GatewaySettings.model_validate(derive(env)).upstream("self-hosted")
+    assert primary.endpoints == ["chat", "completions"]
+
+
+def test_n_is_capped_by_the_gateway_section(env):
+    assert GatewaySettings.model_validate(derive(env)).limits.max_n == env.gateway.max_n
+
+
+def test_only_an_environment_with_a_gcs_redis_shares_limits_across_pods(env):
+    store = GatewaySettings.model_validate(derive(env)).shared_store
+    ft = env.serving.gcs_fault_tolerance
+    if ft.enabled:
+        assert store is not None and store.address_env == "GATEWAY_SHARED_STORE_ADDRESS"
+        assert store.key_prefix == "gpt-oss-gateway:"
+    else:
+        assert store is None
+
+
+def test_prod_shares_limits_through_its_managed_gcs_redis_and_dev_counts_per_pod():
+    assert GatewaySettings.model_validate(derive(environment_from_stack_file("prod"))).shared_store is not None
+    assert GatewaySettings.model_validate(derive(environment_from_stack_file("dev"))).shared_store is None
+
+
+def test_shared_limits_can_be_turned_off():
+    env = environment_from_stack_file("prod")
+    off = env.model_copy(update={"gateway": env.gateway.model_copy(update={"shared_limits": False})})
+    assert GatewaySettings.model_validate(derive(off)).shared_store is None
+
+
+def test_a_password_protected_external_store_is_not_used():
+    env = environment_from_stack_file("prod")
+    ft = env.serving.gcs_fault_tolerance.model_copy(
+        update={"redis": "external", "redis_address": "redis.internal:6379", "redis_password_secret": "gcs-redis"}
+    )
+    external = env.model_copy(update={"serving": env.serving.model_copy(update={"gcs_fault_tolerance": ft})})
+    assert GatewaySettings.model_validate(derive(external)).shared_store is None

@@ -45,8 +45,8 @@ def start_gateway(
         settings = settings_for_test(primary.base_url, managed.base_url, *secrets, **overrides)
         gateway = RunningGateway(settings).start()
         running.append(gateway)
-        # The start-up probe decides readiness; wait for it so tests begin from a known state.
-        wait_until(lambda: gateway.upstream("self-hosted").health.ready is not None)
+        # Wait for the start-up probe, so tests begin from a known state.
+        wait_until(lambda: gateway.upstream("self-hosted").health.probes >= 1)
         return gateway
 
     yield start

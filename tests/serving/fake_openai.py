@@ -2,17 +2,24 @@
 
 It plays the self-hosted vLLM/Ray Serve endpoint or the managed API in the gateway tests, and the
 upstream in the benchmark. It speaks HTTP/1.1 with keep-alive (httptools on asyncio), answers
-`POST /v1/chat/completions` as JSON or as server-sent events with `usage`, `GET /v1/models` and
-`/health`, and switches fault mode at run time:
+`POST /v1/chat/completions`, `/v1/completions` and `/v1/responses` as JSON or as server-sent events
+with usage, `GET /v1/models`, `/health` and vLLM-style `/metrics` (running and waiting requests,
+generated tokens), and switches fault mode at run time:
 
     ok                 answer normally
     refuse             stop listening and drop open connections (a dead process)
     status             answer with `status` (500, 429, 503, 401...) and an OpenAI error body
-    hang               accept the request, never answer (a hung engine: /health still answers)
-    slow_first_byte    wait `delay_s`, then answer normally
+    hang               accept the request, never answer (a hung engine: /health still answers,
+                       /metrics shows requests running and no token generated)
+    slow_first_byte    wait `delay_s`, then answer normally (the engine makes no visible progress)
+    busy               wait `delay_s`, then answer normally, while /metrics shows tokens being
+                       generated (a saturated engine: slow, not hung)
     cut_mid_stream     send `cut_after` events (or half a JSON body), then reset the connection
     stall_mid_stream   send `cut_after` events, then go silent
     error_event        open the stream with an error event, as vLLM does when generation fails
+
+`closed_while_busy` records when a client (the gateway) closed a connection whose request was
+still being answered: what the cancellation tests measure.
 
 Run standalone (the benchmark does): `python -m tests.serving.fake_openai --port 9001`.
 """
@@ -31,6 +38,7 @@ from typing import Any
 import httptools
 
 PROBE_TEXT = "Reply with one word."
+ENDPOINT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses")
 STREAM_HEADERS = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
@@ -68,6 +76,8 @@ class FakeOpenAI:
     port: int = 0
     behaviour: Behaviour = field(default_factory=Behaviour)
     requests: list[Recorded] = field(default_factory=list)
+    # (monotonic time, path) of every connection the client closed while its request was answered.
+    closed_while_busy: list[tuple[float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,6 +85,8 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
         self._connections: set[asyncio.Transport] = set()
         self._counter = 0
+        self.running = 0
+        self.generated_tokens = 0
 
     # -- control (from any thread) ----------------------------------------------------------
 
@@ -138,9 +150,7 @@ class FakeOpenAI:
 
     # -- answers --------------------------------------------------------------------------------
 
-    async def handle(
-        self, transport: asyncio.Transport, method: str, path: str, headers: dict[str, str], raw: bytes
-    ) -> bool:
+    async def handle(self, transport: asyncio.Transport, method: str, path: str, headers: dict[str, str], raw: bytes) -> bool:
         """Answer one request; False when the connection must not be reused."""
         body = None
         if raw:
@@ -153,41 +163,128 @@ class FakeOpenAI:
         b = self.behaviour
         if path in ("/health", "/v1/health"):
             return _write(transport, 200, b"{}")
+        if path == "/metrics":
+            return _write(transport, 200, self._metrics())
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
             # Like OpenAI: the error echoes (part of) the key it was given.
             given = headers.get("authorization", "")[7:]
             message = f"Incorrect API key provided: {given}. You can find your API key at https://example.invalid."
             return _write(transport, 401, _error(message, "invalid_api_key"))
         if path == "/v1/models":
-            return _write(
-                transport, 200, json.dumps({"object": "list", "data": [{"id": self.name, "object": "model"}]}).encode()
-            )
-        if path != "/v1/chat/completions" or method != "POST" or not isinstance(body, dict):
+            return _write(transport, 200, json.dumps({"object": "list", "data": [{"id": self.name, "object": "model"}]}).encode())
+        if path not in ENDPOINT_PATHS or method != "POST" or not isinstance(body, dict):
             return _write(transport, 400, _error("bad request", "invalid_request"))
         streaming = bool(body.get("stream"))
-        if streaming and b.mode in ("hang", "slow_first_byte"):
+        if streaming and b.mode in ("hang", "slow_first_byte", "busy"):
             # vLLM sends a stream's headers at once and its first event only after prefill, so
             # the first byte that matters is the first event, not the status line.
             transport.write(STREAM_HEADERS)
-        if b.mode == "hang":
-            await asyncio.Event().wait()
-        if b.mode == "slow_first_byte":
-            await asyncio.sleep(b.delay_s)
+        self.running += 1
+        try:
+            if b.mode == "hang":
+                await asyncio.Event().wait()
+            if b.mode == "slow_first_byte":
+                await asyncio.sleep(b.delay_s)
+            if b.mode == "busy":
+                await self._generate_for(b.delay_s)
+        finally:
+            self.running -= 1
         if b.mode == "status":
             extra = {"retry-after": b.retry_after} if b.retry_after else {}
             return _write(transport, b.status, _error(f"{self.name} fails with {b.status}", "fake_fault"), extra)
+        if path == "/v1/responses":
+            return await self._responses(transport, body, b, streaming)
+        if path == "/v1/completions":
+            return await self._completions(transport, body, b, streaming)
         self._counter += 1
         if streaming:
             return await self._stream(transport, body, b, headers_sent=b.mode == "slow_first_byte")
         answer = json.dumps(self._completion(body, b)).encode()
         if b.mode == "cut_mid_stream":
-            transport.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(answer)
-            )
+            transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(answer))
             transport.write(answer[: len(answer) // 2])
             transport.abort()
             return False
         return _write(transport, 200, answer)
+
+    async def _generate_for(self, seconds: float) -> None:
+        """Busy: tokens come out (for other requests, as /metrics shows) while this one waits."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.generated_tokens += 5
+            await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _metrics(self) -> bytes:
+        name = '{model_name="' + self.name + '"}'
+        return (
+            f"# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{name} {float(self.running)}\n"
+            f"# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{name} 0.0\n"
+            f"# TYPE vllm:generation_tokens_total counter\n"
+            f"vllm:generation_tokens_total{name} {float(self.generated_tokens)}\n"
+        ).encode()
+
+    async def _completions(self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, streaming: bool) -> bool:
+        """Legacy completions: `choices[].text`; a stream ends with usage (if asked) and [DONE]."""
+        self._counter += 1
+        base = {
+            "id": f"cmpl-{self.name}-{self._counter}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+        }
+        usage = {"prompt_tokens": 3, "completion_tokens": b.words, "total_tokens": 3 + b.words}
+        if not streaming:
+            answer = dict(base, choices=[{"index": 0, "text": self._text(b), "finish_reason": "stop"}], usage=usage)
+            return _write(transport, 200, json.dumps(answer).encode())
+        transport.write(STREAM_HEADERS)
+        for word in self._text(b).split():
+            event = dict(base, choices=[{"index": 0, "text": word + " ", "finish_reason": None}])
+            _chunk(transport, b"data: " + json.dumps(event).encode() + b"\n\n")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            _chunk(transport, b"data: " + json.dumps(dict(base, choices=[], usage=usage)).encode() + b"\n\n")
+        _chunk(transport, b"data: [DONE]\n\n")
+        transport.write(b"0\r\n\r\n")
+        return True
+
+    async def _responses(self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, streaming: bool) -> bool:
+        """The Responses API: a `response` object; a stream of typed events ending with response.completed."""
+        self._counter += 1
+        text = self._text(b)
+        item = {
+            "type": "message",
+            "id": f"msg_{self._counter}",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+        response = {
+            "id": f"resp_{self.name}_{self._counter}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body.get("model"),
+            "output": [item],
+            "usage": {"input_tokens": 4, "output_tokens": b.words, "total_tokens": 4 + b.words},
+        }
+        if not streaming:
+            return _write(transport, 200, json.dumps(response).encode())
+        transport.write(STREAM_HEADERS)
+        sequence = 0
+
+        def send(kind: str, payload: dict[str, Any]) -> None:
+            nonlocal sequence
+            event = {"type": kind, "sequence_number": sequence, **payload}
+            sequence += 1
+            _chunk(transport, f"event: {kind}\ndata: ".encode() + json.dumps(event).encode() + b"\n\n")
+
+        send("response.created", {"response": dict(response, status="in_progress", output=[], usage=None)})
+        for word in text.split():
+            send(
+                "response.output_text.delta", {"item_id": item["id"], "output_index": 0, "content_index": 0, "delta": word + " "}
+            )
+        send("response.completed", {"response": response})
+        transport.write(b"0\r\n\r\n")
+        return True
 
     def _completion(self, body: dict[str, Any], b: Behaviour) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": self._text(b)}
@@ -216,9 +313,7 @@ class FakeOpenAI:
         prompt = max(1, len(json.dumps(body.get("messages"))) // 4)
         return {"prompt_tokens": prompt, "completion_tokens": b.words, "total_tokens": prompt + b.words}
 
-    async def _stream(
-        self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, headers_sent: bool
-    ) -> bool:
+    async def _stream(self, transport: asyncio.Transport, body: dict[str, Any], b: Behaviour, headers_sent: bool) -> bool:
         if not headers_sent:
             transport.write(STREAM_HEADERS)
         if b.mode == "error_event":
@@ -295,6 +390,7 @@ class _Connection(asyncio.Protocol):
         self._url = b""
         self._body: list[bytes] = []
         self._task: asyncio.Task | None = None
+        self._path = ""
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._transport = transport
@@ -302,7 +398,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fake._connections.discard(self._transport)
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
+            self._fake.closed_while_busy.append((time.monotonic(), self._path))
             self._task.cancel()
 
     def data_received(self, data: bytes) -> None:
@@ -327,6 +424,7 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         method = self._parser.get_method().decode()
         path = self._url.decode().split("?")[0]
+        self._path = path
         self._task = asyncio.ensure_future(self._answer(method, path, self._headers, b"".join(self._body)))
 
     async def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:

@@ -6,6 +6,7 @@ runs in well under two minutes. The fixtures that use these live in conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
+import uvloop
 
+from serving.gateway.__main__ import run
 from serving.gateway.app import Gateway
 from serving.gateway.auth import hash_key
 from serving.gateway.settings import GatewaySettings
@@ -29,8 +31,16 @@ KEYS = {
     "sovereign": "sk-gw-sovereign-a9e8d7c6b5a49382",
     "limited": "sk-gw-limited-0b1c2d3e4f5a6978",
     "tokens": "sk-gw-tokens-77aa88bb99cc00dd",
+    "narrow": "sk-gw-narrow-5d4c3b2a19087f6e",
+    "capped": "sk-gw-capped-0a1b2c3d4e5f6789",
+    "team-a": "sk-gw-team-a-1122334455667788",
+    "team-b": "sk-gw-team-b-8877665544332211",
 }
+# A monthly cap far below the cost of one request: the first request crosses it, the next is refused.
+TINY_CAP_USD = 1e-9
 MANAGED_API_KEY = "sk-managed-upstream-5e6f7a8b9c0d1e2f"
+# Readiness that falls at the first failed probe (the start-up probe), for tests that begin unready.
+ONE_FAILED_PROBE_UNREADIES = {"probe": "generation", "interval_s": 30, "timeout_s": 0.6, "failures_to_unready": 1}
 
 
 def free_port() -> int:
@@ -46,7 +56,12 @@ def write_secrets(directory: Path) -> tuple[Path, Path]:
             {"name": "vault", "team": "legal", "key_sha256": hash_key(KEYS["sovereign"]), "sovereign": True},
             {"name": "limited", "team": "search", "key_sha256": hash_key(KEYS["limited"]), "rpm": 3},
             {"name": "tokens", "team": "search", "key_sha256": hash_key(KEYS["tokens"]), "tpm": 600},
-        ]
+            {"name": "narrow", "team": "search", "key_sha256": hash_key(KEYS["narrow"]), "models": ["gpt-oss-20b"]},
+            {"name": "capped", "team": "search", "key_sha256": hash_key(KEYS["capped"]), "monthly_usd_cap": TINY_CAP_USD},
+            {"name": "team-a", "team": "frugal", "key_sha256": hash_key(KEYS["team-a"])},
+            {"name": "team-b", "team": "frugal", "key_sha256": hash_key(KEYS["team-b"])},
+        ],
+        "teams": {"frugal": {"monthly_usd_cap": TINY_CAP_USD}},
     }
     clients_file = directory / "clients.json"
     clients_file.write_text(json.dumps(clients))
@@ -106,44 +121,48 @@ def settings_for_test(primary_url: str, managed_url: str, clients_file: Path, ke
 
 
 class RunningGateway:
-    """A gateway served by uvicorn in a background thread, with an httpx client bound to it."""
+    """A gateway served by its own server (serving/gateway/__main__.run) on a uvloop in a background
+    thread, with an httpx client bound to it."""
 
     def __init__(self, settings: dict, graceful_shutdown_s: float | None = None) -> None:
+        if graceful_shutdown_s is not None:
+            settings = {**settings, "server": {**settings.get("server", {}), "graceful_shutdown_s": graceful_shutdown_s}}
         self.settings = GatewaySettings.model_validate(settings)
         self.app = Gateway(self.settings)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.settings.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            timeout_graceful_shutdown=graceful_shutdown_s,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
         self.base_url = f"http://127.0.0.1:{self.settings.port}"
         self.http = httpx.Client(base_url=self.base_url, timeout=10)
 
+    def _run(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await run(self.app, "127.0.0.1", self.settings.port, self._stop, self._started.set)
+
+        try:
+            uvloop.run(main())
+        except BaseException as error:  # reported by start()
+            self._error = error
+
     def start(self) -> RunningGateway:
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("gateway did not start")
-            time.sleep(0.01)
+        if not self._started.wait(10) or self._error is not None:
+            raise RuntimeError(f"gateway did not start: {self._error!r}")
         return self
 
     def stop(self) -> None:
         self.http.close()
         self.begin_shutdown()
-        self._thread.join(10)
+        self._thread.join(40)
 
     def begin_shutdown(self) -> None:
         """What SIGTERM does: stop accepting, let in-flight requests finish within the grace time."""
-        self._server.should_exit = True
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
 
     def chat(self, key: str = "app", stream: bool = False, headers: dict | None = None, **body: Any) -> httpx.Response:
         payload = {"model": PUBLIC_MODEL, "messages": [{"role": "user", "content": "Say hello."}], **body}
@@ -185,6 +204,5 @@ def stream_content(text: str) -> str:
     pieces = []
     for payload in sse_data(text):
         if payload.startswith("{"):
-            for choice in json.loads(payload).get("choices") or []:
-                pieces.append(choice.get("delta", {}).get("content") or "")
+            pieces.extend(choice.get("delta", {}).get("content") or "" for choice in json.loads(payload).get("choices") or [])
     return "".join(pieces)

@@ -15,9 +15,7 @@ pytestmark = pytest.mark.slow
 def post(gateway, body: bytes | str, key: str | None = "app", **headers: str):
     if key is not None:
         headers["Authorization"] = f"Bearer {KEYS[key]}"
-    return gateway.http.post(
-        "/v1/chat/completions", content=body, headers={"content-type": "application/json", **headers}
-    )
+    return gateway.http.post("/v1/chat/completions", content=body, headers={"content-type": "application/json", **headers})
 
 
 def assert_openai_error(response, status: int, code: str) -> dict:
@@ -121,9 +119,7 @@ def test_a_chunked_body_over_the_size_limit_is_413_while_it_is_read(start_gatewa
             yield b"x" * 500
         yield b'"}]}'
 
-    response = gateway.http.post(
-        "/v1/chat/completions", content=body(), headers={"Authorization": f"Bearer {KEYS['app']}"}
-    )
+    response = gateway.http.post("/v1/chat/completions", content=body(), headers={"Authorization": f"Bearer {KEYS['app']}"})
     assert_openai_error(response, 413, "request_too_large")
     assert primary.chat_requests() == []
 
@@ -178,7 +174,7 @@ def test_an_unknown_model_is_404_model_not_found(gateway, primary, managed):
 
 def test_wrong_method_and_unknown_path(gateway):
     assert_openai_error(gateway.http.get("/v1/chat/completions"), 405, "method_not_allowed")
-    assert_openai_error(gateway.http.post("/v1/completions", json={}), 404, "not_found")
+    assert_openai_error(gateway.http.post("/v1/embeddings", json={}), 404, "not_found")
 
 
 # -- cost and metrics ------------------------------------------------------------------------------

@@ -94,7 +94,5 @@ def test_hash_key_cli_reads_the_key_from_stdin_and_prints_its_sha256():
 
 
 def test_hash_key_cli_refuses_keys_with_surrounding_spaces():
-    result = subprocess.run(
-        [sys.executable, "-m", "serving.gateway.hash_key"], input=" key \n", capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-m", "serving.gateway.hash_key"], input=" key \n", capture_output=True, text=True)
     assert result.returncode == 2

@@ -22,7 +22,9 @@ WORKFLOW = DOCKERFILE.parents[2] / ".github" / "workflows" / "gateway-image.yml"
 def test_base_images_are_pinned_to_exact_versions_and_digests():
     for arg in instructions("ARG"):
         name, _, image = arg.partition("=")
-        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)*@sha256:[0-9a-f]{64}$", image), f"{name} is not pinned to a version and digest: {image}"
+        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)*@sha256:[0-9a-f]{64}$", image), (
+            f"{name} is not pinned to a version and digest: {image}"
+        )
         assert "latest" not in image
 
 
@@ -64,3 +66,24 @@ def test_only_the_gateway_dependency_group_is_installed_from_the_lock_file():
     assert "--frozen --only-group gateway" in TEXT and "--require-hashes" in TEXT
     copies = instructions("COPY")
     assert not any("infra" in c or "tests" in c or ".json" in c.split()[0] for c in copies)
+
+
+def test_the_gateway_group_holds_every_third_party_package_the_gateway_imports():
+    """The image installs only the `gateway` group: a package the gateway imports and the group
+    lacks would fail at start-up in the cluster, never in the tests (which have every group)."""
+    import ast
+    import sys
+    import tomllib
+
+    root = DOCKERFILE.parents[2]
+    group = tomllib.loads((root / "pyproject.toml").read_text())["dependency-groups"]["gateway"]
+    declared = {re.split(r"[<>=\[ ]", spec, maxsplit=1)[0].lower().replace("-", "_") for spec in group}
+    imported = set()
+    for path in (root / "serving" / "gateway").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {name for name in imported if name not in sys.stdlib_module_names} - {"serving", "contracts"}
+    assert third_party <= declared, third_party - declared

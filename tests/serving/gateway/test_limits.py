@@ -49,3 +49,16 @@ def test_limiter_state_survives_a_reload_of_the_same_key():
 def test_keys_without_limits_are_never_refused():
     limiter = ClientLimiter(client(), now=0.0)
     assert all(limiter.admit(10**6, now=0.0)[0] is None for _ in range(1000))
+
+
+def test_keys_without_limits_get_no_limiter_at_all():
+    assert Limiters().for_client(client(), now=0.0) is None
+
+
+def test_what_other_pods_consumed_is_debited_and_this_pods_own_use_is_pending():
+    limiter = ClientLimiter(client(rpm=6), now=0.0)
+    assert limiter.admit(10, now=0.0)[0] is None
+    assert limiter.rpm.pending == 1
+    limiter.rpm.debit(5, now=0.0)  # the other pods took five
+    exceeded, retry_after, _ = limiter.admit(10, now=0.0)
+    assert (exceeded, retry_after) == ("rpm", 10)

@@ -18,6 +18,7 @@ from tests.serving.harness import (
     KEYS,
     MANAGED_API_KEY,
     MANAGED_MODEL,
+    ONE_FAILED_PROBE_UNREADIES,
     PUBLIC_MODEL,
     sse_data,
     stream_content,
@@ -46,9 +47,7 @@ def assert_served_by_managed(response, reason: str, managed) -> None:
 
 
 def test_a_healthy_primary_serves_and_the_response_says_so(gateway, primary, managed):
-    raw = sdk(gateway).chat.completions.with_raw_response.create(
-        model=PUBLIC_MODEL, messages=[{"role": "user", "content": "Hi"}]
-    )
+    raw = sdk(gateway).chat.completions.with_raw_response.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "Hi"}])
     completion = raw.parse()
     assert completion.model == PUBLIC_MODEL
     assert completion.choices[0].message.content.startswith("Hello from self-hosted")
@@ -60,9 +59,7 @@ def test_a_healthy_primary_serves_and_the_response_says_so(gateway, primary, man
 
 
 def test_gpt_oss_parameters_pass_through_and_tool_calls_come_back(gateway, primary):
-    tools = [
-        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
-    ]
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}]
     completion = sdk(gateway).chat.completions.create(
         model=PUBLIC_MODEL,
         messages=[{"role": "user", "content": "Weather?"}],
@@ -163,7 +160,7 @@ def test_a_json_answer_cut_in_the_middle_falls_back(gateway, primary, managed):
 
 def test_a_primary_that_is_not_ready_is_skipped_without_an_attempt(start_gateway, primary, managed):
     primary.set("status", status=500)  # the start-up probe fails: not ready
-    gateway = start_gateway()
+    gateway = start_gateway(primary={"readiness": ONE_FAILED_PROBE_UNREADIES})
     assert gateway.upstream("self-hosted").health.ready is False
     response = gateway.chat()
     assert_served_by_managed(response, "not_ready", managed)
@@ -247,9 +244,7 @@ def test_an_upstream_request_error_goes_back_to_the_client_without_fallback(gate
     assert managed.chat_requests() == []
 
 
-def test_a_managed_api_that_rejects_the_gateway_key_yields_502_without_echoing_it(
-    start_gateway, primary, managed, secrets
-):
+def test_a_managed_api_that_rejects_the_gateway_key_yields_502_without_echoing_it(start_gateway, primary, managed, secrets):
     _, key_file = secrets
     wrong = "sk-managed-WRONG-0000111122223333"
     key_file.write_text(wrong)

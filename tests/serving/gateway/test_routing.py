@@ -1,9 +1,9 @@
 """The decision table: which failures another upstream may take over, and whether the failed one
 may already have processed the request."""
 
-import aiohttp
 import pytest
 
+from serving.gateway.http_client import UpstreamClosed, UpstreamConnectError, UpstreamProtocolError
 from serving.gateway.routing import (
     FallbackReason,
     Retryable,
@@ -43,23 +43,15 @@ def test_a_rejected_gateway_credential_becomes_502_and_the_upstream_body_is_drop
     assert b"sk-abc" not in decision.body
 
 
-def connector_error() -> aiohttp.ClientConnectorError:
-    from aiohttp.client_reqrep import ConnectionKey
-
-    key = ConnectionKey("127.0.0.1", 1, False, True, None, None, None, None)
-    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
-
-
 @pytest.mark.parametrize(
     "error, reason, processed",
     [
-        (connector_error(), FallbackReason.CONNECT_FAILED, False),
-        (aiohttp.ConnectionTimeoutError(), FallbackReason.CONNECT_FAILED, False),
-        (aiohttp.ServerDisconnectedError(), FallbackReason.CONNECTION_RESET, True),
-        (aiohttp.ClientPayloadError(), FallbackReason.CONNECTION_RESET, True),
+        (UpstreamConnectError("ConnectionRefusedError"), FallbackReason.CONNECT_FAILED, False),
+        (UpstreamConnectError("connect timeout"), FallbackReason.CONNECT_FAILED, False),
+        (UpstreamClosed("closed"), FallbackReason.CONNECTION_RESET, True),
+        (UpstreamProtocolError("not http"), FallbackReason.CONNECTION_RESET, True),
         (ConnectionResetError(), FallbackReason.CONNECTION_RESET, True),
         (TimeoutError(), FallbackReason.FIRST_BYTE_TIMEOUT, True),
-        (aiohttp.SocketTimeoutError(), FallbackReason.FIRST_BYTE_TIMEOUT, True),
     ],
 )
 def test_transport_failures_are_retryable_and_classified(error, reason, processed):

@@ -78,16 +78,18 @@ def test_no_secret_appears_in_logs_responses_or_metrics(gateway_process, primary
             payload = {**payload, "stream": True}
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         content = payload if isinstance(payload, str) else json.dumps(payload)
-        response = http.post(
-            "/v1/chat/completions", content=content, headers={"content-type": "application/json", **headers}
-        )
+        response = http.post("/v1/chat/completions", content=content, headers={"content-type": "application/json", **headers})
         seen.append(f"{response.status_code} {dict(response.headers)} {response.text}")
         return response
 
     # every client key, both modes; unknown and malformed keys; a key inside the body
-    for key in KEYS.values():
-        assert call(key).status_code == 200
-        assert call(key, stream=True).status_code == 200
+    for name in ("app", "sovereign", "limited", "tokens"):
+        assert call(KEYS[name]).status_code == 200
+        assert call(KEYS[name], stream=True).status_code == 200
+    # keys refused by their policy: a model they may not use, a spent cap
+    assert call(KEYS["narrow"]).status_code == 404
+    assert call(KEYS["capped"]).status_code == 200
+    assert call(KEYS["capped"], stream=True).status_code == 429
     assert call(NEAR_MISS).status_code == 401
     assert call(None).status_code == 401
     assert call(f"{KEYS['app']} trailing-junk").status_code == 401
@@ -99,10 +101,7 @@ def test_no_secret_appears_in_logs_responses_or_metrics(gateway_process, primary
         == 200
     )
     assert call(KEYS["app"], body='{"model": "' + KEYS["sovereign"]).status_code == 400
-    assert (
-        call(KEYS["app"], body={"model": KEYS["app"], "messages": [{"role": "user", "content": "x"}]}).status_code
-        == 404
-    )
+    assert call(KEYS["app"], body={"model": KEYS["app"], "messages": [{"role": "user", "content": "x"}]}).status_code == 404
     for _ in range(4):
         call(KEYS["limited"])
     # the managed API rejects the stale key and echoes it, as OpenAI's 401 does
@@ -121,8 +120,7 @@ def test_no_secret_appears_in_logs_responses_or_metrics(gateway_process, primary
     assert call(KEYS["app"], stream=True).status_code == 200
     assert call(KEYS["sovereign"]).status_code == 503
     primary.set("ok")
-    for path in ("/metrics", "/readyz", "/healthz"):
-        seen.append(http.get(path).text)
+    seen.extend(http.get(path).text for path in ("/metrics", "/readyz", "/healthz"))
     seen.append(http.get("/v1/models", headers={"Authorization": f"Bearer {KEYS['app']}"}).text)
     http.close()
     time.sleep(0.3)  # let the last log lines reach the file

@@ -26,7 +26,7 @@ def test_loads_from_a_json_file(tmp_path, valid):
 
 def test_unknown_keys_are_errors(valid):
     valid["upstreams"][0]["first_byte_timeout"] = 5
-    with pytest.raises(ValidationError, match="upstreams.0.first_byte_timeout"):
+    with pytest.raises(ValidationError, match=r"upstreams\.0\.first_byte_timeout"):
         GatewaySettings.model_validate(valid)
 
 

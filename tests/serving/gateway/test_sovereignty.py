@@ -11,7 +11,7 @@ import threading
 import openai
 import pytest
 
-from tests.serving.harness import KEYS, PUBLIC_MODEL, wait_until
+from tests.serving.harness import KEYS, ONE_FAILED_PROBE_UNREADIES, PUBLIC_MODEL, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ FAULTS = [
     ("status", {"status": 429}),
     ("status", {"status": 503}),
     ("hang", {}),
-    ("slow_first_byte", {"delay_s": 1.5}),
+    ("slow_first_byte", {"delay_s": 2.0}),  # beyond both the first-byte (0.6 s) and response (1.5 s) timeouts
     ("cut_mid_stream", {"cut_after": 0}),  # a stream dropped before its first event; half a JSON body
 ]
 CASES = [(fault, behaviour, stream) for fault, behaviour in FAULTS for stream in (False, True)]
@@ -42,9 +42,7 @@ def assert_refused_and_kept_home(response, managed) -> None:
     CASES,
     ids=[f"{f}{b.get('status', '')}-{'stream' if s else 'json'}" for f, b, s in CASES],
 )
-def test_a_sovereign_request_is_refused_rather_than_sent_to_the_managed_api(
-    gateway, primary, managed, stream, fault, behaviour
-):
+def test_a_sovereign_request_is_refused_rather_than_sent_to_the_managed_api(gateway, primary, managed, stream, fault, behaviour):
     primary.set(fault, **behaviour)
     response = gateway.chat(key="sovereign", stream=stream)
     assert_refused_and_kept_home(response, managed)
@@ -64,7 +62,7 @@ def test_a_sovereign_request_is_refused_while_the_circuit_is_open(gateway, prima
 
 def test_a_sovereign_request_is_refused_while_the_primary_is_not_ready(start_gateway, primary, managed):
     primary.set("status", status=500)
-    gateway = start_gateway()
+    gateway = start_gateway(primary={"readiness": ONE_FAILED_PROBE_UNREADIES})
     response = gateway.chat(key="sovereign")
     assert_refused_and_kept_home(response, managed)
     assert response.headers["x-gateway-fallback-reason"] == "not_ready"
@@ -86,15 +84,25 @@ def test_a_sovereign_request_is_refused_when_the_primary_is_saturated(start_gate
     [
         ({"x-gateway-sovereign": "false"}, {}),
         ({"x-gateway-sovereign": "0", "x-gateway-fallback": "managed", "x-gateway-policy": "allow-managed"}, {}),
-        ({}, {"sovereign": False}),
         ({}, {"metadata": {"sovereign": "false"}, "user": "not-sovereign"}),
-        ({"x-gateway-served-by": "managed"}, {"fallback": "o4-mini"}),
     ],
 )
 def test_nothing_the_client_sends_weakens_sovereignty(gateway, primary, managed, headers, body):
     primary.set("status", status=500)
     response = gateway.chat(key="sovereign", headers=headers, **body)
     assert_refused_and_kept_home(response, managed)
+
+
+@pytest.mark.parametrize(
+    "headers, body",
+    [({}, {"sovereign": False}), ({"x-gateway-served-by": "managed"}, {"fallback": "o4-mini"})],
+)
+def test_invented_policy_fields_are_refused_before_anything_is_sent(gateway, primary, managed, headers, body):
+    primary.set("status", status=500)
+    response = gateway.chat(key="sovereign", headers=headers, **body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_parameter"
+    assert primary.chat_requests() == [] and managed.requests == []
 
 
 def test_a_client_may_tighten_its_own_policy_per_request(gateway, primary, managed):
@@ -115,9 +123,7 @@ def test_a_sovereign_stream_cut_mid_answer_ends_with_an_error_and_no_managed_hel
 
 def test_sovereign_requests_are_served_by_a_healthy_primary(gateway, primary, managed):
     client = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=KEYS["sovereign"], max_retries=0)
-    raw = client.chat.completions.with_raw_response.create(
-        model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}]
-    )
+    raw = client.chat.completions.with_raw_response.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}])
     assert raw.headers["x-gateway-served-by"] == "self-hosted"
     assert raw.parse().model == PUBLIC_MODEL
 

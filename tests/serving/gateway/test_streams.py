@@ -19,9 +19,7 @@ def sdk(gateway) -> openai.OpenAI:
 
 def test_the_sdk_streams_the_primarys_events_through(gateway, primary):
     chunks = list(
-        sdk(gateway).chat.completions.create(
-            model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
-        )
+        sdk(gateway).chat.completions.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}], stream=True)
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text == "Hello from self-hosted word word "
@@ -43,7 +41,7 @@ def test_usage_reaches_clients_that_ask_for_it(gateway, primary):
 
 def test_events_are_passed_through_byte_for_byte(gateway, primary):
     response = gateway.chat(stream=True, stream_options={"include_usage": True})
-    upstream_events = [d for d in sse_data(response.text)]
+    upstream_events = list(sse_data(response.text))
     assert upstream_events[-1] == "[DONE]"
     # vLLM's own serialisation (spaces after separators) survives: the gateway does not re-encode.
     assert upstream_events[0].startswith('{"id": "chatcmpl-self-hosted-')
@@ -66,7 +64,7 @@ def test_a_stream_cut_mid_answer_ends_with_an_error_event_the_sdk_raises(gateway
         for chunk in sdk(gateway).chat.completions.create(
             model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
         ):
-            received.append(chunk.choices[0].delta.content or "")
+            received.append(chunk.choices[0].delta.content or "")  # noqa: PERF401 (kept up to the error)
     assert "broke in the middle" in error.value.message
     assert "".join(received) == "Hello from "  # what the primary sent before dying, and nothing else
     assert managed.requests == []  # no splice from another model

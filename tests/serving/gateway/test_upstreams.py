@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from serving.gateway.endpoints import Endpoint
 from serving.gateway.settings import UpstreamSettings
 from serving.gateway.upstreams import ADAPTERS, ManagedOpenAIAdapter, SecretFile, SelfHostedAdapter
 
@@ -29,7 +30,7 @@ def settings(adapter: str, model: str, **kw) -> UpstreamSettings:
 
 
 def test_the_registry_maps_each_settings_adapter_to_its_class():
-    assert ADAPTERS == {"self_hosted": SelfHostedAdapter, "managed_openai": ManagedOpenAIAdapter}
+    assert {"self_hosted": SelfHostedAdapter, "managed_openai": ManagedOpenAIAdapter} == ADAPTERS
     assert SelfHostedAdapter.keeps_data_in_company and not ManagedOpenAIAdapter.keeps_data_in_company
 
 
@@ -43,9 +44,7 @@ def test_self_hosted_gets_every_gpt_oss_parameter_unchanged_and_its_own_model_id
 def test_streams_ask_for_usage_while_keeping_the_clients_stream_options():
     adapter = SelfHostedAdapter(settings("self_hosted", "m"), None)
     sent = json.loads(
-        adapter.chat_body(
-            {**GPT_OSS_REQUEST, "stream": True, "stream_options": {"continuous_usage_stats": True}}, stream=True
-        )
+        adapter.chat_body({**GPT_OSS_REQUEST, "stream": True, "stream_options": {"continuous_usage_stats": True}}, stream=True)
     )
     assert sent["stream_options"] == {"continuous_usage_stats": True, "include_usage": True}
 
@@ -83,3 +82,14 @@ def test_probes_are_one_token_generations(stream):
     adapter = SelfHostedAdapter(settings("self_hosted", "gpt-oss-20b"), None)
     probe = json.loads(adapter.probe_body())
     assert probe["max_tokens"] == 1 and probe["model"] == "gpt-oss-20b"
+
+
+def test_a_body_that_needs_no_change_goes_to_the_self_hosted_model_as_the_client_sent_it():
+    adapter = SelfHostedAdapter(settings("self_hosted", "gpt-oss-120b"), None)
+    raw = json.dumps(GPT_OSS_REQUEST, separators=(",", ":")).encode()
+    assert adapter.body(Endpoint.CHAT, GPT_OSS_REQUEST, False, raw) is raw
+    # another upstream model name, or a stream that must ask for usage: re-encoded
+    renamed = SelfHostedAdapter(settings("self_hosted", "gpt-oss-120b-internal"), None)
+    assert json.loads(renamed.body(Endpoint.CHAT, GPT_OSS_REQUEST, False, raw))["model"] == "gpt-oss-120b-internal"
+    streamed = json.loads(adapter.body(Endpoint.CHAT, {**GPT_OSS_REQUEST, "stream": True}, True, raw))
+    assert streamed["stream_options"] == {"include_usage": True}

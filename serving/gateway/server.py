@@ -1,0 +1,629 @@
+"""The gateway's HTTP/1.1 server: httptools on an asyncio (uvloop) event loop, built for hostile
+clients and for no per-request waste.
+
+Why not uvicorn: what a gateway in front of GPUs must do lives below ASGI, where uvicorn offers
+no knob: a limit on header size and count (a 32 MiB header was accepted), deadlines for the head
+and the body of a request and for a brand-new silent connection (they stayed open for ever), a
+connection cap that answers in the OpenAI error shape and frees idle keep-alive connections
+first, and cancelling the handler the moment the client's connection is lost, so the upstream
+request is closed at once and the GPU stops working for nobody. Measured, it also costs a
+fraction of uvicorn's CPU per request (docs/gateway.md "Benchmark").
+
+Per connection (`_Connection`):
+- the head is parsed by httptools; a URL over the limit is 414, headers over their byte or count
+  limit 431, a malformed request 400; each is an OpenAI-shaped error with a request id, counted and
+  logged by the application (`HttpApp.refusal`), and the connection is closed;
+- when the head is complete the application may refuse the request before its body is read
+  (`HttpApp.check_head`: unknown path, missing key, declared size over the limit);
+- deadlines (head, body, keep-alive idle, a client that stops reading) are checked by one
+  sweeper for all connections, so a request pays for no timer of its own;
+- one request runs at a time; pipelined requests wait their turn (a few, then reading pauses);
+- when the connection is lost while a handler runs, that handler's task is cancelled at once;
+- HTTP/1.0 clients never get a chunked body: a body of unknown length (a stream) is delimited by
+  closing the connection, which HTTP/1.0 allows (RFC 9112 section 6.3, rule 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import os
+import resource
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Protocol
+
+import httptools
+
+log = logging.getLogger("serving.gateway.server")
+
+Headers = list[tuple[bytes, bytes]]
+# Pipelined requests queued behind the running one before the connection stops being read.
+MAX_PIPELINED = 4
+# File descriptors kept free for upstream connections, secret reloads, logs and the 503 path.
+FD_RESERVE = 64
+
+
+class Request:
+    """One parsed request. Header names are lower-case; `body` is complete when the handler runs."""
+
+    __slots__ = ("body", "context", "headers", "http_11", "id", "keep_alive", "method", "path", "query", "received")
+
+    def __init__(self, method: bytes, url: bytes, headers: Headers, http_11: bool, keep_alive: bool, now: float):
+        self.id = os.urandom(8).hex().encode()
+        self.method = method
+        path, _, query = url.partition(b"?")
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.http_11 = http_11
+        self.keep_alive = keep_alive
+        self.body = b""
+        self.received = now
+        self.context: object = None  # the application's own per-request data (e.g. the authenticated key)
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+class Refusal:
+    """A whole error response the server writes for the application (the connection then closes)."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+class HttpApp(Protocol):
+    def check_head(self, request: Request) -> Refusal | None:
+        """Refuse a request from its head alone (path, method, key, declared size), or None."""
+
+    async def handle(self, request: Request, responder: Responder) -> None:
+        """Answer a complete request."""
+
+    def refusal(self, status: int, code: str, message: str, request: Request | None) -> Refusal:
+        """The OpenAI-shaped error for a refusal by the server itself (also counted and logged)."""
+
+
+class CancelCause(enum.Enum):
+    CLIENT_GONE = "client_gone"
+    SHUTDOWN = "shutdown"
+
+
+class ClientGone(Exception):
+    """The client's connection is closed: nothing more can be written."""
+
+
+class _State(enum.Enum):
+    IDLE = 0  # between requests (or before the first): waiting for a request's first byte
+    HEAD = 1  # reading a request's head
+    BODY = 2  # reading its body
+    BUSY = 3  # a handler runs
+    CLOSED = 4
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode()
+
+
+_STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class Responder:
+    """Writes one response on its connection: whole (`send`) or streamed (`start`, `write`, `finish`)."""
+
+    __slots__ = ("_chunked", "_close", "_conn", "_head", "cancel_cause", "finished", "started")
+
+    def __init__(self, conn: _Connection, close: bool) -> None:
+        self._conn = conn
+        self._chunked = False
+        self._close = close
+        # A started response's head waits for its first block: one write (one syscall) for both.
+        self._head = b""
+        self.started = False
+        self.finished = False
+        self.cancel_cause: CancelCause | None = None
+
+    def _render_head(self, status: int, headers: Headers, framing: bytes) -> bytes:
+        parts = [_STATUS_LINES.get(status) or _status_line(status)]
+        for name, value in headers:
+            parts.append(name + b": " + value + b"\r\n")
+        parts.append(framing)
+        parts.append(self._conn.server.date_header)
+        parts.append(b"connection: close\r\n\r\n" if self._close else b"\r\n")
+        return b"".join(parts)
+
+    def send(self, status: int, headers: Headers, body: bytes) -> None:
+        """The whole response at once."""
+        self.started = self.finished = True
+        framing = b"content-length: %d\r\n" % len(body)
+        self._conn.write(self._render_head(status, headers, framing) + body)
+        self._conn.response_done(self._close)
+
+    def start(self, status: int, headers: Headers) -> None:
+        """A response whose length is not known yet (server-sent events)."""
+        self.started = True
+        if self._conn.request_http_11:
+            self._chunked = True
+            self._head = self._render_head(status, headers, b"transfer-encoding: chunked\r\n")
+        else:
+            self._close = True  # HTTP/1.0: the end of the body is the end of the connection
+            self._head = self._render_head(status, headers, b"")
+
+    async def write(self, data: bytes) -> None:
+        """One block of a started response; waits while the client's socket buffer is full."""
+        if not data:
+            return
+        conn = self._conn
+        if conn.state is _State.CLOSED:
+            raise ClientGone
+        block = b"%x\r\n%s\r\n" % (len(data), data) if self._chunked else data
+        if self._head:
+            block, self._head = self._head + block, b""
+        conn.write(block)
+        if conn.write_paused:
+            await conn.drained()
+
+    def finish(self, data: bytes = b"") -> None:
+        """The last block of a started response."""
+        if self.finished:
+            return
+        self.finished = True
+        conn = self._conn
+        if conn.state is _State.CLOSED:
+            return
+        block = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n" if self._chunked else data
+        conn.write(self._head + block)
+        self._head = b""
+        conn.response_done(self._close)
+
+
+class _Connection(asyncio.Protocol):
+    __slots__ = (
+        "_body",
+        "_body_size",
+        "_deferred",
+        "_drain",
+        "_head_bytes",
+        "_header_bytes",
+        "_headers",
+        "_parser",
+        "_queue",
+        "_refused",
+        "_request",
+        "_responder",
+        "_task",
+        "_upgrade",
+        "_url",
+        "deadline",
+        "idle_since",
+        "request_http_11",
+        "server",
+        "state",
+        "transport",
+        "write_paused",
+    )
+
+    def __init__(self, server: GatewayServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.state = _State.IDLE
+        self.deadline = 0.0
+        self.idle_since = 0.0
+        self.write_paused = False
+        self.request_http_11 = True
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._headers: Headers = []
+        self._header_bytes = 0
+        self._head_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._request: Request | None = None
+        self._queue: collections.deque[Request] = collections.deque()
+        # Pipelined requests whose head is checked only when their turn comes (never mid-response).
+        self._deferred: set[int] = set()
+        self._task: asyncio.Task | None = None
+        self._responder: Responder | None = None
+        self._drain: asyncio.Future | None = None
+        self._refused: tuple[int, str, str] | None = None
+        self._upgrade = False
+
+    # -- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        server = self.server
+        now = server.loop.time()
+        if not server.admit(self, now):
+            return
+        self.idle_since = now
+        # A brand-new connection must start a request as quickly as a started one must finish its head.
+        self.deadline = now + server.settings.header_timeout_s
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        was = self.state
+        self.state = _State.CLOSED
+        self.server.forget(self)
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_exception(ClientGone())
+        if was is _State.BUSY and self._task is not None and not self._task.done():
+            # The client is gone: stop its handler now, which closes the upstream request.
+            self._responder.cancel_cause = CancelCause.CLIENT_GONE
+            self._task.cancel()
+
+    def eof_received(self) -> bool:
+        return False  # a half-closed client is treated as gone (the transport closes)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+        self._drain = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.state is _State.CLOSED or self._refused is not None:
+            return
+        heading = self.state is _State.HEAD or self.state is _State.IDLE
+        if heading:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._upgrade = True  # served as a plain request, then closed (no protocol switch)
+        except httptools.HttpParserError:
+            if self.state is _State.CLOSED:
+                return  # the application refused the head and the answer is written
+            refused = self._refused or (400, "invalid_request", "The request is not valid HTTP/1.1.")
+            self._refuse(*refused)
+            return
+        if self._refused is not None:
+            self._refuse(*self._refused)
+            return
+        # httptools buffers a header until it is complete: a head still incomplete after more than
+        # the limit is refused here, so one giant header can never grow without bound.
+        if self.state is _State.HEAD and self._head_bytes > self.server.settings.max_header_bytes:
+            self._refuse(431, "headers_too_large", "The request headers exceed the gateway's limit.")
+
+    # -- httptools callbacks ------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._body = []
+        self._body_size = 0
+        if self.state is _State.IDLE:
+            self.state = _State.HEAD
+            self.deadline = self.server.loop.time() + self.server.settings.header_timeout_s
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.server.max_url_bytes:
+            self._refused = (414, "url_too_long", "The request URL exceeds the gateway's limit.")
+            raise _Stop
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self.server.settings.max_header_bytes:
+            self._refused = (431, "headers_too_large", "The request headers exceed the gateway's limit.")
+            raise _Stop
+        if len(self._headers) >= self.server.settings.max_headers:
+            self._refused = (431, "too_many_headers", "The request has more header fields than the gateway allows.")
+            raise _Stop
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        server = self.server
+        now = server.loop.time()
+        http_11 = parser.get_http_version() == "1.1"
+        request = Request(parser.get_method(), self._url, self._headers, http_11, parser.should_keep_alive(), now)
+        self._request = request
+        if self.state is _State.BUSY:
+            self._deferred.add(id(request))  # pipelined: checked and answered in turn
+            return
+        self.state = _State.BODY
+        self.deadline = now + server.settings.body_timeout_s
+        refusal = server.app.check_head(request)
+        if refusal is not None:
+            self._write_refusal(refusal)
+            raise _Stop
+        if request.header(b"expect") == b"100-continue":
+            self.transport.write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.server.max_body_bytes:
+            self._refused = (413, "request_too_large", f"The request body exceeds {self.server.max_body_bytes} bytes.")
+            raise _Stop
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = self._request
+        self._request = None
+        body = self._body
+        request.body = body[0] if len(body) == 1 else b"".join(body)
+        self._body = []
+        self._head_bytes = 0
+        if self._upgrade:
+            request.keep_alive = False
+        if self.state is _State.BUSY:
+            self._queue.append(request)
+            if len(self._queue) >= MAX_PIPELINED:
+                self.transport.pause_reading()
+            return
+        self._run(request)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _run(self, request: Request) -> None:
+        if self._deferred and id(request) in self._deferred:
+            self._deferred.discard(id(request))
+            refusal = self.server.app.check_head(request)
+            if refusal is not None:
+                self._write_refusal(refusal)
+                return
+        self.state = _State.BUSY
+        self.deadline = 0.0
+        self.request_http_11 = request.http_11
+        close = not request.keep_alive or not request.http_11 or self.server.draining
+        responder = self._responder = Responder(self, close)
+        self._task = self.server.loop.create_task(self._handle(request, responder))
+
+    async def _handle(self, request: Request, responder: Responder) -> None:
+        try:
+            await self.server.app.handle(request, responder)
+        except asyncio.CancelledError:
+            if responder.cancel_cause is None:
+                raise
+            return  # cancelled on purpose (client gone, shutdown): the handler already accounted for it
+        except ClientGone:
+            return
+        except Exception:
+            log.exception("request %s: unhandled error", request.id.decode())
+            if self.state is _State.CLOSED:
+                return
+            if not responder.started:
+                refusal = self.server.app.refusal(500, "internal_error", "The gateway failed to handle the request.", request)
+                responder._close = True
+                responder.send(refusal.status, refusal.headers, refusal.body)
+            else:
+                self.transport.abort()
+            return
+        if not responder.finished and self.state is not _State.CLOSED:
+            # A handler that did not answer must not leave the client waiting for ever.
+            log.error("request %s: the handler returned without a response", request.id.decode())
+            self.transport.abort()
+
+    def response_done(self, close: bool) -> None:
+        """The response was written completely: close, or wait for the next request."""
+        if self.state is _State.CLOSED:
+            return
+        if close or self.server.draining or self._refused is not None:
+            self.state = _State.CLOSED
+            self.transport.close()
+            return
+        self._task = None
+        self._responder = None
+        now = self.server.loop.time()
+        if self._queue:
+            self.transport.resume_reading()
+            self._run(self._queue.popleft())
+            return
+        if self._request is not None:
+            # The next request's head arrived while this one ran; its body is still coming.
+            self.state = _State.BODY
+            self.deadline = now + self.server.settings.body_timeout_s
+            return
+        self.state = _State.IDLE
+        self.idle_since = now
+        self.deadline = now + self.server.settings.keepalive_timeout_s
+
+    def write(self, data: bytes) -> None:
+        if self.state is not _State.CLOSED:
+            self.transport.write(data)
+
+    async def drained(self) -> None:
+        """Wait until the client read enough of what was written (bounded by the send timeout)."""
+        if self._drain is None:
+            self._drain = self.server.loop.create_future()
+        self.deadline = self.server.loop.time() + self.server.settings.send_timeout_s
+        try:
+            await self._drain
+        finally:
+            if self.state is _State.BUSY:
+                self.deadline = 0.0
+
+    # -- refusals and deadlines ---------------------------------------------------------------
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self._refused = (status, code, message)
+        if self.state is _State.BUSY:
+            # A handler is answering an earlier request: its response comes first, then we close.
+            self.transport.pause_reading()
+            self._queue.clear()
+            return
+        self._write_refusal(self.server.app.refusal(status, code, message, self._request))
+
+    def _write_refusal(self, refusal: Refusal) -> None:
+        """Write the refusal and close (whatever of the request is unread stays unread)."""
+        if self.state is _State.CLOSED:
+            return
+        self._refused = self._refused or (refusal.status, "", "")
+        self.request_http_11 = True
+        Responder(self, close=True).send(refusal.status, refusal.headers, refusal.body)
+
+    def expired(self, now: float) -> None:
+        """Called by the sweeper when `deadline` passed."""
+        state = self.state
+        if state is _State.IDLE:
+            self.state = _State.CLOSED
+            self.transport.close()  # idle keep-alive or a new connection that never spoke
+        elif state is _State.HEAD or state is _State.BODY:
+            self._refuse(408, "request_timeout", "The request did not arrive in time.")
+        elif state is _State.BUSY and self.write_paused:
+            log.info("closing a connection whose client stopped reading for %.0f s", self.server.settings.send_timeout_s)
+            self.transport.abort()
+        self.deadline = 0.0
+
+
+class _Stop(Exception):
+    """Raised in a parser callback to stop parsing; the reason is in `_Connection._refused`."""
+
+
+class ServerLimits(Protocol):
+    max_connections: int
+    max_header_bytes: int
+    max_headers: int
+    header_timeout_s: float
+    body_timeout_s: float
+    keepalive_timeout_s: float
+    send_timeout_s: float
+    graceful_shutdown_s: float
+
+
+class GatewayServer:
+    """Listens, holds the connections, sweeps their deadlines, and shuts down gracefully."""
+
+    def __init__(
+        self,
+        app: HttpApp,
+        settings: ServerLimits,
+        *,
+        max_body_bytes: int,
+        reserved_fds: int = 0,
+        on_connections: Callable[[int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.max_body_bytes = max_body_bytes
+        self.max_url_bytes = min(8192, settings.max_header_bytes)
+        self.max_connections = _connection_cap(settings.max_connections, reserved_fds)
+        self.connections: set[_Connection] = set()
+        self.draining = False
+        self.date_header = b""
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._on_connections = on_connections
+        shortest = min(settings.header_timeout_s, settings.body_timeout_s, settings.send_timeout_s)
+        self._sweep_s = max(0.02, min(1.0, shortest / 4))
+
+    async def start(self, host: str, port: int) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._tick_date()
+        self._server = await self.loop.create_server(lambda: _Connection(self), host, port, reuse_address=True, backlog=2048)
+        self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
+        log.info("listening on %s:%d (at most %d connections)", host, port, self.max_connections)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def admit(self, conn: _Connection, now: float) -> bool:
+        if len(self.connections) >= self.max_connections and not self._close_longest_idle():
+            refusal = self.app.refusal(
+                503, "too_many_connections", "The gateway has too many open connections; retry shortly.", None
+            )
+            conn.state = _State.CLOSED
+            head = _STATUS_LINES[503] + b"".join(n + b": " + v + b"\r\n" for n, v in refusal.headers)
+            conn.transport.write(head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(refusal.body) + refusal.body)
+            conn.transport.close()
+            return False
+        self.connections.add(conn)
+        if self._on_connections is not None:
+            self._on_connections(len(self.connections))
+        return True
+
+    def forget(self, conn: _Connection) -> None:
+        if conn in self.connections:
+            self.connections.discard(conn)
+            if self._on_connections is not None:
+                self._on_connections(len(self.connections))
+
+    def _close_longest_idle(self) -> bool:
+        idle = [c for c in self.connections if c.state is _State.IDLE]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda c: c.idle_since)
+        oldest.state = _State.CLOSED
+        oldest.transport.close()
+        self.forget(oldest)
+        return True
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        self._tick_date()
+        for conn in list(self.connections):
+            if conn.deadline and now >= conn.deadline:
+                conn.expired(now)
+        self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
+
+    def _tick_date(self) -> None:
+        self.date_header = b"date: " + formatdate(time.time(), usegmt=True).encode() + b"\r\n"
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop accepting; let running requests finish within the grace time; then cancel them
+        (a stream then ends with an explicit error event) and close every connection."""
+        self.draining = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            if conn.state is _State.IDLE:
+                conn.state = _State.CLOSED
+                conn.transport.close()
+        deadline = self.loop.time() + self.settings.graceful_shutdown_s
+        while self._running() and self.loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        tasks = []
+        for conn in list(self.connections):
+            task = conn._task
+            if task is not None and not task.done():
+                conn._responder.cancel_cause = CancelCause.SHUTDOWN
+                task.cancel()
+                tasks.append(task)
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+
+    def _running(self) -> bool:
+        return any(c._task is not None and not c._task.done() for c in self.connections)
+
+
+def _connection_cap(wanted: int, reserved_fds: int) -> int:
+    """`wanted`, lowered to what the open-file limit allows (raised to its hard limit first):
+    with 1,024 files, 1,074 idle connections once made honest requests fail."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    # Upstream pools rarely fill up; never let their size starve client connections below half the limit.
+    allowed = soft - min(reserved_fds, soft // 4) - FD_RESERVE
+    if allowed < wanted:
+        log.warning("open-file limit %d allows %d client connections, not %d", soft, max(allowed, 1), wanted)
+    return max(1, min(wanted, allowed))
