@@ -21,6 +21,7 @@ TEST_STAMP := $(VENV)/.synced-test
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
 AMTOOL := tools/alertmanager/bin/amtool
+REDIS := tools/redis/bin/redis-server
 
 .PHONY: help plan test check bench plan-time values reference venv deploy-venv tools clean
 
@@ -65,10 +66,14 @@ $(PROMTOOL): tools/promtool/fetch.sh
 $(AMTOOL): tools/alertmanager/fetch.sh
 	tools/alertmanager/fetch.sh
 
+# redis-server, the same way (the gateway's shared-store tests).
+$(REDIS): tools/redis/fetch.sh
+	tools/redis/fetch.sh
+
 venv: $(TEST_STAMP)
 # Only what `pulumi up`, the plan and the environment commands need (CI deploy jobs).
 deploy-venv: $(DEPLOY_STAMP)
-tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL)
+tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL) $(REDIS)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
 # The upstream charts the plan renders come from ../shared/reference when it is there, otherwise

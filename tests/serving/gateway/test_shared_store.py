@@ -1,13 +1,12 @@
 """Limits and spend shared across gateway pods through a real Redis (redis-server on 127.0.0.1),
 and what happens when it goes away: per-pod limits, a metric, and no failed request.
 
-redis-server comes from Debian's `redis-server` package; `make test` (REQUIRE_ALL_TOOLS=1) fails
+redis-server comes from Debian's `redis-tools` package (tools/redis/fetch.sh); `make test` (REQUIRE_ALL_TOOLS=1) fails
 here when it is missing instead of skipping.
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from support.tools import require_all_tools
+from support.tools import REPO_ROOT, require_tool
 from tests.serving.harness import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -72,13 +71,9 @@ class RedisServer:
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        message = "redis-server is not installed; install it with `apt-get install -y redis-server`"
-        if require_all_tools():
-            pytest.fail(message)
-        pytest.skip(message)
-    server = RedisServer(exe, tmp_path).start()
+    # The pinned server make test installs (tools/redis/fetch.sh), not whatever the machine has.
+    exe = require_tool(REPO_ROOT / "tools" / "redis" / "bin" / "redis-server", "tools/redis/fetch.sh")
+    server = RedisServer(str(exe), tmp_path).start()
     yield server
     server.stop()
 
