@@ -14,6 +14,7 @@ from typing import Any
 
 from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
 from infra.config.models import EnvironmentConfig
+from infra.gateway_settings import shared_store
 from infra.node_pool_shape import capacity_groups
 from infra.versions import KUBE_PROMETHEUS_STACK
 
@@ -98,4 +99,6 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "node_groups": node_groups(env),
         "system_node_group": f"{env.name}-system",
         "oncall": env.oncall,
+        # Whether the gateway pods share limits and spend through Redis (infra/gateway_settings.py).
+        "shared_store": shared_store(env) is not None,
     }

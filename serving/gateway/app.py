@@ -344,6 +344,10 @@ class Gateway:
                         "insufficient_quota",
                         "spend_cap_reached",
                     ),
+                    # Retrying cannot help before next month. The OpenAI SDKs retry every 429 unless
+                    # the server says `x-should-retry: false` (openai-python 1.x/2.x
+                    # _base_client.py `_should_retry`, "If the server explicitly says ... obey").
+                    [(b"x-should-retry", b"false")],
                 )
         stream = parsed.get("stream") is True
         options = parsed.get("stream_options")

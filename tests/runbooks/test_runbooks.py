@@ -83,3 +83,16 @@ def test_each_runbook_header_states_the_severity_of_its_alert(alerting, stack):
         match = re.search(r"^Severity: (.+?) ·", header, flags=re.M)
         assert match, f"{path.name}: no 'Severity: ... ·' line under the title"
         assert set(re.findall(r"critical|warning|info", match.group(1))) == severities[name], path.name
+
+
+def test_the_alerts_page_names_every_alert(alerting, stack):
+    """docs/alerts.md's area table lists each alert by its short name (GptOss[Gateway] dropped)."""
+    page = (alerting.RUNBOOKS_DIR.parent / "docs" / "alerts.md").read_text()
+    table = "\n".join(line for line in page.split("## Design")[0].splitlines() if line.startswith("| "))
+    named = set(re.findall(r"[A-Z][A-Za-z]+", table))
+    missing = sorted(
+        rule["alert"]
+        for rule in alerting.alert_rules(stack)
+        if re.sub(r"^GptOss(Gateway)?", "", rule["alert"]) not in named
+    )
+    assert not missing, f"docs/alerts.md does not list {missing}"

@@ -143,6 +143,12 @@ class Thresholds(Section):
         description="USD per hour spent on the managed API above which ManagedSpendHigh fires (default: what the warm "
         "self-hosted fleet costs per hour, so the fallback never silently becomes a second bill as large as the GPUs).",
     )
+    spendCapRatio: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of a key's or team's monthly spend cap, above which SpendCapNear fires (at 1 its requests get 429).",
+    )
     sovereignRefusals: int = Field(
         default=5,
         ge=1,

@@ -34,11 +34,14 @@ def test_a_key_over_its_monthly_cap_gets_429_spend_cap_reached(gateway, primary)
     assert gateway.metric("gateway_spend_cap_ratio", scope="key", holder="capped") > 1
 
 
-def test_the_sdk_sees_a_spend_cap_as_a_rate_limit_error(gateway):
-    client = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=KEYS["capped"], max_retries=0)
+def test_the_sdk_sees_a_spend_cap_as_a_rate_limit_error_and_does_not_retry_it(gateway):
+    # The SDK's default retries (2) would resend a request that cannot succeed before next month.
+    client = openai.OpenAI(base_url=gateway.base_url + "/v1", api_key=KEYS["capped"], max_retries=2)
     client.chat.completions.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "x"}])
-    with pytest.raises(openai.RateLimitError):
+    with pytest.raises(openai.RateLimitError) as refused:
         client.chat.completions.create(model=PUBLIC_MODEL, messages=[{"role": "user", "content": "x"}])
+    assert refused.value.response.headers["x-should-retry"] == "false"
+    assert gateway.metric("gateway_spend_refused_total", scope="key", client="capped") == 1
 
 
 def test_a_teams_cap_covers_all_its_keys(gateway):
