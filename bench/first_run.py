@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = [one_run(args.cold_cache, args.tests) for _ in range(args.runs)]
     keys = sorted(runs[0])
     summary = {
-        key: {"median": sorted(r[key] for r in runs)[len(runs) // 2], "min": min(r[key] for r in runs), "max": max(r[key] for r in runs)}
+        key: {
+            "median": sorted(r[key] for r in runs)[len(runs) // 2],
+            "min": min(r[key] for r in runs),
+            "max": max(r[key] for r in runs),
+        }
         for key in keys
     }
     result = {

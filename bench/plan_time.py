@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.machine import machine
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return round(ordered[len(ordered) // 2], 2)
 
     result = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "gpt-oss-platform plan --env <env> (one process per environment, sequential)",
         "machine": machine(),
         "runs": args.runs,

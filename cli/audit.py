@@ -17,7 +17,12 @@ from cli.errors import CHECK_FAILED, OK, CliError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("audit", help="audit the real AWS account (tags, budget)", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "audit",
+        help="audit the real AWS account (tags, budget)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
     tags = commands.add_parser("tags", help="missing or wrongly spelled cost tags and the budget of an environment")
     tags.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml)")

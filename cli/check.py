@@ -25,8 +25,12 @@ BIN = Path(sys.executable).parent
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("check", help="lint, format, types, chart and YAML gates", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "check",
+        help="lint, format, types, chart and YAML gates",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--fix", action="store_true", help="apply ruff's fixes and format the tree first")
     parser.add_argument("--only", choices=sorted(GATES), action="append", help="run only this gate (repeatable)")
     parser.set_defaults(run=run)

@@ -37,28 +37,67 @@ def parse_ratio(text: str) -> float:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("cost", help="self-hosted vs API cost, break-even, and the gateway's cost report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "cost",
+        help="self-hosted vs API cost, break-even, and the gateway's cost report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="cost_command", metavar="SUBCOMMAND", required=True)
 
     compare = commands.add_parser("compare", help="self-hosted vs API vs hybrid monthly cost of a traffic profile")
     compare.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml)")
-    compare.add_argument("--tokens-per-month", required=True, type=parse_tokens, help="prompt + visible completion tokens a month, e.g. 300M or 2.6B")
-    compare.add_argument("--input-output-ratio", type=parse_ratio, default=3.0, help="prompt tokens per completion token (default 3, i.e. 3:1)")
-    compare.add_argument("--reasoning-share", type=float, default=0.0, help="share of billed output that is reasoning, 0 <= S < 1 (default 0)")
-    compare.add_argument("--busy-hours-per-day", type=float, default=24.0, help="hours a day the traffic arrives in, evenly (default 24: always-on)")
-    compare.add_argument("--api", metavar="MODEL", help="managed model to compare with (default: the environment's fallback model)")
-    compare.add_argument("--scope", choices=("gpu", "environment"), default="gpu", help="gpu: GPU nodes only (default); environment: plus control plane, system nodes, NAT and the rest of the plan")
+    compare.add_argument(
+        "--tokens-per-month",
+        required=True,
+        type=parse_tokens,
+        help="prompt + visible completion tokens a month, e.g. 300M or 2.6B",
+    )
+    compare.add_argument(
+        "--input-output-ratio", type=parse_ratio, default=3.0, help="prompt tokens per completion token (default 3, i.e. 3:1)"
+    )
+    compare.add_argument(
+        "--reasoning-share", type=float, default=0.0, help="share of billed output that is reasoning, 0 <= S < 1 (default 0)"
+    )
+    compare.add_argument(
+        "--busy-hours-per-day",
+        type=float,
+        default=24.0,
+        help="hours a day the traffic arrives in, evenly (default 24: always-on)",
+    )
+    compare.add_argument(
+        "--api", metavar="MODEL", help="managed model to compare with (default: the environment's fallback model)"
+    )
+    compare.add_argument(
+        "--scope",
+        choices=("gpu", "environment"),
+        default="gpu",
+        help="gpu: GPU nodes only (default); environment: plus control plane, system nodes, NAT and the rest of the plan",
+    )
     compare.add_argument("--prices", type=Path, metavar="FILE", help="price overrides (YAML; docs/cost.md 'Overriding prices')")
-    compare.add_argument("--throughput", type=Path, metavar="FILE", help="measured throughput figures that override the catalog's (YAML)")
-    compare.add_argument("--cold-start-minutes", type=float, default=None, help="minutes from zero replicas to the first answer (default 10, an estimate)")
+    compare.add_argument(
+        "--throughput", type=Path, metavar="FILE", help="measured throughput figures that override the catalog's (YAML)"
+    )
+    compare.add_argument(
+        "--cold-start-minutes",
+        type=float,
+        default=None,
+        help="minutes from zero replicas to the first answer (default 10, an estimate)",
+    )
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    compare.add_argument("--chart", type=Path, metavar="FILE.png", help="also write a PNG chart of monthly cost against monthly tokens")
+    compare.add_argument(
+        "--chart", type=Path, metavar="FILE.png", help="also write a PNG chart of monthly cost against monthly tokens"
+    )
     compare.set_defaults(run=run_compare)
 
     report = commands.add_parser("report", help="cost by environment, team and upstream from the gateway's metrics")
     source = report.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prometheus", metavar="URL", help="Prometheus base URL (its /api/v1/query is used), e.g. http://127.0.0.1:9090")
-    source.add_argument("--snapshot", type=Path, metavar="FILE", help="a saved metrics snapshot (docs/cost.md 'Metrics snapshot')")
+    source.add_argument(
+        "--prometheus", metavar="URL", help="Prometheus base URL (its /api/v1/query is used), e.g. http://127.0.0.1:9090"
+    )
+    source.add_argument(
+        "--snapshot", type=Path, metavar="FILE", help="a saved metrics snapshot (docs/cost.md 'Metrics snapshot')"
+    )
     report.add_argument("--env", help="only this environment (default: every environment in the data)")
     report.add_argument("--window", default="30d", help="PromQL range of the report with --prometheus (default 30d)")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -76,7 +115,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from infra.config import environment_from_stack_file
     from infra.cost import capacity
     from infra.cost.chart import MissingDependency, render_chart
-    from infra.cost.compare import comparison_json, compare
+    from infra.cost.compare import compare, comparison_json
     from infra.cost.errors import CostInputError
     from infra.cost.prices import load_overrides, priced_catalog
     from infra.cost.profile import TrafficProfile
@@ -99,7 +138,14 @@ def run_compare(args: argparse.Namespace) -> int:
             around = surroundings(args.env, priced.catalog, date.today())
         cold = capacity.COLD_START_MINUTES if args.cold_start_minutes is None else args.cold_start_minutes
         comparison = compare(
-            env, profile, priced, api_model=args.api, scope=args.scope, measured=measured, surroundings=around, cold_start_minutes=cold
+            env,
+            profile,
+            priced,
+            api_model=args.api,
+            scope=args.scope,
+            measured=measured,
+            surroundings=around,
+            cold_start_minutes=cold,
         )
     except CostInputError as error:
         raise CliError(str(error)) from None
@@ -123,10 +169,7 @@ def run_report(args: argparse.Namespace) -> int:
     from infra.cost.report import build_report, render_report
 
     try:
-        if args.snapshot is not None:
-            snapshot = load_snapshot(args.snapshot)
-        else:
-            snapshot = from_prometheus(args.prometheus, args.window)
+        snapshot = load_snapshot(args.snapshot) if args.snapshot is not None else from_prometheus(args.prometheus, args.window)
         report = build_report(snapshot, environment=args.env)
     except CostInputError as error:
         raise CliError(str(error)) from None

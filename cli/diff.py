@@ -20,7 +20,9 @@ from cli.errors import OK, CliError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "diff", help="what differs between two environments", description=__doc__,
+        "diff",
+        help="what differs between two environments",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from infra.paths import REPO_ROOT

@@ -54,7 +54,9 @@ def _config_error_example() -> str:
     from infra.config import ConfigError, read_stack_file, validate_environment
 
     raw = copy.deepcopy(read_stack_file("dev")["gpt-oss-platform:environment"])
-    raw["model"].update(name="gpt-oss-120b", revision=read_stack_file("prod")["gpt-oss-platform:environment"]["model"]["revision"])
+    raw["model"].update(
+        name="gpt-oss-120b", revision=read_stack_file("prod")["gpt-oss-platform:environment"]["model"]["revision"]
+    )
     raw["node_pools"][0]["instance_typ"] = raw["node_pools"][0].pop("instance_type")
     raw["node_pools"][0]["instance_type"] = "g6.xlarge"
     del raw["tags"]["cost-center"]
@@ -137,7 +139,7 @@ def _refreshed(path: str, text: str) -> str:
         if not pattern.search(text):
             raise ValueError(f"{path} has no `{block.name}` block (<!-- {block.name}:begin --> ... <!-- {block.name}:end -->)")
         body = block.produce()
-        text = pattern.sub(lambda m: f"{m.group(1)}{body}\n{m.group(3)}", text)
+        text = pattern.sub(lambda m, body=body: f"{m.group(1)}{body}\n{m.group(3)}", text)
     return text
 
 

@@ -23,7 +23,9 @@ from cli.errors import CHECK_FAILED, OK, CliError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "drain", help="drain switch: route to managed, self-hosted only, or auto", description=__doc__,
+        "drain",
+        help="drain switch: route to managed, self-hosted only, or auto",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env", required=True, help="stack name: Pulumi.<env>.yaml")
@@ -62,12 +64,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.status:
             state = read_route(client)
-            _print(args.json, {"environment": env.name, **state.as_dict()}, f"{env.name}: route {state.route}"
-                   + (f" (set by {state.set_by} at {state.set_at}: {state.reason})" if state.set_by else " (no override)"))
+            _print(
+                args.json,
+                {"environment": env.name, **state.as_dict()},
+                f"{env.name}: route {state.route}"
+                + (f" (set by {state.set_by} at {state.set_at}: {state.reason})" if state.set_by else " (no override)"),
+            )
             return OK
-        previous, new = set_route(
-            client, args.route, args.reason, args.who, labels=k8s_labels(env, env.name, "route-override")
-        )
+        previous, new = set_route(client, args.route, args.reason, args.who, labels=k8s_labels(env, env.name, "route-override"))
     except KubeError as error:
         print(f"error: {error}")
         return CHECK_FAILED

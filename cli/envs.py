@@ -1,10 +1,10 @@
 """`gpt-oss-platform envs`: the environments of this repository (docs/environments.md).
 
-  envs list [--json]            every environment: tier, region, cluster, model, release
-  envs render [--env ENV]       rewrite Pulumi.<env>.yaml from environments/ (keeps Pulumi's keys)
-  envs check                    every stack file current and every environment valid (exit 1 if not)
-  envs affected --base REF      environments a change touches (CI: which stacks to plan and preview)
-  envs promoted --base REF      environments promoted between REF and HEAD (CI: which stacks to apply)
+envs list [--json]            every environment: tier, region, cluster, model, release
+envs render [--env ENV]       rewrite Pulumi.<env>.yaml from environments/ (keeps Pulumi's keys)
+envs check                    every stack file current and every environment valid (exit 1 if not)
+envs affected --base REF      environments a change touches (CI: which stacks to plan and preview)
+envs promoted --base REF      environments promoted between REF and HEAD (CI: which stacks to apply)
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from cli.errors import CHECK_FAILED, OK, CliError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "envs", help="list, render and check environments", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        "envs",
+        help="list, render and check environments",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from infra.paths import REPO_ROOT
 
@@ -58,7 +61,9 @@ def _list(args: argparse.Namespace) -> int:
         if "problem" in row:
             print(f"{row['name']:<12} PROBLEM: {row['problem']}")
         else:
-            print(f"{row['name']:<12} {row['tier']:<8} {row['region']:<14} {row['cluster'] or '-':<20} {row['model']:<14} {row['release']}")
+            print(
+                f"{row['name']:<12} {row['tier']:<8} {row['region']:<14} {row['cluster'] or '-':<20} {row['model']:<14} {row['release']}"
+            )
     return OK
 
 

@@ -19,7 +19,9 @@ from cli.errors import OK
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "gitops", help="GitOps manifests from real stack outputs", description=__doc__,
+        "gitops",
+        help="GitOps manifests from real stack outputs",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from infra.paths import REPO_ROOT
@@ -46,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     except GitError:
         commit = "(not a git checkout)"
     rendered = render_gitops(
-        env, args.stack or args.env, load_outputs(args.outputs), str(args.outputs), load_pins(args.env, args.root).release_id, commit
+        env,
+        args.stack or args.env,
+        load_outputs(args.outputs),
+        str(args.outputs),
+        load_pins(args.env, args.root).release_id,
+        commit,
     )
     written = write_rendered(rendered, args.out)
     print(f"wrote {len(written)} manifests to {args.out}")

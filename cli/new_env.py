@@ -16,7 +16,9 @@ from cli.errors import OK
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "new-env", help="scaffold a new environment from an existing one", description=__doc__,
+        "new-env",
+        help="scaffold a new environment from an existing one",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from infra.paths import REPO_ROOT

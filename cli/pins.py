@@ -1,14 +1,14 @@
 """`gpt-oss-platform pins`: an environment's release pins (docs/environments.md, "Release pins").
 
-  pins show --env ENV [--json]     the pins and their release id
-  pins set --env ENV [--gateway-digest sha256:...] [--gateway-repository R] [--gateway-tag T]
-           [--model NAME=REVISION ...]
-                                   change pins (CI records a new gateway image this way) and
-                                   re-render Pulumi.<env>.yaml
-  pins sync --env ENV              take the Ray image and chart version from this checkout (the
-                                   first stage tracks the checkout; later stages get them by promotion)
-  pins check --env ENV             exit 1 when the pins' Ray image or chart differ from this checkout
-                                   (then this checkout cannot apply the environment's release)
+pins show --env ENV [--json]     the pins and their release id
+pins set --env ENV [--gateway-digest sha256:...] [--gateway-repository R] [--gateway-tag T]
+         [--model NAME=REVISION ...]
+                                 change pins (CI records a new gateway image this way) and
+                                 re-render Pulumi.<env>.yaml
+pins sync --env ENV              take the Ray image and chart version from this checkout (the
+                                 first stage tracks the checkout; later stages get them by promotion)
+pins check --env ENV             exit 1 when the pins' Ray image or chart differ from this checkout
+                                 (then this checkout cannot apply the environment's release)
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         for line in mismatches:
             print(f"FAIL {args.env}: {line}", file=sys.stderr)
         if mismatches:
-            print(f"{args.env}'s release cannot be applied from this checkout; promote the release that carries it", file=sys.stderr)
+            print(
+                f"{args.env}'s release cannot be applied from this checkout; promote the release that carries it", file=sys.stderr
+            )
             return CHECK_FAILED
         print(f"ok {args.env}: release {load_pins(args.env, args.root).release_id} matches this checkout")
         return OK
@@ -82,8 +84,12 @@ def run(args: argparse.Namespace) -> int:
                 raise CliError(f"--model takes NAME=REVISION, got {item!r}")
             models[name] = revision
         pins, written = set_pins(
-            args.env, args.root, models=models, gateway_digest=args.gateway_digest,
-            gateway_repository=args.gateway_repository, gateway_tag=args.gateway_tag,
+            args.env,
+            args.root,
+            models=models,
+            gateway_digest=args.gateway_digest,
+            gateway_repository=args.gateway_repository,
+            gateway_tag=args.gateway_tag,
         )
     for path in written:
         print(f"wrote {path.name}")

@@ -17,7 +17,6 @@ from pathlib import Path
 from cli.errors import BAD_INPUT, CHECK_FAILED, OK
 
 
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="offline plan of an environment -> build/<env>/", description=__doc__)
     parser.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml), a comma-separated list, or `all`")
@@ -49,7 +48,10 @@ def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
     try:
         plan = build_plan(env, out, stacks)
     except ConfigError as error:
-        print(f"error: {error}\nNothing was registered. {out / env / 'plan.json'} records the refusal (status: invalid).", file=sys.stderr)
+        print(
+            f"error: {error}\nNothing was registered. {out / env / 'plan.json'} records the refusal (status: invalid).",
+            file=sys.stderr,
+        )
         return BAD_INPUT
     if as_json:
         print(json.dumps(plan.data, indent=2))

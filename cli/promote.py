@@ -22,17 +22,23 @@ from cli.errors import CHECK_FAILED, OK, CliError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "promote", help="gated promotion of a release to the next environment", description=__doc__,
+        "promote",
+        help="gated promotion of a release to the next environment",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from infra.paths import BUILD_DIR, REPO_ROOT
 
-    parser.add_argument("--from", dest="source", metavar="ENV", help="environment holding the release (required unless --rollback)")
+    parser.add_argument(
+        "--from", dest="source", metavar="ENV", help="environment holding the release (required unless --rollback)"
+    )
     parser.add_argument("--to", dest="target", required=True, metavar="ENV", help="environment to promote to")
     parser.add_argument("--rollback", action="store_true", help="promote the target's previous release instead")
     parser.add_argument("--force", action="store_true", help="allow skipping a stage (needs --reason; recorded)")
     parser.add_argument("--reason", help="why the stage order is overridden")
-    parser.add_argument("--records", type=Path, default=BUILD_DIR / "records", help="smoke records folder (default: build/records)")
+    parser.add_argument(
+        "--records", type=Path, default=BUILD_DIR / "records", help="smoke records folder (default: build/records)"
+    )
     parser.add_argument("--repo", type=Path, default=REPO_ROOT, help="git repository to promote in (default: this one)")
     parser.add_argument("--json", action="store_true", help="machine-readable outcome")
     parser.set_defaults(run=run)
@@ -52,18 +58,33 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"--rollback: {args.target} has no promotion recorded; give --from")
         source = history[-1].source
     request = Promotion(
-        source=source, target=args.target, repo=args.repo, records=args.records, now=datetime.now(UTC),
-        force=args.force, reason=args.reason, rollback=args.rollback,
+        source=source,
+        target=args.target,
+        repo=args.repo,
+        records=args.records,
+        now=datetime.now(UTC),
+        force=args.force,
+        reason=args.reason,
+        rollback=args.rollback,
     )
     try:
         outcome = promote(request)
     except GitError as error:
         raise CliError(str(error)) from None
     if args.json:
-        print(json.dumps({
-            "ok": outcome.ok, "release": outcome.release, "branch": outcome.branch, "commit": outcome.commit,
-            "provenance": outcome.provenance, "gates": [g.model_dump() for g in outcome.gates],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": outcome.ok,
+                    "release": outcome.release,
+                    "branch": outcome.branch,
+                    "commit": outcome.commit,
+                    "provenance": outcome.provenance,
+                    "gates": [g.model_dump() for g in outcome.gates],
+                },
+                indent=2,
+            )
+        )
     else:
         for gate in outcome.gates:
             print(f"{'ok    ' if gate.passed else 'FAILED'} {gate.name}: {gate.detail}")

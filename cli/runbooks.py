@@ -16,8 +16,12 @@ from cli.errors import CHECK_FAILED, OK, CliError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("runbooks", help="render the runbooks of an environment -> runbooks/<env>/", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "runbooks",
+        help="render the runbooks of an environment -> runbooks/<env>/",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml), a comma-separated list, or `all`")
     parser.add_argument("--out", type=Path, help="folder to render into (default: runbooks/)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a rendered file is stale")

@@ -27,16 +27,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from infra.paths import BUILD_DIR
 
     parser = subparsers.add_parser(
-        "smoke", help="post-deploy smoke test of a gateway -> smoke record", description=__doc__,
+        "smoke",
+        help="post-deploy smoke test of a gateway -> smoke record",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", required=True, help="gateway base URL, e.g. http://localhost:8080/v1")
     parser.add_argument("--key-file", required=True, type=Path, help="file holding a client key of the gateway")
     parser.add_argument("--env", help="environment (Pulumi.<env>.yaml): model, drain check and the record's pins")
     parser.add_argument("--model", help="public model name (default: the environment's model)")
-    parser.add_argument("--records", type=Path, default=BUILD_DIR / "records", help="where smoke records go (default: build/records)")
-    parser.add_argument("--warm-timeout", type=float, help="seconds to wait for the self-hosted model (default: 900 when the "
-                        "environment scales to zero, else 120)")
+    parser.add_argument(
+        "--records", type=Path, default=BUILD_DIR / "records", help="where smoke records go (default: build/records)"
+    )
+    parser.add_argument(
+        "--warm-timeout",
+        type=float,
+        help="seconds to wait for the self-hosted model (default: 900 when the environment scales to zero, else 120)",
+    )
     parser.add_argument("--skip-drain", action="store_true", help="do not flip the drain switch")
     parser.add_argument("--kubeconfig", help="kubeconfig for the drain check (default: $KUBECONFIG or ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context for the drain check")

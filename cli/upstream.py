@@ -19,7 +19,9 @@ from cli.errors import CHECK_FAILED, OK, CliError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "upstream", help="pinned upstream charts and CRDs (status, fetch, lock)", description=__doc__,
+        "upstream",
+        help="pinned upstream charts and CRDs (status, fetch, lock)",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

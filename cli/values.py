@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     if image is None and env.gateway.image.repository and env.gateway.image.digest:
         image = f"{env.gateway.image.repository}@{env.gateway.image.digest}"
     if image is None:
-        raise CliError("--gateway-image is required: `pulumi stack output gateway_image`, or set gateway.image.repository and digest")
+        raise CliError(
+            "--gateway-image is required: `pulumi stack output gateway_image`, or set gateway.image.repository and digest"
+        )
     service_cidr = args.service_cidr or (env.cluster.effective_network.service_cidr if env.cluster.mode == "create" else None)
     if service_cidr is None:
         raise CliError("--service-cidr is required for an existing cluster: `pulumi stack output service_cidr`")

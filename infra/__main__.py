@@ -26,8 +26,8 @@ from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
-from infra.components.registry import GatewayImageRegistry
 from infra.components.node_pools import gpu_node_pool
+from infra.components.registry import GatewayImageRegistry
 from infra.components.secrets import ClientKeys, ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.storage import WeightsBucket
@@ -125,8 +125,10 @@ if env.serving.gcs_fault_tolerance.managed:
 # The gateway image: the configured repository, or this account's ECR repository of that name,
 # at the digest the release pins record (required; the config boundary refuses a missing one).
 account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=aws_provider)).account_id
-repository = pulumi.Output.from_input(env.gateway.image.repository) if env.gateway.image.repository else account.apply(
-    lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{env.registry.repository}"
+repository = (
+    pulumi.Output.from_input(env.gateway.image.repository)
+    if env.gateway.image.repository
+    else account.apply(lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{env.registry.repository}")
 )
 gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
 
@@ -156,4 +158,6 @@ pulumi.export("managed_api_key_secret", managed_key_secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
 pulumi.export("gateway_image_repository", registry.url if registry else None)
-pulumi.export("node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools])
+pulumi.export(
+    "node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools]
+)

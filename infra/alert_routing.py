@@ -59,7 +59,11 @@ EQUAL = ["environment", "namespace"]
 # namespace where nothing worse fires, and the drain switch's info alert must reach the channel
 # exactly then. The InfoInhibitor alert itself still goes to the null receiver.
 CHART_DEFAULT_INHIBITIONS: list[dict[str, Any]] = [
-    {"source_matchers": ["severity = critical"], "target_matchers": ["severity =~ warning|info"], "equal": ["namespace", "alertname"]},
+    {
+        "source_matchers": ["severity = critical"],
+        "target_matchers": ["severity =~ warning|info"],
+        "equal": ["namespace", "alertname"],
+    },
     {"source_matchers": ["severity = warning"], "target_matchers": ["severity = info"], "equal": ["namespace", "alertname"]},
 ]
 
@@ -126,7 +130,9 @@ def inhibit_rules() -> list[dict[str, Any]]:
     rules = []
     for rule in INHIBITIONS:
         symptoms = "|".join(rule["symptoms"])
-        rules.append({"source_matchers": list(rule["cause"]), "target_matchers": [f'alertname =~ "{symptoms}"'], "equal": list(EQUAL)})
+        rules.append(
+            {"source_matchers": list(rule["cause"]), "target_matchers": [f'alertname =~ "{symptoms}"'], "equal": list(EQUAL)}
+        )
     return rules + [dict(r) for r in CHART_DEFAULT_INHIBITIONS]
 
 

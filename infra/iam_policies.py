@@ -171,7 +171,10 @@ def karpenter_controller(cluster_name: str, region: str, node_role_arn: str, que
                 "Resource": launched,
                 "Action": "ec2:CreateTags",
                 "Condition": {
-                    "StringEquals": {**request_owned, "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"]},
+                    "StringEquals": {
+                        **request_owned,
+                        "ec2:CreateAction": ["RunInstances", "CreateFleet", "CreateLaunchTemplate"],
+                    },
                     "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
                 },
             },
@@ -239,7 +242,12 @@ def karpenter_controller(cluster_name: str, region: str, node_role_arn: str, que
                     "StringLike": {"aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*"},
                 },
             },
-            {"Sid": "AllowAPIServerEndpointDiscovery", "Effect": "Allow", "Resource": cluster_arn, "Action": "eks:DescribeCluster"},
+            {
+                "Sid": "AllowAPIServerEndpointDiscovery",
+                "Effect": "Allow",
+                "Resource": cluster_arn,
+                "Action": "eks:DescribeCluster",
+            },
             {
                 "Sid": "AllowInterruptionQueueActions",
                 "Effect": "Allow",
@@ -281,8 +289,18 @@ def karpenter_controller(cluster_name: str, region: str, node_role_arn: str, que
             # The Price List API answers only in us-east-1 (and two other regions): a region
             # condition here would break Karpenter's pricing everywhere else.
             {"Sid": "AllowPricingReadActions", "Effect": "Allow", "Resource": "*", "Action": "pricing:GetProducts"},
-            {"Sid": "AllowUnscopedInstanceProfileListAction", "Effect": "Allow", "Resource": "*", "Action": "iam:ListInstanceProfiles"},
-            {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Resource": profiles, "Action": "iam:GetInstanceProfile"},
+            {
+                "Sid": "AllowUnscopedInstanceProfileListAction",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": "iam:ListInstanceProfiles",
+            },
+            {
+                "Sid": "AllowInstanceProfileReadActions",
+                "Effect": "Allow",
+                "Resource": profiles,
+                "Action": "iam:GetInstanceProfile",
+            },
         ],
     }
 

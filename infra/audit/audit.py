@@ -50,7 +50,9 @@ def session_for(region: str, profile: str | None = None) -> Any:
     try:
         import boto3
     except ImportError:
-        raise AuditError("audit tags needs boto3, in the `ops` dependency group: run `uv sync --group ops` (or `make venv`)") from None
+        raise AuditError(
+            "audit tags needs boto3, in the `ops` dependency group: run `uv sync --group ops` (or `make venv`)"
+        ) from None
     try:
         return boto3.Session(region_name=region, profile_name=profile)
     except Exception as error:  # botocore ProfileNotFound
@@ -92,5 +94,3 @@ def _budgets_pages(client: Any, account: str) -> list[dict[str, Any]]:
         if not token:
             return found
     raise AuditError("DescribeBudgets: more than 1,000 pages")
-
-

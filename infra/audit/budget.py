@@ -41,7 +41,9 @@ def selects_environment(budget: dict[str, Any], environment: str) -> bool:
     return f"user:environment${environment}" in values or _expression_selects(budget.get("FilterExpression"), environment)
 
 
-def budget_gaps(budgets: list[dict[str, Any]], environment: str, monthly_usd: float) -> tuple[list[BudgetGap], dict[str, Any] | None]:
+def budget_gaps(
+    budgets: list[dict[str, Any]], environment: str, monthly_usd: float
+) -> tuple[list[BudgetGap], dict[str, Any] | None]:
     """Gaps of the environment's budget, and the budget found (None when there is none)."""
     name = BUDGET_NAME.format(environment=environment)
     by_name = next((b for b in budgets if b.get("BudgetName") == name), None)
@@ -52,7 +54,9 @@ def budget_gaps(budgets: list[dict[str, Any]], environment: str, monthly_usd: fl
     gaps = []
     label = budget["BudgetName"]
     if not selects_environment(budget, environment):
-        gaps.append(BudgetGap(label, f"does not filter on the environment tag (cost filter TagKeyValue user:environment${environment})"))
+        gaps.append(
+            BudgetGap(label, f"does not filter on the environment tag (cost filter TagKeyValue user:environment${environment})")
+        )
     limit = budget.get("BudgetLimit") or {}
     if budget.get("TimeUnit") != "MONTHLY":
         gaps.append(BudgetGap(label, f"time unit is {budget.get('TimeUnit')!r}, expected 'MONTHLY'"))
@@ -61,5 +65,7 @@ def budget_gaps(budgets: list[dict[str, Any]], environment: str, monthly_usd: fl
     except (TypeError, ValueError):
         amount = None
     if amount is None or abs(amount - monthly_usd) > 0.005 or limit.get("Unit") != "USD":
-        gaps.append(BudgetGap(label, f"limit is {limit.get('Amount')} {limit.get('Unit')}, the config says {monthly_usd:.2f} USD"))
+        gaps.append(
+            BudgetGap(label, f"limit is {limit.get('Amount')} {limit.get('Unit')}, the config says {monthly_usd:.2f} USD")
+        )
     return gaps, budget

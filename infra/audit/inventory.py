@@ -72,13 +72,17 @@ def call(client: Any, operation: str, **kwargs: Any) -> dict:
     try:
         return method(**kwargs)
     except NoCredentialsError:
-        raise AuditError("no AWS credentials: set AWS_PROFILE (or --profile) or the AWS_* variables of an account that may read the environment") from None
+        raise AuditError(
+            "no AWS credentials: set AWS_PROFILE (or --profile) or the AWS_* variables of an account that may read the environment"
+        ) from None
     except NoRegionError:
         raise AuditError("no AWS region: the environment's region is used; set AWS_DEFAULT_REGION if this persists") from None
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException"):
-            raise AuditError(f"{operation} was refused ({code}): the identity needs {ACTIONS.get(operation, operation)}") from None
+            raise AuditError(
+                f"{operation} was refused ({code}): the identity needs {ACTIONS.get(operation, operation)}"
+            ) from None
         raise
 
 
@@ -155,7 +159,9 @@ def _environment_vpc(ec2: Any, described: dict | None, environment: str, invento
     tagged = call(ec2, "DescribeVpcs", Filters=[{"Name": "tag:environment", "Values": [environment]}]).get("Vpcs") or []
     if len(tagged) == 1:
         return tagged[0]["VpcId"]
-    inventory.notes.append("the environment's VPC was not found: instances are matched by their cluster and environment tags only")
+    inventory.notes.append(
+        "the environment's VPC was not found: instances are matched by their cluster and environment tags only"
+    )
     return None
 
 
@@ -180,7 +186,9 @@ def collect(session: Any, environment: str, cluster: str, cluster_created: bool)
             inventory.add(Found("eks:cluster", described["arn"], dict(described.get("tags") or {}), "the environment's cluster"))
         for name in _pages(eks, "ListNodegroups", "nodegroups", clusterName=cluster):
             group = call(eks, "DescribeNodegroup", clusterName=cluster, nodegroupName=name)["nodegroup"]
-            inventory.add(Found("eks:nodegroup", group["nodegroupArn"], dict(group.get("tags") or {}), f"node group of cluster {cluster}"))
+            inventory.add(
+                Found("eks:nodegroup", group["nodegroupArn"], dict(group.get("tags") or {}), f"node group of cluster {cluster}")
+            )
             for asg in (group.get("resources") or {}).get("autoScalingGroups") or []:
                 nodegroup_asgs.add(asg["name"])
 
@@ -189,7 +197,14 @@ def collect(session: Any, environment: str, cluster: str, cluster_created: bool)
         tags = {t["Key"]: t.get("Value", "") for t in group.get("Tags") or []}
         name = group["AutoScalingGroupName"]
         if name in nodegroup_asgs or _of_cluster(tags, cluster) or _of_environment(tags, environment):
-            inventory.add(Found("autoscaling:group", group.get("AutoScalingGroupARN", name), tags, _launched_by(tags, f"Auto Scaling group of cluster {cluster}")))
+            inventory.add(
+                Found(
+                    "autoscaling:group",
+                    group.get("AutoScalingGroupARN", name),
+                    tags,
+                    _launched_by(tags, f"Auto Scaling group of cluster {cluster}"),
+                )
+            )
 
     ec2 = session.client("ec2")
     if cluster_created:
@@ -210,12 +225,21 @@ def collect(session: Any, environment: str, cluster: str, cluster_created: bool)
         for volume in _pages(ec2, "DescribeVolumes", "Volumes", Filters=[{"Name": "attachment.instance-id", "Values": chunk}]):
             owner = next((a["InstanceId"] for a in volume.get("Attachments") or []), "?")
             inventory.add(Found("ec2:volume", volume["VolumeId"], _tags(volume.get("Tags")), f"volume of instance {owner}"))
-        for eni in _pages(ec2, "DescribeNetworkInterfaces", "NetworkInterfaces", Filters=[{"Name": "attachment.instance-id", "Values": chunk}]):
+        for eni in _pages(
+            ec2, "DescribeNetworkInterfaces", "NetworkInterfaces", Filters=[{"Name": "attachment.instance-id", "Values": chunk}]
+        ):
             attachment = eni.get("Attachment") or {}
             if attachment.get("DeviceIndex", 0) != 0:
                 continue
             tags = _tags(eni.get("TagSet"))
-            inventory.add(Found("ec2:network-interface", eni["NetworkInterfaceId"], tags, f"primary interface of instance {attachment.get('InstanceId', '?')}"))
+            inventory.add(
+                Found(
+                    "ec2:network-interface",
+                    eni["NetworkInterfaceId"],
+                    tags,
+                    f"primary interface of instance {attachment.get('InstanceId', '?')}",
+                )
+            )
 
     tagging = session.client("resourcegroupstaggingapi")
     for mapping in _pages(tagging, "GetResources", "ResourceTagMappingList"):

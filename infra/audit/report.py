@@ -26,8 +26,12 @@ def render_audit(result: AuditResult) -> str:
         lines.append(f"  note: {note}")
     lines.append("")
     if result.clean:
-        lines.append(f"CLEAN: every resource carries the required tags and budget {result.budget['BudgetName']!r} filters on the environment")
+        lines.append(
+            f"CLEAN: every resource carries the required tags and budget {result.budget['BudgetName']!r} filters on the environment"
+        )
     else:
         resources = len({g.resource for g in result.tag_gaps})
-        lines.append(f"GAPS: {len(result.tag_gaps)} tag gap(s) on {resources} resource(s), {len(result.budget_gaps)} budget gap(s)")
+        lines.append(
+            f"GAPS: {len(result.tag_gaps)} tag gap(s) on {resources} resource(s), {len(result.budget_gaps)} budget gap(s)"
+        )
     return "\n".join(lines)

@@ -18,19 +18,19 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from contracts import NODE_GPU_LABEL, NODE_POOL_LABEL, SYSTEM_POOL
 from infra import iam_policies
 from infra.alert_routing import alertmanager_config, alertmanager_secret_names
 from infra.components.cluster import ClusterHandle
 from infra.components.options import child_options
 from infra.components.pod_identity import pod_identity_role
 from infra.config.models import EnvironmentConfig
-from contracts import NODE_GPU_LABEL, NODE_POOL_LABEL, SYSTEM_POOL
 from infra.node_pool_shape import GPU_TOLERATION
 from infra.versions import (
     CLUSTER_AUTOSCALER,
-    KUBE_PROMETHEUS_STACK,
     CLUSTER_AUTOSCALER_IMAGE_TAGS,
     KARPENTER,
+    KUBE_PROMETHEUS_STACK,
     KUBERAY_OPERATOR,
     NVIDIA_DEVICE_PLUGIN,
     ChartPin,
@@ -161,7 +161,9 @@ def prometheus_stack_values(env: EnvironmentConfig, cost_labels: dict[str, str])
             "podLabels": labels,
             # The admin password comes from a Secret Pulumi generates; never the chart's default.
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}},
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1", "searchNamespace": "ALL"}
+            },
         },
     }
 

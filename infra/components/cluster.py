@@ -288,9 +288,7 @@ class EksCluster(pulumi.ComponentResource):
             # domain only; the kubelet refuses kubernetes.io / k8s.io keys (infra/plan/checks/node_labels.py).
             labels={**cost_tags, NODE_POOL_LABEL: SYSTEM_POOL},
             # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
-            opts=pulumi.ResourceOptions(
-                parent=self, ignore_changes=["scalingConfig.desiredSize"], depends_on=network_addons
-            ),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"], depends_on=network_addons),
         )
         tag_node_group_asg(f"{name}-system", group, cost_tags, self)
         return group

@@ -108,9 +108,7 @@ class Network(pulumi.ComponentResource):
                 tags={"Name": f"{name}-private-{index}"},
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-{index}", subnet_id=private.id, route_table_id=routes.id, opts=child
-            )
+            aws.ec2.RouteTableAssociation(f"{name}-private-{index}", subnet_id=private.id, route_table_id=routes.id, opts=child)
             self.private_subnet_ids.append(private.id)
 
         self.register_outputs(

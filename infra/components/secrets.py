@@ -46,9 +46,7 @@ class ManagedApiKey(pulumi.ComponentResource):
             recovery_window_in_days=7,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
-        aws.secretsmanager.SecretVersion(
-            name, secret_id=secret.id, secret_string=pulumi.Output.secret(api_key), opts=child
-        )
+        aws.secretsmanager.SecretVersion(name, secret_id=secret.id, secret_string=pulumi.Output.secret(api_key), opts=child)
         self.kubernetes_secret = k8s.core.v1.Secret(
             name,
             metadata={"name": MANAGED_API_KEY_SECRET, "namespace": namespace, "labels": labels},

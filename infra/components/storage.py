@@ -28,9 +28,7 @@ class WeightsBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # Staged weights take an hour and tens of GB to re-upload: protected where state matters.
         self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=pulumi.ResourceOptions(parent=self, protect=protect))
-        aws.s3.BucketOwnershipControls(
-            name, bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
+        aws.s3.BucketOwnershipControls(name, bucket=self.bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
         aws.s3.BucketPublicAccessBlock(
             name,
             bucket=self.bucket.id,

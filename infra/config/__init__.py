@@ -13,12 +13,12 @@ from infra.config.load import (
 from infra.config.models import EnvironmentConfig, NodePoolConfig
 
 __all__ = [
-    "ConfigError",
     "ENVIRONMENT_KEY",
-    "EnvironmentConfig",
     "MANAGED_API_KEY",
-    "NodePoolConfig",
     "PROJECT",
+    "ConfigError",
+    "EnvironmentConfig",
+    "NodePoolConfig",
     "Problem",
     "environment_from_stack_file",
     "read_stack_file",

@@ -47,7 +47,9 @@ def cross_environment_problems(name: str, env: Any, others: dict[str, Any]) -> l
             continue
         if cluster is not None and cluster == _get(other, "cluster", "name"):
             found.append(
-                problem("cluster.name", f"is also {other_name}'s cluster: every environment needs its own; pick a new name", cluster)
+                problem(
+                    "cluster.name", f"is also {other_name}'s cluster: every environment needs its own; pick a new name", cluster
+                )
             )
         other_network = _network(other)
         if network is not None and other_network is not None and network.overlaps(other_network):

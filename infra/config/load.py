@@ -15,19 +15,18 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from infra.catalog import load_catalog
 from infra.config import rules
 from infra.config.cross_env import cross_environment_problems
 from infra.config.errors import ConfigError, Problem, problem
-from infra.catalog import load_catalog
+from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 from infra.config.overlays import has_overlay
 from infra.config.regions import AWS_REGION_KEY, aws_region_problems, region_problems
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, OWNED_KEYS, PROJECT, drift_problems, read_stack_document
 from infra.config.tiers import guardrail_problems
 from infra.paths import REPO_ROOT
-from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 
 ENVIRONMENT_KEY = "environment"
 MANAGED_API_KEY = "managedApiKey"
@@ -272,7 +271,9 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
         key = config.get_secret(MANAGED_API_KEY)
     elif isinstance(raw, dict) and (raw.get("fallback") or {}).get("allowed"):
         found.append(
-            problem(MANAGED_API_KEY, "required when fallback.allowed is true; set it with `pulumi config set --secret managedApiKey`")
+            problem(
+                MANAGED_API_KEY, "required when fallback.allowed is true; set it with `pulumi config set --secret managedApiKey`"
+            )
         )
     if env is not None and env.gateway.image.digest is None:
         if pulumi.runtime.is_dry_run():

@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
-
 from infra.catalog import load_catalog
 
 NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
@@ -57,7 +56,9 @@ class NetworkConfig(Strict):
     @model_validator(mode="after")
     def _disjoint(self) -> NetworkConfig:
         if ipaddress.ip_network(self.vpc_cidr).overlaps(ipaddress.ip_network(self.service_cidr)):
-            raise ValueError(f"service_cidr {self.service_cidr} overlaps vpc_cidr {self.vpc_cidr}: pick ranges that do not overlap")
+            raise ValueError(
+                f"service_cidr {self.service_cidr} overlaps vpc_cidr {self.vpc_cidr}: pick ranges that do not overlap"
+            )
         return self
 
     @field_validator("vpc_cidr")
@@ -146,7 +147,9 @@ class ClusterConfig(Strict):
 
     mode: Literal["create", "existing"] = Field(description="`create` builds VPC + EKS; `existing` attaches by name.")
     name: str = Field(pattern=NAME_RE, description="EKS cluster name (new or existing).")
-    kubernetes_version: str = Field("1.33", description=f"EKS version for a new cluster; one of {', '.join(KUBERNETES_VERSIONS)}.")
+    kubernetes_version: str = Field(
+        "1.33", description=f"EKS version for a new cluster; one of {', '.join(KUBERNETES_VERSIONS)}."
+    )
     api_access: ApiAccessConfig = Field(description="How the runner of `pulumi up` reaches the Kubernetes API.")
     admin_role_arns: list[str] = Field(
         default_factory=list,
@@ -174,7 +177,11 @@ class ClusterConfig(Strict):
         if eks.support(value, today) == "ended":
             ended = eks.versions[value].end_of_extended_support
             standard = [v for v in KUBERNETES_VERSIONS if eks.support(v, today) == "standard"]
-            fix = f"use {' or '.join(standard)} (in standard support)" if standard else "add a newer version to infra/catalog/eks_versions.yaml"
+            fix = (
+                f"use {' or '.join(standard)} (in standard support)"
+                if standard
+                else "add a newer version to infra/catalog/eks_versions.yaml"
+            )
             raise ValueError(
                 f"EKS ended extended support for Kubernetes {value} on {ended.isoformat()}: it creates no new "
                 f"cluster on it and upgrades existing control planes on its own; {fix}"
@@ -271,9 +278,7 @@ class NodePoolConfig(Strict):
         description="AL2023 NVIDIA (driver included; this stack installs the device plugin) or Bottlerocket NVIDIA "
         "(driver and device plugin included).",
     )
-    disk_size_gib: int = Field(
-        200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs."
-    )
+    disk_size_gib: int = Field(200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs.")
     ami_release: str | None = Field(
         None,
         description="Pin of the node image. Karpenter: alias version (`v20251110` for AL2023, `v1.63.0` for "
@@ -641,7 +646,9 @@ class OncallConfig(Strict):
         min_length=1, description="Escalation path after the primary, in order of `after_minutes`."
     )
     channel: str = Field(
-        min_length=2, max_length=100, description="Incident chat channel where on-call posts status, e.g. `#ml-platform-incidents`."
+        min_length=2,
+        max_length=100,
+        description="Incident chat channel where on-call posts status, e.g. `#ml-platform-incidents`.",
     )
     grafana_url: str | None = Field(
         None,
@@ -764,7 +771,9 @@ class AlertingConfig(Strict):
             for name in getattr(self, severity):
                 used.add(name)
                 if name not in names:
-                    errors.append(f"{severity} names receiver {name!r}, which is not defined; receivers: {', '.join(names) or 'none'}")
+                    errors.append(
+                        f"{severity} names receiver {name!r}, which is not defined; receivers: {', '.join(names) or 'none'}"
+                    )
         unused = sorted(set(names) - used)
         if unused:
             errors.append(f"receivers not used by any severity: {', '.join(unused)}")
@@ -796,7 +805,9 @@ class RegistryConfig(Strict):
         description="Images kept; older ones expire. Keep it above the pushes between a release reaching dev and "
         "leaving prod, or the image prod pins by digest can expire.",
     )
-    untagged_expire_days: int = Field(14, ge=1, le=365, description="Untagged images (failed pushes) expire after this many days.")
+    untagged_expire_days: int = Field(
+        14, ge=1, le=365, description="Untagged images (failed pushes) expire after this many days."
+    )
 
 
 class EnvironmentConfig(Strict):

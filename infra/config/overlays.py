@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from infra.config.errors import ConfigError, Problem, problem
 from infra.config.models import EnvironmentConfig
 from infra.config.yaml_source import load_yaml, shown_path
+
 # The module, not its names: infra.environments.pins imports infra.config.errors, whose package
 # imports this module; names are looked up when resolve() runs, after both have loaded.
 from infra.environments import pins as release_pins
@@ -32,6 +33,8 @@ BASE_FILE = "base.yaml"
 # Each environment needs its own: a shared one is a clash the cross-environment rules refuse.
 UNIQUE_KEYS = ("cluster.name", "cluster.network.vpc_cidr", "tags.cost-center")
 OVERLAY_ONLY = ("name", "tier", *UNIQUE_KEYS)
+
+
 def environments_dir(root: Path) -> Path:
     return root / ENVIRONMENTS_DIR
 
@@ -114,7 +117,9 @@ def read_base(root: Path) -> dict:
             found.append(problem(f"{name}: {key}", "is per environment: move it to each overlay environments/<env>.yaml", value))
     present, value = get_path(base, "model.revision")
     if present:
-        found.append(problem(f"{name}: model.revision", "is a release pin: set it in environments/pins/<env>.yaml (models.<name>)", value))
+        found.append(
+            problem(f"{name}: model.revision", "is a release pin: set it in environments/pins/<env>.yaml (models.<name>)", value)
+        )
     if found:
         raise ConfigError(found, name)
     return base
@@ -142,7 +147,13 @@ def resolve(env: str, root: Path) -> dict:
         found.append(problem(f"{name}: tier", "required: every environment declares its tier (dev, staging or prod)"))
     present, value = get_path(overlay, "model.revision")
     if present:
-        found.append(problem(f"{name}: model.revision", f"is a release pin: set it in {shown_path(release_pins.pins_path(env, root), root)}", value))
+        found.append(
+            problem(
+                f"{name}: model.revision",
+                f"is a release pin: set it in {shown_path(release_pins.pins_path(env, root), root)}",
+                value,
+            )
+        )
     resolved = merge(base, overlay)
     resolved["name"] = env
     try:

@@ -92,9 +92,7 @@ def sizing_problems(model_name: str, pool: NodePoolConfig, pool_index: int, serv
     return found
 
 
-def cross_section_problems(
-    pools: list[NodePoolConfig], serving: ServingConfig | None, model_name: str | None
-) -> list[Problem]:
+def cross_section_problems(pools: list[NodePoolConfig], serving: ServingConfig | None, model_name: str | None) -> list[Problem]:
     """Every rule that joins sections, over whichever sections parsed (None: did not parse)."""
     found = pool_problems(pools)
     if pools and serving is not None:

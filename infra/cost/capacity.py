@@ -129,6 +129,10 @@ def plan(profile: TrafficProfile, shape: PoolShape, hours_per_month: float, *, b
 def tokens_per_month_for_nodes(nodes: int, profile: TrafficProfile, shape: PoolShape, hours_per_month: float) -> float:
     """The most traffic (`tokens_per_month` units) `nodes` busy nodes serve in `profile`'s busy hours."""
     output_per_month = (
-        nodes * shape.replicas_per_node * shape.replica_output_tokens_per_s * busy_hours_per_month(profile, hours_per_month) * 3600
+        nodes
+        * shape.replicas_per_node
+        * shape.replica_output_tokens_per_s
+        * busy_hours_per_month(profile, hours_per_month)
+        * 3600
     )
     return output_per_month / profile.output_per_token

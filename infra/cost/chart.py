@@ -63,9 +63,23 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(11, 6.5), dpi=120)
     ax.plot(volumes, api, color="#d62728", linewidth=2.2, label=f"API only ({comparison.api_model})")
-    ax.step(volumes, self_hosted, where="post", color="#1f77b4", linewidth=2.2, label=f"Self-hosted ({comparison.instance_type}, as many nodes as needed)")
+    ax.step(
+        volumes,
+        self_hosted,
+        where="post",
+        color="#1f77b4",
+        linewidth=2.2,
+        label=f"Self-hosted ({comparison.instance_type}, as many nodes as needed)",
+    )
     if comparison.fallback_allowed:
-        ax.plot(volumes, hybrid, color="#2ca02c", linewidth=1.8, linestyle="--", label="Hybrid: this environment as configured (overflow to the API)")
+        ax.plot(
+            volumes,
+            hybrid,
+            color="#2ca02c",
+            linewidth=1.8,
+            linestyle="--",
+            label="Hybrid: this environment as configured (overflow to the API)",
+        )
     breakeven = comparison.break_even_tokens_per_month
     if breakeven:
         cost = cost_at(comparison, breakeven)[1]

@@ -334,7 +334,9 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
         "self_hosted_monthly_usd": money(c.self_hosted.monthly_usd),
         "api_monthly_usd": money(c.api.monthly_usd),
         "hybrid_monthly_usd": money(c.hybrid.monthly_usd),
-        "break_even_tokens_per_month": round(c.break_even_tokens_per_month) if c.break_even_tokens_per_month is not None else None,
+        "break_even_tokens_per_month": round(c.break_even_tokens_per_month)
+        if c.break_even_tokens_per_month is not None
+        else None,
         "recommendation": c.recommendation,
         "recommendation_reason": c.reason,
         "serving": {

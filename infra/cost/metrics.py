@@ -30,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -49,7 +49,7 @@ COUNTERS = (REQUESTS, PROMPT_TOKENS, COMPLETION_TOKENS, COST_USD)
 GROUP_LABELS = ("environment", "model", "served_by", "team", "client")
 PROMETHEUS_TIMEOUT_S = 30
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$')
+_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*')
 
 
@@ -97,7 +97,9 @@ def load_snapshot(path: Path) -> Snapshot:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "<root>"
-        raise CostInputError(f"--snapshot {path}: {where}: {first['msg']}; see docs/cost.md 'Metrics snapshot' for the format") from None
+        raise CostInputError(
+            f"--snapshot {path}: {where}: {first['msg']}; see docs/cost.md 'Metrics snapshot' for the format"
+        ) from None
     if snapshot.format != SNAPSHOT_FORMAT:
         raise CostInputError(f"--snapshot {path}: format is {snapshot.format!r}, expected {SNAPSHOT_FORMAT!r}")
     return snapshot
@@ -120,7 +122,7 @@ def snapshot_from_exposition(text: str, window_seconds: float, source: str, capt
         samples.append(Sample(metric=match.group(1), labels=labels, value=float(match.group(3))))
     return Snapshot(
         format=SNAPSHOT_FORMAT,
-        captured_at=captured_at or datetime.now(timezone.utc),
+        captured_at=captured_at or datetime.now(UTC),
         window_seconds=window_seconds,
         source=source,
         samples=samples,
@@ -130,14 +132,18 @@ def snapshot_from_exposition(text: str, window_seconds: float, source: str, capt
 def _query(base_url: str, promql: str) -> list[dict]:
     url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     try:
-        with urllib.request.urlopen(url, timeout=PROMETHEUS_TIMEOUT_S) as response:  # noqa: S310 (an operator's URL)
+        with urllib.request.urlopen(url, timeout=PROMETHEUS_TIMEOUT_S) as response:
             body = json.loads(response.read())
     except urllib.error.HTTPError as error:
         raise CostInputError(f"--prometheus {base_url}: the query API answered HTTP {error.code} for {promql!r}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise CostInputError(f"--prometheus {base_url}: cannot reach the query API ({error}); is the URL right and reachable?") from None
+        raise CostInputError(
+            f"--prometheus {base_url}: cannot reach the query API ({error}); is the URL right and reachable?"
+        ) from None
     except json.JSONDecodeError:
-        raise CostInputError(f"--prometheus {base_url}: the answer is not JSON; give the Prometheus base URL, e.g. http://127.0.0.1:9090") from None
+        raise CostInputError(
+            f"--prometheus {base_url}: the answer is not JSON; give the Prometheus base URL, e.g. http://127.0.0.1:9090"
+        ) from None
     if body.get("status") != "success":
         raise CostInputError(f"--prometheus {base_url}: query {promql!r} failed: {body.get('error', body.get('status'))}")
     return body["data"]["result"]
@@ -158,7 +164,7 @@ def from_prometheus(base_url: str, window: str) -> Snapshot:
             samples.append(Sample(metric=metric, labels=dict(item["metric"]), value=max(value, 0.0)))
     return Snapshot(
         format=SNAPSHOT_FORMAT,
-        captured_at=datetime.now(timezone.utc),
+        captured_at=datetime.now(UTC),
         window_seconds=seconds,
         source=f"prometheus {base_url}, increase over {window}",
         samples=samples,

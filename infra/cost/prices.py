@@ -78,7 +78,9 @@ def load_overrides(path: Path, catalog: Catalog) -> PriceOverrides:
         ) from None
     for name, price in overrides.instances.items():
         if name not in catalog.instances:
-            raise CostInputError(f"--prices {path}: instances.{name}: not an instance type in the catalog; known: {', '.join(sorted(catalog.instances))}")
+            raise CostInputError(
+                f"--prices {path}: instances.{name}: not an instance type in the catalog; known: {', '.join(sorted(catalog.instances))}"
+            )
         if price <= 0:
             raise CostInputError(f"--prices {path}: instances.{name}: must be a positive USD per node-hour (got {price!r})")
     for name, api in overrides.managed_api.items():

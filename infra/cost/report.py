@@ -33,9 +33,9 @@ def _summary(by_served: dict[str, dict[str, float]]) -> dict[str, Any]:
     for name, totals in sorted(by_served.items()):
         tokens = totals["prompt_tokens"] + totals["completion_tokens"]
         served[name] = {
-            "requests": int(round(totals["requests"])),
-            "prompt_tokens": int(round(totals["prompt_tokens"])),
-            "completion_tokens": int(round(totals["completion_tokens"])),
+            "requests": round(totals["requests"]),
+            "prompt_tokens": round(totals["prompt_tokens"]),
+            "completion_tokens": round(totals["completion_tokens"]),
             "cost_usd": round(totals["cost_usd"], 6),
             "usd_per_mtok": round(totals["cost_usd"] / tokens * 1e6, 4) if tokens else None,
         }
@@ -78,7 +78,9 @@ def build_report(snapshot: Snapshot, environment: str | None = None) -> dict[str
         known = sorted({s.labels.get("environment", "") for s in snapshot.samples})
         from infra.cost.errors import CostInputError
 
-        raise CostInputError(f"--env {environment!r}: no gateway metrics for it in the data; environments there: {', '.join(known) or 'none'}")
+        raise CostInputError(
+            f"--env {environment!r}: no gateway metrics for it in the data; environments there: {', '.join(known) or 'none'}"
+        )
     month_factor = hours * 3600 / snapshot.window_seconds
     out = []
     for env in sorted(envs):
@@ -125,8 +127,9 @@ def render_report(report: dict[str, Any]) -> str:
         share = env["fallback_share"]
         lines += [
             "",
-            f"Environment {env['environment']}: {env['requests']:,} requests, ${env['cost_usd']:,.4f}, "
-            f"fallback share {share:.1%}" if share is not None else f"Environment {env['environment']}: {env['requests']:,} requests, ${env['cost_usd']:,.4f}",
+            f"Environment {env['environment']}: {env['requests']:,} requests, ${env['cost_usd']:,.4f}, fallback share {share:.1%}"
+            if share is not None
+            else f"Environment {env['environment']}: {env['requests']:,} requests, ${env['cost_usd']:,.4f}",
             f"    {'team':<16} {'served_by':<12} {'requests':>9} {'prompt tok':>14} {'completion tok':>14} {'cost':>14} {'effective':>14}",
         ]
         lines += _line("(all)", env)
@@ -140,5 +143,7 @@ def render_report(report: dict[str, Any]) -> str:
                 f"({forecast['share_of_budget']:.1%}): {verdict}"
             )
         else:
-            lines.append(f"  Month forecast: ${forecast['monthly_usd']:,.2f} at this rate (no stack file with a budget for this environment)")
+            lines.append(
+                f"  Month forecast: ${forecast['monthly_usd']:,.2f} at this rate (no stack file with a budget for this environment)"
+            )
     return "\n".join(lines)

@@ -55,7 +55,9 @@ def render_comparison(c: Comparison) -> str:
     figure = c.throughput
     instance, api = c.prices["instance"], c.prices["managed_api"]
     lines.append("Prices and figures used:")
-    lines.append(f"  {instance['instance_type']}: ${instance['usd_per_node_hour']}/node-hour, {instance['capacity']} ({instance['source']}, {instance['as_of']})")
+    lines.append(
+        f"  {instance['instance_type']}: ${instance['usd_per_node_hour']}/node-hour, {instance['capacity']} ({instance['source']}, {instance['as_of']})"
+    )
     lines.append(
         f"  {api['model']}: ${api['input_usd_per_mtok']}/${api['output_usd_per_mtok']} per 1M input/output tokens "
         f"({api['source']}, {api['as_of']})"

@@ -84,9 +84,7 @@ def load_measured(path: Path) -> list[MeasuredThroughput]:
 
 
 def _published(catalog: Catalog, model: str, gpu: str, tp: int) -> PublishedThroughput | None:
-    return next(
-        (p for p in catalog.throughput.published if (p.model, p.gpu, p.tensor_parallel) == (model, gpu, tp)), None
-    )
+    return next((p for p in catalog.throughput.published if (p.model, p.gpu, p.tensor_parallel) == (model, gpu, tp)), None)
 
 
 def throughput_for(
@@ -96,7 +94,13 @@ def throughput_for(
     for figure in measured or []:
         if (figure.model, catalog.normalise_gpu(figure.gpu), figure.tensor_parallel) == (model, gpu, tensor_parallel):
             return ThroughputFigure(
-                model, gpu, tensor_parallel, figure.output_tokens_per_s, "measured", figure.source, figure.measured_on,
+                model,
+                gpu,
+                tensor_parallel,
+                figure.output_tokens_per_s,
+                "measured",
+                figure.source,
+                figure.measured_on,
                 f"measured on {figure.machine}",
             )
     exact = _published(catalog, model, gpu, tensor_parallel)
@@ -107,7 +111,11 @@ def throughput_for(
     estimate = catalog.throughput.estimate
     reference = estimate.reference_gpu
     bases = sorted(
-        (p for p in catalog.throughput.published if p.model == model and p.gpu == reference and p.tensor_parallel <= tensor_parallel),
+        (
+            p
+            for p in catalog.throughput.published
+            if p.model == model and p.gpu == reference and p.tensor_parallel <= tensor_parallel
+        ),
         key=lambda p: p.tensor_parallel,
     )
     if not bases:
@@ -118,7 +126,9 @@ def throughput_for(
     base = bases[-1]
     bandwidth = estimate.memory_bandwidth_gb_per_s
     if gpu not in bandwidth:
-        raise CostInputError(f"no memory bandwidth for {gpu} in infra/catalog/throughput.yaml; give a measured figure with --throughput FILE")
+        raise CostInputError(
+            f"no memory bandwidth for {gpu} in infra/catalog/throughput.yaml; give a measured figure with --throughput FILE"
+        )
     scale = (tensor_parallel / base.tensor_parallel) * bandwidth[gpu] / bandwidth[reference]
     method = (
         f"{base.output_tokens_per_s:,.0f} tok/s ({model}, {reference}, TP={base.tensor_parallel}, published) x "

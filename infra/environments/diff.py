@@ -55,7 +55,12 @@ def resources_diff(a: Snapshot, b: Snapshot) -> dict[str, Any]:
         paths = [row["key"] for row in leaf_diff(a.resources[key], b.resources[key])]
         if paths:
             changed.append({"resource": key, "changed_inputs": len(paths), "paths": paths[:MAX_PATHS]})
-    return {"added": added, "removed": removed, "changed": changed, "unchanged": len(set(a.resources) & set(b.resources)) - len(changed)}
+    return {
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "unchanged": len(set(a.resources) & set(b.resources)) - len(changed),
+    }
 
 
 def cost_diff(a: Snapshot, b: Snapshot) -> dict[str, Any]:
@@ -104,8 +109,11 @@ def render_table(result: dict[str, Any]) -> str:
         lines.append("  identical")
     if "resources" in result:
         res = result["resources"]
-        lines += ["", f"Offline plan resources: {len(res['added'])} only in {b}, {len(res['removed'])} only in {a}, "
-                  f"{len(res['changed'])} with different inputs, {res['unchanged']} the same"]
+        lines += [
+            "",
+            f"Offline plan resources: {len(res['added'])} only in {b}, {len(res['removed'])} only in {a}, "
+            f"{len(res['changed'])} with different inputs, {res['unchanged']} the same",
+        ]
         lines += [f"  + {key}" for key in res["added"]]
         lines += [f"  - {key}" for key in res["removed"]]
         for row in res["changed"]:

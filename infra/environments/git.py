@@ -26,8 +26,14 @@ def git(repo: Path, *args: str, check: bool = True, index_file: Path | None = No
     env = {**os.environ, "GIT_INDEX_FILE": str(index_file)} if index_file is not None else None
     try:
         result = subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=GIT_TIMEOUT_S,
-            input=stdin, env=env, stdin=None if stdin is not None else subprocess.DEVNULL,
+            ["git", *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            input=stdin,
+            env=env,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
         )
     except FileNotFoundError:
         raise GitError("git is not installed (apt-get install git)") from None

@@ -58,8 +58,13 @@ def check_outputs(env: EnvironmentConfig, outputs: Any, source: str) -> StackOut
     found = []
     for key in required_outputs(env):
         if outputs.get(key) in (None, ""):
-            found.append(problem(key, f"missing from the stack outputs: deploy {env.name} with `pulumi up` first; "
-                                 f"then `pulumi stack output --json --stack {env.name}`"))
+            found.append(
+                problem(
+                    key,
+                    f"missing from the stack outputs: deploy {env.name} with `pulumi up` first; "
+                    f"then `pulumi stack output --json --stack {env.name}`",
+                )
+            )
     bucket = outputs.get("weights_bucket")
     if bucket not in (None, "") and (not isinstance(bucket, str) or not BUCKET_RE.match(bucket)):
         found.append(problem("weights_bucket", "is not an S3 bucket name", bucket))
@@ -70,13 +75,19 @@ def check_outputs(env: EnvironmentConfig, outputs: Any, source: str) -> StackOut
     if image not in (None, "") and (not isinstance(image, str) or not IMAGE_RE.match(image)):
         found.append(problem("gateway_image", "is not an image pinned by digest (repository@sha256:...)", image))
     elif isinstance(image, str) and image.endswith("@sha256:" + "0" * 64):
-        found.append(problem("gateway_image", "is the preview placeholder: the stack was never deployed with a built image", image))
+        found.append(
+            problem("gateway_image", "is the preview placeholder: the stack was never deployed with a built image", image)
+        )
     service_cidr = outputs.get("service_cidr")
     if service_cidr not in (None, "") and (not isinstance(service_cidr, str) or not CIDR_RE.match(service_cidr)):
         found.append(problem("service_cidr", "is not a CIDR", service_cidr))
     cluster = outputs.get("cluster_name")
     if cluster not in (None, "") and cluster != env.cluster.name:
-        found.append(problem("cluster_name", f"is not {env.name}'s cluster {env.cluster.name!r}: these are another stack's outputs", cluster))
+        found.append(
+            problem(
+                "cluster_name", f"is not {env.name}'s cluster {env.cluster.name!r}: these are another stack's outputs", cluster
+            )
+        )
     for key, value in outputs.items():
         if value == SECRET_OUTPUT and key in required_outputs(env):
             found.append(problem(key, "is a secret output; these outputs are never secret: check the stack", value))

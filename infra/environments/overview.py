@@ -68,9 +68,7 @@ def affected(repo: Path, base: str) -> dict[str, Any]:
     every environment when a file outside environments/ and the stack files changed and could
     change every plan (the program, the chart, the catalog, the lock file)."""
     files = changed_files(repo, base)
-    shared = sorted(
-        f for f in files if not f.startswith(ENVIRONMENT_FILES) and not f.startswith(NEUTRAL_PREFIXES)
-    )
+    shared = sorted(f for f in files if not f.startswith(ENVIRONMENT_FILES) and not f.startswith(NEUTRAL_PREFIXES))
     names = overlay_names(repo)
     if shared:
         return {"environments": promotion_order(repo), "reason": f"shared files changed: {', '.join(shared[:5])}"}

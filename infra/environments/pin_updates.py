@@ -42,7 +42,7 @@ def apply_pins(env: str, pins: ReleasePins, root: Path) -> list[Path]:
     """Write `pins` for `env` and re-render its stack file; the files written."""
     written = [write_pins(env, pins, root)]
     path, _ = render_stack_file(env, root)
-    return written + [path]
+    return [*written, path]
 
 
 def set_pins(env: str, root: Path, **changes: object) -> tuple[ReleasePins, list[Path]]:

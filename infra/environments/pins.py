@@ -27,7 +27,7 @@ PINS_DIR = Path("environments") / "pins"
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
 HEADER = (
-    "# Release pins of {env} (docs/environments.md, \"Release pins\"). Written by\n"
+    '# Release pins of {env} (docs/environments.md, "Release pins"). Written by\n'
     "# `gpt-oss-platform promote` and `gpt-oss-platform pins set`; a change here changes what {env} deploys.\n"
 )
 

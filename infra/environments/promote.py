@@ -113,15 +113,17 @@ def stage_gate(source_tier: str, target_tier: str, request: Promotion) -> GateRe
     if request.force:
         return GateResult(name="stage-order", passed=True, detail=f"{path} {what}; forced: {request.reason}")
     return GateResult(
-        name="stage-order", passed=False,
-        detail=f"{path} {what}; promotions go {order} one stage at a time (--force --reason \"...\" to override, recorded)",
+        name="stage-order",
+        passed=False,
+        detail=f'{path} {what}; promotions go {order} one stage at a time (--force --reason "..." to override, recorded)',
     )
 
 
 def pins_gate(pins: ReleasePins, target_tier: str) -> GateResult:
     if load_tiers().tiers[target_tier].require_image_digests and pins.gateway_image.digest is None:
         return GateResult(
-            name="pins", passed=False,
+            name="pins",
+            passed=False,
             detail=f"gateway image {pins.gateway_image.repository}:{pins.gateway_image.tag} has no digest; the {target_tier} "
             "tier deploys images by digest only. CI records it after the build (`gpt-oss-platform pins set --gateway-digest`)",
         )
@@ -131,7 +133,9 @@ def pins_gate(pins: ReleasePins, target_tier: str) -> GateResult:
 def checkout_gate(pins: ReleasePins) -> GateResult:
     mismatches = checkout_mismatches(pins)
     if mismatches:
-        return GateResult(name="checkout", passed=False, detail="; ".join(mismatches) + ": promote from a checkout that deploys this release")
+        return GateResult(
+            name="checkout", passed=False, detail="; ".join(mismatches) + ": promote from a checkout that deploys this release"
+        )
     return GateResult(name="checkout", passed=True, detail="Ray image and chart are this checkout's")
 
 
@@ -146,7 +150,8 @@ def smoke_gate(source: str, pins: ReleasePins, records_dir: Path) -> tuple[GateR
     where = records_dir / source / "smoke"
     if not mine:
         return GateResult(
-            name="smoke", passed=False,
+            name="smoke",
+            passed=False,
             detail=f"{source} holds no smoke record for release {pins.release_id} in {where} "
             f"({len(records)} record(s) of other releases){ignored}; run `gpt-oss-platform smoke` against {source} first",
         ), None
@@ -154,7 +159,8 @@ def smoke_gate(source: str, pins: ReleasePins, records_dir: Path) -> tuple[GateR
     if not latest.passed:
         failed = ", ".join(c.name for c in latest.checks if not c.passed)
         return GateResult(
-            name="smoke", passed=False,
+            name="smoke",
+            passed=False,
             detail=f"{source}'s latest smoke record for {pins.release_id} ({latest.finished_at.isoformat()}) failed: {failed}{ignored}",
         ), latest
     return GateResult(name="smoke", passed=True, detail=f"{source} passed at {latest.finished_at.isoformat()}{ignored}"), latest
@@ -171,7 +177,9 @@ def soak_gate(source: str, source_tier: str, pins: ReleasePins, records_dir: Pat
         elif since is None:
             since = record.finished_at
     if since is None:
-        return GateResult(name="soak", passed=False, detail=f"release {pins.release_id} has no passing smoke record in {source} to soak from")
+        return GateResult(
+            name="soak", passed=False, detail=f"release {pins.release_id} has no passing smoke record in {source} to soak from"
+        )
     elapsed = (now - since).total_seconds() / 3600
     detail = f"passing in {source} since {since.isoformat()}: {elapsed:.1f} h of the {source_tier} tier's {hours:g} h"
     if elapsed < hours:
@@ -186,12 +194,17 @@ def _plan_gate(target: str, after: Path, out: Path) -> GateResult:
         environment_from_stack_file(target, after)
         plan = build_plan(target, out, after)
     except ConfigError as error:
-        return GateResult(name="plan", passed=False, detail=f"{target}'s config with this release is refused: " + "; ".join(p.render() for p in error.problems))
+        return GateResult(
+            name="plan",
+            passed=False,
+            detail=f"{target}'s config with this release is refused: " + "; ".join(p.render() for p in error.problems),
+        )
     if not plan.ok:
         return GateResult(name="plan", passed=False, detail=f"{target}'s offline plan fails: {'; '.join(plan.failures)}")
     coverage = plan.data["tag_coverage"]
     return GateResult(
-        name="plan", passed=True,
+        name="plan",
+        passed=True,
         detail=f"{target}'s offline plan passes: tags {coverage['fully_tagged']}/{coverage['taggable']}, no mandatory policy violation, guardrails hold",
     )
 
@@ -202,14 +215,25 @@ def _release(request: Promotion, tree: Path) -> tuple[ReleasePins | None, GateRe
     history = read_provenance(tree, request.target)
     if not history or history[-1].previous_pins is None:
         return None, GateResult(
-            name="rollback", passed=False,
+            name="rollback",
+            passed=False,
             detail=f"{request.target} has no earlier release recorded in environments/provenance/{request.target}/",
         )
     previous = history[-1].previous_pins
-    return previous, GateResult(name="rollback", passed=True, detail=f"to {request.target}'s previous release {previous.release_id}")
+    return previous, GateResult(
+        name="rollback", passed=True, detail=f"to {request.target}'s previous release {previous.release_id}"
+    )
 
 
-def commit_message(request: Promotion, pins: ReleasePins, before: ReleasePins, summary: dict[str, Any], gates: list[GateResult], source_commit: str, provenance: str) -> str:
+def commit_message(
+    request: Promotion,
+    pins: ReleasePins,
+    before: ReleasePins,
+    summary: dict[str, Any],
+    gates: list[GateResult],
+    source_commit: str,
+    provenance: str,
+) -> str:
     verb = "roll back" if request.rollback else "promote"
     lines = [f"{verb} {request.target} to {pins.release_id} (from {request.source})", ""]
     lines.append(f"Release {pins.release_id} from {request.source} to {request.target}; previous: {before.release_id}.")
@@ -219,7 +243,10 @@ def commit_message(request: Promotion, pins: ReleasePins, before: ReleasePins, s
     changes = pins_diff(before, pins)
     lines += [f"  {row['pin']}: {row['a'] or '(none)'} -> {row['b'] or '(none)'}" for row in changes] or ["  unchanged"]
     res = summary["resources"]
-    lines += ["", f"Resources ({request.target}'s offline plan): {len(res['added'])} added, {len(res['removed'])} removed, {len(res['changed'])} changed"]
+    lines += [
+        "",
+        f"Resources ({request.target}'s offline plan): {len(res['added'])} added, {len(res['removed'])} removed, {len(res['changed'])} changed",
+    ]
     lines += [f"  + {k}" for k in res["added"][:10]] + [f"  - {k}" for k in res["removed"][:10]]
     lines += [f"  ~ {row['resource']}" for row in res["changed"][:10]]
     money = summary["monthly_cost_usd"]
@@ -228,8 +255,14 @@ def commit_message(request: Promotion, pins: ReleasePins, before: ReleasePins, s
         f"max ${money['max']['a']:,.2f} -> ${money['max']['b']:,.2f} ({money['max']['delta']:+,.2f})"
     )
     lines += ["", "Gates:"] + [f"  {g.name}: {'passed' if g.passed else 'FAILED'}: {g.detail}" for g in gates]
-    lines += ["", f"Provenance: {provenance}", f"Source commit: {source_commit}", "",
-              f"Promotion: {request.source} -> {request.target}", f"Release: {pins.release_id}"]
+    lines += [
+        "",
+        f"Provenance: {provenance}",
+        f"Source commit: {source_commit}",
+        "",
+        f"Promotion: {request.source} -> {request.target}",
+        f"Release: {pins.release_id}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -268,17 +301,30 @@ def promote(request: Promotion) -> Outcome:
         summary = {
             "resources": resources_diff(before_snapshot, after_snapshot),
             "monthly_cost_usd": {
-                key: {"a": getattr(before_snapshot, f"cost_{key}"), "b": getattr(after_snapshot, f"cost_{key}"),
-                      "delta": round(getattr(after_snapshot, f"cost_{key}") - getattr(before_snapshot, f"cost_{key}"), 2)}
+                key: {
+                    "a": getattr(before_snapshot, f"cost_{key}"),
+                    "b": getattr(after_snapshot, f"cost_{key}"),
+                    "delta": round(getattr(after_snapshot, f"cost_{key}") - getattr(before_snapshot, f"cost_{key}"), 2),
+                }
                 for key in ("floor", "max")
             },
         }
         record = PromotionRecord(
-            source=request.source, target=request.target, release=pins.release_id, pins=pins,
-            previous_release=before_pins.release_id, previous_pins=before_pins, rollback=request.rollback,
-            source_commit=source_commit, promoted_at=request.now, actor=gitops.user_name(request.repo),
-            forced=request.force, reason=request.reason if request.force else None, gates=gates,
-            smoke_record=accepted, plan=summary,
+            source=request.source,
+            target=request.target,
+            release=pins.release_id,
+            pins=pins,
+            previous_release=before_pins.release_id,
+            previous_pins=before_pins,
+            rollback=request.rollback,
+            source_commit=source_commit,
+            promoted_at=request.now,
+            actor=gitops.user_name(request.repo),
+            forced=request.force,
+            reason=request.reason if request.force else None,
+            gates=gates,
+            smoke_record=accepted,
+            plan=summary,
         )
         written = write_provenance(after, record)
         relative = str(written.relative_to(after))
@@ -292,4 +338,12 @@ def promote(request: Promotion) -> Outcome:
         if gitops.branch_exists(request.repo, branch):
             raise ConfigError([problem("branch", f"{branch} exists already: delete it or merge it first", branch)], "promote")
         commit = gitops.commit_files_on_branch(request.repo, branch, files, message)
-        return Outcome(gates=gates, release=pins.release_id, branch=branch, commit=commit, provenance=relative, message=message, summary=summary)
+        return Outcome(
+            gates=gates,
+            release=pins.release_id,
+            branch=branch,
+            commit=commit,
+            provenance=relative,
+            message=message,
+            summary=summary,
+        )

@@ -152,5 +152,7 @@ def write_provenance(root: Path, record: PromotionRecord) -> Path:
 def read_provenance(root: Path, env: str) -> list[PromotionRecord]:
     """The promotion records of `env`, oldest first."""
     folder = root / PROVENANCE_DIR / env
-    records = [PromotionRecord.model_validate_json(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    records = (
+        [PromotionRecord.model_validate_json(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    )
     return sorted(records, key=lambda r: r.promoted_at)

@@ -6,6 +6,7 @@ Nothing is written when the name is taken or a given value clashes with another 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import re
@@ -22,7 +23,7 @@ from infra.config.models import LABEL_VALUE_RE, NAME_RE, NetworkConfig
 from infra.config.overlays import get_path, has_overlay, overlay_path, resolve
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, render_stack_file, stack_file
 from infra.config.yaml_source import load_yaml
-from infra.environments.pins import load_pins, pins_path, write_pins
+from infra.environments.pins import load_pins, write_pins
 
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 
@@ -89,14 +90,18 @@ def free_cidr(taken: list[ipaddress.IPv4Network], start: str = "10.40.0.0/16") -
 def _value_problems(cluster_name: str | None, vpc_cidr: str | None, cost_center: str | None) -> list[Problem]:
     found = []
     if cluster_name is not None and not re.match(NAME_RE, cluster_name):
-        found.append(problem("--cluster-name", "must be lower-case letters, digits and '-' (2-32), starting with a letter", cluster_name))
+        found.append(
+            problem("--cluster-name", "must be lower-case letters, digits and '-' (2-32), starting with a letter", cluster_name)
+        )
     if vpc_cidr is not None:
         try:
             NetworkConfig(vpc_cidr=vpc_cidr)
         except ValueError as error:
             found.append(problem("--vpc-cidr", str(error).splitlines()[-1].strip(), vpc_cidr))
     if cost_center is not None and (len(cost_center) > 63 or not LABEL_VALUE_RE.match(cost_center) or not cost_center):
-        found.append(problem("--cost-center", "must be 1-63 letters, digits, '-', '_' or '.' (a tag and a label value)", cost_center))
+        found.append(
+            problem("--cost-center", "must be 1-63 letters, digits, '-', '_' or '.' (a tag and a label value)", cost_center)
+        )
     return found
 
 
@@ -114,9 +119,11 @@ def scaffold(
     if not ENV_NAME_RE.match(name):
         found.append(problem("NAME", "must be 2-16 lower-case letters, digits or '-', starting with a letter", name))
     if has_overlay(name, root) or stack_file(name, root).exists():
-        found.append(problem("NAME", f"environment {name!r} exists already (environments/{name}.yaml or Pulumi.{name}.yaml)", name))
+        found.append(
+            problem("NAME", f"environment {name!r} exists already (environments/{name}.yaml or Pulumi.{name}.yaml)", name)
+        )
     if not has_overlay(source, root):
-        raise ConfigError(found + [problem("--from", f"no overlay environments/{source}.yaml to copy", source)], "new-env")
+        raise ConfigError([*found, problem("--from", f"no overlay environments/{source}.yaml to copy", source)], "new-env")
     found += _value_problems(cluster_name, vpc_cidr, cost_center)
     source_overlay = load_yaml(overlay_path(source, root), root) or {}
     source_resolved = resolve(source, root)
@@ -140,10 +147,8 @@ def scaffold(
     for other in others.values():
         present, cidr = get_path(other, "cluster.network.vpc_cidr")
         if present:
-            try:
+            with contextlib.suppress(ValueError):
                 taken.append(ipaddress.ip_network(str(cidr)))
-            except ValueError:
-                pass
     still = []
     if cluster_name is None:
         still.append(f"cluster.name: a cluster no other environment uses, e.g. gpt-oss-{name}")

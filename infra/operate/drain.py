@@ -121,7 +121,10 @@ def set_route(
         if status in (200, 201):
             return state_of(current), state_of(body)
         if status != 409:
-            raise KubeError(f"could not write ConfigMap {namespace}/{ROUTE_OVERRIDE_CONFIGMAP}: HTTP {status} {str(body.get('message') or '')[:300]}", status)
+            raise KubeError(
+                f"could not write ConfigMap {namespace}/{ROUTE_OVERRIDE_CONFIGMAP}: HTTP {status} {str(body.get('message') or '')[:300]}",
+                status,
+            )
         time.sleep(0.2)
     raise KubeError(f"ConfigMap {namespace}/{ROUTE_OVERRIDE_CONFIGMAP} kept changing under us (3 conflicts); try again", 409)
 

@@ -57,7 +57,9 @@ def kubeconfig_path(explicit: str | None = None) -> Path:
 def load_target(path: Path, context: str | None = None) -> KubeTarget:
     """The context `context` (default: current-context) of the kubeconfig at `path`, resolved."""
     if not path.is_file():
-        raise KubeError(f"no kubeconfig at {path}; create one with `aws eks update-kubeconfig --name <cluster> --region <region>`")
+        raise KubeError(
+            f"no kubeconfig at {path}; create one with `aws eks update-kubeconfig --name <cluster> --region <region>`"
+        )
     config = yaml.safe_load(path.read_text()) or {}
     name = context or config.get("current-context")
     contexts = {c["name"]: c.get("context") or {} for c in config.get("contexts") or []}
@@ -129,8 +131,8 @@ def _client_cert(user: dict[str, Any], base: Path) -> tuple[str, str] | None:
 
 
 def _temp_file(data: bytes) -> str:
-    handle = tempfile.NamedTemporaryFile(prefix="gpt-oss-kube-", delete=False)
-    with handle:
+    # Kept after closing (delete=False): the TLS context reads it by name.
+    with tempfile.NamedTemporaryFile(prefix="gpt-oss-kube-", delete=False) as handle:
         handle.write(data)
     return handle.name
 
@@ -145,7 +147,9 @@ class KubeClient:
         if target.token:
             headers["Authorization"] = f"Bearer {target.token}"
         self.target = target
-        self._http = httpx.Client(base_url=target.server, headers=headers, verify=target.verify, cert=target.cert, timeout=timeout_s)
+        self._http = httpx.Client(
+            base_url=target.server, headers=headers, verify=target.verify, cert=target.cert, timeout=timeout_s
+        )
 
     def close(self) -> None:
         self._http.close()

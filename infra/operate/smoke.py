@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from contracts import HEADER_SERVED_BY, ROUTE_AUTO, UPSTREAM_MANAGED, UPSTREAM_SELF_HOSTED
@@ -155,8 +154,14 @@ class SmokeTest:
                 return Check("warm", True, f"{attempts} request(s)", served_by, ms)
             last = f"HTTP {status} {_error_code(data)} served by {served_by or 'nobody'}"
             if self.o.clock() >= deadline:
-                return Check("warm", False, f"not served by {UPSTREAM_SELF_HOSTED} within {self.o.warm_timeout_s:.0f} s "
-                             f"({attempts} requests; last: {last})", served_by, (self.o.clock() - started) * 1000)
+                return Check(
+                    "warm",
+                    False,
+                    f"not served by {UPSTREAM_SELF_HOSTED} within {self.o.warm_timeout_s:.0f} s "
+                    f"({attempts} requests; last: {last})",
+                    served_by,
+                    (self.o.clock() - started) * 1000,
+                )
             time.sleep(self.o.poll_s)
 
     def chat(self) -> Check:
@@ -275,9 +280,17 @@ class SmokeTest:
         back = self._until_served_by(UPSTREAM_SELF_HOSTED)
         ms = (self.o.clock() - started) * 1000
         if to_managed is None:
-            return Check("drain", False, f"traffic did not move to {UPSTREAM_MANAGED} within {self.o.switch_timeout_s:.0f} s", None, ms)
+            return Check(
+                "drain", False, f"traffic did not move to {UPSTREAM_MANAGED} within {self.o.switch_timeout_s:.0f} s", None, ms
+            )
         if back is None:
-            return Check("drain", False, f"traffic did not return to {UPSTREAM_SELF_HOSTED} within {self.o.switch_timeout_s:.0f} s", UPSTREAM_MANAGED, ms)
+            return Check(
+                "drain",
+                False,
+                f"traffic did not return to {UPSTREAM_SELF_HOSTED} within {self.o.switch_timeout_s:.0f} s",
+                UPSTREAM_MANAGED,
+                ms,
+            )
         return Check("drain", True, f"moved to managed in {to_managed:.1f} s and back in {back:.1f} s", UPSTREAM_SELF_HOSTED, ms)
 
     def _until_served_by(self, upstream: str) -> float | None:

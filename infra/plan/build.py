@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,11 @@ def serving_summary(run: ProgramRun) -> dict[str, Any]:
     env = run.env
     pool = env.serving_pool()
     sizing = size_replica(
-        env.model.name, pool.instance_type, env.serving.max_model_len, env.serving.tensor_parallel, env.serving.gpu_memory_utilization
+        env.model.name,
+        pool.instance_type,
+        env.serving.max_model_len,
+        env.serving.tensor_parallel,
+        env.serving.gpu_memory_utilization,
     )
     return {
         "model": env.model.name,
@@ -154,7 +158,7 @@ def provenance(env_name: str, stack_root: Path) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[tool] = None
     return {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
         "tool_versions": versions,
@@ -174,9 +178,7 @@ def write_invalid(env_name: str, out_root: Path, error: ConfigError) -> Path:
     out_dir = _fresh_dir(out_root, env_name)
     path = out_dir / "plan.json"
     path.write_text(
-        json.dumps(
-            {"environment": env_name, "status": "invalid", "problems": [p.render() for p in error.problems]}, indent=2
-        )
+        json.dumps({"environment": env_name, "status": "invalid", "problems": [p.render() for p in error.problems]}, indent=2)
         + "\n"
     )
     return path
@@ -225,7 +227,13 @@ def build_plan(env_name: str, out_root: Path = BUILD_DIR, stack_root: Path = REP
         "warnings": [],
         "helm_releases": sorted(
             [
-                {"release": r.name, "chart": r.chart, "version": r.version, "namespace": r.namespace, "rendered_objects": len(r.documents)}
+                {
+                    "release": r.name,
+                    "chart": r.chart,
+                    "version": r.version,
+                    "namespace": r.namespace,
+                    "rendered_objects": len(r.documents),
+                }
                 for r in rendered
             ]
             + [

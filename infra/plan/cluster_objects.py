@@ -32,7 +32,9 @@ EKS_ADDON_PODS = {
 
 
 def provided_pods(manifests: list[Manifest]) -> list[PodTemplate]:
-    pods = [PodTemplate(f"EKS add-on {name}", "", "kube-system", dict(labels), {}, True) for name, labels in EKS_ADDON_PODS.items()]
+    pods = [
+        PodTemplate(f"EKS add-on {name}", "", "kube-system", dict(labels), {}, True) for name, labels in EKS_ADDON_PODS.items()
+    ]
     for manifest in manifests:
         spec = manifest.document.get("spec") or {}
         extra = dict(((spec.get("podMetadata") or {}).get("labels")) or {})
@@ -72,7 +74,11 @@ def _kubelet_services(manifests: list[Manifest]) -> list[dict]:
                             "metadata": {
                                 "name": name,
                                 "namespace": namespace,
-                                "labels": {"app.kubernetes.io/name": "kubelet", "k8s-app": "kubelet", "app.kubernetes.io/managed-by": "prometheus-operator"},
+                                "labels": {
+                                    "app.kubernetes.io/name": "kubelet",
+                                    "k8s-app": "kubelet",
+                                    "app.kubernetes.io/managed-by": "prometheus-operator",
+                                },
                             },
                         }
                     )
@@ -82,6 +88,10 @@ def _kubelet_services(manifests: list[Manifest]) -> list[dict]:
 def provided_services(manifests: list[Manifest]) -> list[dict]:
     api_server = {
         "kind": "Service",
-        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
     }
     return [api_server, *_kubelet_services(manifests)]

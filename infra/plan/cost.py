@@ -106,7 +106,9 @@ def fixed_monthly(env: EnvironmentConfig, registrations: list[Registration], cat
             "max": money(system_disk * system.max_nodes * prices.ebs_gp3_usd_per_gb_month),
         },
         "nat_gateways": money(_count(registrations, "aws:ec2/natGateway:NatGateway") * prices.nat_gateway_usd_per_hour * hours),
-        "secrets_manager": money(_count(registrations, "aws:secretsmanager/secret:Secret") * prices.secrets_manager_usd_per_secret_month),
+        "secrets_manager": money(
+            _count(registrations, "aws:secretsmanager/secret:Secret") * prices.secrets_manager_usd_per_secret_month
+        ),
         "elasticache_gcs": money(
             2 * prices.elasticache_usd_per_node_hour[env.serving.gcs_fault_tolerance.redis_node_type] * hours
             if _count(registrations, "aws:elasticache/replicationGroup:ReplicationGroup")
@@ -120,7 +122,9 @@ def fixed_monthly(env: EnvironmentConfig, registrations: list[Registration], cat
 
 def fixed_totals(fixed: dict[str, Any]) -> tuple[float, float]:
     """(floor, max) of `fixed_monthly`'s items."""
-    constant = fixed["control_plane"]["monthly"] + sum(fixed[k] for k in ("nat_gateways", "secrets_manager", "elasticache_gcs", "s3_weights"))
+    constant = fixed["control_plane"]["monthly"] + sum(
+        fixed[k] for k in ("nat_gateways", "secrets_manager", "elasticache_gcs", "s3_weights")
+    )
     floor = constant + fixed["system_nodes"]["floor"] + fixed["system_ebs"]["floor"]
     peak = constant + fixed["system_nodes"]["max"] + fixed["system_ebs"]["max"]
     return money(floor), money(peak)

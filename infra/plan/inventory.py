@@ -51,11 +51,7 @@ class Item:
 
 
 def _aws_provider_tags(registrations: list[Registration]) -> dict[str, dict[str, str]]:
-    return {
-        r.name: provider_default_tags(r.inputs)
-        for r in registrations
-        if r.type == "pulumi:providers:aws"
-    }
+    return {r.name: provider_default_tags(r.inputs) for r in registrations if r.type == "pulumi:providers:aws"}
 
 
 def _pod_templates(document: dict) -> list[tuple[str, dict]]:
@@ -88,7 +84,15 @@ def kubernetes_items(kind: str, name: str, document: dict, via: str | None = Non
     for path, template in _pod_templates(document):
         template_labels = (template.get("metadata") or {}).get("labels") or {}
         items.append(
-            Item(f"{kind} pod template", f"{name} ({path})", "kubernetes", True, dict(template_labels), via, missing_tag_keys(template_labels))
+            Item(
+                f"{kind} pod template",
+                f"{name} ({path})",
+                "kubernetes",
+                True,
+                dict(template_labels),
+                via,
+                missing_tag_keys(template_labels),
+            )
         )
     return items
 
@@ -117,7 +121,7 @@ LB_TAGS_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-additional-re
 def _annotation_tags(value: str) -> dict[str, str]:
     """`k1=v1,k2=v2` (the cloud provider's tag annotation) as a map."""
     pairs = [item.split("=", 1) for item in value.split(",") if item]
-    return {key: val for key, val in (pair if len(pair) == 2 else (pair[0], "") for pair in pairs)}
+    return dict(pair if len(pair) == 2 else (pair[0], "") for pair in pairs)
 
 
 def launched_items(registrations: list[Registration], manifests: list[Any] = ()) -> list[Item]:
@@ -130,7 +134,17 @@ def launched_items(registrations: list[Registration], manifests: list[Any] = ())
         if document.get("kind") == "Service" and (document.get("spec") or {}).get("type") == "LoadBalancer":
             annotations = (document.get("metadata") or {}).get("annotations") or {}
             tags = _annotation_tags(str(annotations.get(LB_TAGS_ANNOTATION, "")))
-            items.append(Item(LOAD_BALANCER_TYPE, f"{manifest.namespace}/{manifest.name}", "aws", True, tags, f"Service {manifest.name} (type LoadBalancer)", missing_tag_keys(tags)))
+            items.append(
+                Item(
+                    LOAD_BALANCER_TYPE,
+                    f"{manifest.namespace}/{manifest.name}",
+                    "aws",
+                    True,
+                    tags,
+                    f"Service {manifest.name} (type LoadBalancer)",
+                    missing_tag_keys(tags),
+                )
+            )
     templates = {r.resource_id: r for r in registrations if r.type == "aws:ec2/launchTemplate:LaunchTemplate"}
     asg_tags: dict[str, dict[str, str]] = {}
     for r in registrations:
@@ -139,20 +153,40 @@ def launched_items(registrations: list[Registration], manifests: list[Any] = ())
             asg_tags.setdefault(r.inputs.get("autoscalingGroupName", ""), {})[tag.get("key")] = tag.get("value")
     for r in registrations:
         if r.type == "aws:eks/nodeGroup:NodeGroup":
-            template = templates.get(((r.inputs.get("launchTemplate") or {}).get("id")))
+            template = templates.get((r.inputs.get("launchTemplate") or {}).get("id"))
             specs = {}
             if template is not None:
                 specs = {s.get("resourceType"): s.get("tags") or {} for s in template.inputs.get("tagSpecifications") or []}
             for kind in LAUNCHED_RESOURCE_TYPES:
                 tags = dict(specs.get(kind) or {})
-                items.append(Item(LAUNCHED_TYPES[kind], f"{r.name} nodes", "aws", True, tags, f"launch template of {r.name}", missing_tag_keys(tags)))
+                items.append(
+                    Item(
+                        LAUNCHED_TYPES[kind],
+                        f"{r.name} nodes",
+                        "aws",
+                        True,
+                        tags,
+                        f"launch template of {r.name}",
+                        missing_tag_keys(tags),
+                    )
+                )
             asg = asg_name(r.name)
             tags = dict(asg_tags.get(asg, {}))
             items.append(Item(ASG_TYPE, asg, "aws", True, tags, f"node group {r.name}", missing_tag_keys(tags)))
         elif r.type == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
             tags = dict((r.inputs.get("spec") or {}).get("tags") or {})
             for kind in LAUNCHED_RESOURCE_TYPES:
-                items.append(Item(LAUNCHED_TYPES[kind], f"{r.name} nodes", "aws", True, dict(tags), f"Karpenter EC2NodeClass {r.name}", missing_tag_keys(tags)))
+                items.append(
+                    Item(
+                        LAUNCHED_TYPES[kind],
+                        f"{r.name} nodes",
+                        "aws",
+                        True,
+                        dict(tags),
+                        f"Karpenter EC2NodeClass {r.name}",
+                        missing_tag_keys(tags),
+                    )
+                )
     return items
 
 

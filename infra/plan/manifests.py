@@ -118,7 +118,7 @@ def redact_secret_values(document: dict) -> dict:
     redacted = dict(document)
     for field in ("data", "stringData"):
         if isinstance(redacted.get(field), dict):
-            redacted[field] = {key: REDACTED for key in redacted[field]}
+            redacted[field] = dict.fromkeys(redacted[field], REDACTED)
     return redacted
 
 
@@ -176,8 +176,7 @@ def write_manifests(
         write(out_dir / "pulumi", program_docs)
     listing = out_dir / "third-party-releases.yaml"
     listing.write_text(
-        PREVIEW_HEADER
-        + "# Third-party charts the stack installs, each rendered above from the upstream chart at the pinned\n"
+        PREVIEW_HEADER + "# Third-party charts the stack installs, each rendered above from the upstream chart at the pinned\n"
         "# version with these exact values (infra/plan/third_party.py).\n"
         + yaml.safe_dump(
             {

@@ -92,7 +92,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.recorder = mocks
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request):
         from google.protobuf import json_format
 
         raw = json_format.MessageToDict(request.object)
@@ -189,7 +189,12 @@ class RecordingMocks(Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{self.region}{suffix}" for suffix in "abc"], "zoneIds": []}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:role/offline-plan", "userId": "AROAOFFLINEPLAN", "id": ACCOUNT}, []
+            return {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:iam::{ACCOUNT}:role/offline-plan",
+                "userId": "AROAOFFLINEPLAN",
+                "id": ACCOUNT,
+            }, []
         if args.token == "aws:eks/getCluster:getCluster":
             name = args.args["name"]
             return {

@@ -52,7 +52,9 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     for missing in coverage["missing"]:
         add(f"  MISSING {missing['type']} {missing['name']}: {', '.join(missing['missing_keys'])}")
     findings = data["check_findings"]
-    add(f"Checks of the systems the stack configures (kubelet, Kubernetes API, Helm, Pulumi engine, cluster-autoscaler, EKS, IAM): {len(findings)} finding(s)")
+    add(
+        f"Checks of the systems the stack configures (kubelet, Kubernetes API, Helm, Pulumi engine, cluster-autoscaler, EKS, IAM): {len(findings)} finding(s)"
+    )
     for finding in findings:
         add(f"  [{finding['check']}] {finding['subject']}: {finding['message']}")
     releases = data["helm_releases"]
@@ -63,7 +65,9 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     violations = data["policy_violations"]
     add(f"Policy violations: {len(violations)}")
     for violation in violations:
-        add(f"  [{violation['enforcement']}] {violation['policy']}: {violation['type']} {violation['name']}: {violation['message']}")
+        add(
+            f"  [{violation['enforcement']}] {violation['policy']}: {violation['type']} {violation['name']}: {violation['message']}"
+        )
     add("")
     money = data["monthly_cost_usd"]
     assumptions = money["assumptions"]
@@ -74,7 +78,11 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     breakdown = money["breakdown"]
     rows = [
         ("GPU nodes", breakdown["gpu_nodes"]["floor"], breakdown["gpu_nodes"]["max"]),
-        (f"System nodes ({breakdown['system_nodes']['instance_type']})", breakdown["system_nodes"]["floor"], breakdown["system_nodes"]["max"]),
+        (
+            f"System nodes ({breakdown['system_nodes']['instance_type']})",
+            breakdown["system_nodes"]["floor"],
+            breakdown["system_nodes"]["max"],
+        ),
         ("EBS volumes", breakdown["ebs_volumes"]["floor"], breakdown["ebs_volumes"]["max"]),
         (_control_plane_label(money["eks_control_plane"]), breakdown["eks_control_plane"], breakdown["eks_control_plane"]),
         ("NAT gateways", breakdown["nat_gateways"], breakdown["nat_gateways"]),

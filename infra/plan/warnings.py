@@ -28,7 +28,9 @@ def example_values(run: ProgramRun) -> list[str]:
         found.append(f"cluster.api_access.public_cidrs holds {cidr}, a documentation range: list your runners' egress")
     certificate = env.gateway.ingress.certificate_arn or ""
     if f":{ACCOUNT}:" in certificate:
-        found.append(f"gateway.ingress.certificate_arn {certificate} is a placeholder (account {ACCOUNT}): use your ACM certificate")
+        found.append(
+            f"gateway.ingress.certificate_arn {certificate} is a placeholder (account {ACCOUNT}): use your ACM certificate"
+        )
     examples = [e for e in env.budget.notify_emails if re.search(r"@example\.(com|org|net)$", e)]
     if examples:
         found.append(f"budget.notify_emails {', '.join(examples)} are example addresses: nobody receives the alerts")
@@ -53,5 +55,3 @@ def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[Upstrea
             "(add the region to infra/catalog to estimate it exactly)"
         )
     return found
-
-

@@ -6,6 +6,7 @@ key: cost allocation tags are case-sensitive.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -125,10 +126,8 @@ def _is_reference(value: str) -> bool:
 
 def _walk(value: Any, path: str = "") -> Iterable[tuple[str, Any]]:
     if isinstance(value, str) and value.lstrip().startswith(("{", "[")):
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(value)
-        except ValueError:
-            pass
     if isinstance(value, Mapping):
         for key, item in value.items():
             yield from _walk(item, f"{path}.{key}" if path else str(key))
@@ -169,7 +168,9 @@ def bucket_violations(resources: list[StackResource], bucket_ids: Mapping[str, s
         blocks = [r for r in by_type.get(PUBLIC_ACCESS_BLOCK, []) if r.props.get("bucket") == bucket_id]
         flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
         if not blocks or not all(all(block.props.get(flag) is True for flag in flags) for block in blocks):
-            found.append(Violation(BUCKET_PRIVATE, BUCKET, bucket.name, f"needs a public access block with {', '.join(flags)} all true"))
+            found.append(
+                Violation(BUCKET_PRIVATE, BUCKET, bucket.name, f"needs a public access block with {', '.join(flags)} all true")
+            )
         if bucket.props.get("acl") in PUBLIC_ACLS or any(
             r.props.get("bucket") == bucket_id and r.props.get("acl") in PUBLIC_ACLS for r in by_type.get(BUCKET_ACL, [])
         ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from functools import lru_cache
+from functools import cache
 
 
 def _module_and_class(type_token: str) -> tuple[str, str] | None:
@@ -19,7 +19,7 @@ def _module_and_class(type_token: str) -> tuple[str, str] | None:
     return f"pulumi_aws{package}.{snake}", parts[2]
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_taggable(type_token: str) -> bool:
     located = _module_and_class(type_token)
     if located is None:

@@ -12,6 +12,7 @@ from pydantic_core import PydanticUndefined
 from infra.config.load import unwrap_model
 from infra.config.models import EnvironmentConfig
 
+
 def _type_name(annotation: typing.Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)

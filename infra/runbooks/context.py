@@ -92,7 +92,9 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "upgrade_strategy": env.serving.upgrade_strategy,
         "kubeconfig": f"aws eks update-kubeconfig --name {cluster} --region {region}",
         "prometheus_forward": f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{PROMETHEUS_SERVICE} 9090",
-        "grafana_forward": None if env.oncall.grafana_url else f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{GRAFANA_SERVICE} 3000:80",
+        "grafana_forward": None
+        if env.oncall.grafana_url
+        else f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{GRAFANA_SERVICE} 3000:80",
         "dashboard_url": f"{grafana}/d/{DASHBOARD_UID}",
         "gateway_forward": f"kubectl -n {NAMESPACE} port-forward svc/{RELEASE}-gateway {GATEWAY_PORT}",
         "route_override_configmap": ROUTE_OVERRIDE_CONFIGMAP,

@@ -36,9 +36,7 @@ def _environment() -> jinja2.Environment:
 
 def template_names() -> list[str]:
     """Every renderable template, relative to TEMPLATES_DIR (macros excluded)."""
-    return sorted(
-        str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob(f"*.md{SUFFIX}") if not p.name.startswith("_")
-    )
+    return sorted(str(p.relative_to(TEMPLATES_DIR)) for p in TEMPLATES_DIR.rglob(f"*.md{SUFFIX}") if not p.name.startswith("_"))
 
 
 def render_environment(env: EnvironmentConfig) -> dict[Path, str]:
@@ -47,7 +45,11 @@ def render_environment(env: EnvironmentConfig) -> dict[Path, str]:
     context = runbook_context(env)
     out: dict[Path, str] = {}
     for name in template_names():
-        target = Path(env.name) / Path(name.removesuffix(SUFFIX)).relative_to("alerts") if name.startswith("alerts/") else Path(env.name) / name.removesuffix(SUFFIX)
+        target = (
+            Path(env.name) / Path(name.removesuffix(SUFFIX)).relative_to("alerts")
+            if name.startswith("alerts/")
+            else Path(env.name) / name.removesuffix(SUFFIX)
+        )
         depth = len(target.parts)  # runbooks/<env>/x.md -> ../.. ; runbooks/<env>/procedures/x.md -> ../../..
         root = "/".join([".."] * depth)
         text = jinja.get_template(name).render(**context, root=root)
@@ -76,7 +78,9 @@ def write_environment(env: EnvironmentConfig, out_dir: Path = RUNBOOKS_DIR) -> l
 def stale(env: EnvironmentConfig, out_dir: Path = RUNBOOKS_DIR) -> list[str]:
     """Rendered files that differ from what is committed, missing, or left over."""
     rendered = render_environment(env)
-    problems = [str(rel) for rel, text in rendered.items() if not (out_dir / rel).is_file() or (out_dir / rel).read_text() != text]
+    problems = [
+        str(rel) for rel, text in rendered.items() if not (out_dir / rel).is_file() or (out_dir / rel).read_text() != text
+    ]
     folder = out_dir / env.name
     extra = {p.relative_to(out_dir) for p in folder.rglob("*.md")} - set(rendered) if folder.is_dir() else set()
     return sorted(problems + [f"{p} (no template)" for p in extra])

@@ -23,7 +23,7 @@ Downloader = Callable[[str], bytes]
 
 
 def _download(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (fixed https host)
+    with urllib.request.urlopen(url, timeout=60) as response:
         return response.read()
 
 

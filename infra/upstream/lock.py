@@ -40,7 +40,11 @@ CHART_SOURCES: dict[str, dict[str, str]] = {
 # Subcharts that come from other repositories or tags than their parent (the parent's Chart.yaml
 # names the versions; windows-exporter's "0.12.*" resolved to 0.12.8 when 79.12.0 was packaged).
 SUBCHART_SOURCES: dict[tuple[str, str], dict[str, str]] = {
-    ("kube-prometheus-stack", "grafana"): {"repository": "grafana/helm-charts", "ref": "grafana-10.3.0", "path": "charts/grafana"},
+    ("kube-prometheus-stack", "grafana"): {
+        "repository": "grafana/helm-charts",
+        "ref": "grafana-10.3.0",
+        "path": "charts/grafana",
+    },
     ("kube-prometheus-stack", "kube-state-metrics"): {
         "repository": "prometheus-community/helm-charts",
         "ref": "kube-state-metrics-6.4.2",

@@ -160,7 +160,7 @@ class RouteOverride:
         """The upstreams a request may try, in order, under the override. `chain` is already
         filtered for sovereignty, so a sovereign request can never gain the managed API here."""
         route = self.state.route
-        if route == ROUTE_AUTO or sovereign and route == UPSTREAM_MANAGED:
+        if route == ROUTE_AUTO or (sovereign and route == UPSTREAM_MANAGED):
             return chain
         if route == UPSTREAM_MANAGED:
             drained = tuple(u for u in chain if not u.adapter.keeps_data_in_company)

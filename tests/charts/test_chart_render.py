@@ -17,8 +17,8 @@ from infra.chart_values import sizing_for
 from infra.chart_values.serve import engine_kwargs
 from infra.node_pool_shape import GPU_TAINT
 from infra.paths import CHART_DIR
-from infra.versions import RAY_VERSION
 from infra.tags import cost_tags, k8s_labels
+from infra.versions import RAY_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -430,10 +430,18 @@ def test_model_pods_accept_traffic_only_from_ray_the_gateway_prometheus_and_kube
         for rule in policy["spec"]["ingress"]:
             ports = sorted(p["port"] for p in rule.get("ports", []))
             peers = rule["from"]
-            ray_peers = [p for p in peers if "podSelector" in p and "namespaceSelector" not in p
-                         and any(selector_matches(p["podSelector"], pods[r]) for r in pods if r != "gateway")]
-            gateway_peers = [p for p in peers if "podSelector" in p and "namespaceSelector" not in p
-                             and selector_matches(p["podSelector"], pods["gateway"])]
+            ray_peers = [
+                p
+                for p in peers
+                if "podSelector" in p
+                and "namespaceSelector" not in p
+                and any(selector_matches(p["podSelector"], pods[r]) for r in pods if r != "gateway")
+            ]
+            gateway_peers = [
+                p
+                for p in peers
+                if "podSelector" in p and "namespaceSelector" not in p and selector_matches(p["podSelector"], pods["gateway"])
+            ]
             if ray_peers:
                 assert ray_peers == peers and not ports  # intra-cluster Ray traffic, all ports
             elif gateway_peers:
@@ -503,7 +511,10 @@ def test_the_load_balancer_terminates_tls_admits_its_sources_and_carries_the_cos
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] == "true"
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"].startswith("arn:aws:acm:")
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"
-    tags = dict(pair.split("=", 1) for pair in annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"].split(","))
+    tags = dict(
+        pair.split("=", 1)
+        for pair in annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"].split(",")
+    )
     env, stack = kit.environment("prod")
     assert tags == cost_tags(env, stack)
     assert service["spec"]["externalTrafficPolicy"] == "Local", "the client address must reach the NetworkPolicy"

@@ -19,6 +19,7 @@ import copy
 import jsonschema
 import kubernetes_validate
 import pytest
+
 from support.crds import crd_schema
 
 NOT_SCHEMA_VALIDATED = {"PodMonitor", "ServiceMonitor", "PrometheusRule"}  # see the module docstring

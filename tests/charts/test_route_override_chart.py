@@ -13,7 +13,12 @@ def test_the_gateway_may_get_list_and_watch_only_its_configmap(kit, case):
     docs = kit.rendered_docs(case)
     role = kit.one(docs, "Role", "gpt-oss-gateway-route-override")
     assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [ROUTE_OVERRIDE_CONFIGMAP], "verbs": ["get", "list", "watch"]}
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": [ROUTE_OVERRIDE_CONFIGMAP],
+            "verbs": ["get", "list", "watch"],
+        }
     ]
     binding = kit.one(docs, "RoleBinding", "gpt-oss-gateway-route-override")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

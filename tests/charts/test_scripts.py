@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import subprocess
 import sys
 import threading
@@ -41,7 +40,7 @@ class FakeWorker:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 if self.path.startswith("/api/local_raylet_healthz"):
                     data = fake.raylet.encode()
                 else:
@@ -84,7 +83,18 @@ def worker():
 
 def probe(worker, state, stall="0.2"):
     return probe_liveness.main(
-        ["--raylet-url", worker.raylet_url, "--metrics-url", worker.metrics_url, "--state", str(state), "--stall-seconds", stall, "--timeout", "2"]
+        [
+            "--raylet-url",
+            worker.raylet_url,
+            "--metrics-url",
+            worker.metrics_url,
+            "--state",
+            str(state),
+            "--stall-seconds",
+            stall,
+            "--timeout",
+            "2",
+        ]
     )
 
 
@@ -92,7 +102,10 @@ def test_an_idle_engine_is_alive_however_long_it_idles(worker, tmp_path):
     state = tmp_path / "state.json"
     worker.generated = 100
     assert probe(worker, state) == 0
-    assert probe_liveness.judge({"ray_vllm_generation_tokens_total": 100.0}, {"progress": 100.0, "since": 0.0}, 10_000, 120)[0] is None
+    assert (
+        probe_liveness.judge({"ray_vllm_generation_tokens_total": 100.0}, {"progress": 100.0, "since": 0.0}, 10_000, 120)[0]
+        is None
+    )
 
 
 def test_a_saturated_engine_that_still_produces_tokens_is_alive(worker, tmp_path):
@@ -137,8 +150,18 @@ def test_a_dead_raylet_fails_the_probe(worker, tmp_path, capsys):
 def test_the_probe_runs_as_the_kubelet_runs_it(worker, tmp_path):
     """A separate process of the script file itself, with the flags the chart passes."""
     worker.running, worker.generated = 1, 3
-    command = [sys.executable, str(FILES / "probe_liveness.py"), "--raylet-url", worker.raylet_url,
-               "--metrics-url", worker.metrics_url, "--state", str(tmp_path / "s.json"), "--stall-seconds=120", "--timeout=5"]
+    command = [
+        sys.executable,
+        str(FILES / "probe_liveness.py"),
+        "--raylet-url",
+        worker.raylet_url,
+        "--metrics-url",
+        worker.metrics_url,
+        "--state",
+        str(tmp_path / "s.json"),
+        "--stall-seconds=120",
+        "--timeout=5",
+    ]
     assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0
 
 

@@ -14,7 +14,10 @@ def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
     (tmp_path / "environments" / "dev.yaml").write_text("tier: dev\ncluster:\n  name: gpt-oss-dev\n   mode: create\n")
     result = subprocess.run(
         [sys.executable, "-m", "cli", "envs", "render", "--env", "dev", "--root", str(tmp_path)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "environments/dev.yaml:4:8: YAML syntax error: mapping values are not allowed here" in result.stderr
@@ -22,7 +25,11 @@ def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
 
 
 def test_envs_check_and_list_on_this_repository():
-    check = subprocess.run([sys.executable, "-m", "cli", "envs", "check"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, "-m", "cli", "envs", "check"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert check.returncode == 0 and check.stdout.split() == ["ok", "dev", "ok", "staging", "ok", "prod"], check.stderr
-    listing = subprocess.run([sys.executable, "-m", "cli", "envs", "list"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    listing = subprocess.run(
+        [sys.executable, "-m", "cli", "envs", "list"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert listing.returncode == 0 and "prod         prod     us-east-1" in listing.stdout

@@ -64,10 +64,16 @@ def test_a_secret_written_inline_is_refused_and_never_echoed():
         (lambda a: a["receivers"][0].update(channel="#x"), "channel is only for type slack"),
         (lambda a: a.update(critical=["oncall-pagr"]), "critical names receiver 'oncall-pagr', which is not defined"),
         (lambda a: a.update(critical=[]), "critical has no receiver"),
-        (lambda a: a["receivers"].append({"name": "spare", "type": "pagerduty", "secret": {"name": "s", "key": "k"}}), "not used by any severity: spare"),
+        (
+            lambda a: a["receivers"].append({"name": "spare", "type": "pagerduty", "secret": {"name": "s", "key": "k"}}),
+            "not used by any severity: spare",
+        ),
         (lambda a: a["receivers"].append(dict(a["receivers"][1])), "duplicate receiver names: team-slack"),
         (lambda a: a["receivers"][1]["secret"].update(name="Not_A_Name"), "alerting.receivers[1].secret.name"),
-        (lambda a: a["receivers"].append({"name": "mail", "type": "email", "to": ["x"]}) or a["info"].append("mail"), "type email needs sender, smarthost"),
+        (
+            lambda a: a["receivers"].append({"name": "mail", "type": "email", "to": ["x"]}) or a["info"].append("mail"),
+            "type email needs sender, smarthost",
+        ),
     ],
 )
 def test_bad_receivers_are_refused_with_the_key_path(edit, expected):
@@ -101,8 +107,13 @@ def test_receivers_read_their_secrets_from_mounted_files(stack):
     secrets = values["alertmanagerSpec"]["secrets"]
     assert secrets == alertmanager_secret_names(env.alerting) == ["alertmanager-receivers"]
     text = json.dumps(values["config"])
-    files = [v for r in values["config"]["receivers"] for c in [*r.get("slack_configs", []), *r.get("pagerduty_configs", []), *r.get("email_configs", [])]
-             for k, v in c.items() if k.endswith("_file")]
+    files = [
+        v
+        for r in values["config"]["receivers"]
+        for c in [*r.get("slack_configs", []), *r.get("pagerduty_configs", []), *r.get("email_configs", [])]
+        for k, v in c.items()
+        if k.endswith("_file")
+    ]
     assert files and all(f.startswith("/etc/alertmanager/secrets/alertmanager-receivers/") for f in files)
     for forbidden in ('"api_url"', '"routing_key"', '"service_key"', '"auth_password"'):
         assert forbidden not in text
@@ -124,7 +135,9 @@ def test_no_receivers_means_no_secret_mounts_and_the_null_route():
 @pytest.mark.parametrize("stack", STACKS)
 def test_amtool_accepts_the_config(stack, tmp_path):
     amtool = require_tool(AMTOOL, FETCH)
-    result = subprocess.run([str(amtool), "check-config", str(_write_config(stack, tmp_path))], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(amtool), "check-config", str(_write_config(stack, tmp_path))], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
@@ -173,9 +186,15 @@ def alertmanager(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [str(binary), f"--config.file={_write_config('prod', tmp_path)}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(binary),
+            f"--config.file={_write_config('prod', tmp_path)}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/api/v2"
     try:
@@ -204,8 +223,11 @@ def _inhibited(url: str, expected: int) -> dict[tuple[str, str], bool]:
     deadline = time.monotonic() + 10
     while True:
         alerts = httpx.get(f"{url}/alerts", timeout=5).json()
-        states = {(a["labels"]["alertname"], a["labels"].get("route") or a["labels"]["environment"]): bool(a["status"]["inhibitedBy"]) for a in alerts}
-        if len(alerts) >= expected and any(states.values()) or time.monotonic() > deadline:
+        states = {
+            (a["labels"]["alertname"], a["labels"].get("route") or a["labels"]["environment"]): bool(a["status"]["inhibitedBy"])
+            for a in alerts
+        }
+        if (len(alerts) >= expected and any(states.values())) or time.monotonic() > deadline:
             return states
         time.sleep(0.2)
 
@@ -213,7 +235,12 @@ def _inhibited(url: str, expected: int) -> dict[tuple[str, str], bool]:
 def test_causes_silence_their_symptoms_in_the_same_environment_only(alertmanager):
     fired = _scenario_alerts()
     names = {a["alertname"] for a in fired}
-    assert {"GptOssRayServiceNotReady", "GptOssGatewayHighFallbackRatio", "GptOssGatewayRouteOverridden", "GptOssGatewayManagedSpendHigh"} <= names
+    assert {
+        "GptOssRayServiceNotReady",
+        "GptOssGatewayHighFallbackRatio",
+        "GptOssGatewayRouteOverridden",
+        "GptOssGatewayManagedSpendHigh",
+    } <= names
     staging_symptom = {**next(a for a in fired if a["alertname"] == "GptOssGatewayHighFallbackRatio"), "environment": "staging"}
     _post(alertmanager, [*fired, staging_symptom])
     states = _inhibited(alertmanager, len(fired))
@@ -227,7 +254,14 @@ def test_causes_silence_their_symptoms_in_the_same_environment_only(alertmanager
 
 def test_a_self_hosted_drain_does_not_silence_managed_spend(alertmanager):
     spend = next(a for a in _scenario_alerts() if a["alertname"] == "GptOssGatewayManagedSpendHigh")
-    drain = {"alertname": "GptOssGatewayRouteOverridden", "severity": "info", "category": "change", "environment": "prod", "namespace": "gpt-oss", "route": "self-hosted"}
+    drain = {
+        "alertname": "GptOssGatewayRouteOverridden",
+        "severity": "info",
+        "category": "change",
+        "environment": "prod",
+        "namespace": "gpt-oss",
+        "route": "self-hosted",
+    }
     _post(alertmanager, [spend, drain])
     time.sleep(1.0)  # give the inhibitor time to see the source alert, then check nothing is muted
     alerts = httpx.get(f"{alertmanager}/alerts", timeout=5).json()

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from infra.catalog import load_catalog
 from cli.__main__ import main as cli_main
 from contracts import NODE_POOL_LABEL as POOL_LABEL
 from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
+from infra.catalog import load_catalog
 from infra.chart_values import StackOutputs, chart_values, sizing_for
 from infra.chart_values.serve import engine_kwargs
 from infra.chart_values.values_file import render_values_file
 from infra.config import ConfigError, read_stack_file, validate_environment
 from infra.config.load import ENVIRONMENT_KEY, PROJECT
-from infra.versions import RAY_VERSION, TIKTOKEN_PUBLIC_BASE, ray_image_tag
 from infra.tags import cost_tags
+from infra.versions import RAY_VERSION, TIKTOKEN_PUBLIC_BASE, ray_image_tag
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gpt-oss-test-weights"
@@ -50,7 +51,7 @@ def env_of(stack: str, edit=None):
 def test_ray_version_is_the_locked_one():
     lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
     (locked,) = [p["version"] for p in lock["package"] if p["name"] == "ray"]
-    assert RAY_VERSION == locked
+    assert locked == RAY_VERSION
     assert ray_image_tag() == f"{locked}-py312-cu130"
 
 
@@ -112,12 +113,14 @@ def test_the_upgrade_headroom_is_written_next_to_the_strategy():
 
 
 def test_the_incremental_upgrade_is_refused_at_the_config_boundary_until_it_names_a_gateway_class():
-    with pytest.raises(ConfigError, match="serving.upgrade_strategy: needs a Gateway API GatewayClass"):
+    with pytest.raises(ConfigError, match=re.escape("serving.upgrade_strategy: needs a Gateway API GatewayClass")):
         env_of("staging", lambda d: d["serving"].update(upgrade_strategy="NewClusterWithIncrementalUpgrade"))
 
 
 def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
-    prod = chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=BUCKET, gcs_redis_address=REDIS))["rayService"]["gcsFaultTolerance"]
+    prod = chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=BUCKET, gcs_redis_address=REDIS))[
+        "rayService"
+    ]["gcsFaultTolerance"]
     assert prod == {"enabled": True, "redisAddress": REDIS, "redisPasswordSecret": ""}
     with pytest.raises(ValueError, match="no Redis address was given"):
         chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=BUCKET, gcs_redis_address=None))
@@ -127,12 +130,16 @@ def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
             redis="external", redis_address="redis.example.internal:6380", redis_password_secret="gcs-auth"
         ),
     )
-    assert chart_values(external, "prod", outputs_of(external, weights_bucket=BUCKET, gcs_redis_address=None))["rayService"]["gcsFaultTolerance"] == {
+    assert chart_values(external, "prod", outputs_of(external, weights_bucket=BUCKET, gcs_redis_address=None))["rayService"][
+        "gcsFaultTolerance"
+    ] == {
         "enabled": True,
         "redisAddress": "redis.example.internal:6380",
         "redisPasswordSecret": "gcs-auth",
     }
-    dev = chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=None, gcs_redis_address=None))["rayService"]["gcsFaultTolerance"]
+    dev = chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=None, gcs_redis_address=None))[
+        "rayService"
+    ]["gcsFaultTolerance"]
     assert dev["enabled"] is False
 
 
@@ -146,7 +153,9 @@ def test_pods_land_on_the_pools_the_integrator_labels():
 
 def test_labels_are_the_cost_tags():
     env = env_of("staging")
-    assert chart_values(env, "staging", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))["labels"]["cost"] == cost_tags(env, "staging")
+    assert chart_values(env, "staging", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=REDIS))["labels"][
+        "cost"
+    ] == cost_tags(env, "staging")
 
 
 def test_the_gateway_gets_its_settings_and_secret_names():
@@ -159,7 +168,12 @@ def test_the_gateway_gets_its_settings_and_secret_names():
     assert gateway["managedApiKeySecret"] == "gpt-oss-managed-api-key"
     assert gateway["managedApiKeyOptional"] is False
     sovereign = env_of("prod", lambda d: d["fallback"].update(allowed=False, sovereign_only="customer data stays in our account"))
-    assert chart_values(sovereign, "prod", outputs_of(sovereign, weights_bucket=BUCKET, gcs_redis_address=REDIS))["gateway"]["managedApiKeyOptional"] is True
+    assert (
+        chart_values(sovereign, "prod", outputs_of(sovereign, weights_bucket=BUCKET, gcs_redis_address=REDIS))["gateway"][
+            "managedApiKeyOptional"
+        ]
+        is True
+    )
 
 
 # --- Changing the model ----------------------------------------------------------------------

@@ -13,7 +13,15 @@ from infra.node_pool_shape import (
 
 
 def pool(**overrides) -> NodePoolConfig:
-    base = dict(name="gpu", gpu="H100", instance_type="p5.4xlarge", capacity_type="spot", min_nodes=2, max_nodes=6, on_demand_floor=2)
+    base = {
+        "name": "gpu",
+        "gpu": "H100",
+        "instance_type": "p5.4xlarge",
+        "capacity_type": "spot",
+        "min_nodes": 2,
+        "max_nodes": 6,
+        "on_demand_floor": 2,
+    }
     return NodePoolConfig.model_validate({**base, **overrides})
 
 

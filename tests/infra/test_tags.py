@@ -30,7 +30,7 @@ def test_too_many_tags_are_refused_at_the_config_boundary():
 def test_labels_are_the_tags_plus_recommended_app_labels():
     env = environment_from_stack_file("dev")
     labels = k8s_labels(env, "dev", "gateway")
-    assert {k: labels[k] for k in REQUIRED_TAG_KEYS} == {k: v for k, v in cost_tags(env, "dev").items()}
+    assert {k: labels[k] for k in REQUIRED_TAG_KEYS} == dict(cost_tags(env, "dev").items())
     assert labels["app.kubernetes.io/name"] == "gateway"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def prometheus_rules(values_: dict[str, Any]) -> list[dict[str, Any]]:
     return [d for d in chart_kit.documents(chart_kit.render(values_)) if d["kind"] == "PrometheusRule"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule_object(case: str) -> dict[str, Any]:
     found = prometheus_rules(values(case))
     assert len(found) == 1, f"{case}: expected one PrometheusRule, found {len(found)}"

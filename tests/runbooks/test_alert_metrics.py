@@ -201,7 +201,9 @@ def test_kube_state_metrics_exports_every_label_the_alerts_select_on(alerting, m
     """kube-state-metrics exports no Kubernetes label unless its metricLabelsAllowlist names it;
     a selector on a label it does not export matches nothing and the alert can never fire."""
     allowed = {label for res, label in _allow_listed_labels() if res == resource}
-    used = {label for name, matchers in _selectors(alerting) if name == metric for label in matchers if label.startswith("label_")}
+    used = {
+        label for name, matchers in _selectors(alerting) if name == metric for label in matchers if label.startswith("label_")
+    }
     assert used, f"no {metric} selector in the alerts?"
     missing = sorted(used - allowed)
     assert not missing, (

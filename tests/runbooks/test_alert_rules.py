@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from infra.catalog import load_catalog
 from contracts import NAMESPACE
+from infra.catalog import load_catalog
 from infra.chart_values import sizing_for
 from infra.chart_values.alerts import RUNBOOK_BASE_URL
 from infra.chart_values.model.monitoring import Thresholds
@@ -78,7 +78,7 @@ def test_every_selector_is_scoped_to_the_release_and_its_environment(alerting, s
             elif metric.startswith("kube_pod_"):
                 assert matchers["namespace"] == ("=", NAMESPACE), where
                 if metric != "kube_pod_labels":
-                    assert re.search(r'kube_pod_labels\{[^}]*label_environment="%s"' % env.name, rule["expr"]), where
+                    assert re.search(rf'kube_pod_labels\{{[^}}]*label_environment="{env.name}"', rule["expr"]), where
             else:
                 pytest.fail(f"{where}: a metric no scoping rule covers")
 
@@ -102,9 +102,7 @@ def test_pages_wait_for_a_warm_minimum_where_the_pool_scales_to_zero(alerting):
 def test_gpu_pool_floors_follow_the_node_pools(alerting, stack):
     env, _ = alerting.environment(stack)
     floors = {
-        r["labels"]["pool"]: r["expr"]
-        for r in alerting.all_rules(stack)
-        if r.get("record") == "gpt_oss:gpu_node_pool_min_nodes"
+        r["labels"]["pool"]: r["expr"] for r in alerting.all_rules(stack) if r.get("record") == "gpt_oss:gpu_node_pool_min_nodes"
     }
     assert floors == {pool.name: f"vector({pool.min_nodes})" for pool in env.node_pools}
 

@@ -156,7 +156,9 @@ def test_every_link_resolves(path):
         resolved = (path.parent / file_part).resolve() if file_part else path
         assert resolved.exists(), f"{path.relative_to(REPO_ROOT)}: link {target} does not resolve"
         if anchor and resolved.suffix == ".md":
-            assert anchor in _anchors(resolved), f"{path.relative_to(REPO_ROOT)}: no heading #{anchor} in {file_part or path.name}"
+            assert anchor in _anchors(resolved), (
+                f"{path.relative_to(REPO_ROOT)}: no heading #{anchor} in {file_part or path.name}"
+            )
 
 
 def test_an_environment_without_oncall_cannot_render_its_runbooks(capsys, tmp_path):

@@ -40,7 +40,7 @@ def test_every_runbook_has_exactly_the_four_sections_in_order(alerting, stack):
 
 
 def test_diagnosis_gives_commands_to_paste_and_mitigation_says_when_to_escalate(alerting, stack):
-    for name, path in alerting.runbook_files(stack).items():
+    for path in alerting.runbook_files(stack).values():
         sections = dict(alerting.h2_sections(path.read_text()))
         blocks = re.findall(r"```bash\n(.*?)```", sections["Diagnosis"], flags=re.S)
         assert blocks, f"{path.name}: Diagnosis has no ```bash block"
@@ -91,8 +91,6 @@ def test_the_alerts_page_names_every_alert(alerting, stack):
     table = "\n".join(line for line in page.split("## Design")[0].splitlines() if line.startswith("| "))
     named = set(re.findall(r"[A-Z][A-Za-z]+", table))
     missing = sorted(
-        rule["alert"]
-        for rule in alerting.alert_rules(stack)
-        if re.sub(r"^GptOss(Gateway)?", "", rule["alert"]) not in named
+        rule["alert"] for rule in alerting.alert_rules(stack) if re.sub(r"^GptOss(Gateway)?", "", rule["alert"]) not in named
     )
     assert not missing, f"docs/alerts.md does not list {missing}"

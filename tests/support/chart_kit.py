@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,9 @@ import yaml
 
 from contracts import NAMESPACE, RELEASE
 from infra.chart_values import StackOutputs, chart_values
-from infra.paths import CHART_DIR
 from infra.config import EnvironmentConfig, read_stack_file, validate_environment
 from infra.config.load import ENVIRONMENT_KEY, PROJECT
+from infra.paths import CHART_DIR
 
 # Kubernetes version the rendered manifests are validated against; every stack runs it
 # (tests/charts/test_kubernetes_schema.py checks that).
@@ -84,7 +84,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
 ALL_CASES = (*STACKS, *SCENARIOS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(case: str) -> tuple[EnvironmentConfig, str]:
     """(typed environment, stack name) of a stack or a scenario."""
     if case in STACKS:
@@ -93,7 +93,7 @@ def environment(case: str) -> tuple[EnvironmentConfig, str]:
     return validate_environment(build(), stack=stack), stack
 
 
-@lru_cache(maxsize=None)
+@cache
 def values(case: str) -> dict[str, Any]:
     env, stack = environment(case)
     return chart_values(env, stack, outputs(env, stack))
@@ -116,7 +116,7 @@ def documents(rendered: dict[str, str]) -> list[dict[str, Any]]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def rendered_text(case: str) -> dict[str, str]:
     return render(values(case))
 

@@ -4,14 +4,14 @@ saying how to get them."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import jsonschema
 import pytest
 import yaml
-from support.tools import require_all_tools
 
 from infra import upstream
+from support.tools import require_all_tools
 
 CRD_FILES = {
     ("ray.io", "RayService"): "ray.io_rayservices.yaml",
@@ -21,7 +21,7 @@ CRD_FILES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def crd_schema(group: str, kind: str, version: str) -> dict:
     try:
         path = upstream.crd_file(CRD_FILES[(group, kind)])

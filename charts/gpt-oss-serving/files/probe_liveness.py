@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reason = raylet_alive(args.raylet_url, args.timeout)
     if reason is None:
-        reason, state = judge(fetch_metrics(args.metrics_url, args.timeout), read_state(args.state), time.time(), args.stall_seconds)
+        reason, state = judge(
+            fetch_metrics(args.metrics_url, args.timeout), read_state(args.state), time.time(), args.stall_seconds
+        )
         try:
             args.state.write_text(json.dumps(state))
         except OSError as error:

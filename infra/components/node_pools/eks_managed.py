@@ -6,8 +6,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.cluster import ClusterHandle
-from infra.components.options import child_options
 from infra.components.launch_template import tag_node_group_asg, tagged_launch_template
+from infra.components.options import child_options
 from infra.config.models import NodePoolConfig
 from infra.node_pool_shape import GPU_TAINT, autoscaler_template_tags, capacity_groups, node_labels
 
@@ -60,9 +60,7 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
                 },
                 update_config={"max_unavailable": 1},
                 labels=labels,
-                taints=[
-                    {"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": EKS_TAINT_EFFECTS[GPU_TAINT["effect"]]}
-                ],
+                taints=[{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": EKS_TAINT_EFFECTS[GPU_TAINT["effect"]]}],
                 # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
                 opts=child_options(self, opts, ignore_changes=["scalingConfig.desiredSize"]),
             )

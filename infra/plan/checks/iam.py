@@ -75,10 +75,14 @@ def check(stack: PlannedStack) -> list[Finding]:
             "${AWS::AccountId}": account,
             "${ClusterName}": cluster_arn.rsplit("/", 1)[1],
             "${KarpenterNodeRole.Arn}": next(s["Resource"] for s in granted if s.get("Action") == "iam:PassRole"),
-            "${KarpenterInterruptionQueue.Arn}": next(s["Resource"] for s in granted if "sqs:ReceiveMessage" in _as_list(s.get("Action"))),
+            "${KarpenterInterruptionQueue.Arn}": next(
+                s["Resource"] for s in granted if "sqs:ReceiveMessage" in _as_list(s.get("Action"))
+            ),
         }
         for gap in uncovered(policy, reference_statements(substitutions)):
             findings.append(
-                Finding("iam", f"{ROLE_POLICY} {registration.name}", f"does not grant {gap} as Karpenter 1.14's reference policy does")
+                Finding(
+                    "iam", f"{ROLE_POLICY} {registration.name}", f"does not grant {gap} as Karpenter 1.14's reference policy does"
+                )
             )
     return findings

@@ -57,7 +57,12 @@ def pod_requests(spec: dict[str, Any]) -> dict[str, float]:
 def template_node(instance_type: str, tags: dict[str, str]) -> tuple[dict[str, float], dict[str, str], list[dict[str, str]]]:
     """(capacity, labels, taints) of cluster-autoscaler's template node for an ASG."""
     spec = load_catalog().instances[instance_type]
-    capacity = {"cpu": float(spec.vcpu), "memory": spec.memory_gib * 2**30, GPU_RESOURCE: float(spec.gpu_count), "pods": TEMPLATE_PODS}
+    capacity = {
+        "cpu": float(spec.vcpu),
+        "memory": spec.memory_gib * 2**30,
+        GPU_RESOURCE: float(spec.gpu_count),
+        "pods": TEMPLATE_PODS,
+    }
     labels, taints = {}, []
     for key, value in tags.items():
         if key.startswith(f"{CA_TAG_PREFIX}/resources/"):
@@ -84,9 +89,7 @@ def tolerates(tolerations: list[dict[str, Any]], taint: dict[str, str]) -> bool:
 def pods_for(labels: dict[str, str], pods: list[PodTemplate]) -> list[PodTemplate]:
     """Pods whose nodeSelector the group's nodes satisfy (and that select on something)."""
     return [
-        pod
-        for pod in pods
-        if (selector := pod.spec.get("nodeSelector")) and all(labels.get(k) == v for k, v in selector.items())
+        pod for pod in pods if (selector := pod.spec.get("nodeSelector")) and all(labels.get(k) == v for k, v in selector.items())
     ]
 
 
@@ -108,11 +111,17 @@ def check(stack: PlannedStack) -> list[Finding]:
             for key, value in pod.spec["nodeSelector"].items():
                 if template_labels.get(key) != value:
                     findings.append(
-                        Finding("scale_from_zero", subject, f"{pod.owner} selects {key}={value}, which no node-template label tag carries")
+                        Finding(
+                            "scale_from_zero",
+                            subject,
+                            f"{pod.owner} selects {key}={value}, which no node-template label tag carries",
+                        )
                     )
             for taint in taints:
                 if not tolerates(pod.spec.get("tolerations") or [], taint):
-                    findings.append(Finding("scale_from_zero", subject, f"{pod.owner} does not tolerate the taint {taint['key']}"))
+                    findings.append(
+                        Finding("scale_from_zero", subject, f"{pod.owner} does not tolerate the taint {taint['key']}")
+                    )
             for resource, amount in sorted(pod_requests(pod.spec).items()):
                 offered = capacity.get(resource)
                 if offered is None:
@@ -127,6 +136,10 @@ def check(stack: PlannedStack) -> list[Finding]:
                     )
                 elif amount > offered:
                     findings.append(
-                        Finding("scale_from_zero", subject, f"{pod.owner} requests {resource} {amount:g}, more than a template node offers ({offered:g})")
+                        Finding(
+                            "scale_from_zero",
+                            subject,
+                            f"{pod.owner} requests {resource} {amount:g}, more than a template node offers ({offered:g})",
+                        )
                     )
     return findings

@@ -54,19 +54,20 @@ def check(stack: PlannedStack) -> list[Finding]:
                 finding(manifest, f"selector {spec['selector']} matches no pod in namespace {manifest.namespace}: no endpoints")
         elif manifest.kind == "PodDisruptionBudget":
             if not any(p.namespace == manifest.namespace and p.matches(spec.get("selector")) for p in pods):
-                finding(manifest, f"selector {spec.get('selector')} matches no pod in namespace {manifest.namespace}: it protects nothing")
+                finding(
+                    manifest,
+                    f"selector {spec.get('selector')} matches no pod in namespace {manifest.namespace}: it protects nothing",
+                )
         elif manifest.kind == "PodMonitor":
             if not any(
                 _in_namespaces(p.namespace, spec.get("namespaceSelector"), manifest.namespace) and p.matches(spec.get("selector"))
                 for p in pods
             ):
                 finding(manifest, f"selector {spec.get('selector')} matches no pod: nothing is scraped")
-        elif manifest.kind == "ServiceMonitor":
-            if not any(
-                _in_namespaces((s.get("metadata") or {}).get("namespace", ""), spec.get("namespaceSelector"), manifest.namespace)
-                and selector_matches(spec.get("selector"), (s.get("metadata") or {}).get("labels") or {})
-                for s in services
-            ):
-                finding(manifest, f"selector {spec.get('selector')} matches no Service: nothing is scraped")
+        elif manifest.kind == "ServiceMonitor" and not any(
+            _in_namespaces((s.get("metadata") or {}).get("namespace", ""), spec.get("namespaceSelector"), manifest.namespace)
+            and selector_matches(spec.get("selector"), (s.get("metadata") or {}).get("labels") or {})
+            for s in services
+        ):
+            finding(manifest, f"selector {spec.get('selector')} matches no Service: nothing is scraped")
     return findings
-

@@ -54,7 +54,9 @@ def _tag_primary_interface(ec2, instance_id: str, tags: dict[str, str]) -> None:
 
 def _launch(ec2, subnet: str, tags: dict[str, str]) -> str:
     specs = [_spec(t, tags) for t in ("instance", "volume")] if tags else []
-    instance = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="g6.xlarge", SubnetId=subnet, TagSpecifications=specs)
+    instance = ec2.run_instances(
+        ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="g6.xlarge", SubnetId=subnet, TagSpecifications=specs
+    )
     return instance["Instances"][0]["InstanceId"]
 
 
@@ -66,11 +68,15 @@ def build_account(env, *, budget: bool = True, budget_filter: bool = True) -> di
     ec2 = session.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16", TagSpecifications=[_spec("vpc", tags)])["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"{REGION}{z}", TagSpecifications=[_spec("subnet", tags)])["Subnet"]["SubnetId"]
+        ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"{REGION}{z}", TagSpecifications=[_spec("subnet", tags)]
+        )["Subnet"]["SubnetId"]
         for i, z in ((1, "a"), (2, "b"))
     ]
     role = session.client("iam").create_role(RoleName="cluster", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    session.client("eks").create_cluster(name=env.cluster.name, roleArn=role, resourcesVpcConfig={"subnetIds": subnets}, tags=tags)
+    session.client("eks").create_cluster(
+        name=env.cluster.name, roleArn=role, resourcesVpcConfig={"subnetIds": subnets}, tags=tags
+    )
     node = _launch(ec2, subnets[0], tags | {"eks:cluster-name": env.cluster.name, "eks:nodegroup-name": f"{env.name}-gpu"})
     _tag_primary_interface(ec2, node, tags)
     if budget:
@@ -160,10 +166,21 @@ def test_missing_credentials_are_one_clear_error(dev, monkeypatch, capsys):
 
 
 def test_the_filter_expression_form_also_selects_the_environment():
-    budget = {"FilterExpression": {"And": [{"Tags": {"Key": "environment", "Values": ["dev"]}}, {"Dimensions": {"Key": "REGION", "Values": ["us-east-1"]}}]}}
+    budget = {
+        "FilterExpression": {
+            "And": [
+                {"Tags": {"Key": "environment", "Values": ["dev"]}},
+                {"Dimensions": {"Key": "REGION", "Values": ["us-east-1"]}},
+            ]
+        }
+    }
     assert selects_environment(budget, "dev") and not selects_environment(budget, "prod")
-    wrong = {"BudgetName": "gpt-oss-platform-dev", "TimeUnit": "MONTHLY", "BudgetLimit": {"Amount": "99.00", "Unit": "USD"},
-             "CostFilters": {"TagKeyValue": ["user:Environment$dev"]}}
+    wrong = {
+        "BudgetName": "gpt-oss-platform-dev",
+        "TimeUnit": "MONTHLY",
+        "BudgetLimit": {"Amount": "99.00", "Unit": "USD"},
+        "CostFilters": {"TagKeyValue": ["user:Environment$dev"]},
+    }
     gaps, _ = budget_gaps([wrong], "dev", 1600)
     problems = [g.problem for g in gaps]
     assert any("does not filter on the environment tag" in p for p in problems), "the tag key is case-sensitive"

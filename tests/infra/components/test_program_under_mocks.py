@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from infra.config import environment_from_stack_file
 from contracts import NODE_POOL_LABEL as POOL_LABEL
+from infra.config import environment_from_stack_file
 from infra.node_pool_shape import CA_TAG_PREFIX
 from infra.tags import cost_tags
 from infra.versions import CLUSTER_AUTOSCALER, KARPENTER, KUBERAY_OPERATOR, NVIDIA_DEVICE_PLUGIN
@@ -24,7 +25,7 @@ def differences(got, want, path="values") -> list[str]:
     if isinstance(got, dict) and isinstance(want, dict):
         return [d for key in sorted(set(got) | set(want)) for d in differences(got.get(key), want.get(key), f"{path}.{key}")]
     if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
-        return [d for i, (g, w) in enumerate(zip(got, want)) for d in differences(g, w, f"{path}[{i}]")]
+        return [d for i, (g, w) in enumerate(zip(got, want, strict=True)) for d in differences(g, w, f"{path}[{i}]")]
     return [] if got == want else [f"{path}: {got!r} != {want!r}"]
 
 
@@ -63,8 +64,16 @@ def test_prod_gpu_pool_is_an_on_demand_floor_plus_spot_burst(program):
     run = program("prod")
     od = run.named(NODE_GROUP, "prod-gpu-h100-od")
     spot = run.named(NODE_GROUP, "prod-gpu-h100-spot")
-    assert (od.inputs["capacityType"], od.inputs["scalingConfig"]["minSize"], od.inputs["scalingConfig"]["maxSize"]) == ("ON_DEMAND", 2, 2)
-    assert (spot.inputs["capacityType"], spot.inputs["scalingConfig"]["minSize"], spot.inputs["scalingConfig"]["maxSize"]) == ("SPOT", 0, 4)
+    assert (od.inputs["capacityType"], od.inputs["scalingConfig"]["minSize"], od.inputs["scalingConfig"]["maxSize"]) == (
+        "ON_DEMAND",
+        2,
+        2,
+    )
+    assert (spot.inputs["capacityType"], spot.inputs["scalingConfig"]["minSize"], spot.inputs["scalingConfig"]["maxSize"]) == (
+        "SPOT",
+        0,
+        4,
+    )
     for group in (od, spot):
         assert group.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
         assert group.inputs["instanceTypes"] == ["p5.4xlarge"]
@@ -138,7 +147,10 @@ def test_karpenter_gets_its_controller_queue_and_node_access(program):
     assert entry.inputs["principalArn"] not in group_roles
     node_class = run.named("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "staging-gpu-h100-nodeclass")
     assert node_class.inputs["spec"]["role"] in entry.inputs["principalArn"]
-    identities = {(r.inputs["namespace"], r.inputs["serviceAccount"]) for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")}
+    identities = {
+        (r.inputs["namespace"], r.inputs["serviceAccount"])
+        for r in run.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    }
     assert ("kube-system", "karpenter") in identities
 
 
@@ -359,7 +371,7 @@ def test_a_deployment_refuses_a_config_without_the_gateway_digest_but_a_preview_
     env = environment_from_stack_file("dev")
     assert env.gateway.image.digest is None
     bag, secret_keys, _ = pulumi_config_bag(read_stack_file("dev"), env)
-    with pytest.raises(RunError, match="gateway.image.digest: required by `pulumi up`"):
+    with pytest.raises(RunError, match=re.escape("gateway.image.digest: required by `pulumi up`")):
         run_with_config("dev", bag, secret_keys, preview=False)
     serving = next(r for r in program("dev").of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
     assert serving.inputs["values"]["gateway"]["image"]["digest"] == "sha256:" + "0" * 64

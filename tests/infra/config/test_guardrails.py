@@ -28,20 +28,22 @@ def refused(raw: dict, stack: str = "prod") -> list[str]:
 @pytest.mark.parametrize(
     ("change", "line"),
     [
-        (lambda d: d["serving"].update(min_replicas=0),
-         "serving.min_replicas: prod tier requires >= 1: a GPU floor"),
-        (lambda d: d["gateway"].update(min_replicas=1),
-         "gateway.min_replicas: prod tier requires >= 2"),
-        (lambda d: d["cluster"]["system_node_group"].update(min_nodes=1),
-         "cluster.system_node_group.min_nodes: prod tier requires >= 2"),
-        (lambda d: d["serving"]["gcs_fault_tolerance"].update(enabled=False),
-         "serving.gcs_fault_tolerance.enabled: prod tier requires true"),
-        (lambda d: d["serving"].update(upgrade_strategy="None"),
-         "serving.upgrade_strategy: prod tier requires \"NewCluster\""),
-        (lambda d: d["node_pools"][0].update(on_demand_floor=0),
-         "node_pools[0].on_demand_floor: prod tier requires >= 1"),
-        (lambda d: d["fallback"].update(allowed=False),
-         "fallback.allowed: prod tier requires fallback.allowed true or fallback.sovereign_only set"),
+        (lambda d: d["serving"].update(min_replicas=0), "serving.min_replicas: prod tier requires >= 1: a GPU floor"),
+        (lambda d: d["gateway"].update(min_replicas=1), "gateway.min_replicas: prod tier requires >= 2"),
+        (
+            lambda d: d["cluster"]["system_node_group"].update(min_nodes=1),
+            "cluster.system_node_group.min_nodes: prod tier requires >= 2",
+        ),
+        (
+            lambda d: d["serving"]["gcs_fault_tolerance"].update(enabled=False),
+            "serving.gcs_fault_tolerance.enabled: prod tier requires true",
+        ),
+        (lambda d: d["serving"].update(upgrade_strategy="None"), 'serving.upgrade_strategy: prod tier requires "NewCluster"'),
+        (lambda d: d["node_pools"][0].update(on_demand_floor=0), "node_pools[0].on_demand_floor: prod tier requires >= 1"),
+        (
+            lambda d: d["fallback"].update(allowed=False),
+            "fallback.allowed: prod tier requires fallback.allowed true or fallback.sovereign_only set",
+        ),
     ],
 )
 def test_each_prod_guardrail_is_one_line_with_path_value_and_fix(change, line):
@@ -111,7 +113,10 @@ def test_a_copy_of_staging_clashes_on_cluster_cidr_and_cost_center(tmp_path):
     with pytest.raises(ConfigError) as caught:
         environment_from_stack_file("perf", tmp_path)
     found = [p.render() for p in caught.value.problems]
-    assert "cluster.name: is also staging's cluster: every environment needs its own; pick a new name (got 'gpt-oss-staging')" in found
+    assert (
+        "cluster.name: is also staging's cluster: every environment needs its own; pick a new name (got 'gpt-oss-staging')"
+        in found
+    )
     assert any(p.startswith("cluster.network.vpc_cidr: overlaps staging's 10.41.0.0/16") for p in found)
     assert any(p.startswith("tags.cost-center: is also staging's cost center") for p in found)
 
@@ -132,7 +137,8 @@ def test_the_region_list_is_botocores():
 
     import botocore
 
-    data = json.loads(open(os.path.join(os.path.dirname(botocore.__file__), "data", "endpoints.json")).read())
+    with open(os.path.join(os.path.dirname(botocore.__file__), "data", "endpoints.json")) as endpoints:
+        data = json.load(endpoints)
     expected = {region for partition in data["partitions"] for region in partition["regions"]}
     assert set(known_regions()) == expected, f"regenerate {REGIONS_FILE.name}"
     assert known_regions()["us-east-1"] == "aws" and "us-east-9" not in known_regions()

@@ -125,7 +125,10 @@ def test_aws_region_must_equal_the_environment_region(repo):
     edit(repo / "Pulumi.dev.yaml", lambda d: d["config"].update({"aws:region": "eu-west-1"}))
     with pytest.raises(ConfigError) as caught:
         environment_from_stack_file("dev", repo)
-    assert any(p.startswith("aws:region: must equal environment.region 'us-east-1'") and "(got 'eu-west-1')" in p for p in problems(caught))
+    assert any(
+        p.startswith("aws:region: must equal environment.region 'us-east-1'") and "(got 'eu-west-1')" in p
+        for p in problems(caught)
+    )
 
 
 def test_a_region_that_does_not_exist_is_refused_with_suggestions(repo):
@@ -150,8 +153,13 @@ def test_pulumi_up_refuses_a_config_that_differs_from_the_overlays(monkeypatch):
     raw = read_stack_file("staging")
     environment = json.loads(json.dumps(raw[ENVIRONMENT_CONFIG_KEY]))
     environment["gateway"]["min_replicas"] = 3
-    bag = {ENVIRONMENT_CONFIG_KEY: json.dumps(environment), "aws:region": "us-east-1",
-           "gpt-oss-platform:managedApiKey": "placeholder"}
+    bag = {
+        ENVIRONMENT_CONFIG_KEY: json.dumps(environment),
+        "aws:region": "us-east-1",
+        "gpt-oss-platform:managedApiKey": "placeholder",
+    }
     monkeypatch.setenv(STACKS_DIR_ENV, str(REPO_ROOT))
-    with pytest.raises(pulumi.RunError, match=r"Pulumi.staging.yaml: differs from .* at gpt-oss-platform:environment.gateway.min_replicas"):
+    with pytest.raises(
+        pulumi.RunError, match=r"Pulumi.staging.yaml: differs from .* at gpt-oss-platform:environment.gateway.min_replicas"
+    ):
         run_with_config("staging", bag, ["gpt-oss-platform:managedApiKey"])

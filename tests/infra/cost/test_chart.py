@@ -16,7 +16,9 @@ from infra.cost.profile import TrafficProfile
 
 
 def _comparison(tokens: float = 300e6):
-    return compare(environment_from_stack_file("dev"), TrafficProfile(tokens), priced_catalog(load_catalog()), api_model="o4-mini")
+    return compare(
+        environment_from_stack_file("dev"), TrafficProfile(tokens), priced_catalog(load_catalog()), api_model="o4-mini"
+    )
 
 
 def test_the_chart_is_a_png_spanning_the_profile_and_the_break_even(tmp_path):

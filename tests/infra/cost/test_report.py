@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from cli.__main__ import main as cli_main
 from contracts import UPSTREAM_MANAGED, UPSTREAM_SELF_HOSTED
 from infra.cost.errors import CostInputError
-from infra.cost.metrics import COUNTERS, GROUP_LABELS, SNAPSHOT_FORMAT, Sample, Snapshot, load_snapshot, snapshot_from_exposition, window_seconds
+from infra.cost.metrics import (
+    COUNTERS,
+    GROUP_LABELS,
+    SNAPSHOT_FORMAT,
+    Sample,
+    Snapshot,
+    load_snapshot,
+    snapshot_from_exposition,
+    window_seconds,
+)
 from infra.cost.report import build_report, render_report
-from cli.__main__ import main as cli_main
-
 
 
 def test_the_counter_names_and_labels_are_the_gateways():
-    from serving.gateway.metrics import GatewayMetrics, USAGE_LABELS
+    from serving.gateway.metrics import USAGE_LABELS, GatewayMetrics
 
     metrics = GatewayMetrics("test")
     metrics.child(metrics.requests, "m", "self-hosted", "t", "c", "200").inc()
@@ -78,7 +86,13 @@ def _snapshot(env: str, cost_self: float, cost_managed: float, days: float = 10.
             Sample(metric="gateway_completion_tokens_total", labels=labels, value=requests * 1000),
             Sample(metric="gateway_cost_usd_total", labels=labels, value=cost),
         ]
-    return Snapshot(format=SNAPSHOT_FORMAT, captured_at=datetime(2026, 11, 30, tzinfo=timezone.utc), window_seconds=days * 86400, source="test", samples=samples)
+    return Snapshot(
+        format=SNAPSHOT_FORMAT,
+        captured_at=datetime(2026, 11, 30, tzinfo=UTC),
+        window_seconds=days * 86400,
+        source="test",
+        samples=samples,
+    )
 
 
 def test_the_forecast_scales_the_window_to_a_month_and_compares_it_with_the_budget():

@@ -38,7 +38,7 @@ def test_a_wider_tensor_parallel_size_scales_from_the_largest_published_one_belo
 def test_every_model_gpu_and_tp_the_sizing_accepts_has_a_figure():
     catalog = load_catalog()
     for model in catalog.models:
-        for instance_type, instance in catalog.instances.items():
+        for instance_type in catalog.instances:
             for tp in TENSOR_PARALLEL_DEGREES:
                 try:
                     sizing = size_replica(model, instance_type, 32768, tp)
@@ -57,6 +57,10 @@ def test_a_measured_file_overrides_and_a_bad_one_is_refused_naming_the_entry(tmp
     assert (figure.basis, figure.output_tokens_per_s) == ("measured", 640)
     assert "g6.xlarge, vLLM 0.11.0" in figure.method
     bad = tmp_path / "bad.yaml"
-    bad.write_text("measured:\n  - {model: gpt-oss-20b, gpu: L4, tensor_parallel: 1, output_tokens_per_s: -5, source: x, measured_on: 2026-11-29, machine: y}\n")
-    with pytest.raises(CostInputError, match=r"--throughput .*bad.yaml: measured.0.output_tokens_per_s: Input should be greater than 0"):
+    bad.write_text(
+        "measured:\n  - {model: gpt-oss-20b, gpu: L4, tensor_parallel: 1, output_tokens_per_s: -5, source: x, measured_on: 2026-11-29, machine: y}\n"
+    )
+    with pytest.raises(
+        CostInputError, match=r"--throughput .*bad.yaml: measured.0.output_tokens_per_s: Input should be greater than 0"
+    ):
         load_measured(bad)

@@ -48,9 +48,15 @@ def smoke(tmp_path: Path) -> Callable[..., Path]:
         write_smoke_record(
             records,
             SmokeRecord(
-                environment=env, release=pins.release_id, pins=pins, url=f"https://gateway.{env}.example.com/v1",
-                started_at=finished - timedelta(minutes=1), finished_at=finished, checks=checks,
-                passed=passed, host="test",
+                environment=env,
+                release=pins.release_id,
+                pins=pins,
+                url=f"https://gateway.{env}.example.com/v1",
+                started_at=finished - timedelta(minutes=1),
+                finished_at=finished,
+                checks=checks,
+                passed=passed,
+                host="test",
             ),
         )
         return records

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from support.environments import DIGEST, git
 
 from cli.__main__ import main as cli_main
 from infra.config import ConfigError, environment_from_stack_file
@@ -18,6 +17,7 @@ from infra.environments.overview import affected, promoted
 from infra.environments.pins import load_pins
 from infra.environments.records import SmokeCheck, SmokeRecord
 from infra.environments.scaffold import scaffold
+from support.environments import DIGEST, git
 
 
 def test_new_env_leaves_the_unique_fields_to_the_user_and_is_then_valid(scratch_repo):
@@ -41,8 +41,22 @@ def test_new_env_leaves_the_unique_fields_to_the_user_and_is_then_valid(scratch_
 
 
 def test_new_env_refuses_a_clash_and_writes_nothing(scratch_repo, capsys):
-    code = cli_main(["new-env", "perf", "--from", "staging", "--root", str(scratch_repo),
-                     "--cluster-name", "gpt-oss-staging", "--vpc-cidr", "10.41.128.0/20", "--cost-center", "cc-ml-prod"])
+    code = cli_main(
+        [
+            "new-env",
+            "perf",
+            "--from",
+            "staging",
+            "--root",
+            str(scratch_repo),
+            "--cluster-name",
+            "gpt-oss-staging",
+            "--vpc-cidr",
+            "10.41.128.0/20",
+            "--cost-center",
+            "cc-ml-prod",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "--cluster-name: is also staging's cluster" in err and "--vpc-cidr: overlaps staging's 10.41.0.0/16" in err
@@ -53,8 +67,22 @@ def test_new_env_refuses_a_clash_and_writes_nothing(scratch_repo, capsys):
 
 
 def test_new_env_with_its_own_values_is_valid_at_once(scratch_repo, capsys):
-    code = cli_main(["new-env", "perf", "--from", "staging", "--root", str(scratch_repo),
-                     "--cluster-name", "gpt-oss-perf", "--vpc-cidr", "10.50.0.0/16", "--cost-center", "cc-ml-perf"])
+    code = cli_main(
+        [
+            "new-env",
+            "perf",
+            "--from",
+            "staging",
+            "--root",
+            str(scratch_repo),
+            "--cluster-name",
+            "gpt-oss-perf",
+            "--vpc-cidr",
+            "10.50.0.0/16",
+            "--cost-center",
+            "cc-ml-perf",
+        ]
+    )
     assert code == 0 and "next: gpt-oss-platform plan --env perf" in capsys.readouterr().out
     assert environment_from_stack_file("perf", scratch_repo).cluster.network.vpc_cidr == "10.50.0.0/16"
 
@@ -83,9 +111,9 @@ def test_diff_compares_config_pins_resources_and_cost(scratch_repo):
     assert keys["node_pools[0].provisioner"]["b"] == "karpenter" and "region" not in keys
     assert "kubernetes:karpenter.sh/v1:NodePool <env>-gpu-h100-spot" in result["resources"]["added"]
     assert any(k.startswith("aws:eks/nodeGroup:NodeGroup <env>-gpu-l4") for k in result["resources"]["removed"])
-    assert not any("<env>-network-vpc" in row["resource"] and "cidrBlock" in row["paths"] for row in result["resources"]["changed"]), (
-        "the values each environment must have its own of are normalised"
-    )
+    assert not any(
+        "<env>-network-vpc" in row["resource"] and "cidrBlock" in row["paths"] for row in result["resources"]["changed"]
+    ), "the values each environment must have its own of are normalised"
     cost = result["monthly_cost_usd"]
     assert cost["floor"]["b"] > cost["floor"]["a"] and cost["max"]["delta"] == round(cost["max"]["b"] - cost["max"]["a"], 2)
     assert result["pins"]["differences"] == []
@@ -106,7 +134,9 @@ def test_affected_and_promoted_environments(scratch_repo):
     path.write_text(path.read_text().replace("team: ml-platform", "team: inference"))
     assert affected(scratch_repo, "HEAD")["environments"] == ["dev", "staging", "prod"]
     git(scratch_repo, "checkout", "-q", "--", ".")
-    (scratch_repo / "environments" / "prod.yaml").write_text((scratch_repo / "environments" / "prod.yaml").read_text().replace("max_replicas: 10", "max_replicas: 11"))
+    (scratch_repo / "environments" / "prod.yaml").write_text(
+        (scratch_repo / "environments" / "prod.yaml").read_text().replace("max_replicas: 10", "max_replicas: 11")
+    )
     assert affected(scratch_repo, "HEAD")["environments"] == ["prod"]
     (scratch_repo / "infra.py").write_text("# a program change\n")
     assert affected(scratch_repo, "HEAD")["environments"] == ["dev", "staging", "prod"]
@@ -124,13 +154,32 @@ def test_gitops_render_refuses_without_real_outputs_and_never_writes_a_secret():
     assert any(p.startswith("cluster_name: is not prod's cluster") for p in found)
     image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-gateway@sha256:" + "c" * 64
     with pytest.raises(ConfigError, match="preview placeholder"):
-        render_gitops(prod, "prod", {"cluster_name": "gpt-oss-prod", "weights_bucket": "b-1", "service_cidr": "172.20.0.0/16",
-                                     "gcs_redis_address": "h:6379", "gateway_image": image[:-64] + "0" * 64}, "o", "r-1", "abc")
-    outputs = {"cluster_name": "gpt-oss-prod", "weights_bucket": "acme-gpt-oss-prod-weights", "gateway_image": image,
-               "service_cidr": "172.20.0.0/16",
-               "gcs_redis_address": "prod-gcs.abc123.ng.0001.use1.cache.amazonaws.com:6379", "kubeconfig": "[secret]"}
+        render_gitops(
+            prod,
+            "prod",
+            {
+                "cluster_name": "gpt-oss-prod",
+                "weights_bucket": "b-1",
+                "service_cidr": "172.20.0.0/16",
+                "gcs_redis_address": "h:6379",
+                "gateway_image": image[:-64] + "0" * 64,
+            },
+            "o",
+            "r-1",
+            "abc",
+        )
+    outputs = {
+        "cluster_name": "gpt-oss-prod",
+        "weights_bucket": "acme-gpt-oss-prod-weights",
+        "gateway_image": image,
+        "service_cidr": "172.20.0.0/16",
+        "gcs_redis_address": "prod-gcs.abc123.ng.0001.use1.cache.amazonaws.com:6379",
+        "kubeconfig": "[secret]",
+    }
     rendered = render_gitops(prod, "prod", outputs, "outputs.json", "r-1", "abc")
-    assert rendered.files and all(text.startswith("# Rendered by `gpt-oss-platform gitops render --env prod`") for text in rendered.files.values())
+    assert rendered.files and all(
+        text.startswith("# Rendered by `gpt-oss-platform gitops render --env prod`") for text in rendered.files.values()
+    )
     documents = [yaml.safe_load(text) for text in rendered.files.values()]
     assert "Secret" not in {d["kind"] for d in documents}
     joined = "\n".join(rendered.files.values())
@@ -147,8 +196,16 @@ def test_the_offline_plan_manifests_say_they_are_a_preview(tmp_path):
 def test_a_smoke_record_must_agree_with_itself():
     pins = load_pins("dev", __import__("infra.paths", fromlist=["REPO_ROOT"]).REPO_ROOT)
     now = datetime.now(UTC)
-    good = dict(environment="dev", release=pins.release_id, pins=pins, url="https://g/v1", started_at=now - timedelta(minutes=1),
-                finished_at=now, checks=[SmokeCheck(name="chat", passed=False)], passed=False)
+    good = {
+        "environment": "dev",
+        "release": pins.release_id,
+        "pins": pins,
+        "url": "https://g/v1",
+        "started_at": now - timedelta(minutes=1),
+        "finished_at": now,
+        "checks": [SmokeCheck(name="chat", passed=False)],
+        "passed": False,
+    }
     SmokeRecord(**good)
     with pytest.raises(ValueError, match="passed must be true exactly when every check passed"):
         SmokeRecord(**(good | {"passed": True}))

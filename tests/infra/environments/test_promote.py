@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.environments import DIGEST, git
 
 from cli.__main__ import main as cli_main
 from infra.config.errors import ConfigError
@@ -16,6 +15,7 @@ from infra.environments.pin_updates import set_pins
 from infra.environments.pins import load_pins
 from infra.environments.promote import Promotion, promote
 from infra.environments.records import PromotionRecord
+from support.environments import DIGEST, git
 
 OTHER_DIGEST = "sha256:" + "cd" * 32
 
@@ -57,8 +57,16 @@ def test_dev_to_staging_produces_the_promotion_commit_on_a_new_branch(scratch_re
     assert staged_pins["gateway_image"]["digest"] == DIGEST
     message = git(repo, "log", "-1", "--format=%B", outcome.branch)
     assert message.startswith(f"promote staging to {release} (from dev)")
-    for fragment in ("gateway image digest: (none) -> " + DIGEST, "Resources (staging's offline plan):", "Monthly cost: floor $",
-                     "smoke: passed", "soak: passed", "plan: passed", f"Source commit: {head}", "Promotion: dev -> staging"):
+    for fragment in (
+        "gateway image digest: (none) -> " + DIGEST,
+        "Resources (staging's offline plan):",
+        "Monthly cost: floor $",
+        "smoke: passed",
+        "soak: passed",
+        "plan: passed",
+        f"Source commit: {head}",
+        "Promotion: dev -> staging",
+    ):
         assert fragment in message, fragment
     record = PromotionRecord.model_validate_json(git(repo, "show", f"{outcome.branch}:{outcome.provenance}"))
     assert record.source_commit == head and record.release == release and record.actor == "Release Manager"
@@ -196,7 +204,9 @@ def test_bad_input_is_exit_2_before_any_gate(scratch_repo, tmp_path, capsys):
 
 
 def test_the_json_outcome_names_every_gate(scratch_repo, tmp_path, capsys):
-    code = cli_main(["promote", "--from", "dev", "--to", "staging", "--repo", str(scratch_repo), "--records", str(tmp_path), "--json"])
+    code = cli_main(
+        ["promote", "--from", "dev", "--to", "staging", "--repo", str(scratch_repo), "--records", str(tmp_path), "--json"]
+    )
     outcome = json.loads(capsys.readouterr().out)
     assert code == 1 and outcome["ok"] is False and outcome["branch"] is None
     assert [g["name"] for g in outcome["gates"]] == ["stage-order", "pins", "checkout", "smoke", "soak", "plan"]

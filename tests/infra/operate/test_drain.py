@@ -5,6 +5,7 @@ acts on another environment's cluster."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +19,10 @@ from support.fake_kube_api import USER
 
 
 def test_drain_sets_the_route_with_who_why_and_when(kube, kubeconfig, capsys):
-    assert main(["drain", "--env", "dev", "--route", "managed", "--reason", "GPU node NotReady", "--kubeconfig", str(kubeconfig)]) == 0
+    assert (
+        main(["drain", "--env", "dev", "--route", "managed", "--reason", "GPU node NotReady", "--kubeconfig", str(kubeconfig)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "dev: route auto -> managed" in out and "Sovereign keys stay on the self-hosted model" in out
     data = kube.get(NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP)["data"]
@@ -30,13 +34,45 @@ def test_drain_sets_the_route_with_who_why_and_when(kube, kubeconfig, capsys):
     status = json.loads(capsys.readouterr().out)
     assert status["route"] == "managed" and status["set_by"] == USER
 
-    assert main(["drain", "--env", "dev", "--route", "auto", "--reason", "node replaced", "--who", "jdoe", "--kubeconfig", str(kubeconfig)]) == 0
+    assert (
+        main(
+            [
+                "drain",
+                "--env",
+                "dev",
+                "--route",
+                "auto",
+                "--reason",
+                "node replaced",
+                "--who",
+                "jdoe",
+                "--kubeconfig",
+                str(kubeconfig),
+            ]
+        )
+        == 0
+    )
     assert kube.get(NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP)["data"]["set-by"] == "jdoe"
     assert "managed -> auto" in capsys.readouterr().out
 
 
 def test_the_object_carries_the_cost_labels(kube, kubeconfig):
-    assert main(["drain", "--env", "dev", "--route", "self-hosted", "--reason", "managed API incident", "--kubeconfig", str(kubeconfig)]) == 0
+    assert (
+        main(
+            [
+                "drain",
+                "--env",
+                "dev",
+                "--route",
+                "self-hosted",
+                "--reason",
+                "managed API incident",
+                "--kubeconfig",
+                str(kubeconfig),
+            ]
+        )
+        == 0
+    )
     # The fake stores data only; read what the CLI sent through the library instead.
     client = KubeClient(load_target(kubeconfig))
     env = environment_from_stack_file("dev")
@@ -64,8 +100,10 @@ def test_bad_input_is_refused_before_anything_is_sent(kube, kubeconfig, capsys, 
 
 
 def test_managed_is_refused_where_there_is_no_fallback():
-    env = environment_from_stack_file("dev").model_copy(update={"fallback": environment_from_stack_file("dev").fallback.model_copy(update={"allowed": False})})
-    with pytest.raises(DrainRefused, match="fallback.allowed false"):
+    env = environment_from_stack_file("dev").model_copy(
+        update={"fallback": environment_from_stack_file("dev").fallback.model_copy(update={"allowed": False})}
+    )
+    with pytest.raises(DrainRefused, match=re.escape("fallback.allowed false")):
         check_request(env, "managed", "GPUs sick")
     check_request(env, "self-hosted", "fine")
 
@@ -117,12 +155,14 @@ def test_exec_credentials_are_used_like_eks_kubeconfigs_do(kube, kubeconfig, tmp
 
     script = tmp_path / "get-token"
     script.write_text(
-        "#!/bin/sh\necho '{\"kind\":\"ExecCredential\",\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
-        f"\"status\":{{\"token\":\"{kube.token}\"}}}}'\n"
+        '#!/bin/sh\necho \'{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1",'
+        f'"status":{{"token":"{kube.token}"}}}}\'\n'
     )
     script.chmod(0o755)
     config = yaml.safe_load(kubeconfig.read_text())
-    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(script), "args": ["eks", "get-token"]}}
+    config["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(script), "args": ["eks", "get-token"]}
+    }
     kubeconfig.write_text(yaml.safe_dump(config))
     client = KubeClient(load_target(kubeconfig))
     assert client.whoami() == USER

@@ -19,7 +19,15 @@ from infra.environments.pins import load_pins
 from infra.environments.records import SmokeRecord
 from infra.paths import REPO_ROOT
 from tests.serving.fake_openai import FakeOpenAI
-from tests.serving.harness import KEYS, MANAGED_API_KEY, PUBLIC_MODEL, RunningGateway, settings_for_test, wait_until, write_secrets
+from tests.serving.harness import (
+    KEYS,
+    MANAGED_API_KEY,
+    PUBLIC_MODEL,
+    RunningGateway,
+    settings_for_test,
+    wait_until,
+    write_secrets,
+)
 
 
 class GptOssFake(FakeOpenAI):
@@ -73,8 +81,22 @@ def _smoke(gateway: RunningGateway, tmp_path: Path, kubeconfig: Path, *extra: st
     key_file.write_text(KEYS["app"] + "\n")
     records = tmp_path / "records"
     code = main(
-        ["smoke", "--url", gateway.base_url + "/v1", "--key-file", str(key_file), "--env", "dev", "--model", PUBLIC_MODEL,
-         "--records", str(records), "--kubeconfig", str(kubeconfig), *extra]
+        [
+            "smoke",
+            "--url",
+            gateway.base_url + "/v1",
+            "--key-file",
+            str(key_file),
+            "--env",
+            "dev",
+            "--model",
+            PUBLIC_MODEL,
+            "--records",
+            str(records),
+            "--kubeconfig",
+            str(kubeconfig),
+            *extra,
+        ]
     )
     files = sorted((records / "dev" / "smoke").glob("*.json"))
     assert len(files) == 1, files

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.planning import release, stack_of
 
 from infra.plan.checks import access_entries, iam, node_labels, ordering, run_checks, scale_from_zero, schemas, selectors
 from infra.plan.checks.node_labels import karpenter_refuses, kubelet_refuses
 from infra.plan.checks.scale_from_zero import pod_requests, quantity
 from infra.plan.manifests import unresolved_chart_paths
+from support.planning import release, stack_of
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 ASG_TAG = "aws:autoscaling/tag:Tag"
@@ -39,9 +39,16 @@ def test_the_committed_stacks_pass_every_check(env):
 
 def test_the_kubelet_rule_is_the_kubelets():
     # well_known_labels.go: labels a kubelet may set itself, and the kubelet/node namespaces.
-    for allowed in ("kubernetes.io/arch", "topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
-                    "node.kubernetes.io/lifecycle", "sub.kubelet.kubernetes.io/x", "k8s.amazonaws.com/accelerator",
-                    "gpt-oss.platform/node-pool", "team"):
+    for allowed in (
+        "kubernetes.io/arch",
+        "topology.kubernetes.io/zone",
+        "node.kubernetes.io/instance-type",
+        "node.kubernetes.io/lifecycle",
+        "sub.kubelet.kubernetes.io/x",
+        "k8s.amazonaws.com/accelerator",
+        "gpt-oss.platform/node-pool",
+        "team",
+    ):
         assert not kubelet_refuses(allowed), allowed
     for refused in ("app.kubernetes.io/name", "kubernetes.io/role", "example.k8s.io/x", "node-role.kubernetes.io/gpu"):
         assert kubelet_refuses(refused), refused
@@ -119,7 +126,9 @@ def test_a_release_that_does_not_wait_for_the_crds_it_uses_is_found():
 
 def test_the_serving_release_waits_for_kuberay_and_the_monitoring_crds():
     stack = stack_of("prod")
-    serving, kuberay, monitoring = (release(stack.registrations, n) for n in ("gpt-oss", "kuberay-operator", "kube-prometheus-stack"))
+    serving, kuberay, monitoring = (
+        release(stack.registrations, n) for n in ("gpt-oss", "kuberay-operator", "kube-prometheus-stack")
+    )
     by_urn = stack.by_urn()
     assert ordering.waits_for(serving, kuberay, by_urn) and ordering.waits_for(serving, monitoring, by_urn)
     assert ordering.waits_for(kuberay, monitoring, by_urn)
@@ -146,8 +155,10 @@ def test_quantities_and_requests_are_read_as_kubernetes_reads_them():
     assert quantity("500m") == 0.5 and quantity("41Gi") == 41 * 2**30 and quantity("2") == 2
     with pytest.raises(ValueError):
         quantity("lots")
-    spec = {"containers": [{"resources": {"requests": {"cpu": "1"}}}, {"resources": {"requests": {"cpu": "500m"}}}],
-            "initContainers": [{"resources": {"requests": {"cpu": "2"}}}]}
+    spec = {
+        "containers": [{"resources": {"requests": {"cpu": "1"}}}, {"resources": {"requests": {"cpu": "500m"}}}],
+        "initContainers": [{"resources": {"requests": {"cpu": "2"}}}],
+    }
     assert pod_requests(spec) == {"cpu": 2.0}
 
 
@@ -156,7 +167,9 @@ def test_a_zero_group_without_an_ephemeral_storage_tag_is_found():
 
     def plant(registrations):
         registrations[:] = [
-            r for r in registrations if not (r.type == ASG_TAG and r.inputs["tag"]["key"].endswith("/resources/ephemeral-storage"))
+            r
+            for r in registrations
+            if not (r.type == ASG_TAG and r.inputs["tag"]["key"].endswith("/resources/ephemeral-storage"))
         ]
 
     found = messages(scale_from_zero.check(stack_of("dev", plant)))
@@ -165,7 +178,9 @@ def test_a_zero_group_without_an_ephemeral_storage_tag_is_found():
 
 def test_a_zero_group_whose_label_tags_miss_what_pods_select_is_found():
     def plant(registrations):
-        registrations[:] = [r for r in registrations if not (r.type == ASG_TAG and "/label/gpt-oss.platform/node-pool" in r.inputs["tag"]["key"])]
+        registrations[:] = [
+            r for r in registrations if not (r.type == ASG_TAG and "/label/gpt-oss.platform/node-pool" in r.inputs["tag"]["key"])
+        ]
 
     assert "selects gpt-oss.platform/node-pool=gpu-l4" in messages(scale_from_zero.check(stack_of("dev", plant)))
 
@@ -175,7 +190,9 @@ def test_the_template_node_offers_what_a_real_node_of_the_group_offers():
     tags = {r.inputs["tag"]["key"]: r.inputs["tag"]["value"] for r in stack.of_type(ASG_TAG)}
     capacity, labels, taints = scale_from_zero.template_node("g6.xlarge", tags)
     assert capacity["nvidia.com/gpu"] == 1 and capacity["ephemeral-storage"] > 41 * 2**30
-    assert labels["gpt-oss.platform/node-pool"] == "gpu-l4" and taints == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+    assert labels["gpt-oss.platform/node-pool"] == "gpu-l4" and taints == [
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+    ]
 
 
 # --- likely defects: access entries and the Karpenter controller policy -------------------------
@@ -255,5 +272,7 @@ def test_the_reference_data_names_its_source():
 
 
 def test_only_the_planted_defect_is_found():
-    stack = stack_of("prod", lambda regs: release(regs, "kuberay-operator").inputs["values"].update(labels=OLD_LABELS, podLabels=OLD_LABELS))
+    stack = stack_of(
+        "prod", lambda regs: release(regs, "kuberay-operator").inputs["values"].update(labels=OLD_LABELS, podLabels=OLD_LABELS)
+    )
     assert {f.check for f in run_checks(stack)} == {"selectors"}

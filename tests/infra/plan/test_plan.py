@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cli.__main__ import main as cli_main
 from infra.catalog import load_catalog
 from infra.config.load import PROJECT, read_stack_file
-from cli.__main__ import main as cli_main
 from infra.plan.build import build_plan
 from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET
 from infra.plan.runner import PLACEHOLDER_SECRET
@@ -134,7 +134,14 @@ def test_the_cli_prints_a_readable_plan(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    for fragment in ("Plan for stack 'dev'", "GPU node pools", "g6.xlarge", "Tag coverage: 100.0%", "Policy violations: 0", "Total"):
+    for fragment in (
+        "Plan for stack 'dev'",
+        "GPU node pools",
+        "g6.xlarge",
+        "Tag coverage: 100.0%",
+        "Policy violations: 0",
+        "Total",
+    ):
         assert fragment in result.stdout
     assert (tmp_path / "dev" / "plan.json").exists()
 
@@ -194,7 +201,12 @@ def test_committed_stacks_warn_only_about_their_example_values_unrendered_subcha
                 assert env == "dev" and extended, warning
             elif not any(
                 marker in warning
-                for marker in ("documentation range", "example addresses", "is a placeholder (account 123456789012)", "not checked offline")
+                for marker in (
+                    "documentation range",
+                    "example addresses",
+                    "is a placeholder (account 123456789012)",
+                    "not checked offline",
+                )
             ):
                 pytest.fail(f"{env}: unexpected warning: {warning}")
         assert any("203.0.113.0/24, a documentation range" in w for w in plan.data["warnings"]), env

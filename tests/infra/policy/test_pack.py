@@ -45,18 +45,22 @@ def test_the_pack_has_the_four_mandatory_policies():
 
 
 def test_required_tags_reads_the_provider_default_tags():
-    full = {k: "x" for k in REQUIRED_TAG_KEYS}
+    full = dict.fromkeys(REQUIRED_TAG_KEYS, "x")
     assert validate("required-cost-tags", "aws:eks/cluster:Cluster", {}, full) == []
     assert validate("required-cost-tags", "aws:eks/cluster:Cluster", {}, {}) != []
 
 
 def test_plain_credentials_fail_the_preview():
-    reports = validate("no-plaintext-secrets", "kubernetes:helm.sh/v3:Release", {"values": {"apiKey": "sk-live-0123456789abcdefgh"}})
+    reports = validate(
+        "no-plaintext-secrets", "kubernetes:helm.sh/v3:Release", {"values": {"apiKey": "sk-live-0123456789abcdefgh"}}
+    )
     assert reports and "credential-shaped" in reports[0]
 
 
 def test_stack_policy_finds_a_public_bucket():
-    bucket = PolicyResource("aws:s3/bucket:Bucket", {"bucket": "weights-1", "acl": "public-read"}, "urn:b", "weights", OPTS, None, None, [], {})
+    bucket = PolicyResource(
+        "aws:s3/bucket:Bucket", {"bucket": "weights-1", "acl": "public-read"}, "urn:b", "weights", OPTS, None, None, [], {}
+    )
     reports: list[str] = []
     policies()["s3-buckets-private-and-encrypted"].validate(StackValidationArgs([bucket]), lambda m, urn=None: reports.append(m))
     assert any("public ACL" in r for r in reports) and any("encryption" in r for r in reports)

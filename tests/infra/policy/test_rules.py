@@ -9,7 +9,7 @@ import pytest
 from infra.policy import rules
 from infra.tags import REQUIRED_TAG_KEYS
 
-FULL_TAGS = {key: "x" for key in REQUIRED_TAG_KEYS}
+FULL_TAGS = dict.fromkeys(REQUIRED_TAG_KEYS, "x")
 
 
 def test_a_taggable_resource_without_tags_is_reported_with_the_missing_keys():
@@ -98,7 +98,7 @@ def test_references_to_secrets_are_fine(props):
 def bucket_stack(*, block=True, flags_ok=True, acl=None, encryption="aws:kms") -> list[rules.StackResource]:
     resources = [rules.StackResource(rules.BUCKET, "weights", {"acl": acl} if acl else {})]
     if block:
-        flags = {k: True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")}
+        flags = dict.fromkeys(("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"), True)
         if not flags_ok:
             flags["restrictPublicBuckets"] = False
         resources.append(rules.StackResource(rules.PUBLIC_ACCESS_BLOCK, "weights", {"bucket": "b-1", **flags}))

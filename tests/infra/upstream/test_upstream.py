@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support.tools import require_all_tools
 
 from infra import upstream, versions
 from infra.upstream.fetch import FetchError, fetch, raw_url
+from support.tools import require_all_tools
 
 
 def located(name: str):
@@ -20,8 +20,13 @@ def located(name: str):
 
 def test_every_chart_the_stack_installs_is_pinned_at_the_same_version():
     lock = upstream.load_lock().charts
-    for pin in (versions.KUBERAY_OPERATOR, versions.NVIDIA_DEVICE_PLUGIN, versions.CLUSTER_AUTOSCALER, versions.KARPENTER,
-                versions.KUBE_PROMETHEUS_STACK):
+    for pin in (
+        versions.KUBERAY_OPERATOR,
+        versions.NVIDIA_DEVICE_PLUGIN,
+        versions.CLUSTER_AUTOSCALER,
+        versions.KARPENTER,
+        versions.KUBE_PROMETHEUS_STACK,
+    ):
         assert lock[pin.chart].version == pin.version, pin.chart
 
 
@@ -35,7 +40,10 @@ def test_the_reference_copy_lacks_only_the_known_subcharts():
     renders it without them and warns. Any other gap is new and fails here."""
     folder = located("kube-prometheus-stack")
     assert set(upstream.missing_subcharts("kube-prometheus-stack", folder)) <= {
-        "grafana", "kube-state-metrics", "prometheus-node-exporter", "prometheus-windows-exporter",
+        "grafana",
+        "kube-state-metrics",
+        "prometheus-node-exporter",
+        "prometheus-windows-exporter",
     }
     for name in ("kuberay-operator", "karpenter", "cluster-autoscaler", "nvidia-device-plugin"):
         assert upstream.missing_subcharts(name, located(name)) == [], name

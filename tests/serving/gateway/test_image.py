@@ -146,8 +146,22 @@ def test_the_locked_gateway_dependencies_install_fresh_and_the_gateway_starts_fr
     started = time.monotonic()
     requirements = tmp_path / "requirements.txt"
     export = subprocess.run(
-        [str(UV), "export", "--frozen", "--only-group", "gateway", "--no-emit-project", "--format", "requirements.txt", "-o", str(requirements)],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        [
+            str(UV),
+            "export",
+            "--frozen",
+            "--only-group",
+            "gateway",
+            "--no-emit-project",
+            "--format",
+            "requirements.txt",
+            "-o",
+            str(requirements),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert export.returncode == 0, export.stderr
     assert "--hash=sha256:" in requirements.read_text()
@@ -155,7 +169,9 @@ def test_the_locked_gateway_dependencies_install_fresh_and_the_gateway_starts_fr
     subprocess.run([str(UV), "venv", str(venv), "--python", sys.executable, "-q"], check=True, timeout=60)
     install = subprocess.run(
         [str(UV), "pip", "install", "--python", str(venv / "bin" / "python"), "--require-hashes", "-q", "-r", str(requirements)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert install.returncode == 0, install.stderr
     python = str(venv / "bin" / "python")
@@ -171,29 +187,46 @@ def test_the_locked_gateway_dependencies_install_fresh_and_the_gateway_starts_fr
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(REPO / rel, target)
     for path in sorted(app.rglob("*"), reverse=True):
-        path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0))
+        path.chmod(
+            stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if path.is_dir() else 0)
+        )
     app.chmod(0o555)
 
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps({"clients": []}))
     port = _free_port()
     config = tmp_path / "gateway.json"
-    config.write_text(json.dumps({
-        "environment": "image-test",
-        "team": "ml-platform",
-        "host": "127.0.0.1",
-        "port": port,
-        "clients_file": str(clients),
-        "routes": [{"model": "gpt-oss-20b", "primary": "self-hosted", "fallback": None}],
-        "upstreams": [{
-            "name": "self-hosted", "adapter": "self_hosted", "base_url": f"http://127.0.0.1:{_free_port()}/v1", "model": "gpt-oss-20b",
-            "readiness": {"probe": "models", "interval_s": 60},
-            "cost": {"kind": "amortised_fleet", "fleet_usd_per_hour": 0.8048},
-        }],
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "environment": "image-test",
+                "team": "ml-platform",
+                "host": "127.0.0.1",
+                "port": port,
+                "clients_file": str(clients),
+                "routes": [{"model": "gpt-oss-20b", "primary": "self-hosted", "fallback": None}],
+                "upstreams": [
+                    {
+                        "name": "self-hosted",
+                        "adapter": "self_hosted",
+                        "base_url": f"http://127.0.0.1:{_free_port()}/v1",
+                        "model": "gpt-oss-20b",
+                        "readiness": {"probe": "models", "interval_s": 60},
+                        "cost": {"kind": "amortised_fleet", "fleet_usd_per_hour": 0.8048},
+                    }
+                ],
+            }
+        )
+    )
     env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "PYTHONPATH": str(app), "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(tmp_path)}
-    process = subprocess.Popen([python, "-m", "serving.gateway", "--config", str(config)], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [python, "-m", "serving.gateway", "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

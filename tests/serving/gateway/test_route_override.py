@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from contracts import HEADER_SERVED_BY, ROUTE_OVERRIDE_CONFIGMAP
 from serving.gateway.route_override import OverrideState, RouteOverride, parse_configmap
-from prometheus_client import CollectorRegistry
 from support.fake_kube_api import FakeKubeApi
 from tests.serving.harness import wait_until
 
@@ -45,7 +45,12 @@ def _override_settings(kube: FakeKubeApi, tmp_path: Path, resync_s: float = 30.0
 
 
 def _drain(kube: FakeKubeApi, route: str, notify: bool = True) -> None:
-    kube.put(NS, ROUTE_OVERRIDE_CONFIGMAP, {"route": route, "set-by": "jdoe", "reason": "GPU nodes sick", "set-at": "2026-11-30T03:00:00Z"}, notify)
+    kube.put(
+        NS,
+        ROUTE_OVERRIDE_CONFIGMAP,
+        {"route": route, "set-by": "jdoe", "reason": "GPU nodes sick", "set-at": "2026-11-30T03:00:00Z"},
+        notify,
+    )
 
 
 def _served_by(gateway, key: str = "app", stream: bool = False) -> str:

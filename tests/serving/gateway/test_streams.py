@@ -64,7 +64,7 @@ def test_a_stream_cut_mid_answer_ends_with_an_error_event_the_sdk_raises(gateway
         for chunk in sdk(gateway).chat.completions.create(
             model=PUBLIC_MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
         ):
-            received.append(chunk.choices[0].delta.content or "")  # noqa: PERF401 (kept up to the error)
+            received.append(chunk.choices[0].delta.content or "")  # kept up to the error
     assert "broke in the middle" in error.value.message
     assert "".join(received) == "Hello from "  # what the primary sent before dying, and nothing else
     assert managed.requests == []  # no splice from another model
