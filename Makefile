@@ -18,12 +18,14 @@ CLI := $(VENV)/bin/gpt-oss-platform
 DEPLOY_STAMP := $(VENV)/.synced-deploy
 # Everything: deploy + gateway + dev (test oracles and gates).
 TEST_STAMP := $(VENV)/.synced-test
+# Deploy + ops (the operator commands: smoke, drain, cost from Prometheus; CI's post-deploy smoke test).
+OPS_STAMP := $(VENV)/.synced-ops
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
 AMTOOL := tools/alertmanager/bin/amtool
 REDIS := tools/redis/bin/redis-server
 
-.PHONY: help plan test check bench plan-time values reference venv deploy-venv tools clean
+.PHONY: help plan test check bench plan-time values reference venv deploy-venv ops-venv tools clean
 
 help:
 	@echo "make plan ENV=dev|staging|prod|all   offline plan: build/<env>/plan.json + manifests"
@@ -49,10 +51,15 @@ $(DEPLOY_STAMP): uv.lock pyproject.toml | $(UV)
 	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@
 
+$(OPS_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --inexact --group ops
+	$(PY) tools/venv/dedupe.py $(VENV)
+	@touch $@ $(DEPLOY_STAMP)
+
 $(TEST_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-groups
 	$(PY) tools/venv/dedupe.py $(VENV)
-	@touch $@ $(DEPLOY_STAMP)
+	@touch $@ $(DEPLOY_STAMP) $(OPS_STAMP)
 
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
 	$(UV) sync --frozen --project tools/checkov
@@ -73,6 +80,8 @@ $(REDIS): tools/redis/fetch.sh
 venv: $(TEST_STAMP)
 # Only what `pulumi up`, the plan and the environment commands need (CI deploy jobs).
 deploy-venv: $(DEPLOY_STAMP)
+# Deploy + the operator commands (smoke, drain): CI's post-deploy smoke test.
+ops-venv: $(OPS_STAMP)
 tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL) $(REDIS)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
