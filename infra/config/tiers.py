@@ -38,6 +38,10 @@ class Check(_Strict):
         kinds = [k for k in ("min", "equals", "present") if k in self.model_fields_set]
         if len(kinds) != 1:
             raise ValueError(f"rule on {self.key} needs exactly one of min, equals, present; got {kinds}")
+        # `min: null` counts as the kind `min` but has no bound: holds() and wanted() would fail
+        # with a TypeError when an environment is validated, not here where the rule is read.
+        if kinds == ["min"] and self.min is None:
+            raise ValueError(f"rule on {self.key}: min must be a number, not null")
         return self
 
     def holds(self, value: Any) -> bool:
