@@ -50,6 +50,7 @@ class Check(_Strict):
         if value is _MISSING:
             return False
         if "min" in self.model_fields_set:
+            assert self.min is not None, "_one_kind refuses a null min"
             return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= self.min
         return value == self.equals
 
@@ -89,6 +90,7 @@ class Guardrail(_Strict):
         if self.any_of is not None:
             return list(self.any_of)
         fields = {k: getattr(self, k) for k in ("min", "equals", "present") if k in self.model_fields_set}
+        assert self.key is not None, "_shape: a guardrail has either any_of or a key"
         return [Check(key=self.key, **fields)]
 
 
