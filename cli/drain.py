@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 + (f" (set by {state.set_by} at {state.set_at}: {state.reason})" if state.set_by else " (no override)"),
             )
             return OK
+        assert args.route is not None, "argparse requires --route or --status, and --status returned above"
         previous, new = set_route(client, args.route, args.reason, args.who, labels=k8s_labels(env, env.name, "route-override"))
     except KubeError as error:
         print(f"error: {error}")

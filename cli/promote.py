@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(g.name for g in outcome.failed)
         print(f"promotion of {source} -> {args.target} refused by gate(s): {names}", file=sys.stderr)
         return CHECK_FAILED
+    assert outcome.commit is not None, "an ok promotion has its commit (PromotionOutcome.ok)"
     if not args.json:
         print(f"\ncommitted {outcome.commit[:12]} on branch {outcome.branch} (your checkout is unchanged)")
         print(f"next: git push origin {outcome.branch} and open a pull request; its merge applies {args.target}")

@@ -21,6 +21,9 @@ from contracts import (
 )
 
 if TYPE_CHECKING:
+    # For the type checker only: tests import this module without Pulumi.
+    from pulumi_aws.ec2 import LaunchTemplateTagSpecificationArgsDict
+
     from infra.config.models import NodePoolConfig
 
 # GPU nodes repel everything that does not tolerate this taint, so the Ray head, the gateway
@@ -116,7 +119,7 @@ def autoscaler_template_tags(labels: dict[str, str], gpus_per_node: int, disk_si
 LAUNCHED_RESOURCE_TYPES = ("instance", "volume", "network-interface")
 
 
-def launch_template_tag_specifications(tags: dict[str, str], name: str) -> list[dict]:
+def launch_template_tag_specifications(tags: dict[str, str], name: str) -> list[LaunchTemplateTagSpecificationArgsDict]:
     """Tag specifications so instances, volumes and ENIs launched from the template carry the
     cost tags: provider default tags stop at the launch template (pulumi-eks #635/#658)."""
     return [{"resource_type": kind, "tags": {**tags, "Name": name}} for kind in LAUNCHED_RESOURCE_TYPES]

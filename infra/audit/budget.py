@@ -60,8 +60,9 @@ def budget_gaps(
     limit = budget.get("BudgetLimit") or {}
     if budget.get("TimeUnit") != "MONTHLY":
         gaps.append(BudgetGap(label, f"time unit is {budget.get('TimeUnit')!r}, expected 'MONTHLY'"))
+    listed = limit.get("Amount")
     try:
-        amount = float(limit.get("Amount"))
+        amount = float(listed) if listed is not None else None
     except (TypeError, ValueError):
         amount = None
     if amount is None or abs(amount - monthly_usd) > 0.005 or limit.get("Unit") != "USD":

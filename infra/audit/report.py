@@ -26,6 +26,7 @@ def render_audit(result: AuditResult) -> str:
         lines.append(f"  note: {note}")
     lines.append("")
     if result.clean:
+        assert result.budget is not None, "budget_gaps reports a gap when there is no budget, so a clean result has one"
         lines.append(
             f"CLEAN: every resource carries the required tags and budget {result.budget['BudgetName']!r} filters on the environment"
         )

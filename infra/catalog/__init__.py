@@ -186,19 +186,23 @@ def load_catalog() -> Catalog:
     instances = _read("instances.yaml")
     services = _read("services.yaml")
     api = _read("managed_api.yaml")
-    return Catalog(
-        models=models["models"],
-        gpus=gpus["gpus"],
-        gpu_aliases=gpus["aliases"],
-        instances=instances["instances"],
-        price_region=instances["region"],
-        price_as_of=instances["as_of"],
-        price_source=instances["source"],
-        hours_per_month=services["hours_per_month"],
-        services=services["services"],
-        managed_api=api["models"],
-        managed_api_as_of=api["as_of"],
-        managed_api_source=api["source"],
-        eks=_read("eks_versions.yaml"),
-        throughput=_read("throughput.yaml"),
+    # model_validate rather than Catalog(...): the same validation, and the type checker does
+    # not expect the nested sections (YAML mappings pydantic turns into models) to be models already.
+    return Catalog.model_validate(
+        {
+            "models": models["models"],
+            "gpus": gpus["gpus"],
+            "gpu_aliases": gpus["aliases"],
+            "instances": instances["instances"],
+            "price_region": instances["region"],
+            "price_as_of": instances["as_of"],
+            "price_source": instances["source"],
+            "hours_per_month": services["hours_per_month"],
+            "services": services["services"],
+            "managed_api": api["models"],
+            "managed_api_as_of": api["as_of"],
+            "managed_api_source": api["source"],
+            "eks": _read("eks_versions.yaml"),
+            "throughput": _read("throughput.yaml"),
+        }
     )

@@ -214,7 +214,7 @@ class ClusterAddons(pulumi.ComponentResource):
         self.prometheus_stack = (
             self._prometheus_stack(name, env, cost_labels) if env.observability.install_prometheus_stack else None
         )
-        monitoring = [self.prometheus_stack] if self.prometheus_stack else []
+        monitoring: list[pulumi.Resource] = [self.prometheus_stack] if self.prometheus_stack else []
         # KubeRay's chart creates a ServiceMonitor for the operator's metrics.
         self.kuberay = self._release(f"{name}-kuberay", KUBERAY_OPERATOR, kuberay_values(cost_labels), monitoring)
         if needs_device_plugin(env):

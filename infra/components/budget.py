@@ -13,8 +13,8 @@ import pulumi_aws as aws
 from infra.config.models import BudgetConfig
 
 
-def notifications(config: BudgetConfig) -> list[dict]:
-    rules = [
+def notifications(config: BudgetConfig) -> list[aws.budgets.BudgetNotificationArgsDict]:
+    rules: list[aws.budgets.BudgetNotificationArgsDict] = [
         {
             "comparison_operator": "GREATER_THAN",
             "notification_type": "ACTUAL",

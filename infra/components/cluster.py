@@ -7,6 +7,7 @@ serving release do not care which mode the environment chose.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -104,8 +105,8 @@ class EksCluster(pulumi.ComponentResource):
         *,
         karpenter_nodes: bool,
         protect: bool,
-        private_subnet_ids: list[pulumi.Input[str]] | None = None,
-        public_subnet_ids: list[pulumi.Input[str]] | None = None,
+        private_subnet_ids: Sequence[pulumi.Input[str]] | None = None,
+        public_subnet_ids: Sequence[pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("gptoss:eks:Cluster", name, None, opts)
@@ -192,8 +193,8 @@ class EksCluster(pulumi.ComponentResource):
         self,
         name: str,
         config: ClusterConfig,
-        private_subnet_ids: list[pulumi.Input[str]],
-        public_subnet_ids: list[pulumi.Input[str]],
+        private_subnet_ids: Sequence[pulumi.Input[str]],
+        public_subnet_ids: Sequence[pulumi.Input[str]],
         protect: bool,
     ) -> aws.eks.Cluster:
         child = pulumi.ResourceOptions(parent=self)
@@ -260,7 +261,7 @@ class EksCluster(pulumi.ComponentResource):
         config: ClusterConfig,
         cluster: aws.eks.Cluster,
         role: aws.iam.Role,
-        subnet_ids: list[pulumi.Input[str]],
+        subnet_ids: Sequence[pulumi.Input[str]],
         cost_tags: dict[str, str],
         network_addons: list[aws.eks.Addon],
     ) -> aws.eks.NodeGroup:

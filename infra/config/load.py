@@ -13,7 +13,7 @@ import os
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +30,8 @@ from infra.paths import REPO_ROOT
 
 ENVIRONMENT_KEY = "environment"
 MANAGED_API_KEY = "managedApiKey"
+# A config section's model: `_lenient` returns an instance of the model it is given.
+Section = TypeVar("Section", bound=BaseModel)
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -97,7 +99,7 @@ def _without(raw: Any, locs: list[tuple[Any, ...]]) -> Any:
     return copy
 
 
-def _lenient(model: type[BaseModel], raw: Any) -> BaseModel | None:
+def _lenient(model: type[Section], raw: Any) -> Section | None:
     """Parse one section ignoring unknown keys (already reported), so the cross-section rules
     still see a pool with a misspelled key; None when anything else is wrong with it."""
     try:
@@ -116,7 +118,8 @@ def _sections_for_rules(raw: dict) -> tuple[list[NodePoolConfig], ServingConfig 
     """The sections the cross-section rules join, parsed leniently from `raw` (another section
     may be broken): pools, serving (None if unusable) and the model name (None if unknown)."""
     # Sizing needs only the model's name: judge it even when another model field is wrong.
-    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    model_raw = raw.get("model")
+    model = model_raw if isinstance(model_raw, dict) else {}
     model_name = model.get("name") if model.get("name") in load_catalog().models else None
     serving = _lenient(ServingConfig, raw.get("serving"))
     pools: list[NodePoolConfig] = []
@@ -127,7 +130,7 @@ def _sections_for_rules(raw: dict) -> tuple[list[NodePoolConfig], ServingConfig 
             if pool is None:
                 return [], None, None  # the pool list is unusable; its own errors are reported already
             pools.append(pool)
-    return pools, serving, model_name  # type: ignore[return-value]
+    return pools, serving, model_name
 
 
 def validate_environment(raw: Any, *, stack: str | None = None, source: str = "environment config") -> EnvironmentConfig:

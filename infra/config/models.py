@@ -34,13 +34,13 @@ class Strict(BaseModel):
 class NetworkConfig(Strict):
     """A new VPC for a new cluster: private subnets for nodes, public subnets for load balancers."""
 
-    vpc_cidr: str = Field("10.40.0.0/16", description="CIDR of the new VPC; a /16 leaves room for pods on the VPC CNI.")
-    availability_zones: int = Field(3, ge=2, le=3, description="How many zones get a public and a private subnet.")
+    vpc_cidr: str = Field(default="10.40.0.0/16", description="CIDR of the new VPC; a /16 leaves room for pods on the VPC CNI.")
+    availability_zones: int = Field(default=3, ge=2, le=3, description="How many zones get a public and a private subnet.")
     single_nat_gateway: bool = Field(
-        True, description="One NAT gateway for all zones (cheaper) instead of one per zone (survives a zone outage)."
+        default=True, description="One NAT gateway for all zones (cheaper) instead of one per zone (survives a zone outage)."
     )
     service_cidr: str = Field(
-        "172.20.0.0/16",
+        default="172.20.0.0/16",
         description="Kubernetes Service CIDR of the new cluster (fixed so network policies can name the API "
         "server's ClusterIP range); must not overlap the VPC.",
     )
@@ -73,10 +73,10 @@ class NetworkConfig(Strict):
 class SystemNodeGroupConfig(Strict):
     """CPU nodes for the Ray head, the gateway, operators and add-ons."""
 
-    instance_type: str = Field("m7i.large", description="CPU instance type from the catalog.")
-    min_nodes: int = Field(2, ge=1, le=20, description="Never below 2 in prod: the gateway and its PDB need two nodes.")
-    max_nodes: int = Field(4, ge=1, le=50, description="Upper bound for cluster-autoscaler.")
-    disk_size_gib: int = Field(50, ge=20, le=500, description="Root volume size (gp3).")
+    instance_type: str = Field(default="m7i.large", description="CPU instance type from the catalog.")
+    min_nodes: int = Field(default=2, ge=1, le=20, description="Never below 2 in prod: the gateway and its PDB need two nodes.")
+    max_nodes: int = Field(default=4, ge=1, le=50, description="Upper bound for cluster-autoscaler.")
+    disk_size_gib: int = Field(default=50, ge=20, le=500, description="Root volume size (gp3).")
 
     @field_validator("instance_type")
     @classmethod
@@ -340,16 +340,18 @@ class GcsFaultToleranceConfig(Strict):
     only for `external`.
     """
 
-    enabled: bool = Field(False, description="Turn on GCS FT; recommended for prod.")
+    enabled: bool = Field(default=False, description="Turn on GCS FT; recommended for prod.")
     redis: Literal["managed", "external"] = Field(
-        "managed", description="`managed`: this stack creates ElastiCache; `external`: use `redis_address`."
+        default="managed", description="`managed`: this stack creates ElastiCache; `external`: use `redis_address`."
     )
-    redis_node_type: str = Field("cache.t4g.small", description="ElastiCache node type for `managed` (GCS data is small).")
+    redis_node_type: str = Field(
+        default="cache.t4g.small", description="ElastiCache node type for `managed` (GCS data is small)."
+    )
     redis_address: str | None = Field(
-        None, description="host:port of a Redis the cluster can reach; only and required for `external`."
+        default=None, description="host:port of a Redis the cluster can reach; only and required for `external`."
     )
     redis_password_secret: str | None = Field(
-        None, description="`external` only: a Kubernetes Secret (key `password`) in the serving namespace."
+        default=None, description="`external` only: a Kubernetes Secret (key `password`) in the serving namespace."
     )
 
     @model_validator(mode="after")
@@ -469,13 +471,13 @@ class GatewayImageConfig(Strict):
     """The gateway container image, pinned by digest (built by CI from serving/gateway/Dockerfile)."""
 
     repository: str | None = Field(
-        None,
+        default=None,
         pattern=r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*$",
         description="Image repository, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-gateway`; "
         "default: the ECR repository this stack creates.",
     )
     digest: str | None = Field(
-        None,
+        default=None,
         pattern=r"^sha256:[0-9a-f]{64}$",
         description="Image digest (`sha256:...`) the CI build recorded in the release pins. Required by `pulumi up`; "
         "the offline plan uses a placeholder and says so.",
@@ -486,12 +488,12 @@ class GatewayIngressConfig(Strict):
     """How clients outside the cluster reach the gateway: an AWS Network Load Balancer that terminates
     TLS with an ACM certificate and admits only `source_cidrs`."""
 
-    enabled: bool = Field(False, description="Create the load balancer Service; false: in-cluster clients only.")
+    enabled: bool = Field(default=False, description="Create the load balancer Service; false: in-cluster clients only.")
     scheme: Literal["internal", "internet-facing"] = Field(
-        "internal", description="`internal` (reachable from the VPC and networks routed to it) or `internet-facing`."
+        default="internal", description="`internal` (reachable from the VPC and networks routed to it) or `internet-facing`."
     )
     certificate_arn: str | None = Field(
-        None,
+        default=None,
         pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$",
         description="ACM certificate for TLS on port 443 (it must cover the DNS name clients use). Required when enabled.",
     )
@@ -523,21 +525,21 @@ class GatewayIngressConfig(Strict):
 class GatewayConfig(Strict):
     """The OpenAI-compatible gateway Deployment and its routing knobs."""
 
-    min_replicas: int = Field(2, ge=1, le=50, description="HPA minimum; 2+ so a node drain never drops the endpoint.")
-    max_replicas: int = Field(6, ge=1, le=100, description="HPA maximum.")
+    min_replicas: int = Field(default=2, ge=1, le=50, description="HPA minimum; 2+ so a node drain never drops the endpoint.")
+    max_replicas: int = Field(default=6, ge=1, le=100, description="HPA maximum.")
     first_byte_timeout_s: float = Field(
-        20.0, gt=0, le=600, description="Give up on the self-hosted model if no byte arrives in this time (hung engine)."
+        default=20.0, gt=0, le=600, description="Give up on the self-hosted model if no byte arrives in this time (hung engine)."
     )
     max_in_flight: int = Field(
-        256, ge=1, le=100000, description="Saturation ceiling: above this many in-flight primary requests, fall back."
+        default=256, ge=1, le=100000, description="Saturation ceiling: above this many in-flight primary requests, fall back."
     )
-    circuit_failure_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
-    circuit_open_seconds: float = Field(10.0, gt=0, le=3600, description="How long an open circuit waits before a probe.")
+    circuit_failure_threshold: int = Field(default=5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
+    circuit_open_seconds: float = Field(default=10.0, gt=0, le=3600, description="How long an open circuit waits before a probe.")
     max_n: int = Field(
-        4, ge=1, le=128, description="Largest `n` (choices per request) a client may ask for: each is a whole generation."
+        default=4, ge=1, le=128, description="Largest `n` (choices per request) a client may ask for: each is a whole generation."
     )
     shared_limits: bool = Field(
-        True,
+        default=True,
         description="Share per-key rate limits and monthly spend across gateway pods through the environment's Redis "
         "(the managed or external Ray GCS store, under its own key prefix) when it has one; without one, or when "
         "false, every pod counts alone (a key may reach its limit once per pod).",
@@ -559,12 +561,12 @@ class ObservabilityConfig(Strict):
     """Metrics, dashboards and alerts."""
 
     install_prometheus_stack: bool = Field(
-        True,
+        default=True,
         description="Install kube-prometheus-stack (Prometheus Operator, Prometheus, Alertmanager, Grafana, "
         "kube-state-metrics) in namespace `monitoring`. Turn off only where the cluster already runs the "
         "Prometheus Operator: the chart's ServiceMonitor, PodMonitor and PrometheusRule need its CRDs.",
     )
-    retention: str = Field("15d", pattern=r"^\d+[hdw]$", description="How long Prometheus keeps samples (e.g. `15d`).")
+    retention: str = Field(default="15d", pattern=r"^\d+[hdw]$", description="How long Prometheus keeps samples (e.g. `15d`).")
 
 
 class TagsConfig(Strict):
@@ -757,7 +759,7 @@ class AlertingConfig(Strict):
     critical: list[str] = Field(default_factory=list, description="Receivers of severity critical (pages).")
     warning: list[str] = Field(default_factory=list, description="Receivers of severity warning (tickets for working hours).")
     info: list[str] = Field(default_factory=list, description="Receivers of severity info (context).")
-    repeat_interval: str = Field("4h", pattern=r"^\d+[mh]$", description="Re-send a still-firing alert this often.")
+    repeat_interval: str = Field(default="4h", pattern=r"^\d+[mh]$", description="Re-send a still-firing alert this often.")
 
     @model_validator(mode="after")
     def _references(self) -> AlertingConfig:
@@ -791,22 +793,24 @@ class RegistryConfig(Strict):
     them creates it (`create: true`) and the others name the same repository with `create: false`.
     """
 
-    create: bool = Field(True, description="This stack creates the repository; false where another stack of the account does.")
+    create: bool = Field(
+        default=True, description="This stack creates the repository; false where another stack of the account does."
+    )
     repository: str = Field(
-        GATEWAY_IMAGE_NAME,
+        default=GATEWAY_IMAGE_NAME,
         pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
         max_length=256,
         description="Repository name (ECR rules: lower-case, `/`, `.`, `_`, `-`).",
     )
     keep_images: int = Field(
-        200,
+        default=200,
         ge=10,
         le=10000,
         description="Images kept; older ones expire. Keep it above the pushes between a release reaching dev and "
         "leaving prod, or the image prod pins by digest can expire.",
     )
     untagged_expire_days: int = Field(
-        14, ge=1, le=365, description="Untagged images (failed pushes) expire after this many days."
+        default=14, ge=1, le=365, description="Untagged images (failed pushes) expire after this many days."
     )
 
 

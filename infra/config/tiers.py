@@ -38,6 +38,10 @@ class Check(_Strict):
         kinds = [k for k in ("min", "equals", "present") if k in self.model_fields_set]
         if len(kinds) != 1:
             raise ValueError(f"rule on {self.key} needs exactly one of min, equals, present; got {kinds}")
+        # `min: null` counts as the kind `min` but has no bound: holds() and wanted() would fail
+        # with a TypeError when an environment is validated, not here where the rule is read.
+        if kinds == ["min"] and self.min is None:
+            raise ValueError(f"rule on {self.key}: min must be a number, not null")
         return self
 
     def holds(self, value: Any) -> bool:
@@ -46,6 +50,7 @@ class Check(_Strict):
         if value is _MISSING:
             return False
         if "min" in self.model_fields_set:
+            assert self.min is not None, "_one_kind refuses a null min"
             return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= self.min
         return value == self.equals
 
@@ -85,6 +90,7 @@ class Guardrail(_Strict):
         if self.any_of is not None:
             return list(self.any_of)
         fields = {k: getattr(self, k) for k in ("min", "equals", "present") if k in self.model_fields_set}
+        assert self.key is not None, "_shape: a guardrail has either any_of or a key"
         return [Check(key=self.key, **fields)]
 
 

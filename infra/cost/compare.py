@@ -169,6 +169,7 @@ def _recommend(
     if best == "api":
         return "api", f"the managed API is cheapest at {profile.tokens_per_month / 1e6:,.0f}M tokens/month ({where})"
     if best == "hybrid":
+        assert hybrid.plan is not None, "compare() builds the hybrid option from a capacity plan"
         return "hybrid", (
             f"the environment as configured is cheapest: its GPUs serve {hybrid.plan.self_hosted_share:.0%} of the "
             f"traffic, the API the rest ({where})"

@@ -93,6 +93,8 @@ def check_outputs(env: EnvironmentConfig, outputs: Any, source: str) -> StackOut
             found.append(problem(key, "is a secret output; these outputs are never secret: check the stack", value))
     if found:
         raise ConfigError(found, source)
+    # Both are required outputs, and a present one that is not a matching string is a problem above.
+    assert isinstance(image, str) and isinstance(service_cidr, str), "checked above"
     return StackOutputs(gateway_image=image, service_cidr=service_cidr, weights_bucket=bucket, gcs_redis_address=redis)
 
 

@@ -48,7 +48,7 @@ class SmokeCheck(_Strict):
 class SmokeRecord(_Strict):
     """The result of one smoke run against one environment's gateway, for one release."""
 
-    schema_: int = Field(RECORD_SCHEMA, alias="schema")
+    schema_: int = Field(default=RECORD_SCHEMA, alias="schema")
     kind: Literal["smoke"] = "smoke"
     environment: str = Field(min_length=1)
     release: str = Field(description="ReleasePins.release_id of `pins`; checked against them.")
@@ -58,7 +58,7 @@ class SmokeRecord(_Strict):
     finished_at: AwareDatetime
     checks: list[SmokeCheck] = Field(min_length=1)
     passed: bool = Field(description="True exactly when every check passed.")
-    host: str = Field("", description="Machine the smoke test ran on.")
+    host: str = Field(default="", description="Machine the smoke test ran on.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -84,7 +84,7 @@ class GateResult(_Strict):
 class PromotionRecord(_Strict):
     """Provenance of one promotion: what moved where, from which commit, through which gates."""
 
-    schema_: int = Field(RECORD_SCHEMA, alias="schema")
+    schema_: int = Field(default=RECORD_SCHEMA, alias="schema")
     kind: Literal["promotion"] = "promotion"
     source: str
     target: str
@@ -95,11 +95,11 @@ class PromotionRecord(_Strict):
     rollback: bool = False
     source_commit: str = Field(description="Commit of the repository the promotion started from.")
     promoted_at: AwareDatetime
-    actor: str = Field("", description="git user.name of whoever ran the promotion.")
+    actor: str = Field(default="", description="git user.name of whoever ran the promotion.")
     forced: bool = False
-    reason: str | None = Field(None, description="Required with --force: why a stage was skipped.")
+    reason: str | None = Field(default=None, description="Required with --force: why a stage was skipped.")
     gates: list[GateResult]
-    smoke_record: SmokeRecord | None = Field(None, description="The source's smoke record the gate accepted.")
+    smoke_record: SmokeRecord | None = Field(default=None, description="The source's smoke record the gate accepted.")
     plan: dict[str, Any] = Field(default_factory=dict, description="Target plan summary: resources and cost, before/after.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -68,7 +68,7 @@ class DrainHooks:
     """How the smoke test flips the drain switch (infra/operate/drain.py with a cluster client)."""
 
     read_route: Callable[[], str]
-    set_route: Callable[[str, str], None]
+    set_route: Callable[[str, str], object]  # what it returns is ignored
 
 
 @dataclass
@@ -268,6 +268,7 @@ class SmokeTest:
     def drain(self) -> Check:
         """Drain to managed, see the traffic move, put the previous route back, see it return."""
         hooks = self.o.drain
+        assert hooks is not None, "run() checks drain only when hooks are given"
         started = self.o.clock()
         previous = hooks.read_route()
         if previous != ROUTE_AUTO:

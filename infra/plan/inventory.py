@@ -8,6 +8,7 @@ Scaling groups), and the objects of this repository's chart as Helm renders them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,11 +121,11 @@ LB_TAGS_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-additional-re
 
 def _annotation_tags(value: str) -> dict[str, str]:
     """`k1=v1,k2=v2` (the cloud provider's tag annotation) as a map."""
-    pairs = [item.split("=", 1) for item in value.split(",") if item]
-    return dict(pair if len(pair) == 2 else (pair[0], "") for pair in pairs)
+    pairs = (item.partition("=") for item in value.split(",") if item)
+    return {key: tag_value for key, _, tag_value in pairs}
 
 
-def launched_items(registrations: list[Registration], manifests: list[Any] = ()) -> list[Item]:
+def launched_items(registrations: list[Registration], manifests: Sequence[Any] = ()) -> list[Item]:
     """What AWS launches for us, tagged only if the program propagated the tags explicitly: the
     nodes, volumes and ENIs of node groups and Karpenter, the groups' ASGs, and the load balancer
     a Service of type LoadBalancer makes the cloud provider create."""
@@ -149,11 +150,13 @@ def launched_items(registrations: list[Registration], manifests: list[Any] = ())
     asg_tags: dict[str, dict[str, str]] = {}
     for r in registrations:
         if r.type == "aws:autoscaling/tag:Tag":
-            tag = r.inputs.get("tag") or {}
+            # Any: engine inputs are untyped (aws.autoscaling.Tag requires the key and value here).
+            tag: Any = r.inputs.get("tag") or {}
             asg_tags.setdefault(r.inputs.get("autoscalingGroupName", ""), {})[tag.get("key")] = tag.get("value")
     for r in registrations:
         if r.type == "aws:eks/nodeGroup:NodeGroup":
-            template = templates.get((r.inputs.get("launchTemplate") or {}).get("id"))
+            template_id = (r.inputs.get("launchTemplate") or {}).get("id")
+            template = templates.get(template_id) if template_id is not None else None
             specs = {}
             if template is not None:
                 specs = {s.get("resourceType"): s.get("tags") or {} for s in template.inputs.get("tagSpecifications") or []}

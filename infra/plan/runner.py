@@ -107,10 +107,14 @@ def run_with_config(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
     set_all_config(bag, secret_keys)
     workdir = program_dir()
+
+    def run_main() -> None:  # run_pulumi_func wants None or an awaitable, not run_path's globals
+        runpy.run_path(str(workdir / "__main__.py"), run_name="__main__")
+
     # As the Pulumi CLI does: the program runs in `main`, so a path that only resolves from the
     # repository root fails here too (pulumi/pulumi sdk/python/cmd/pulumi-language-python).
     with working_directory(workdir):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(workdir / "__main__.py"), run_name="__main__")))
+        _sync_await(run_pulumi_func(run_main))
     return mocks.registrations
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from infra.plan.cost import control_plane_warnings
@@ -13,11 +14,21 @@ from infra.plan.runner import ProgramRun
 from infra.plan.third_party import UpstreamRelease
 
 # Documentation ranges (RFC 5737, RFC 3849): fine in examples, never a real runner or client.
-DOCUMENTATION_RANGES = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+DOCUMENTATION_RANGES = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
 
 
 def _documentation_cidrs(cidrs: list[str]) -> list[str]:
-    return [c for c in cidrs if any(ipaddress.ip_network(c).subnet_of(ipaddress.ip_network(d)) for d in DOCUMENTATION_RANGES)]
+    ranges = [ipaddress.ip_network(d) for d in DOCUMENTATION_RANGES]
+    return [c for c in cidrs if any(_within(ipaddress.ip_network(c), r) for r in ranges)]
+
+
+def _within(network: IPv4Network | IPv6Network, outer: IPv4Network | IPv6Network) -> bool:
+    """Whether `network` lies in `outer`; never across IP versions, where subnet_of() raises TypeError."""
+    if isinstance(network, IPv4Network) and isinstance(outer, IPv4Network):
+        return network.subnet_of(outer)
+    if isinstance(network, IPv6Network) and isinstance(outer, IPv6Network):
+        return network.subnet_of(outer)
+    return False
 
 
 def example_values(run: ProgramRun) -> list[str]:

@@ -19,20 +19,23 @@ from pulumi_policy import (
 from infra.policy import rules
 
 
+# pulumi_policy types ReportViolation as Callable[[str, Optional[str]], None], so each call passes
+# the urn: None, the default of the function it hands us (an optional urn of the resource to tie
+# the violation to; ignored when validating a resource).
 def _required_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     provider_props = args.provider.props if args.provider is not None else None
     for message in rules.required_tags(args.resource_type, args.props, rules.provider_default_tags(provider_props)):
-        report(message)
+        report(message, None)
 
 
 def _launched_tags(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for message in rules.launched_resource_tags(args.resource_type, args.props):
-        report(message)
+        report(message, None)
 
 
 def _plaintext_secrets(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for message in rules.plaintext_secrets(args.resource_type, args.props, None):
-        report(message)
+        report(message, None)
 
 
 def _buckets(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -41,7 +44,7 @@ def _buckets(args: StackValidationArgs, report: ReportViolation) -> None:
         r.name: r.props.get("bucket") or r.props.get("id") or r.name for r in args.resources if r.resource_type == rules.BUCKET
     }
     for violation in rules.bucket_violations(resources, bucket_ids):
-        report(f"{violation.name}: {violation.message}")
+        report(f"{violation.name}: {violation.message}", None)
 
 
 def build_pack() -> list:

@@ -48,7 +48,9 @@ async def run(gateway: Gateway, host: str, port: int, stop: asyncio.Event, start
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.gateway", description=__doc__.splitlines()[0])
+    # __doc__ is None under `python -OO`, which strips docstrings.
+    description = __doc__.splitlines()[0] if __doc__ else None
+    parser = argparse.ArgumentParser(prog="python -m serving.gateway", description=description)
     parser.add_argument("--config", required=True, help="Settings file (JSON), e.g. /etc/gateway/config/gateway.json.")
     parser.add_argument("--host", help="Override the settings' listen address.")
     parser.add_argument("--port", type=int, help="Override the settings' listen port.")

@@ -284,7 +284,8 @@ class Gateway:
 
     def _admit(self, request: Request, endpoint: Endpoint) -> ApiRequest:
         """Parse, validate, model, limits: everything that can refuse a request before routing."""
-        client: Client = request.context
+        client = request.context
+        assert isinstance(client, Client), "check_head authenticated the request and stored its Client"
         limits = self.settings.limits
         body = request.body
         try:

@@ -18,9 +18,14 @@ import asyncio
 import collections
 import ssl
 import time
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
+
+# Why a connection's transport is set wherever it is used: asyncio calls connection_made before
+# create_connection returns it, and the pool only holds connections it got from there.
+_MADE = "connection_made sets the transport before create_connection returns"
 
 
 class UpstreamConnectError(OSError):
@@ -160,8 +165,11 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.idle_since = 0.0
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # typeshed types this argument as BaseTransport for every kind of protocol; a stream
+        # connection's protocol gets a Transport (docs.python.org, asyncio "Transports and
+        # Protocols"). cast, not isinstance: uvloop's TCPTransport does not subclass asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -212,6 +220,7 @@ class _Connection(asyncio.Protocol):
     def abort(self) -> None:
         if not self.closed:
             self.closed = True
+            assert self.transport is not None, _MADE
             self.transport.abort()  # immediate: the upstream sees the close now, not after a flush
 
 
@@ -238,6 +247,7 @@ class ConnectionPool:
         the answer's status and headers arrived. Cancelling the caller closes the connection."""
         conn = await self._acquire()
         response = conn.response = Response(conn)
+        assert conn.transport is not None, _MADE
         conn.transport.write(b"%scontent-length: %d\r\n\r\n%s" % (head, len(body), body))
         try:
             while response.status == 0:

@@ -8,7 +8,10 @@ prometheus-client's `labels()` takes a lock and builds a tuple on every call.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 from serving.gateway.circuit import CircuitState
 
@@ -19,6 +22,9 @@ REQUEST_LABELS = ("environment", "model", "served_by", "team", "client", "code")
 # The `reason` of a 503 when no upstream was even tried (every candidate filtered out).
 NO_CANDIDATE = "no_candidate"
 USAGE_LABELS = ("environment", "model", "served_by", "team", "client")
+
+# A Counter, Gauge or Histogram: `child` hands back a child of the metric's own kind.
+Metric = TypeVar("Metric", bound=MetricWrapperBase)
 
 
 class GatewayMetrics:
@@ -161,14 +167,15 @@ class GatewayMetrics:
             buckets=TTFT_BUCKETS,
             registry=r,
         )
-        self._children: dict[tuple, object] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
-    def child(self, metric, *labels: str):
+    def child(self, metric: Metric, *labels: str) -> Metric:
         """The labelled child of `metric` for `labels` (environment is prepended)."""
         key = (id(metric), labels)
         found = self._children.get(key)
         if found is None:
             found = self._children[key] = metric.labels(self.environment, *labels)
+        assert isinstance(found, type(metric)), "the cache key starts with id(metric): its child is of the metric's kind"
         return found
 
     def prime(self, models: list[str], reasons: list[str]) -> None:

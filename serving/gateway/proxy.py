@@ -155,6 +155,7 @@ class Router:
                 reason = reason or skip
                 continue
             if attempted:
+                assert failure is not None, "an attempt that did not serve the request set `failure`"
                 if failure.processed and not self._replay:
                     upstream.health.released(probe)
                     return self._not_replayed(req, responder, failure, reason)

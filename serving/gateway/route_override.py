@@ -36,7 +36,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -116,11 +116,14 @@ def parse_configmap(obj: dict[str, Any] | None) -> tuple[OverrideState, str | No
 
 
 class _Adapter(Protocol):
-    keeps_data_in_company: bool
+    keeps_data_in_company: ClassVar[bool]  # a class variable, as on UpstreamAdapter
 
 
 class _Upstream(Protocol):
-    adapter: _Adapter
+    # Read-only (a property): a plain annotation declares a mutable attribute, which an upstream
+    # would match only with exactly this type, not with its UpstreamAdapter.
+    @property
+    def adapter(self) -> _Adapter: ...
 
 
 U = TypeVar("U", bound=_Upstream)
@@ -188,6 +191,10 @@ class RouteOverride:
             child.set(1 if route == self.state.route else 0)
 
 
+# Why the session is open in _list and _watch: only run() calls them, after it opened it.
+_SESSION = "run() opens the session before it lists or watches"
+
+
 class _Gone(Exception):
     """The watch's resourceVersion is too old (HTTP 410 or an ERROR event with code 410)."""
 
@@ -224,6 +231,7 @@ class RouteOverrideWatcher:
             await self._session.close()
 
     async def _list(self) -> str:
+        assert self._session is not None, _SESSION
         async with self._session.get(
             self._base + self._path,
             params={"fieldSelector": self._selector},
@@ -238,6 +246,7 @@ class RouteOverrideWatcher:
         return str((body.get("metadata") or {}).get("resourceVersion") or "")
 
     async def _watch(self, version: str) -> None:
+        assert self._session is not None, _SESSION
         resync = self._settings.resync_s
         params = {
             "fieldSelector": self._selector,

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Protocol
+from typing import Protocol, cast
 
 import httptools
 
@@ -46,6 +46,9 @@ Headers = list[tuple[bytes, bytes]]
 MAX_PIPELINED = 4
 # File descriptors kept free for upstream connections, secret reloads, logs and the 503 path.
 FD_RESERVE = 64
+# Why a connection's transport is set wherever it is used: asyncio calls connection_made first,
+# and the server holds only connections it admitted there.
+_MADE = "connection_made sets the transport before any other callback"
 
 
 class Request:
@@ -91,6 +94,7 @@ class HttpApp(Protocol):
 
     def refusal(self, status: int, code: str, message: str, request: Request | None) -> Refusal:
         """The OpenAI-shaped error for a refusal by the server itself (also counted and logged)."""
+        ...
 
 
 class CancelCause(enum.Enum):
@@ -210,6 +214,7 @@ class _Connection(asyncio.Protocol):
         "_url",
         "deadline",
         "idle_since",
+        "loop",
         "request_http_11",
         "server",
         "state",
@@ -219,6 +224,8 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, server: GatewayServer) -> None:
         self.server = server
+        assert server.loop is not None, "connections come from the listener that start() opens, after it set the loop"
+        self.loop = server.loop
         self.transport: asyncio.Transport | None = None
         self.state = _State.IDLE
         self.deadline = 0.0
@@ -244,10 +251,13 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # typeshed types this argument as BaseTransport for every kind of protocol; a stream
+        # server's protocol gets a Transport (docs.python.org, asyncio "Transports and
+        # Protocols"). cast, not isinstance: uvloop's TCPTransport does not subclass asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
         server = self.server
-        now = server.loop.time()
+        now = self.loop.time()
         if not server.admit(self, now):
             return
         self.idle_since = now
@@ -262,6 +272,7 @@ class _Connection(asyncio.Protocol):
             self._drain.set_exception(ClientGone())
         if was is _State.BUSY and self._task is not None and not self._task.done():
             # The client is gone: stop its handler now, which closes the upstream request.
+            assert self._responder is not None, "_run sets the responder with the task"
             self._responder.cancel_cause = CancelCause.CLIENT_GONE
             self._task.cancel()
 
@@ -278,7 +289,10 @@ class _Connection(asyncio.Protocol):
         self._drain = None
 
     def data_received(self, data: bytes) -> None:
-        if self.state is _State.CLOSED or self._refused is not None:
+        # A local is tested, not `self._refused`: the parser's callbacks below may set the
+        # attribute, and pyright would keep it narrowed to None across feed_data().
+        refused_before = self._refused
+        if self.state is _State.CLOSED or refused_before is not None:
             return
         heading = self.state is _State.HEAD or self.state is _State.IDLE
         if heading:
@@ -311,7 +325,7 @@ class _Connection(asyncio.Protocol):
         self._body_size = 0
         if self.state is _State.IDLE:
             self.state = _State.HEAD
-            self.deadline = self.server.loop.time() + self.server.settings.header_timeout_s
+            self.deadline = self.loop.time() + self.server.settings.header_timeout_s
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -332,7 +346,7 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self._parser
         server = self.server
-        now = server.loop.time()
+        now = self.loop.time()
         http_11 = parser.get_http_version() == "1.1"
         request = Request(parser.get_method(), self._url, self._headers, http_11, parser.should_keep_alive(), now)
         self._request = request
@@ -346,6 +360,7 @@ class _Connection(asyncio.Protocol):
             self._write_refusal(refusal)
             raise _Stop
         if request.header(b"expect") == b"100-continue":
+            assert self.transport is not None, _MADE
             self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
@@ -357,6 +372,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         request = self._request
+        assert request is not None, "httptools calls on_headers_complete, which sets the request, first"
         self._request = None
         body = self._body
         request.body = body[0] if len(body) == 1 else b"".join(body)
@@ -367,6 +383,7 @@ class _Connection(asyncio.Protocol):
         if self.state is _State.BUSY:
             self._queue.append(request)
             if len(self._queue) >= MAX_PIPELINED:
+                assert self.transport is not None, _MADE
                 self.transport.pause_reading()
             return
         self._run(request)
@@ -385,7 +402,7 @@ class _Connection(asyncio.Protocol):
         self.request_http_11 = request.http_11
         close = not request.keep_alive or not request.http_11 or self.server.draining
         responder = self._responder = Responder(self, close)
-        self._task = self.server.loop.create_task(self._handle(request, responder))
+        self._task = self.loop.create_task(self._handle(request, responder))
 
     async def _handle(self, request: Request, responder: Responder) -> None:
         try:
@@ -405,24 +422,27 @@ class _Connection(asyncio.Protocol):
                 responder._close = True
                 responder.send(refusal.status, refusal.headers, refusal.body)
             else:
+                assert self.transport is not None, _MADE
                 self.transport.abort()
             return
         if not responder.finished and self.state is not _State.CLOSED:
             # A handler that did not answer must not leave the client waiting for ever.
             log.error("request %s: the handler returned without a response", request.id.decode())
+            assert self.transport is not None, _MADE
             self.transport.abort()
 
     def response_done(self, close: bool) -> None:
         """The response was written completely: close, or wait for the next request."""
         if self.state is _State.CLOSED:
             return
+        assert self.transport is not None, _MADE
         if close or self.server.draining or self._refused is not None:
             self.state = _State.CLOSED
             self.transport.close()
             return
         self._task = None
         self._responder = None
-        now = self.server.loop.time()
+        now = self.loop.time()
         if self._queue:
             self.transport.resume_reading()
             self._run(self._queue.popleft())
@@ -438,13 +458,14 @@ class _Connection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         if self.state is not _State.CLOSED:
+            assert self.transport is not None, _MADE
             self.transport.write(data)
 
     async def drained(self) -> None:
         """Wait until the client read enough of what was written (bounded by the send timeout)."""
         if self._drain is None:
-            self._drain = self.server.loop.create_future()
-        self.deadline = self.server.loop.time() + self.server.settings.send_timeout_s
+            self._drain = self.loop.create_future()
+        self.deadline = self.loop.time() + self.server.settings.send_timeout_s
         try:
             await self._drain
         finally:
@@ -457,6 +478,7 @@ class _Connection(asyncio.Protocol):
         self._refused = (status, code, message)
         if self.state is _State.BUSY:
             # A handler is answering an earlier request: its response comes first, then we close.
+            assert self.transport is not None, _MADE
             self.transport.pause_reading()
             self._queue.clear()
             return
@@ -472,6 +494,7 @@ class _Connection(asyncio.Protocol):
 
     def expired(self, now: float) -> None:
         """Called by the sweeper when `deadline` passed."""
+        assert self.transport is not None, _MADE
         state = self.state
         if state is _State.IDLE:
             self.state = _State.CLOSED
@@ -541,6 +564,7 @@ class GatewayServer:
                 503, "too_many_connections", "The gateway has too many open connections; retry shortly.", None
             )
             conn.state = _State.CLOSED
+            assert conn.transport is not None, _MADE
             head = _STATUS_LINES[503] + b"".join(n + b": " + v + b"\r\n" for n, v in refusal.headers)
             conn.transport.write(head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(refusal.body) + refusal.body)
             conn.transport.close()
@@ -562,11 +586,13 @@ class GatewayServer:
             return False
         oldest = min(idle, key=lambda c: c.idle_since)
         oldest.state = _State.CLOSED
+        assert oldest.transport is not None, _MADE
         oldest.transport.close()
         self.forget(oldest)
         return True
 
     def _sweep(self) -> None:
+        assert self.loop is not None, "start() sets the loop, then schedules the sweeper"
         now = self.loop.time()
         self._tick_date()
         for conn in list(self.connections):
@@ -588,7 +614,9 @@ class GatewayServer:
         for conn in list(self.connections):
             if conn.state is _State.IDLE:
                 conn.state = _State.CLOSED
+                assert conn.transport is not None, _MADE
                 conn.transport.close()
+        assert self.loop is not None, "shutdown() follows start(), which sets the loop"
         deadline = self.loop.time() + self.settings.graceful_shutdown_s
         while self._running() and self.loop.time() < deadline:
             await asyncio.sleep(0.05)
@@ -596,6 +624,7 @@ class GatewayServer:
         for conn in list(self.connections):
             task = conn._task
             if task is not None and not task.done():
+                assert conn._responder is not None, "_run sets the responder with the task"
                 conn._responder.cancel_cause = CancelCause.SHUTDOWN
                 task.cancel()
                 tasks.append(task)

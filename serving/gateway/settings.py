@@ -33,15 +33,17 @@ class Strict(BaseModel):
 class CircuitSettings(Strict):
     """A circuit breaker per upstream, in this process (each gateway pod decides for itself)."""
 
-    failure_threshold: int = Field(5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
+    failure_threshold: int = Field(default=5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
     failure_ratio: float = Field(
-        0.5, gt=0, le=1, description="Failure ratio within `window_s` that opens the circuit (with enough requests)."
+        default=0.5, gt=0, le=1, description="Failure ratio within `window_s` that opens the circuit (with enough requests)."
     )
-    window_s: float = Field(10.0, gt=0, le=3600, description="Sliding window of the failure ratio, seconds.")
+    window_s: float = Field(default=10.0, gt=0, le=3600, description="Sliding window of the failure ratio, seconds.")
     min_requests: int = Field(
-        20, ge=1, le=100000, description="Requests the window must hold before the ratio can open the circuit."
+        default=20, ge=1, le=100000, description="Requests the window must hold before the ratio can open the circuit."
     )
-    open_s: float = Field(10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe.")
+    open_s: float = Field(
+        default=10.0, gt=0, le=3600, description="How long an open circuit refuses traffic before one half-open probe."
+    )
 
 
 class ReadinessSettings(Strict):
@@ -52,35 +54,35 @@ class ReadinessSettings(Strict):
     `none` never probes and trusts passive signals alone (right for a managed API).
     """
 
-    probe: Literal["generation", "models", "none"] = Field("generation", description="What one probe sends.")
-    interval_s: float = Field(2.0, gt=0, le=600, description="Seconds between probes while the upstream is ready.")
+    probe: Literal["generation", "models", "none"] = Field(default="generation", description="What one probe sends.")
+    interval_s: float = Field(default=2.0, gt=0, le=600, description="Seconds between probes while the upstream is ready.")
     recovery_interval_s: float = Field(
-        0.25,
+        default=0.25,
         gt=0,
         le=600,
         description="Seconds between probes while it is not ready: how fast traffic returns once it is healthy.",
     )
     timeout_s: float = Field(
-        10.0,
+        default=10.0,
         gt=0,
         le=600,
         description="A probe without an answer in this time fails, unless the upstream made progress meanwhile "
         "(then it is slow, not hung).",
     )
     failures_to_unready: int = Field(
-        3,
+        default=3,
         ge=1,
         le=100,
         description="Consecutive failed probes that mark the upstream not ready; an answered probe resets the count.",
     )
     engine_metrics_url: str | None = Field(
-        None,
+        default=None,
         description="Prometheus text endpoint of the engine (vLLM's /metrics). Read at every probe interval: a rising "
         "`vllm:generation_tokens_total` proves progress, so a queueing engine is slow, not hung. null: progress "
         "is judged from the bytes this pod receives from the upstream alone.",
     )
     idle_after_s: float | None = Field(
-        None,
+        default=None,
         gt=0,
         description="Without client traffic for this long, stop probing so the pool can scale to zero, and presume "
         "it cold (requests go straight to the fallback while the prober wakes it). null: always probe.",
@@ -212,17 +214,19 @@ class RetrySettings(Strict):
     """Second attempts (on the fallback) are bounded, so a failing primary cannot double the load."""
 
     budget_ratio: float = Field(
-        0.2, ge=0, le=1, description="Each first attempt earns this many retry tokens (Finagle-style budget)."
+        default=0.2, ge=0, le=1, description="Each first attempt earns this many retry tokens (Finagle-style budget)."
     )
-    budget_min_per_s: float = Field(10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic.")
+    budget_min_per_s: float = Field(
+        default=10.0, ge=0, le=10000, description="Retry tokens earned per second regardless of traffic."
+    )
     budget_burst: int = Field(
-        100,
+        default=100,
         ge=1,
         le=100000,
         description="Most retry tokens saved up: covers the in-flight requests of a primary that dies.",
     )
     replay_maybe_processed: bool = Field(
-        True,
+        default=True,
         description="Replay on the fallback a request the primary may already have processed (5xx, reset after "
         "sending, timeout). Chat completions change no state upstream, so the cost is paying twice; the response "
         "says so in x-gateway-fallback-reason. false: such failures return 502 instead.",
@@ -232,15 +236,15 @@ class RetrySettings(Strict):
 class LimitSettings(Strict):
     """Limits on what one request may ask for: they protect the gateway's memory and the GPUs."""
 
-    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Larger bodies get 413.")
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024, description="Larger bodies get 413.")
     max_response_bytes: int = Field(
-        32 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest non-streaming answer buffered."
+        default=32 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="Largest non-streaming answer buffered."
     )
     max_json_depth: int = Field(
-        64, ge=4, le=512, description="Deepest nesting of arrays and objects in a request body; deeper is 400."
+        default=64, ge=4, le=512, description="Deepest nesting of arrays and objects in a request body; deeper is 400."
     )
     max_n: int = Field(
-        4, ge=1, le=128, description="Largest `n` (choices per request): each choice is a whole generation on the GPUs."
+        default=4, ge=1, le=128, description="Largest `n` (choices per request): each choice is a whole generation on the GPUs."
     )
 
 
@@ -248,7 +252,7 @@ class ServerSettings(Strict):
     """The HTTP server's defences against hostile or careless clients (serving/gateway/server.py)."""
 
     max_connections: int = Field(
-        2048,
+        default=2048,
         ge=8,
         le=1_000_000,
         description="Open client connections per pod (also kept below the process's open-file limit). At the cap "
@@ -256,34 +260,34 @@ class ServerSettings(Strict):
         "503 `too_many_connections`.",
     )
     max_header_bytes: int = Field(
-        16 * 1024, ge=1024, le=1024 * 1024, description="Request line plus headers; larger gets 431 (a URL alone: 414)."
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="Request line plus headers; larger gets 431 (a URL alone: 414)."
     )
-    max_headers: int = Field(100, ge=8, le=1000, description="Header fields per request; more gets 431.")
+    max_headers: int = Field(default=100, ge=8, le=1000, description="Header fields per request; more gets 431.")
     header_timeout_s: float = Field(
-        10.0,
+        default=10.0,
         gt=0,
         le=300,
         description="A request's head must arrive within this time of its first byte (408), and a new connection "
         "must start a request within it (closed).",
     )
     body_timeout_s: float = Field(
-        30.0, gt=0, le=600, description="The whole body must arrive within this time of the head (408)."
+        default=30.0, gt=0, le=600, description="The whole body must arrive within this time of the head (408)."
     )
     keepalive_timeout_s: float = Field(
-        75.0,
+        default=75.0,
         gt=0,
         le=3600,
         description="Idle keep-alive connections close after this; longer than the load balancer's idle timeout "
         "so it closes first.",
     )
     send_timeout_s: float = Field(
-        60.0,
+        default=60.0,
         gt=0,
         le=3600,
         description="A client that reads nothing for this long while the gateway has bytes for it is disconnected.",
     )
     graceful_shutdown_s: float = Field(
-        25.0,
+        default=25.0,
         ge=0,
         le=600,
         description="After SIGTERM, time in-flight requests get to finish; streams still open then end with an "

@@ -405,6 +405,9 @@ class Upstream:
             if isinstance(error, (OSError, TimeoutError, ValueError)):
                 return self.health.classify_failure(error, now, stream=True)
             raise
+        # pyright cannot tell through the nested try blocks that the response is set here: the
+        # except clause always returns or raises.
+        assert response is not None, "the try block assigned the response or the except clause left"
         if relay.error_event:
             response.close()
             return Retryable(FallbackReason.STREAM_ERROR_EVENT, True, "stream opened with an error event")
@@ -435,7 +438,7 @@ class Upstream:
 
     async def engine_load(self) -> EngineLoad | None:
         """The engine's own counters (readiness.engine_metrics_url), or None when not set or unreadable."""
-        if self._metrics_pool is None:
+        if self._metrics_pool is None or self._metrics_head is None:  # set together in __init__
             return None
         try:
             async with asyncio.timeout(self.settings.readiness.timeout_s):

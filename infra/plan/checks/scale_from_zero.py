@@ -97,7 +97,8 @@ def check(stack: PlannedStack) -> list[Finding]:
     pods = [t for m in stack.manifests for t in pod_templates(m.document) if not t.daemon]
     asg_tags: dict[str, dict[str, str]] = {}
     for tag in stack.of_type(ASG_TAG):
-        pair = tag.inputs.get("tag") or {}
+        # Any: engine inputs are untyped (aws.autoscaling.Tag requires the key and value here).
+        pair: Any = tag.inputs.get("tag") or {}
         asg_tags.setdefault(tag.inputs.get("autoscalingGroupName", ""), {})[pair.get("key")] = pair.get("value")
     findings = []
     for group in stack.of_type(NODE_GROUP):

@@ -7,12 +7,13 @@ import copy
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from infra.config import ConfigError, environment_from_stack_file, read_stack_file, validate_environment
 from infra.config.cross_env import cross_environment_problems
 from infra.config.regions import REGIONS_FILE, known_regions
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY
-from infra.config.tiers import load_tiers
+from infra.config.tiers import Check, Guardrail, load_tiers
 
 
 def prod() -> dict:
@@ -100,6 +101,19 @@ def test_tiers_are_ordered_and_carry_soak_times():
     assert tiers.ordered() == ["dev", "staging", "prod"]
     assert tiers.tiers["staging"].soak_hours > tiers.tiers["dev"].soak_hours > 0
     assert tiers.tiers["prod"].require_image_digests and not tiers.tiers["dev"].require_image_digests
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        lambda: Check(key="gateway.min_replicas", min=None),
+        lambda: Guardrail(key="gateway.min_replicas", min=None, why="two pods survive a node drain"),
+    ],
+)
+def test_a_rule_with_a_null_min_is_refused_where_the_tiers_are_read(rule):
+    # Accepted, it compared every environment's value with None and failed with a TypeError.
+    with pytest.raises(ValidationError, match=r"rule on gateway\.min_replicas: min must be a number, not null"):
+        rule()
 
 
 def test_a_copy_of_staging_clashes_on_cluster_cidr_and_cost_center(tmp_path):
