@@ -27,8 +27,14 @@ def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+CI_ENTRY = REPO_ROOT / ".ci" / "run"
+
+
 def run_scripts(workflow: dict) -> list[str]:
-    return [step["run"] for job in workflow["jobs"].values() for step in job.get("steps", []) if "run" in step]
+    """The shell of every `run:` step, with `.ci/run` (the project's CI entry point) read in where
+    a step calls it, so that the make targets it runs are checked like the others."""
+    scripts = [step["run"] for job in workflow["jobs"].values() for step in job.get("steps", []) if "run" in step]
+    return [script + ("\n" + CI_ENTRY.read_text() if ".ci/run" in script else "") for script in scripts]
 
 
 def commands(script: str, program: str) -> list[list[str]]:
@@ -92,12 +98,19 @@ def test_aws_comes_only_through_oidc_roles(path):
             assert "environment" in job, f"{name}: the role comes from a GitHub environment (its `sub` claim)"
 
 
+def test_ci_runs_the_gates_then_the_tests_through_the_entry_point():
+    """`.ci/run` is what CI runs on a clean clone: `make check`, then `make test` (issue #8)."""
+    steps = run_scripts(load(REPO_ROOT / ".github" / "workflows" / "ci.yml"))
+    entry = [argv for script in steps if ".ci/run" in script for argv in commands(script, "make")]
+    assert entry == [["check"], ["test"]]
+
+
 def test_every_make_target_they_call_exists():
     targets = set()
     for path in WORKFLOWS:
         for script in run_scripts(load(path)):
             targets |= {argv[0] for argv in commands(script, "make") if argv}
-    assert {"test", "plan", "deploy-venv"} <= targets
+    assert {"check", "test", "plan", "deploy-venv"} <= targets
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
     for target in sorted(targets):
