@@ -43,12 +43,17 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 def one_run(cold_cache: bool, tests: bool) -> dict[str, float]:
     import os
 
-    with tempfile.TemporaryDirectory(dir=ROOT.parent, prefix="first-run-") as scratch:
-        clone = Path(scratch) / "clone"
+    # The clone is a sibling of this repository, so that ../shared/reference resolves as in CI; the
+    # uv cache lives outside it.
+    with (
+        tempfile.TemporaryDirectory(dir=ROOT.parent, prefix="first-run-") as scratch,
+        tempfile.TemporaryDirectory(prefix="first-run-uv-cache-") as uv_cache,
+    ):
+        clone = Path(scratch)
         subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True)
         env = dict(os.environ)
         if cold_cache:
-            env["UV_CACHE_DIR"] = str(Path(scratch) / "uv-cache")
+            env["UV_CACHE_DIR"] = uv_cache
         result = {"first_plan_s": _timed(["make", "plan", "ENV=dev"], clone, env)}
         result["venv_mb"] = _size_mb(clone / ".venv")
         result["second_plan_s"] = _timed(["make", "plan", "ENV=dev"], clone, env)
