@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-import copy
+import functools
 from typing import Any
 
 from infra.plan.checks import Finding, Manifest, PlannedStack
@@ -68,18 +68,46 @@ class CustomResourceValidators:
         ]
 
 
+@functools.cache
+def _built_in_validator(kind: str, api_version: str, version: str) -> Any:
+    """The validator `kubernetes_validate.validate(..., strict=True)` builds, built once per kind,
+    apiVersion and Kubernetes version: validate() re-reads and re-parses the version's
+    `_definitions.json` (megabytes of JSON) on every call, which was most of this check's time.
+    Same schema selection as kubernetes-validate 1.37.0 (utils.validate): the newest schema version
+    not newer than the cluster's, `<group-prefix>-<version>` file names, the `-local-strict` set."""
+    import re
+
+    import jsonschema
+    from kubernetes_validate import utils
+    from referencing import Registry, Resource
+
+    desired = version.removeprefix("v")
+    if utils.major_minor(desired) > utils.latest_version():
+        raise utils.VersionNotSupportedError(version=utils.major_minor(desired))
+    chosen = [v for v in utils.all_versions() if utils.major_minor(v) <= utils.major_minor(desired)][-1]
+    schema_dir = f"kubernetes-json-schema/v{chosen}-local-strict"
+    file_api_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = utils.schema_contents(f"{schema_dir}/{kind.lower()}-{file_api_version}.json", desired)
+    except FileNotFoundError:
+        raise utils.SchemaNotFoundError(version=utils.major_minor(desired), kind=kind, api_version=api_version) from None
+    definitions = utils.schema_contents(f"{schema_dir}/_definitions.json", desired)
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def built_in_error(document: dict, version: str) -> str | None:
     """None when valid; the first error; raises LookupError when the kind has no built-in schema."""
     import kubernetes_validate
 
     try:
-        kubernetes_validate.validate(copy.deepcopy(document), version, strict=True)
+        validator = _built_in_validator(document["kind"], document["apiVersion"], version)
     except kubernetes_validate.SchemaNotFoundError as error:
-        raise LookupError(str(error)) from None
-    except kubernetes_validate.ValidationError as error:
-        path = ".".join(str(p) for p in error.path)
-        return f"{path}: {error.message}"
-    return None
+        raise LookupError(error.message) from None
+    error = next(iter(validator.iter_errors(document)), None)
+    if error is None:
+        return None
+    return f"{'.'.join(str(p) for p in error.path)}: {error.message}"
 
 
 def check(stack: PlannedStack) -> list[Finding]:

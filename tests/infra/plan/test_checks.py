@@ -141,6 +141,23 @@ def test_an_unknown_custom_resource_kind_is_found():
     assert "no CRD for ray.io/v9 RayService" in messages(schemas.check(stack))
 
 
+def test_an_invalid_built_in_object_is_found_with_its_path_and_the_schema_of_the_cluster_version():
+    stack = stack_of("dev")
+    deployment = next(m for m in stack.manifests if m.kind == "Deployment")
+    deployment.document["spec"]["template"]["spec"]["containers"][0]["imagePullPolice"] = "Always"
+    deployment.document["spec"]["replicas"] = "two"
+    found = [f for f in schemas.check(stack) if f.subject == deployment.describe()]
+    assert len(found) == 1  # the first error per object, as the API server answers
+    assert "spec.replicas" in found[0].message or "imagePullPolice" in found[0].message
+
+
+def test_a_built_in_kind_the_cluster_version_does_not_serve_is_found():
+    stack = stack_of("dev")
+    deployment = next(m for m in stack.manifests if m.kind == "Deployment")
+    deployment.document["apiVersion"] = "extensions/v1beta1"  # removed in Kubernetes 1.16
+    assert deployment.describe() in messages(schemas.check(stack))
+
+
 def test_an_invalid_custom_resource_is_found_against_its_crd():
     stack = stack_of("dev")
     rayservice = next(m for m in stack.manifests if m.kind == "RayService")
