@@ -1,9 +1,11 @@
 """Measure the offline plan of all three environments, two ways:
-- as `make plan ENV=<env>` runs it, one process per environment (imports paid three times);
-- as `make plan ENV=all` runs it, one process for the three (imports paid once).
+- as `make plan ENV=all` runs it: the imports paid once, then one forked process per environment,
+  as many at a time as there are cores (cli/plan.py). This is the goal's figure: all three
+  environments together under 15 s on 2 cores.
+- as `make plan ENV=<env>` runs it three times, one after the other (imports paid three times).
 
 `gpt-oss-platform bench plan-time` writes bench/results/plan-time.json and plan-time.md with
-the machine it ran on. Goal: all three environments together under 15 s on 2 cores.
+the machine it ran on.
 """
 
 from __future__ import annotations
@@ -69,16 +71,16 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "gpt-oss-platform plan --env <env> (one process per environment, sequential)",
+        "command": "gpt-oss-platform plan --env dev,staging,prod (and --env <env> for each)",
         "machine": machine(),
         "runs": args.runs,
         "seconds": {env: spread(values) for env, values in samples.items()},
         "total_seconds": spread(totals),
-        "one_process_seconds": spread(together),
-        "samples": {**samples, "total": totals, "one_process": together},
+        "all_seconds": spread(together),
+        "samples": {**samples, "total": totals, "all": together},
         "goal_seconds": GOAL_SECONDS,
     }
-    result["meets_goal"] = result["total_seconds"]["median"] < GOAL_SECONDS
+    result["meets_goal"] = result["all_seconds"]["median"] < GOAL_SECONDS
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "plan-time.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.out / "plan-time.md").write_text(render_markdown(result))
@@ -94,16 +96,17 @@ def _cell(figure: dict[str, float]) -> str:
 def render_markdown(result: dict) -> str:
     """The table the docs quote (docs/offline-plan.md `plan-time` block): median and range of the runs."""
     machine_ = result["machine"]
-    rows = "\n".join(f"| {env} | {_cell(result['seconds'][env])} |" for env in ENVIRONMENTS)
-    total = result["total_seconds"]
+    rows = "\n".join(f"| `make plan ENV={env}` | {_cell(result['seconds'][env])} |" for env in ENVIRONMENTS)
+    together, total = result["all_seconds"], result["total_seconds"]
     return (
         f"# Offline plan time\n\nMeasured {result['measured_at']} on {machine_['cpu']}, {machine_['cores']} cores, "
         f"Python {machine_['python']}; {result['runs']} runs of `{result['command']}` after one warm-up run "
         f"(bytecode written): median, and the range from the fastest to the slowest run.\n\n"
-        f"| environment | median seconds | range |\n|---|---|---|\n{rows}\n"
-        f"| **all three, one process each** (`make plan ENV=<env>` x3) | **{total['median']:.2f}** (goal < {result['goal_seconds']:.0f}) "
-        f"| {total['min']:.2f} - {total['max']:.2f} |\n"
-        f"| all three in one process (`make plan ENV=all`) | {_cell(result['one_process_seconds'])} |\n"
+        f"| what | median seconds | range |\n|---|---|---|\n"
+        f"| **all three together** (`make plan ENV=all`: imports once, one forked process per environment) "
+        f"| **{together['median']:.2f}** (goal < {result['goal_seconds']:.0f}) | {together['min']:.2f} - {together['max']:.2f} |\n"
+        f"{rows}\n"
+        f"| the three above, one after the other | {_cell(total)} |\n"
     )
 
 

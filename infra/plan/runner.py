@@ -118,6 +118,18 @@ def run_with_config(
     return mocks.registrations
 
 
+def import_program_dependencies() -> None:
+    """Import what the program imports (its components, pulumi-aws's and pulumi-kubernetes's
+    modules), so that processes forked afterwards to plan several environments share them."""
+    import importlib
+
+    for name in ("pulumi_aws", "pulumi_kubernetes"):
+        importlib.import_module(name)
+    for path in sorted((program_dir() / "components").rglob("*.py")):
+        module = ".".join(path.relative_to(program_dir().parent).with_suffix("").parts)
+        importlib.import_module(module.removesuffix(".__init__"))
+
+
 def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
     """Validate the stack's config (nothing is registered if it is bad), then run the program."""
     env = environment_from_stack_file(env_name, root)

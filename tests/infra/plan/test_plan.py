@@ -146,6 +146,25 @@ def test_the_cli_prints_a_readable_plan(tmp_path):
     assert (tmp_path / "dev" / "plan.json").exists()
 
 
+def test_several_environments_print_in_the_order_asked_and_exit_with_the_worst_status(tmp_path):
+    """`plan --env staging,dev` (and `all`) plans them in forked processes at once; what it prints
+    and its exit status are those of planning them one after the other."""
+    for env in ("dev", "staging"):
+        config = copy.deepcopy(read_stack_file(env))
+        if env == "staging":
+            config[f"{PROJECT}:environment"]["node_pools"][0]["instance_typo"] = "x"
+        (tmp_path / f"Pulumi.{env}.yaml").write_text(yaml.safe_dump({"config": config}))
+
+    def plan(envs: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "cli", "plan", "--env", envs, "--stacks", str(tmp_path), "--out", str(tmp_path / "out")]
+        return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
+
+    both, dev, staging = plan("staging,dev"), plan("dev"), plan("staging")
+    assert (both.returncode, dev.returncode, staging.returncode) == (2, 0, 2)
+    assert both.stdout == staging.stdout + "\n" + "=" * 100 + "\n\n" + dev.stdout
+    assert "instance_typo: unknown key" in both.stderr and "Plan for stack 'dev'" in both.stdout
+
+
 def test_a_bad_config_exits_2_naming_every_problem_and_registers_nothing(tmp_path, monkeypatch, capsys):
     config = copy.deepcopy(read_stack_file("dev"))
     env = config[f"{PROJECT}:environment"]
