@@ -19,7 +19,7 @@ generated tokens), and switches fault mode at run time:
     error_event        open the stream with an error event, as vLLM does when generation fails
 
 `closed_while_busy` records when a client (the gateway) closed a connection whose request was
-still being answered: what the cancellation tests measure.
+still being answered: what the cancellation tests check and `bench cancellation` measures.
 
 Run standalone (the benchmark does): `python -m tests.serving.fake_openai --port 9001`.
 """
