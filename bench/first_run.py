@@ -64,7 +64,9 @@ def one_run(cold_cache: bool, tests: bool) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gpt-oss-platform bench first-run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="gpt-oss-platform bench first-run", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--runs", type=int, default=3, help="repetitions; median and range are reported")
     parser.add_argument("--cold-cache", action="store_true", help="download every package (an empty uv cache)")
     parser.add_argument("--tests", action="store_true", help="also time `make test` in the clone")

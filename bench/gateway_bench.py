@@ -451,7 +451,9 @@ async def measure(targets: list[Target], concurrencies: list[int], warmup_s: flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gpt-oss-platform bench gateway", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="gpt-oss-platform bench gateway", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--duration", type=float, default=4.0, help="Measured seconds per cell.")
     parser.add_argument("--warmup", type=float, default=1.0, help="Unmeasured seconds before each cell.")
