@@ -96,8 +96,9 @@ plan: $(DEPLOY_STAMP)
 	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE $(CLI) plan --env $(ENV)
 
-# -n auto: one pytest-xdist worker per core (the suite is independent tests; 2 workers take it from
-# about 6 to about 3.5 minutes on the 2-core CI machine). TEST_ARGS narrows a run: TEST_ARGS=tests/cli
+# -n auto: one pytest-xdist worker per core (the tests are independent of each other); its time
+# from a clean clone is measured by `gpt-oss-platform bench first-run --tests` (README). TEST_ARGS
+# narrows a run: make test TEST_ARGS=tests/cli
 TEST_ARGS ?=
 test: $(TEST_STAMP) tools
 	$(CLI) upstream fetch --if-missing
