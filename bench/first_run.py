@@ -35,8 +35,11 @@ def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        tail = (done.stdout + done.stderr)[-3000:]
-        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{tail}")
+        # pytest's summary (the failing tests) is at the end of stdout, make's error at the end of stderr.
+        raise RuntimeError(
+            f"{' '.join(command)} failed in {cwd} (exit {done.returncode}):\n"
+            f"--- stdout (end) ---\n{done.stdout[-4000:]}\n--- stderr (end) ---\n{done.stderr[-1500:]}"
+        )
     return time.perf_counter() - start
 
 
