@@ -48,6 +48,21 @@ def head_commit(repo: Path) -> str:
     return git(repo, "rev-parse", "HEAD").strip()
 
 
+def is_ancestor(repo: Path, commit: str, ref: str) -> bool:
+    """Whether `commit` is `ref` or one of its ancestors (false for a commit git does not know)."""
+    try:
+        result = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, ref],
+            cwd=repo,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed (apt-get install git)") from None
+    return result.returncode == 0
+
+
 def is_clean(repo: Path, paths: list[str] | None = None) -> bool:
     return git(repo, "status", "--porcelain", "--", *(paths or [])).strip() == ""
 

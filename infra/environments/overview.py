@@ -16,6 +16,15 @@ from infra.environments.pins import load_pins
 # Files that only shape one environment each; a change anywhere else (program, chart, catalog,
 # lock file) can change every environment's plan.
 ENVIRONMENT_FILES = ("environments/", "Pulumi.")
+# A GitHub-hosted runner's egress is any address of GitHub's large, changing ranges
+# (https://api.github.com/meta, "actions"): it reaches a cluster API only when the endpoint is
+# open to the internet. Every other endpoint needs a runner whose egress is allowed: a
+# self-hosted runner in the environment's VPC (or behind a NAT address in `public_cidrs`),
+# registered with the label `gpt-oss-<env>` (docs/environments.md, "Runners").
+HOSTED_RUNNER = "ubuntu-24.04"
+OPEN_TO_THE_INTERNET = {"0.0.0.0/0"}
+# Tiers whose CI plans run `plan --strict` (placeholders refused before they reach AWS).
+STRICT_TIERS = ("staging", "prod")
 # Never part of what is deployed: a change here alone touches no environment.
 NEUTRAL_PREFIXES = ("docs/", "README.md", "runbooks/", "tests/", "bench/", ".github/", "environments/provenance/")
 
@@ -34,8 +43,20 @@ def promotion_order(root: Path) -> list[str]:
     return [name for _, name in sorted(ranked)]
 
 
+def runner_for(env: str, resolved: dict) -> str | list[str]:
+    """The `runs-on` of a CI job that reaches `env`'s Kubernetes API (`pulumi up`, `preview
+    --refresh`, kubectl): GitHub-hosted only when the endpoint is public and open to every
+    address; otherwise a self-hosted runner labelled `gpt-oss-<env>` that the endpoint admits."""
+    access = (resolved.get("cluster") or {}).get("api_access") or {}
+    cidrs = set(access.get("public_cidrs") or [])
+    if access.get("mode", "public") == "public" and cidrs & OPEN_TO_THE_INTERNET:
+        return HOSTED_RUNNER
+    return ["self-hosted", f"gpt-oss-{env}"]
+
+
 def overview(root: Path) -> list[dict[str, Any]]:
-    """One row per environment: name, tier, region, cluster, model, release, or the problem."""
+    """One row per environment: name, tier, region, cluster, model, release, the CI runner that
+    reaches its cluster and whether its CI plan is strict; or the problem."""
     rows = []
     for name in promotion_order(root) + [n for n in stack_names(root) if n not in overlay_names(root)]:
         row: dict[str, Any] = {"name": name}
@@ -51,6 +72,8 @@ def overview(root: Path) -> list[dict[str, Any]]:
                 "cluster": (env.get("cluster") or {}).get("name"),
                 "model": (env.get("model") or {}).get("name"),
                 "release": pins.release_id,
+                "runner": runner_for(name, env),
+                "strict": env.get("tier") in STRICT_TIERS,
             }
         rows.append(row)
     return rows

@@ -8,16 +8,22 @@ branch, in one commit made with git plumbing: the user's checkout is not touched
 Gates, in order (all cheap ones are reported together; the offline plan runs when they pass):
 - stage-order  the target is the source's tier or the next one (never a skipped stage) unless
                `force` with a `reason` (recorded);
-- pins         a tier with `require_image_digests` gets no release without a gateway image digest;
+- pins         a tier with `require_image_digests` gets no release without a gateway image digest
+               and a Ray image digest;
 - checkout     the release's Ray image and chart version are this checkout's (the plan and the
                apply run this checkout's program and chart);
-- smoke        the source's latest smoke record for exactly this release passed;
+- smoke        the source's latest trusted smoke record for exactly this release passed: bound to
+               the CI run that wrote it, its signature verified with the records key and its
+               commit in this repository's history (records.py, "Binding"); `--force` never
+               skips it;
 - soak         it has been passing in the source, with no failed record since, for the source
                tier's `soak_hours`;
 - plan         the target's offline plan with the release passes: config and tier guardrails,
                100% tag coverage, no mandatory policy violation.
 Rollback is promoting the target's previous release (from its last provenance record) with
 the same gates: the source must hold a passing, soaked smoke record for that release.
+A dry run judges every gate, the plan included, and returns the pin diff and the cost delta
+without committing anything.
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ from infra.environments.diff import pins_diff, resources_diff
 from infra.environments.pin_updates import apply_pins
 from infra.environments.pins import ReleasePins, load_pins, pins_path
 from infra.environments.records import (
+    CiBinding,
     GateResult,
     PromotionRecord,
     SmokeRecord,
+    binding_problem,
     read_provenance,
     read_smoke_records,
     write_provenance,
@@ -63,6 +71,9 @@ class Promotion:
     force: bool = False
     reason: str | None = None
     rollback: bool = False
+    dry_run: bool = False
+    records_key: bytes | None = None
+    ci: CiBinding | None = None
 
 
 @dataclass
@@ -74,10 +85,17 @@ class Outcome:
     provenance: str | None = None
     message: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
+    pins: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """Every gate passed (a dry run's verdict)."""
+        return bool(self.gates) and all(g.passed for g in self.gates)
 
     @property
     def ok(self) -> bool:
-        return bool(self.gates) and all(g.passed for g in self.gates) and self.commit is not None
+        return self.passed and (self.dry_run or self.commit is not None)
 
     @property
     def failed(self) -> list[GateResult]:
@@ -120,14 +138,26 @@ def stage_gate(source_tier: str, target_tier: str, request: Promotion) -> GateRe
 
 
 def pins_gate(pins: ReleasePins, target_tier: str) -> GateResult:
-    if load_tiers().tiers[target_tier].require_image_digests and pins.gateway_image.digest is None:
+    if not load_tiers().tiers[target_tier].require_image_digests:
+        return GateResult(name="pins", passed=True, detail="complete for the target tier")
+    missing = []
+    if pins.gateway_image.digest is None:
+        missing.append(
+            f"gateway image {pins.gateway_image.repository}:{pins.gateway_image.tag} has no digest "
+            "(CI records it after the build: `gpt-oss-platform pins set --gateway-digest`)"
+        )
+    if pins.ray_image.digest is None:
+        missing.append(
+            f"Ray image {pins.ray_image.repository}:{pins.ray_image.tag} has no digest "
+            "(`gpt-oss-platform pins set --env <source> --ray-digest sha256:...` from `crane digest` of the tag)"
+        )
+    if missing:
         return GateResult(
             name="pins",
             passed=False,
-            detail=f"gateway image {pins.gateway_image.repository}:{pins.gateway_image.tag} has no digest; the {target_tier} "
-            "tier deploys images by digest only. CI records it after the build (`gpt-oss-platform pins set --gateway-digest`)",
+            detail=f"the {target_tier} tier deploys images by digest only: " + "; ".join(missing),
         )
-    return GateResult(name="pins", passed=True, detail="complete for the target tier")
+    return GateResult(name="pins", passed=True, detail="complete for the target tier: every image pinned by digest")
 
 
 def checkout_gate(pins: ReleasePins) -> GateResult:
@@ -143,17 +173,37 @@ def _matching(records: list[SmokeRecord], pins: ReleasePins) -> list[SmokeRecord
     return [r for r in records if r.pins == pins]
 
 
-def smoke_gate(source: str, pins: ReleasePins, records_dir: Path) -> tuple[GateResult, SmokeRecord | None]:
-    records, unreadable = read_smoke_records(records_dir, source)
-    mine = _matching(records, pins)
-    ignored = f"; ignored unreadable records: {'; '.join(unreadable)}" if unreadable else ""
+def trusted_records(
+    source: str, pins: ReleasePins, records_dir: Path, key: bytes | None, repo: Path
+) -> tuple[list[SmokeRecord], list[str], int]:
+    """The source's records for exactly this release that the gates may trust (bound, signed,
+    from a commit of this repository), one line per record or file refused, and how many
+    readable records are of other releases."""
+    records, refused = read_smoke_records(records_dir, source)
+    trusted = []
+    for record in _matching(records, pins):
+        why = binding_problem(record, key)
+        if why is None and record.ci is not None and not gitops.is_ancestor(repo, record.ci.commit, "HEAD"):
+            why = f"commit {record.ci.commit[:12]} of CI run {record.ci.run_id} is not in this repository's history"
+        if why is None:
+            trusted.append(record)
+        else:
+            refused.append(f"record of {record.finished_at.isoformat()}: {why}")
+    return trusted, refused, len(records) - len(_matching(records, pins))
+
+
+def smoke_gate(
+    source: str, pins: ReleasePins, records_dir: Path, key: bytes | None = None, repo: Path | None = None
+) -> tuple[GateResult, SmokeRecord | None]:
+    mine, unreadable, others = trusted_records(source, pins, records_dir, key, repo or Path("."))
+    ignored = f"; refused records: {'; '.join(unreadable)}" if unreadable else ""
     where = records_dir / source / "smoke"
     if not mine:
         return GateResult(
             name="smoke",
             passed=False,
             detail=f"{source} holds no smoke record for release {pins.release_id} in {where} "
-            f"({len(records)} record(s) of other releases){ignored}; run `gpt-oss-platform smoke` against {source} first",
+            f"({others} record(s) of other releases){ignored}; deploy {source} through deploy.yml, whose smoke test writes a signed record",
         ), None
     latest = mine[-1]
     if not latest.passed:
@@ -166,9 +216,17 @@ def smoke_gate(source: str, pins: ReleasePins, records_dir: Path) -> tuple[GateR
     return GateResult(name="smoke", passed=True, detail=f"{source} passed at {latest.finished_at.isoformat()}{ignored}"), latest
 
 
-def soak_gate(source: str, source_tier: str, pins: ReleasePins, records_dir: Path, now: datetime) -> GateResult:
+def soak_gate(
+    source: str,
+    source_tier: str,
+    pins: ReleasePins,
+    records_dir: Path,
+    now: datetime,
+    key: bytes | None = None,
+    repo: Path | None = None,
+) -> GateResult:
     hours = load_tiers().tiers[source_tier].soak_hours
-    mine = _matching(read_smoke_records(records_dir, source)[0], pins)
+    mine = trusted_records(source, pins, records_dir, key, repo or Path("."))[0]
     # Passing since: the first passing record after the last failing one for this release.
     since = None
     for record in mine:
@@ -280,23 +338,24 @@ def promote(request: Promotion) -> Outcome:
         gates.append(stage_gate(source_tier, target_tier, request))
         if pins is None:
             return Outcome(gates=gates, release=None)
-        smoke, accepted = smoke_gate(request.source, pins, request.records)
+        smoke, accepted = smoke_gate(request.source, pins, request.records, request.records_key, request.repo)
         gates += [
             pins_gate(pins, target_tier),
             checkout_gate(pins),
             smoke,
-            soak_gate(request.source, source_tier, pins, request.records, request.now),
+            soak_gate(request.source, source_tier, pins, request.records, request.now, request.records_key, request.repo),
         ]
+        before_pins = load_pins(request.target, tree)
+        pin_rows = pins_diff(before_pins, pins)
         if not all(g.passed for g in gates):
             gates.append(GateResult(name="plan", passed=False, detail="not run: the gates above failed (the plan runs last)"))
-            return Outcome(gates=gates, release=pins.release_id)
-        before_pins = load_pins(request.target, tree)
+            return Outcome(gates=gates, release=pins.release_id, pins=pin_rows, dry_run=request.dry_run)
         after = scratch_dir / "after"
         shutil.copytree(tree, after)
         apply_pins(request.target, pins, after)
         gates.append(_plan_gate(request.target, after, scratch_dir / "plan"))
         if not gates[-1].passed:
-            return Outcome(gates=gates, release=pins.release_id)
+            return Outcome(gates=gates, release=pins.release_id, pins=pin_rows, dry_run=request.dry_run)
         before_snapshot, after_snapshot = take_snapshot(request.target, tree), take_snapshot(request.target, after)
         summary = {
             "resources": resources_diff(before_snapshot, after_snapshot),
@@ -309,6 +368,15 @@ def promote(request: Promotion) -> Outcome:
                 for key in ("floor", "max")
             },
         }
+        if request.dry_run:
+            return Outcome(
+                gates=gates,
+                release=pins.release_id,
+                message="dry run: nothing committed",
+                summary=summary,
+                pins=pin_rows,
+                dry_run=True,
+            )
         record = PromotionRecord(
             source=request.source,
             target=request.target,
@@ -322,6 +390,7 @@ def promote(request: Promotion) -> Outcome:
             actor=gitops.user_name(request.repo),
             forced=request.force,
             reason=request.reason if request.force else None,
+            ci=request.ci,
             gates=gates,
             smoke_record=accepted,
             plan=summary,
@@ -346,4 +415,5 @@ def promote(request: Promotion) -> Outcome:
             provenance=relative,
             message=message,
             summary=summary,
+            pins=pin_rows,
         )

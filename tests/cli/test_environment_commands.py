@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 from infra.paths import REPO_ROOT
+from support.environments import build_environments
 
 
 def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
-    shutil.copytree(REPO_ROOT / "environments", tmp_path / "environments")
+    build_environments(tmp_path)
     (tmp_path / "environments" / "dev.yaml").write_text("tier: dev\ncluster:\n  name: gpt-oss-dev\n   mode: create\n")
     result = subprocess.run(
         [sys.executable, "-m", "cli", "envs", "render", "--env", "dev", "--root", str(tmp_path)],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,13 @@ from infra.config import ConfigError, environment_from_stack_file, read_stack_fi
 from infra.config.overlays import merge, overlay_names, resolve
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, render_stack_file, render_stack_text
 from infra.paths import REPO_ROOT
+from support.environments import build_environments
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A copy of this repository's environments and stack files."""
-    shutil.copytree(REPO_ROOT / "environments", tmp_path / "environments", ignore=shutil.ignore_patterns("provenance"))
-    for stack in REPO_ROOT.glob("Pulumi.*.yaml"):
-        shutil.copy(stack, tmp_path / stack.name)
-    return tmp_path
+    """The tests' own environments (tests/support/environments.py) and their stack files."""
+    return build_environments(tmp_path / "repo")
 
 
 def edit(path: Path, change) -> None:

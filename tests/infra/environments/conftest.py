@@ -1,9 +1,9 @@
-"""A scratch git repository holding a copy of this repository's environments (never this
-repository itself), and smoke records written the way `gpt-oss-platform smoke` writes them."""
+"""A scratch git repository holding the tests' own environments (tests/support/environments.py,
+never this repository's pins), and smoke records written the way `gpt-oss-platform smoke`
+writes them in CI: bound to the run and signed."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,25 +12,13 @@ import pytest
 
 from infra.environments.pins import load_pins
 from infra.environments.records import SmokeCheck, SmokeRecord, write_smoke_record
-from infra.paths import REPO_ROOT
-from support.environments import git
+from support.environments import build_environments, ci_environ
 
 
 @pytest.fixture
 def scratch_repo(tmp_path: Path) -> Path:
-    """environments/ and the stack files of this repository, committed in a new repository."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    shutil.copytree(REPO_ROOT / "environments", repo / "environments", ignore=shutil.ignore_patterns("provenance"))
-    for stack in REPO_ROOT.glob("Pulumi.*.yaml"):
-        shutil.copy(stack, repo / stack.name)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.name", "Release Manager")
-    git(repo, "config", "user.email", "rm@example.com")
-    git(repo, "config", "commit.gpgsign", "false")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "environments")
-    return repo
+    """The fixture environments, committed in a new repository."""
+    return build_environments(tmp_path / "repo")
 
 
 @pytest.fixture
@@ -38,7 +26,7 @@ def smoke(tmp_path: Path) -> Callable[..., Path]:
     """Write a smoke record for `env`'s current pins in `repo`, finished `hours_ago`."""
     records = tmp_path / "records"
 
-    def write(repo: Path, env: str, hours_ago: float, passed: bool = True) -> Path:
+    def write(repo: Path, env: str, hours_ago: float, passed: bool = True, environ: dict | None = None) -> Path:
         pins = load_pins(env, repo)
         finished = datetime.now(UTC) - timedelta(hours=hours_ago)
         checks = [
@@ -58,6 +46,7 @@ def smoke(tmp_path: Path) -> Callable[..., Path]:
                 passed=passed,
                 host="test",
             ),
+            environ=ci_environ(repo) if environ is None else environ,
         )
         return records
 

@@ -15,7 +15,7 @@ from infra.environments.pin_updates import set_pins
 from infra.environments.pins import load_pins
 from infra.environments.promote import Promotion, promote
 from infra.environments.records import PromotionRecord
-from support.environments import DIGEST, git
+from support.environments import DIGEST, RECORDS_KEY, git
 
 OTHER_DIGEST = "sha256:" + "cd" * 32
 
@@ -27,6 +27,7 @@ def commit_pins(repo: Path, env: str, digest: str) -> None:
 
 
 def run(repo: Path, records: Path, source: str, target: str, **options) -> object:
+    options.setdefault("records_key", RECORDS_KEY.encode())
     return promote(Promotion(source=source, target=target, repo=repo, records=records, now=datetime.now(UTC), **options))
 
 
@@ -154,7 +155,8 @@ def test_a_release_without_a_gateway_digest_is_a_gate_failure_not_a_crash(scratc
     records = smoke(repo, "dev", hours_ago=3)
     outcome = run(repo, records, "dev", "staging")
     pins = gate(outcome, "pins")
-    assert not pins.passed and "has no digest; the staging tier deploys images by digest only" in pins.detail
+    assert not pins.passed and "the staging tier deploys images by digest only" in pins.detail
+    assert "gateway image ghcr.io/example/gpt-oss-gateway:0.1.0 has no digest" in pins.detail
 
 
 def test_a_release_this_checkout_does_not_deploy_is_refused(scratch_repo, smoke):
