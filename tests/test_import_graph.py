@@ -49,12 +49,12 @@ def imports_of(name: str, path: Path) -> set[str]:
             candidates = [f"{base}.{alias.name}" for alias in node.names] + [base]
         else:
             continue
+        # Every name of `from X import a, b` counts: `a` may be a submodule and `b` a class of X.
         for candidate in candidates:
             while candidate and candidate not in MODULES:
                 candidate = candidate.rpartition(".")[0]
             if candidate and candidate != name:
                 targets.add(candidate)
-                break
     return targets
 
 
@@ -145,3 +145,16 @@ def test_the_import_graph_has_no_circle():
 
 def test_a_planted_circle_is_found():
     assert strongly_connected_components({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"], ["d"]]
+
+
+def test_every_name_of_a_from_import_is_an_edge(tmp_path):
+    """`from infra.plan import checks, cluster_objects` imports both modules: the graph keeps
+    both edges (it kept only the first, and missed the checks -> cluster_objects circle)."""
+    path = tmp_path / "probe.py"
+    path.write_text("from infra.plan import build, cluster_objects\nfrom infra.plan.checks import Finding, selectors\n")
+    assert imports_of("probe", path) >= {
+        "infra.plan.build",
+        "infra.plan.cluster_objects",
+        "infra.plan.checks.selectors",
+        "infra.plan.checks",
+    }

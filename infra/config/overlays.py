@@ -24,9 +24,9 @@ from infra.config.errors import ConfigError, Problem, problem
 from infra.config.models import EnvironmentConfig
 from infra.config.yaml_source import load_yaml, shown_path
 
-# The module, not its names: infra.environments.pins imports infra.config.errors, whose package
+# The module, not its names: infra.config.pins imports infra.config.errors, whose package
 # imports this module; names are looked up when resolve() runs, after both have loaded.
-from infra.environments import pins as release_pins
+from infra.config import pins as release_pins
 
 ENVIRONMENTS_DIR = "environments"
 BASE_FILE = "base.yaml"

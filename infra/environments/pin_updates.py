@@ -17,6 +17,7 @@ def updated_pins(
     gateway_digest: str | None = None,
     gateway_repository: str | None = None,
     gateway_tag: str | None = None,
+    ray_digest: str | None = None,
 ) -> ReleasePins:
     """`pins` with the given values replaced; ConfigError naming each bad value."""
     found = []
@@ -25,6 +26,8 @@ def updated_pins(
             found.append(problem(f"--model {name}", "revision must be a 40-hex Hugging Face commit", revision))
     if gateway_digest is not None and not DIGEST_RE.match(gateway_digest):
         found.append(problem("--gateway-digest", "must be sha256:<64 lower-case hex digits>", gateway_digest))
+    if ray_digest is not None and not DIGEST_RE.match(ray_digest):
+        found.append(problem("--ray-digest", "must be sha256:<64 lower-case hex digits> (`crane digest` of the tag)", ray_digest))
     if found:
         raise ConfigError(found, "pins set")
     gateway = pins.gateway_image
@@ -35,7 +38,9 @@ def updated_pins(
         # A digest belongs to one image: a new repository or tag without a digest clears it.
         digest=gateway_digest if gateway_digest is not None else (None if new_image else gateway.digest),
     )
-    return pins.model_copy(update={"models": {**pins.models, **(models or {})}, "gateway_image": gateway})
+    # The Ray image's repository and tag are the checkout's (`pins sync`); only its digest is set here.
+    ray = pins.ray_image if ray_digest is None else pins.ray_image.model_copy(update={"digest": ray_digest})
+    return pins.model_copy(update={"models": {**pins.models, **(models or {})}, "gateway_image": gateway, "ray_image": ray})
 
 
 def apply_pins(env: str, pins: ReleasePins, root: Path) -> list[Path]:

@@ -20,7 +20,7 @@ plane, not as pods: nothing provides them, and the stack turns their monitors of
 
 from __future__ import annotations
 
-from infra.plan.checks import Manifest
+from infra.plan.planned import Manifest
 from infra.plan.pods import PodTemplate
 
 EKS_ADDON_PODS = {

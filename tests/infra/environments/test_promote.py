@@ -212,3 +212,78 @@ def test_the_json_outcome_names_every_gate(scratch_repo, tmp_path, capsys):
     outcome = json.loads(capsys.readouterr().out)
     assert code == 1 and outcome["ok"] is False and outcome["branch"] is None
     assert [g["name"] for g in outcome["gates"]] == ["stage-order", "pins", "checkout", "smoke", "soak", "plan"]
+
+
+# --- Gates that mean something (issue #19, item 7) -------------------------------------------------
+
+
+def test_a_hand_written_smoke_record_is_refused(scratch_repo, smoke):
+    """A record with no CI binding (what anyone can write by hand) never counts."""
+    repo = scratch_repo
+    commit_pins(repo, "dev", DIGEST)
+    records = smoke(repo, "dev", hours_ago=30, environ={})
+    outcome = run(repo, records, "dev", "staging")
+    detail = gate(outcome, "smoke").detail
+    assert not outcome.ok and "not bound to a CI run" in detail and outcome.branch is None
+
+
+def test_an_edited_smoke_record_fails_its_signature(scratch_repo, smoke):
+    repo = scratch_repo
+    commit_pins(repo, "dev", DIGEST)
+    records = smoke(repo, "dev", hours_ago=30, passed=False)
+    (path,) = (records / "dev" / "smoke").glob("*.json")
+    data = json.loads(path.read_text())
+    data["passed"] = True
+    data["checks"] = [dict(check, passed=True, detail="") for check in data["checks"]]
+    path.write_text(json.dumps(data))
+    outcome = run(repo, records, "dev", "staging")
+    assert "signature does not verify" in gate(outcome, "smoke").detail and not outcome.ok
+    # And without the key nothing can be verified: refused, saying why.
+    unkeyed = run(repo, records, "dev", "staging", records_key=None)
+    assert "GPT_OSS_RECORDS_KEY is not set here" in gate(unkeyed, "smoke").detail
+
+
+def test_a_record_from_a_commit_outside_the_history_is_refused(scratch_repo, smoke):
+    repo = scratch_repo
+    commit_pins(repo, "dev", DIGEST)
+    environ = ci_environ(repo) | {"GITHUB_SHA": "f" * 40}
+    records = smoke(repo, "dev", hours_ago=30, environ=environ)
+    detail = gate(run(repo, records, "dev", "staging"), "smoke").detail
+    assert f"commit {'f' * 12} of CI run 4242 is not in this repository's history" in detail
+
+
+def test_a_null_ray_image_digest_is_a_gate_failure_for_staging(scratch_repo, smoke):
+    repo = scratch_repo
+    path = repo / "environments" / "pins" / "dev.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["ray_image"]["digest"] = None
+    data["gateway_image"]["digest"] = DIGEST
+    path.write_text(yaml.safe_dump(data))
+    git(repo, "commit", "-qam", "no ray digest")
+    outcome = run(repo, smoke(repo, "dev", hours_ago=30), "dev", "staging")
+    pins = gate(outcome, "pins")
+    assert not pins.passed and "Ray image rayproject/ray-llm:" in pins.detail and "has no digest" in pins.detail
+    assert "gateway image" not in pins.detail
+
+
+def test_force_still_needs_a_passing_smoke_record(scratch_repo, smoke):
+    repo = scratch_repo
+    commit_pins(repo, "dev", DIGEST)
+    records = smoke(repo, "dev", hours_ago=30, passed=False)
+    outcome = run(repo, records, "dev", "prod", force=True, reason="hotfix")
+    assert gate(outcome, "stage-order").passed and not gate(outcome, "smoke").passed and outcome.branch is None
+
+
+def test_dry_run_shows_gates_pins_and_cost_and_commits_nothing(scratch_repo, smoke, capsys, monkeypatch):
+    repo = scratch_repo
+    commit_pins(repo, "dev", DIGEST)
+    records = smoke(repo, "dev", hours_ago=30)
+    branches = git(repo, "branch", "--list")
+    monkeypatch.setenv("GPT_OSS_RECORDS_KEY", RECORDS_KEY)
+    argv = ["promote", "--from", "dev", "--to", "staging", "--dry-run", "--repo", str(repo), "--records", str(records)]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    for fragment in ("ok     smoke:", "ok     plan:", "gateway image digest: (none) -> " + DIGEST, "Monthly cost: floor $"):
+        assert fragment in out, fragment
+    assert "nothing committed" in out
+    assert git(repo, "branch", "--list") == branches and git(repo, "status", "--porcelain") == ""
