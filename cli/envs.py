@@ -1,7 +1,9 @@
 """`gpt-oss-platform envs`: the environments of this repository (docs/environments.md).
 
-envs list [--json]            every environment: tier, region, cluster, model, release
-envs render [--env ENV]       rewrite Pulumi.<env>.yaml from environments/ (keeps Pulumi's keys)
+envs list [--json]            every environment: tier, region, cluster, model, release, CI runner,
+                              strict plan (CI builds its matrices from the JSON)
+envs render [--env ENV]       validate each overlay, then rewrite Pulumi.<env>.yaml from environments/
+                              (keeps Pulumi's keys); exit 2, nothing written, on an invalid overlay
 envs check                    every stack file current and every environment valid (exit 1 if not)
 envs affected --base REF      environments a change touches (CI: which stacks to plan and preview)
 envs promoted --base REF      environments promoted between REF and HEAD (CI: which stacks to apply)
@@ -14,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from cli.errors import CHECK_FAILED, OK, CliError
+from cli.errors import BAD_INPUT, CHECK_FAILED, OK, CliError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,12 +70,25 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from infra.config import ConfigError
+    from infra.config.load import validate_overlay
     from infra.config.overlays import overlay_names
     from infra.config.stack_files import render_stack_file
 
     names = [args.env] if args.env else overlay_names(args.root)
     if not names:
         raise CliError(f"no overlays under {args.root / 'environments'}")
+    # Every overlay is validated where it is written before any stack file is: an invalid one
+    # is refused (exit 2) naming its file and key, and nothing is rewritten.
+    refused = []
+    for name in names:
+        try:
+            validate_overlay(name, args.root)
+        except ConfigError as error:
+            refused.append(str(error))
+    if refused:
+        print("error: " + "\n".join(refused) + "\nNothing was rendered.", file=sys.stderr)
+        return BAD_INPUT
     for name in names:
         path, changed = render_stack_file(name, args.root)
         print(f"{'rewrote' if changed else 'unchanged'} {path.name}")

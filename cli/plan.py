@@ -2,7 +2,8 @@
 
 Runs the real Pulumi program under Pulumi's mock engine (no CLI, no cloud), checks tags,
 policies and the rules of the systems it configures, estimates the monthly cost and writes
-build/<env>/plan.json and build/<env>/manifests/. Exit 0 when every check passes, 1 when one
+build/<env>/plan.json and build/<env>/manifests/. An environment with an overlay has its
+Pulumi.<env>.yaml rendered first (after its overlay validates). Exit 0 when every check passes, 1 when one
 fails (the plan is written, marked failed), 2 when the configuration is invalid (nothing was
 registered). Several environments (a comma-separated list, or `all`) are planned at once, one
 forked process each after the shared imports, and printed in the order asked; the exit code is
@@ -80,13 +81,39 @@ def _in_parallel(names: list[str], args: argparse.Namespace) -> list[tuple[int, 
         return pool.starmap(_captured, [(name, args) for name in names])
 
 
+def _render_stack_file(env: str, stacks: Path) -> None:
+    """Pulumi.<env>.yaml from environments/ before planning, so an overlay edit needs no separate
+    `envs render`; the overlay is validated first and a problem names its file and key. CI's
+    `envs check` still refuses a committed stack file that is not current."""
+    from infra.config.load import validate_overlay
+    from infra.config.overlays import has_overlay
+    from infra.config.stack_files import render_stack_file
+
+    if not has_overlay(env, stacks):
+        return
+    validate_overlay(env, stacks)
+    path, changed = render_stack_file(env, stacks)
+    if changed:
+        print(f"rendered {path.name} from environments/ (commit it with the overlay)", file=sys.stderr)
+
+
 def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
     from infra.config import ConfigError
     from infra.plan.build import build_plan
     from infra.plan.report import render_report
+    from infra.upstream import UpstreamMissing
 
     try:
+        _render_stack_file(env, stacks)
+    except ConfigError as error:
+        print(f"error: {error}\nNothing was rendered or planned for {env}.", file=sys.stderr)
+        return BAD_INPUT
+    try:
         plan = build_plan(env, out, stacks)
+    except UpstreamMissing as error:
+        # Not a traceback: the plan needs the pinned upstream charts and says where to get them.
+        print(f"error: {error}\nNothing was planned for {env}.", file=sys.stderr)
+        return BAD_INPUT
     except ConfigError as error:
         print(
             f"error: {error}\nNothing was registered. {out / env / 'plan.json'} records the refusal (status: invalid).",

@@ -22,10 +22,11 @@ from infra.config import rules
 from infra.config.cross_env import cross_environment_problems
 from infra.config.errors import ConfigError, Problem, problem
 from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
-from infra.config.overlays import has_overlay
+from infra.config.overlays import attribute, has_overlay, overlay_path, resolve
 from infra.config.regions import AWS_REGION_KEY, aws_region_problems, region_problems
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, OWNED_KEYS, PROJECT, drift_problems, read_stack_document
 from infra.config.tiers import guardrail_problems
+from infra.config.yaml_source import shown_path
 from infra.paths import REPO_ROOT
 
 ENVIRONMENT_KEY = "environment"
@@ -225,9 +226,28 @@ def environment_from_stack_file(env_name: str, root: Path = REPO_ROOT) -> Enviro
     try:
         env = validate_environment(raw, stack=env_name, source=source)
     except ConfigError as error:
+        if has_overlay(env_name, root):
+            # The stack file is generated: name the overlay file and key the user edits.
+            raise ConfigError(attribute(error.problems, env_name, root) + found, source) from None
         raise ConfigError(error.problems + found, source) from None
     if found:
         raise ConfigError(found, source)
+    return env
+
+
+def validate_overlay(env_name: str, root: Path = REPO_ROOT) -> EnvironmentConfig:
+    """base + overlay + pins of `env_name` validated as the plan validates them, before anything
+    is rendered, every problem named at the file and key the user edits (`envs render`, `plan`)."""
+    source = shown_path(overlay_path(env_name, root), root)
+    resolved = resolve(env_name, root)
+    others, unreadable = other_environments(env_name, root)
+    found = unreadable + cross_environment_problems(env_name, resolved, others)
+    try:
+        env = validate_environment(resolved, stack=env_name, source=source)
+    except ConfigError as error:
+        raise ConfigError(attribute(error.problems + found, env_name, root), source) from None
+    if found:
+        raise ConfigError(attribute(found, env_name, root), source)
     return env
 
 

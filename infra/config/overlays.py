@@ -20,13 +20,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from infra.config.errors import ConfigError, Problem, problem
-from infra.config.models import EnvironmentConfig
-from infra.config.yaml_source import load_yaml, shown_path
-
 # The module, not its names: infra.config.pins imports infra.config.errors, whose package
 # imports this module; names are looked up when resolve() runs, after both have loaded.
 from infra.config import pins as release_pins
+from infra.config.errors import ConfigError, Problem, problem
+from infra.config.models import EnvironmentConfig
+from infra.config.yaml_source import load_yaml, shown_path
 
 ENVIRONMENTS_DIR = "environments"
 BASE_FILE = "base.yaml"
@@ -72,6 +71,46 @@ def get_path(data: Any, dotted: str) -> tuple[bool, Any]:
             return False, None
         node = node[part]
     return True, node
+
+
+def _written_prefix(data: Any, parts: list[str]) -> int:
+    """How many leading `parts` of a key path `data` writes (lists count as one value)."""
+    node, depth = data, 0
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            break
+        node, depth = node[part], depth + 1
+    return depth
+
+
+def attribute(problems: list[Problem], env: str, root: Path) -> list[Problem]:
+    """`problems` of the resolved environment, each re-named at the file and key the user edits:
+    the overlay when it writes the key (or the section holding it), else the base when the base
+    does, else the overlay (where a missing key is added); `model.revision` at the pins. Problems
+    that already name a file are kept as they are."""
+    overlay_file = shown_path(overlay_path(env, root), root)
+    base_file = shown_path(environments_dir(root) / BASE_FILE, root)
+    try:
+        overlay = _mapping(load_yaml(overlay_path(env, root), root), overlay_file)[0]
+        base = read_base(root)
+    except ConfigError:
+        return problems
+    out = []
+    for found in problems:
+        key = found.path
+        if ".yaml" in key or key == "<root>":
+            out.append(found)
+            continue
+        parts = key.replace("[", ".[").split(".")
+        parts = [part for part in parts if not part.startswith("[")] or parts
+        if key.startswith("model.revision"):
+            where = shown_path(release_pins.pins_path(env, root), root)
+        elif _written_prefix(overlay, parts) >= max(_written_prefix(base, parts), 1) or not _written_prefix(base, parts):
+            where = overlay_file
+        else:
+            where = base_file
+        out.append(Problem(f"{where}: {key}", found.message, found.value, found.has_value))
+    return out
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

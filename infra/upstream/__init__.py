@@ -91,11 +91,19 @@ def search_roots() -> list[Path]:
     return roots
 
 
+def offline_options() -> str:
+    """How to give the plan its upstream charts without the network."""
+    return (
+        "offline, set GPT_OSS_UPSTREAM_DIR to a folder holding charts/ and crds/ (a copy of the reference "
+        f"folder), or put that reference folder at {SHARED_DIR}"
+    )
+
+
 def _how_to_get() -> str:
     shown = ", ".join(str(r) for r in search_roots())
     return (
         f"looked in {shown}; run `gpt-oss-platform upstream fetch` (downloads the pinned versions and checks "
-        "their digests) or set GPT_OSS_UPSTREAM_DIR to a folder holding charts/ and crds/"
+        f"their digests), or {offline_options()}"
     )
 
 

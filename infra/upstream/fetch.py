@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.upstream import CACHE_DIR, Source, load_lock
+from infra.upstream import CACHE_DIR, Source, load_lock, offline_options
 
 RAW_URL = "https://raw.githubusercontent.com/{repository}/{ref}/{path}"
 Downloader = Callable[[str], bytes]
@@ -39,7 +39,8 @@ def _checked(url: str, expected: str, download: Downloader) -> bytes:
     try:
         data = download(url)
     except OSError as error:
-        raise FetchError(f"{url}: {error}") from None
+        # No network (DNS, proxy, firewall): say how to work without it.
+        raise FetchError(f"cannot download {url} ({error}); {offline_options()}") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         raise FetchError(f"{url}: sha256 {actual} differs from the pinned {expected}")

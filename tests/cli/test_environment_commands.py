@@ -21,7 +21,8 @@ def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
     )
     assert result.returncode == 2
     assert "environments/dev.yaml:4:8: YAML syntax error: mapping values are not allowed here" in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 3
+    assert result.stderr.splitlines()[-1] == "Nothing was rendered."
 
 
 def test_envs_check_and_list_on_this_repository():
@@ -33,3 +34,72 @@ def test_envs_check_and_list_on_this_repository():
         [sys.executable, "-m", "cli", "envs", "list"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
     assert listing.returncode == 0 and "prod         prod     us-east-1" in listing.stdout
+
+
+# --- The edit loop (issue #15, item 8) ------------------------------------------------------------
+
+
+def _edit(path, change) -> None:
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_envs_render_refuses_an_invalid_overlay_naming_its_file_and_key(tmp_path, capsys):
+    from cli.__main__ import main as cli_main
+
+    root = build_environments(tmp_path / "repo")
+    before = (root / "Pulumi.dev.yaml").read_text()
+    _edit(root / "environments" / "dev.yaml", lambda d: d["serving"].update(max_replicas="many"))
+    assert cli_main(["envs", "render", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "environments/dev.yaml: serving.max_replicas" in err and "'many'" in err
+    assert "Pulumi.dev.yaml" not in err and "Nothing was rendered" in err
+    assert (root / "Pulumi.dev.yaml").read_text() == before
+
+
+def test_a_problem_in_the_base_names_the_base(tmp_path):
+    import pytest
+
+    from infra.config import ConfigError
+    from infra.config.load import environment_from_stack_file, validate_overlay
+
+    root = build_environments(tmp_path / "repo")
+    _edit(root / "environments" / "base.yaml", lambda d: d["cluster"].update(kubernetes_version="0.1"))
+    with pytest.raises(ConfigError) as caught:
+        validate_overlay("dev", root)
+    assert any(p.path == "environments/base.yaml: cluster.kubernetes_version" for p in caught.value.problems)
+    # The generated file, read as `pulumi up` reads it, names the same file and key.
+    import yaml
+
+    from infra.config.overlays import resolve
+
+    stack = yaml.safe_load((root / "Pulumi.dev.yaml").read_text())
+    stack["config"]["gpt-oss-platform:environment"] = resolve("dev", root)
+    (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    with pytest.raises(ConfigError) as again:
+        environment_from_stack_file("dev", root)
+    assert "environments/base.yaml: cluster.kubernetes_version" in {p.path for p in again.value.problems}
+
+
+def test_plan_renders_the_stack_file_after_an_overlay_edit(tmp_path, capsys, monkeypatch):
+    """No `envs render` between an overlay edit and `plan`: plan renders it (after validating)."""
+    from cli.__main__ import main as cli_main
+    from infra import upstream
+
+    root = build_environments(tmp_path / "repo")
+    _edit(root / "environments" / "dev.yaml", lambda d: d["gateway"].update(max_in_flight=48))
+    # Stop right after the render: no upstream charts anywhere (tested in tests/infra/upstream).
+    monkeypatch.setenv("GPT_OSS_UPSTREAM_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(upstream, "SHARED_DIR", tmp_path / "no-shared")
+    monkeypatch.setattr(upstream, "CACHE_DIR", tmp_path / "no-cache")
+    cli_main(["plan", "--env", "dev", "--stacks", str(root), "--out", str(tmp_path / "build")])
+    err = capsys.readouterr().err
+    assert "rendered Pulumi.dev.yaml from environments/" in err and "it is generated" not in err
+    assert "max_in_flight: 48" in (root / "Pulumi.dev.yaml").read_text()
+    _edit(root / "environments" / "dev.yaml", lambda d: d["gateway"].update(max_in_flight=-3))
+    assert cli_main(["plan", "--env", "dev", "--stacks", str(root), "--out", str(tmp_path / "build")]) == 2
+    err = capsys.readouterr().err
+    assert "environments/dev.yaml: gateway.max_in_flight" in err and "Nothing was rendered or planned" in err

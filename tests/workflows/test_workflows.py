@@ -221,7 +221,7 @@ def _run_step(script: str, shell: list[str], tmp_path: Path, fakes: dict[str, st
 def test_drift_fails_when_the_preview_finds_changes(tmp_path):
     """`pulumi preview --expect-no-changes` exits non-zero on drift; under GitHub's `shell: bash`
     the step fails with it. Under the old default shell the same script succeeded."""
-    job, step = _step("drift.yml", "Refresh and expect no changes")
+    _job, step = _step("drift.yml", "Refresh and expect no changes")
     fakes = {"pulumi": "echo '~ 1 to update'; exit 255"}
     env = {"ENV_NAME": "dev"}
     assert _run_step(step["run"], GITHUB_BASH, tmp_path, fakes, env) == 255
@@ -320,13 +320,15 @@ def job_subjects() -> dict[str, str]:
 
 
 def documented_subjects() -> set[str]:
-    return set(re.findall(r"`(repo:<org>/<repo>:environment:[\w<>-]+)`", SUBJECT_DOC.read_text()))
+    """The first column of the trust-condition table in docs/environments.md, "CI/CD"."""
+    return set(re.findall(r"(?m)^\s*\| `(repo:<org>/<repo>:environment:[\w<>-]+)` \|", SUBJECT_DOC.read_text()))
 
 
 def test_every_oidc_subject_is_a_documented_trust_condition():
     derived = job_subjects()
     documented = documented_subjects()
     assert derived, "no job asks for an OIDC token"
+    assert len(documented) == 4, documented
     missing = {job: sub for job, sub in derived.items() if sub not in documented}
     assert missing == {}, f"trust conditions missing from {SUBJECT_DOC.name}: {missing}"
     stale = documented - set(derived.values())

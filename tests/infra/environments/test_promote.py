@@ -15,7 +15,7 @@ from infra.environments.pin_updates import set_pins
 from infra.environments.pins import load_pins
 from infra.environments.promote import Promotion, promote
 from infra.environments.records import PromotionRecord
-from support.environments import DIGEST, RECORDS_KEY, git
+from support.environments import DIGEST, RECORDS_KEY, ci_environ, git
 
 OTHER_DIGEST = "sha256:" + "cd" * 32
 

@@ -103,3 +103,32 @@ def test_the_crds_tests_validate_against_are_the_ones_the_charts_install():
     for filename in upstream.CRD_CHARTS:
         path = upstream.crd_file(filename) if located(upstream.CRD_CHARTS[filename]) else None
         assert path.is_file() and path.parent.name == "crds" and path.parent.parent.name == upstream.CRD_CHARTS[filename]
+
+
+def test_fetch_without_network_names_the_offline_options(tmp_path):
+    def no_network(url: str) -> bytes:
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    with pytest.raises(FetchError) as caught:
+        fetch(tmp_path / "upstream", no_network)
+    message = str(caught.value)
+    assert "Temporary failure in name resolution" in message
+    assert "GPT_OSS_UPSTREAM_DIR" in message and "reference" in message
+    assert not (tmp_path / "upstream").exists()
+
+
+def test_plan_without_upstream_charts_exits_2_with_one_message(monkeypatch, tmp_path, capsys):
+    """No ../shared, an empty cache, GPT_OSS_UPSTREAM_DIR pointing nowhere: one message, exit 2."""
+    from cli.__main__ import main as cli_main
+    from support.environments import build_environments
+
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setenv("GPT_OSS_UPSTREAM_DIR", str(nowhere))
+    monkeypatch.setattr(upstream, "SHARED_DIR", tmp_path / "no-shared")
+    monkeypatch.setattr(upstream, "CACHE_DIR", tmp_path / "no-cache")
+    stacks = build_environments(tmp_path / "repo")
+    code = cli_main(["plan", "--env", "dev", "--stacks", str(stacks), "--out", str(tmp_path / "build")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and "GPT_OSS_UPSTREAM_DIR" in err and str(nowhere) in err
+    assert err.startswith("error: upstream chart") and len(err.strip().splitlines()) == 2
