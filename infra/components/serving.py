@@ -71,8 +71,14 @@ class ServingRelease(pulumi.ComponentResource):
         namespace: pulumi.Input[str],
         values: pulumi.Input[dict],
         opts: pulumi.ResourceOptions | None = None,
+        install: bool = True,
     ):
         super().__init__("gptoss:k8s:ServingRelease", name, None, opts)
+        self.release: k8s.helm.v3.Release | None = None
+        if not install:
+            # serving.release_managed_by: gitops: Argo CD / Flux owns the release (docs/environments.md, "GitOps").
+            self.register_outputs({"release": None})
+            return
         self.release = k8s.helm.v3.Release(
             name,
             name=RELEASE,

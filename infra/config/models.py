@@ -390,6 +390,11 @@ class ServingConfig(Strict):
     max_ongoing_requests: int = Field(
         128, ge=1, le=4096, description="Requests one replica accepts before Ray Serve answers with backpressure."
     )
+    release_managed_by: Literal["pulumi", "gitops"] = Field(
+        "pulumi",
+        description="Who installs the serving chart's release: `pulumi` (this stack) or `gitops` (Argo CD or Flux "
+        "applies `gpt-oss-platform gitops render` output; the stack keeps the cloud side and installs no release).",
+    )
     upgrade_strategy: Literal["NewCluster", "NewClusterWithIncrementalUpgrade", "None"] = Field(
         "NewCluster",
         description="KubeRay upgrade on rayClusterConfig change. NewCluster is blue/green and needs GPU headroom "

@@ -156,6 +156,11 @@ def test_a_misspelled_top_level_key_is_named_with_a_suggestion():
         ("budget.monthly_usd", lambda r: r["budget"].update(monthly_usd=0), "greater than 0"),
         ("budget.notify_emails", lambda r: r["budget"].update(notify_emails=["finance"]), "not email addresses: finance"),
         ("budget.notify_emails", lambda r: r["budget"].update(notify_emails=[]), "at least 1 item"),
+        (
+            "serving.release_managed_by",
+            lambda r: r["serving"].update(release_managed_by="argo"),
+            "Input should be 'pulumi' or 'gitops'",
+        ),
     ],
 )
 def test_each_bad_value_is_named_with_its_path(path, mutate, expected):
