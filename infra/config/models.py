@@ -281,9 +281,9 @@ class NodePoolConfig(Strict):
     disk_size_gib: int = Field(200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs.")
     ami_release: str | None = Field(
         None,
-        description="Pin of the node image. Karpenter: alias version (`v20251110` for AL2023, `v1.63.0` for "
+        description="Pin of the node image. Karpenter: alias version (`v20251112` for AL2023, `v1.63.0` for "
         "Bottlerocket; default pinned in infra/versions.py). Managed node group: EKS AMI release version "
-        "(`1.33.5-20251110`); default: EKS' latest for the cluster version at creation, then held.",
+        "(`1.33.5-20251112`; infra/catalog/eks_amis.yaml lists them); default: EKS' latest for the cluster version at creation, then held.",
     )
 
     @field_validator("gpu", mode="before")
