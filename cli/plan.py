@@ -27,6 +27,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output root (default: build/)")
     parser.add_argument("--stacks", type=Path, default=REPO_ROOT, help="folder holding Pulumi.<env>.yaml (default: repo root)")
     parser.add_argument("--json", action="store_true", help="print plan.json instead of the report")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail (exit 1) on placeholders (documentation CIDRs, example.com addresses, account 123456789012), "
+        "a budget below the estimated maximum and a Kubernetes version outside EKS standard support; CI runs it for "
+        "staging- and prod-tier environments",
+    )
     parser.set_defaults(run=run)
 
 
@@ -40,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         if index and not args.json:
             print("\n" + "=" * 100 + "\n")
         if outcomes is None:
-            status = max(status, _plan_one(name, args.out, args.stacks, args.json))
+            status = max(status, _plan_one(name, args.out, args.stacks, args.json, args.strict))
             continue
         code, out, err = outcomes[index]
         sys.stdout.write(out)
@@ -57,7 +64,7 @@ def _captured(name: str, args: argparse.Namespace) -> tuple[int, str, str]:
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = _plan_one(name, args.out, args.stacks, args.json)
+        code = _plan_one(name, args.out, args.stacks, args.json, args.strict)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -80,13 +87,13 @@ def _in_parallel(names: list[str], args: argparse.Namespace) -> list[tuple[int, 
         return pool.starmap(_captured, [(name, args) for name in names])
 
 
-def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
+def _plan_one(env: str, out: Path, stacks: Path, as_json: bool, strict: bool = False) -> int:
     from infra.config import ConfigError
     from infra.plan.build import build_plan
     from infra.plan.report import render_report
 
     try:
-        plan = build_plan(env, out, stacks)
+        plan = build_plan(env, out, stacks, strict=strict)
     except ConfigError as error:
         print(
             f"error: {error}\nNothing was registered. {out / env / 'plan.json'} records the refusal (status: invalid).",
