@@ -33,6 +33,7 @@ from infra.components.node_pools import gpu_node_pool
 from infra.components.registry import GatewayImageRegistry
 from infra.components.secrets import ClientKeys, ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
+from infra.components.spot_role import needs_spot_role, spot_service_linked_role
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
 from infra.config.bootstrap import bootstrap_messages, render_pending_with_placeholders
@@ -66,6 +67,8 @@ cluster = EksCluster(
     public_subnet_ids=network.public_subnet_ids if network else None,
     opts=on_aws,
 )
+# Spot capacity needs the account's EC2 Spot service-linked role, which Karpenter cannot create.
+spot_role = spot_service_linked_role(f"{env.name}-spot-role", opts=on_aws) if needs_spot_role(env) else None
 k8s_provider = k8s.Provider(
     "k8s",
     kubeconfig=cluster.kubeconfig,
@@ -83,7 +86,10 @@ pools = [
         tags,
         opts=pulumi.ResourceOptions(
             providers=[aws_provider, k8s_provider],
-            depends_on=[addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else None,
+            depends_on=[
+                *([addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else []),
+                *([spot_role] if spot_role is not None and pool.capacity_type == "spot" else []),
+            ],
         ),
     )
     for pool in env.node_pools

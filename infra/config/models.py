@@ -814,6 +814,17 @@ class RegistryConfig(Strict):
     )
 
 
+class AccountConfig(Strict):
+    """Account-wide resources: exactly one stack of an AWS account creates each (like the registry)."""
+
+    create_spot_service_linked_role: bool = Field(
+        default=True,
+        description="Create `AWSServiceRoleForEC2Spot` (needed for spot; Karpenter cannot create it) when a pool uses "
+        "spot. Set false where another stack of the account creates it or it exists and is not imported "
+        "(`gpt-oss-platform preflight` says which).",
+    )
+
+
 class EnvironmentConfig(Strict):
     """Everything that differs between dev, staging and prod.
 
@@ -850,6 +861,7 @@ class EnvironmentConfig(Strict):
     )
     alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager receivers and severity routing.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repository of the gateway image.")
+    account: AccountConfig = Field(default_factory=AccountConfig, description="Account-wide resources this stack creates.")
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""
