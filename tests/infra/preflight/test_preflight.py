@@ -186,7 +186,7 @@ def test_an_unreadable_quota_is_a_failure_under_moto_which_has_no_ec2_quotas(iss
     with mock_aws():
         env, role = ready_account()
         context = Context(env=env, session=boto3.Session(region_name=REGION), egress_ip=EGRESS, ci_role_arn=role)
-        results = [r for r in run_preflight(context, ["gpu-quotas"])]
+        results = run_preflight(context, ["gpu-quotas"])
     assert results and all(r.status == "fail" and "cannot read it" in r.detail for r in results)
 
 
