@@ -11,6 +11,7 @@ from cli.errors import BAD_INPUT, CliError
 # Subcommand -> module; the order is the order of `--help`.
 COMMANDS = {
     "plan": "cli.plan",
+    "preflight": "cli.preflight",
     "values": "cli.values",
     "reference": "cli.reference",
     "check": "cli.check",

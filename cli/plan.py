@@ -28,6 +28,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output root (default: build/)")
     parser.add_argument("--stacks", type=Path, default=REPO_ROOT, help="folder holding Pulumi.<env>.yaml (default: repo root)")
     parser.add_argument("--json", action="store_true", help="print plan.json instead of the report")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail (exit 1) on placeholders (documentation CIDRs, example.com addresses, account 123456789012), "
+        "a budget below the estimated maximum and a Kubernetes version outside EKS standard support; CI runs it for "
+        "staging- and prod-tier environments",
+    )
     parser.set_defaults(run=run)
 
 
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if index and not args.json:
             print("\n" + "=" * 100 + "\n")
         if outcomes is None:
-            status = max(status, _plan_one(name, args.out, args.stacks, args.json))
+            status = max(status, _plan_one(name, args.out, args.stacks, args.json, args.strict))
             continue
         code, out, err = outcomes[index]
         sys.stdout.write(out)
@@ -58,7 +65,7 @@ def _captured(name: str, args: argparse.Namespace) -> tuple[int, str, str]:
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = _plan_one(name, args.out, args.stacks, args.json)
+        code = _plan_one(name, args.out, args.stacks, args.json, args.strict)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -97,7 +104,7 @@ def _render_stack_file(env: str, stacks: Path) -> None:
         print(f"rendered {path.name} from environments/ (commit it with the overlay)", file=sys.stderr)
 
 
-def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
+def _plan_one(env: str, out: Path, stacks: Path, as_json: bool, strict: bool = False) -> int:
     from infra.config import ConfigError
     from infra.plan.build import build_plan
     from infra.plan.report import render_report
@@ -109,7 +116,7 @@ def _plan_one(env: str, out: Path, stacks: Path, as_json: bool) -> int:
         print(f"error: {error}\nNothing was rendered or planned for {env}.", file=sys.stderr)
         return BAD_INPUT
     try:
-        plan = build_plan(env, out, stacks)
+        plan = build_plan(env, out, stacks, strict=strict)
     except UpstreamMissing as error:
         # Not a traceback: the plan needs the pinned upstream charts and says where to get them.
         print(f"error: {error}\nNothing was planned for {env}.", file=sys.stderr)

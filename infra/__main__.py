@@ -13,6 +13,9 @@ Order of the first `pulumi up` (each step waits for what it names; docs/deploy.m
 5. the serving namespace, its Secrets (managed API key, empty client keys), the weights bucket,
    the GCS Redis, the budget;
 6. the serving chart, after every release that installs a CRD it uses and after its Secrets.
+   Until the gateway image digest exists (it is built after the first `up` pushed nothing yet:
+   infra/config/bootstrap.py), the program leaves the serving chart out, exports
+   `bootstrap_pending` and exits 0; the second `up`, with the digest pinned, installs it.
 """
 
 import pulumi
@@ -30,8 +33,10 @@ from infra.components.node_pools import gpu_node_pool
 from infra.components.registry import GatewayImageRegistry
 from infra.components.secrets import ClientKeys, ManagedApiKey
 from infra.components.serving import ServingNamespace, ServingRelease
+from infra.components.spot_role import needs_spot_role, spot_service_linked_role
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
+from infra.config.bootstrap import bootstrap_messages, render_pending_with_placeholders
 from infra.config.load import PREVIEW_IMAGE_DIGEST, environment_from_pulumi
 from infra.tags import cost_tags, k8s_labels
 
@@ -62,6 +67,8 @@ cluster = EksCluster(
     public_subnet_ids=network.public_subnet_ids if network else None,
     opts=on_aws,
 )
+# Spot capacity needs the account's EC2 Spot service-linked role, which Karpenter cannot create.
+spot_role = spot_service_linked_role(f"{env.name}-spot-role", opts=on_aws) if needs_spot_role(env) else None
 k8s_provider = k8s.Provider(
     "k8s",
     kubeconfig=cluster.kubeconfig,
@@ -79,7 +86,10 @@ pools = [
         tags,
         opts=pulumi.ResourceOptions(
             providers=[aws_provider, k8s_provider],
-            depends_on=[addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else None,
+            depends_on=[
+                *([addons.karpenter] if pool.provisioner == "karpenter" and addons.karpenter else []),
+                *([spot_role] if spot_role is not None and pool.capacity_type == "spot" else []),
+            ],
         ),
     )
     for pool in env.node_pools
@@ -133,27 +143,33 @@ repository = (
 gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
 
 # The serving chart creates a RayService (KubeRay's CRD) and ServiceMonitor, PodMonitor and
-# PrometheusRule objects (kube-prometheus-stack's CRDs), and mounts the Secrets above.
+# PrometheusRule objects (kube-prometheus-stack's CRDs), and mounts the Secrets above. Left out
+# while an input only a later step produces is missing (bootstrap); the offline plan renders it
+# with placeholders so that its checks still run.
+pending = bootstrap_messages(env)
 crd_installers = [addons.kuberay, *([addons.prometheus_stack] if addons.prometheus_stack else [])]
-serving = ServingRelease(
-    f"{env.name}-serving",
-    namespace.name,
-    pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address).apply(
-        lambda args: chart_values(
-            env,
-            stack,
-            StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
-        )
-    ),
-    opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[*crd_installers, *secrets]),
-)
+if not pending or render_pending_with_placeholders():
+    ServingRelease(
+        f"{env.name}-serving",
+        namespace.name,
+        pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address).apply(
+            lambda args: chart_values(
+                env,
+                stack,
+                StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+            )
+        ),
+        opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[*crd_installers, *secrets]),
+    )
 
 pulumi.export("cluster_name", cluster.handle.name)
 pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
 pulumi.export("weights_bucket", weights.name)
 pulumi.export("gcs_redis_address", gcs_redis_address)
 pulumi.export("service_cidr", cluster.handle.service_cidr)
-pulumi.export("gateway_image", gateway_image)
+pulumi.export("gateway_image", gateway_image if not pending else None)
+# What the next step is, until the serving release is deployed (docs/deploy.md "Fresh account").
+pulumi.export("bootstrap_pending", pending or None)
 pulumi.export("managed_api_key_secret", managed_key_secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)

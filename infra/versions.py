@@ -57,7 +57,9 @@ KUBE_PROMETHEUS_STACK = ChartPin(
 # cluster-autoscaler's minor version must match the Kubernetes minor version.
 CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0"}
 # Karpenter AMI aliases, pinned so that a new AMI reaches nodes through a reviewed change.
-KARPENTER_AMI_ALIAS_VERSIONS = {"al2023": "v20251110", "bottlerocket": "v1.63.0"}
+# Each must be a release in infra/catalog/eks_amis.yaml (the plan checks it): v20251112 is a tag of
+# awslabs/amazon-eks-ami (NVIDIA driver 580.95.05 for 1.33); there is no v20251110.
+KARPENTER_AMI_ALIAS_VERSIONS = {"al2023": "v20251112", "bottlerocket": "v1.63.0"}
 
 # Ray and its image are pinned together: the image tag is "<RAY_VERSION>-<RAY_IMAGE_VARIANT>".
 # RAY_VERSION must equal the `ray` version in uv.lock and the chart's appVersion (tested).

@@ -19,13 +19,15 @@ from pydantic import BaseModel, ValidationError
 
 from infra.catalog import load_catalog
 from infra.config import rules
+from infra.config.bootstrap import bootstrap_messages
 from infra.config.cross_env import cross_environment_problems
 from infra.config.errors import ConfigError, Problem, problem
 from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 from infra.config.overlays import attribute, has_overlay, overlay_path, resolve
+from infra.config.placeholders import placeholder_problems
 from infra.config.regions import AWS_REGION_KEY, aws_region_problems, region_problems
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, OWNED_KEYS, PROJECT, drift_problems, read_stack_document
-from infra.config.tiers import guardrail_problems
+from infra.config.tiers import guardrail_problems, load_tiers
 from infra.config.yaml_source import shown_path
 from infra.paths import REPO_ROOT
 
@@ -298,24 +300,22 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
                 MANAGED_API_KEY, "required when fallback.allowed is true; set it with `pulumi config set --secret managedApiKey`"
             )
         )
-    if env is not None and env.gateway.image.digest is None:
-        if pulumi.runtime.is_dry_run():
-            # A preview (and the offline plan) may show what the stack will be before CI has built
-            # the image; it says so. A deployment may not.
-            pulumi.log.warn(f"gateway.image.digest is not set: this preview uses the placeholder {PREVIEW_IMAGE_DIGEST}")
-        else:
-            found.append(
-                problem(
-                    "gateway.image.digest",
-                    "required by `pulumi up`: the sha256 digest of the gateway image that CI built and recorded in the "
-                    "release pins (environments/pins/<env>.yaml gateway_image.digest; docs/operating.md)",
-                )
-            )
+    if env is not None:
+        # Inputs that only exist after this stack has run once are never required (the first `up`
+        # would deadlock): the program leaves out what needs them and says so (infra/config/bootstrap.py).
+        for message in bootstrap_messages(env):
+            pulumi.log.warn(f"bootstrap: {message}")
+        if not pulumi.runtime.is_dry_run() and load_tiers().tiers[env.tier].refuse_placeholders:
+            found += [
+                problem(p.path, f"{env.tier} tier refuses example values at `pulumi up`: {p.message}", p.value)
+                for p in placeholder_problems(env.model_dump(mode="json", by_alias=True))
+            ]
     if found or env is None:
         raise ConfigError(found, source)
     return env, key
 
 
-# What a preview shows for the gateway image before CI has recorded a digest (never deployed:
-# `pulumi up` refuses a config without one).
+# What the offline plan renders for the gateway image before CI has recorded a digest, so the
+# serving chart is still checked (never deployed: without a digest `pulumi up` leaves the serving
+# release out, infra/config/bootstrap.py).
 PREVIEW_IMAGE_DIGEST = "sha256:" + "0" * 64

@@ -281,9 +281,9 @@ class NodePoolConfig(Strict):
     disk_size_gib: int = Field(200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs.")
     ami_release: str | None = Field(
         None,
-        description="Pin of the node image. Karpenter: alias version (`v20251110` for AL2023, `v1.63.0` for "
+        description="Pin of the node image. Karpenter: alias version (`v20251112` for AL2023, `v1.63.0` for "
         "Bottlerocket; default pinned in infra/versions.py). Managed node group: EKS AMI release version "
-        "(`1.33.5-20251110`); default: EKS' latest for the cluster version at creation, then held.",
+        "(`1.33.5-20251112`; infra/catalog/eks_amis.yaml lists them); default: EKS' latest for the cluster version at creation, then held.",
     )
 
     @field_validator("gpu", mode="before")
@@ -819,6 +819,17 @@ class RegistryConfig(Strict):
     )
 
 
+class AccountConfig(Strict):
+    """Account-wide resources: exactly one stack of an AWS account creates each (like the registry)."""
+
+    create_spot_service_linked_role: bool = Field(
+        default=True,
+        description="Create `AWSServiceRoleForEC2Spot` (needed for spot; Karpenter cannot create it) when a pool uses "
+        "spot. Set false where another stack of the account creates it or it exists and is not imported "
+        "(`gpt-oss-platform preflight` says which).",
+    )
+
+
 class EnvironmentConfig(Strict):
     """Everything that differs between dev, staging and prod.
 
@@ -855,6 +866,7 @@ class EnvironmentConfig(Strict):
     )
     alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager receivers and severity routing.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repository of the gateway image.")
+    account: AccountConfig = Field(default_factory=AccountConfig, description="Account-wide resources this stack creates.")
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""

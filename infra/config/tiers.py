@@ -98,6 +98,11 @@ class Tier(_Strict):
     rank: int = Field(ge=0)
     soak_hours: float = Field(ge=0)
     require_image_digests: bool
+    refuse_placeholders: bool = Field(
+        False,
+        description="`pulumi up` refuses documentation CIDRs, example domains and placeholder accounts "
+        "(infra/config/placeholders.py); the offline plan only warns, `plan --strict` fails.",
+    )
     guardrails: list[Guardrail]
 
 

@@ -28,6 +28,7 @@ from infra.plan import cost, inventory, manifests
 from infra.plan.checks import Finding, Manifest, PlannedStack, run_checks
 from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET, Registration
 from infra.plan.runner import PLACEHOLDER_SECRET, ProgramRun, run_program
+from infra.plan.strict import strict_findings
 from infra.plan.third_party import UpstreamRelease, upstream_releases
 from infra.plan.warnings import plan_warnings
 from infra.policy import rules
@@ -54,6 +55,8 @@ class Plan:
             found.append(f"{len(mandatory)} mandatory policy violation(s)")
         checks = Counter(f["check"] for f in self.data["check_findings"])
         found += [f"{count} {check} finding(s)" for check, count in sorted(checks.items())]
+        if self.data.get("strict") and self.data.get("strict_findings"):
+            found.append(f"{len(self.data['strict_findings'])} strict finding(s)")
         return found
 
     @property
@@ -184,7 +187,10 @@ def write_invalid(env_name: str, out_root: Path, error: ConfigError) -> Path:
     return path
 
 
-def build_plan(env_name: str, out_root: Path = BUILD_DIR, stack_root: Path = REPO_ROOT) -> Plan:
+def build_plan(env_name: str, out_root: Path = BUILD_DIR, stack_root: Path = REPO_ROOT, *, strict: bool = False) -> Plan:
+    """The plan of one environment. `strict` also fails on what infra/plan/strict.py names
+    (placeholders, a budget below the estimate, a version outside standard support); the
+    findings are recorded either way."""
     try:
         run = run_program(env_name, stack_root)
     except ConfigError as error:
@@ -252,6 +258,8 @@ def build_plan(env_name: str, out_root: Path = BUILD_DIR, stack_root: Path = REP
         ),
     }
     data["warnings"] = plan_warnings(run, data["monthly_cost_usd"], upstream)
+    data["strict"] = strict
+    data["strict_findings"] = strict_findings(run.env, data["monthly_cost_usd"])
     out_dir = _fresh_dir(out_root, run.env.name)
     program_docs = [manifests.redact_secret_values(m.document) for m in stack.manifests if m.source.startswith("pulumi ")]
     written = manifests.write_manifests(out_dir / "manifests", rendered, program_docs, upstream)

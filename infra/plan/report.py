@@ -97,6 +97,9 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
     add(f"  not estimated: {'; '.join(assumptions['not_estimated'])}")
     for warning in data["warnings"]:
         add(f"WARNING: {warning}")
+    if data.get("strict"):
+        for finding in data.get("strict_findings") or []:
+            add(f"STRICT: {finding}")
     add("")
     if data["placeholders"]:
         add(f"Offline placeholders (values only the real stack has): {', '.join(data['placeholders'])}")

@@ -14,10 +14,12 @@ import runpy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import yaml
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import get_root_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -28,6 +30,7 @@ from infra.config import (
     environment_from_stack_file,
     read_stack_file,
 )
+from infra.config.bootstrap import OFFLINE_PLAN_ENV
 from infra.config.errors import ConfigError, problem
 from infra.config.load import STACKS_DIR_ENV
 from infra.paths import PULUMI_PROJECT_FILE, REPO_ROOT
@@ -68,6 +71,21 @@ def working_directory(path: Path) -> Iterator[None]:
         os.chdir(previous)
 
 
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration, then restore what was there."""
+    previous = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def pulumi_config_bag(stack_config: dict, env: EnvironmentConfig) -> tuple[dict[str, str], list[str], list[str]]:
     """(config, secret keys, keys given placeholders) as the Pulumi CLI would hand them over."""
     bag: dict[str, str] = {}
@@ -103,6 +121,13 @@ def run_with_config(
 ) -> list[Registration]:
     """Run the program with a config bag exactly as the CLI would pass it; the registrations.
     `preview=False` runs it as `pulumi up` does (what a deployment refuses, it refuses here too)."""
+    return run_for_exports(stack, bag, secret_keys, region, preview=preview)[0]
+
+
+def run_for_exports(
+    stack: str, bag: dict[str, str], secret_keys: list[str], region: str = "us-east-1", *, preview: bool = True
+) -> tuple[list[Registration], dict[str, Any]]:
+    """As run_with_config, and the stack's exports (`pulumi stack output`), resolved."""
     mocks = RecordingMocks(region)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
     set_all_config(bag, secret_keys)
@@ -115,7 +140,10 @@ def run_with_config(
     # repository root fails here too (pulumi/pulumi sdk/python/cmd/pulumi-language-python).
     with working_directory(workdir):
         _sync_await(run_pulumi_func(run_main))
-    return mocks.registrations
+        root = get_root_resource()
+        exported = getattr(root, "outputs", {}) or {}
+        exports = {name: _sync_await(pulumi.Output.from_input(value).future()) for name, value in exported.items()}
+    return mocks.registrations, exports
 
 
 def import_program_dependencies() -> None:
@@ -136,13 +164,8 @@ def run_program(env_name: str, root: Path = REPO_ROOT) -> ProgramRun:
     stack_config = read_stack_file(env_name, root)
     bag, secret_keys, placeholders = pulumi_config_bag(stack_config, env)
     # The program compares its config with the stacks and overlays it came from (infra/config/load.py).
-    previous = os.environ.get(STACKS_DIR_ENV)
-    os.environ[STACKS_DIR_ENV] = str(root)
-    try:
+    # The offline plan renders what `up` would leave out before bootstrap, with placeholders
+    # (infra/config/bootstrap.py), so the serving chart is checked in every environment.
+    with environment({STACKS_DIR_ENV: str(root), OFFLINE_PLAN_ENV: "1"}):
         registrations = run_with_config(env_name, bag, secret_keys, env.region)
-    finally:
-        if previous is None:
-            os.environ.pop(STACKS_DIR_ENV, None)
-        else:
-            os.environ[STACKS_DIR_ENV] = previous
     return ProgramRun(env=env, stack=env_name, registrations=registrations, placeholders=placeholders, workdir=program_dir())

@@ -8,6 +8,7 @@ import re
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
+from infra.config.bootstrap import bootstrap_messages
 from infra.plan.cost import control_plane_warnings
 from infra.plan.mocks import ACCOUNT
 from infra.plan.runner import ProgramRun
@@ -50,7 +51,10 @@ def example_values(run: ProgramRun) -> list[str]:
 
 def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[UpstreamRelease]) -> list[str]:
     """Things worth a look that do not fail the plan."""
-    found = example_values(run)
+    # Before the first image build `pulumi up` leaves the serving release out (the plan renders it
+    # with a placeholder digest to check it): say what is missing and what to do next.
+    found = [f"bootstrap: {message}" for message in bootstrap_messages(run.env)]
+    found += example_values(run)
     for release in upstream:
         found += [f"Helm release {release.name}: not checked offline: {part}" for part in release.not_rendered]
     budget = run.env.budget.monthly_usd

@@ -18,6 +18,7 @@ def all_checks() -> dict[str, Check]:
     from infra.plan.checks import (
         access_entries,
         iam,
+        node_images,
         node_labels,
         ordering,
         scale_from_zero,
@@ -26,7 +27,7 @@ def all_checks() -> dict[str, Check]:
         upstream_charts,
     )
 
-    modules = (upstream_charts, schemas, selectors, node_labels, ordering, scale_from_zero, access_entries, iam)
+    modules = (upstream_charts, schemas, selectors, node_labels, ordering, scale_from_zero, access_entries, iam, node_images)
     return {module.__name__.rsplit(".", 1)[-1]: module.check for module in modules}
 
 

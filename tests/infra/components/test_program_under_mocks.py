@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -362,16 +361,11 @@ def test_the_client_keys_secret_is_created_empty_and_then_left_to_operators(prog
     assert secret.urn in serving.dependencies, "the gateway mounts it: it must exist first"
 
 
-def test_a_deployment_refuses_a_config_without_the_gateway_digest_but_a_preview_shows_a_placeholder(program):
-    from pulumi.errors import RunError
+def test_the_offline_plan_renders_the_serving_release_with_a_placeholder_digest_before_bootstrap(program):
+    """`pulumi up` leaves the release out until the digest exists (tests/infra/components/test_bootstrap.py);
+    the offline plan renders it with a placeholder so that its checks still run."""
+    from infra.config import environment_from_stack_file
 
-    from infra.config import environment_from_stack_file, read_stack_file
-    from infra.plan.runner import pulumi_config_bag, run_with_config
-
-    env = environment_from_stack_file("dev")
-    assert env.gateway.image.digest is None
-    bag, secret_keys, _ = pulumi_config_bag(read_stack_file("dev"), env)
-    with pytest.raises(RunError, match=re.escape("gateway.image.digest: required by `pulumi up`")):
-        run_with_config("dev", bag, secret_keys, preview=False)
+    assert environment_from_stack_file("dev").gateway.image.digest is None
     serving = next(r for r in program("dev").of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
     assert serving.inputs["values"]["gateway"]["image"]["digest"] == "sha256:" + "0" * 64
