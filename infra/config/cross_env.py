@@ -52,6 +52,11 @@ def cross_environment_problems(name: str, env: Any, others: dict[str, Any]) -> l
                 )
             )
         other_network = _network(other)
+        # An environment that leaves its VPC range to the default (an unfinished `new-env`) is
+        # told so by its own validation; another one that set its range is not wrong for it.
+        explicit = _get(env, "cluster", "network", "vpc_cidr") is not None
+        if explicit and _get(other, "cluster", "network", "vpc_cidr") is None:
+            other_network = None
         if network is not None and other_network is not None and network.overlaps(other_network):
             found.append(
                 problem(

@@ -225,14 +225,15 @@ def environment_from_stack_file(env_name: str, root: Path = REPO_ROOT) -> Enviro
     if raw is None:
         raise ConfigError([problem(ENVIRONMENT_CONFIG_KEY, "missing from the stack file")], source)
     found = boundary_problems(env_name, config, config.get(AWS_REGION_KEY), root)
+    env: EnvironmentConfig | None = None
     try:
         env = validate_environment(raw, stack=env_name, source=source)
     except ConfigError as error:
-        if has_overlay(env_name, root):
-            # The stack file is generated: name the overlay file and key the user edits.
-            raise ConfigError(attribute(error.problems, env_name, root) + found, source) from None
-        raise ConfigError(error.problems + found, source) from None
-    if found:
+        found = error.problems + found
+    if found and has_overlay(env_name, root):
+        # The stack file is generated: name the overlay (or base) file and key the user edits.
+        raise ConfigError(attribute(found, env_name, root), source)
+    if found or env is None:
         raise ConfigError(found, source)
     return env
 

@@ -85,9 +85,10 @@ def _written_prefix(data: Any, parts: list[str]) -> int:
 
 def attribute(problems: list[Problem], env: str, root: Path) -> list[Problem]:
     """`problems` of the resolved environment, each re-named at the file and key the user edits:
-    the overlay when it writes the key (or the section holding it), else the base when the base
-    does, else the overlay (where a missing key is added); `model.revision` at the pins. Problems
-    that already name a file are kept as they are."""
+    the overlay when it writes the key (or the section holding it) or the key is one each overlay
+    owns (`name`, `tier`, the unique keys), else the base when the base does, else the overlay
+    (where a missing key is added); `model.revision` at the pins. Problems that already name a
+    file or a Pulumi config key are kept as they are."""
     overlay_file = shown_path(overlay_path(env, root), root)
     base_file = shown_path(environments_dir(root) / BASE_FILE, root)
     try:
@@ -98,13 +99,16 @@ def attribute(problems: list[Problem], env: str, root: Path) -> list[Problem]:
     out = []
     for found in problems:
         key = found.path
-        if ".yaml" in key or key == "<root>":
+        if ".yaml" in key or ":" in key or key == "<root>":
+            # Already names a file, or a Pulumi config key of the stack file (`aws:region`).
             out.append(found)
             continue
         parts = key.replace("[", ".[").split(".")
         parts = [part for part in parts if not part.startswith("[")] or parts
         if key.startswith("model.revision"):
             where = shown_path(release_pins.pins_path(env, root), root)
+        elif any(key == unique or key.startswith(unique + ".") for unique in OVERLAY_ONLY):
+            where = overlay_file  # per environment: only ever written in the overlay
         elif _written_prefix(overlay, parts) >= max(_written_prefix(base, parts), 1) or not _written_prefix(base, parts):
             where = overlay_file
         else:

@@ -25,15 +25,43 @@ def test_a_yaml_syntax_error_exits_2_naming_file_line_and_column(tmp_path):
     assert result.stderr.splitlines()[-1] == "Nothing was rendered."
 
 
-def test_envs_check_and_list_on_this_repository():
-    check = subprocess.run(
-        [sys.executable, "-m", "cli", "envs", "check"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
-    )
+def test_envs_check_and_list_on_the_fixture_environments(tmp_path):
+    """On the tests' own environments (a user's `new-env` or `pins set` here changes nothing)."""
+    import json
+
+    root = build_environments(tmp_path / "repo")
+
+    def cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *argv, "--root", str(root)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        )
+
+    check = cli("envs", "check")
     assert check.returncode == 0 and check.stdout.split() == ["ok", "dev", "ok", "staging", "ok", "prod"], check.stderr
-    listing = subprocess.run(
-        [sys.executable, "-m", "cli", "envs", "list"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
-    )
+    listing = cli("envs", "list")
     assert listing.returncode == 0 and "prod         prod     us-east-1" in listing.stdout
+    rows = json.loads(cli("envs", "list", "--json").stdout)
+    assert [(r["name"], r["tier"], r["strict"]) for r in rows] == [
+        ("dev", "dev", False),
+        ("staging", "staging", True),
+        ("prod", "prod", True),
+    ]
+    # The base restricts the API endpoint to a documentation CIDR: no hosted runner reaches it.
+    assert {tuple(r["runner"]) for r in rows} == {("self-hosted", f"gpt-oss-{r['name']}") for r in rows}
+
+
+def test_an_unfinished_new_environment_does_not_break_the_others(tmp_path, capsys):
+    """`new-env perf` without its unique values: perf is refused (its own overlay named), dev and
+    staging stay valid (perf's default VPC range is perf's problem to fix, not theirs)."""
+    from cli.__main__ import main as cli_main
+
+    root = build_environments(tmp_path / "repo")
+    assert cli_main(["new-env", "perf", "--from", "staging", "--root", str(root)]) == 0
+    capsys.readouterr()
+    assert cli_main(["envs", "check", "--root", str(root)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["ok", "dev", "ok", "staging", "ok", "prod"]
+    assert "FAIL perf" in captured.err and "environments/perf.yaml: cluster.network.vpc_cidr" in captured.err
 
 
 # --- The edit loop (issue #15, item 8) ------------------------------------------------------------

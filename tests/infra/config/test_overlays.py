@@ -133,7 +133,8 @@ def test_a_region_that_does_not_exist_is_refused_with_suggestions(repo):
     render_stack_file("dev", repo)
     with pytest.raises(ConfigError) as caught:
         environment_from_stack_file("dev", repo)
-    (line,) = [p for p in problems(caught) if p.startswith("region:")]
+    # Named where the user wrote it (the base), not in the generated stack file.
+    (line,) = [p for p in problems(caught) if p.startswith("environments/base.yaml: region:")]
     assert "is not an AWS region; did you mean" in line and "us-east-1" in line and "(got 'us-east-9')" in line
 
 

@@ -29,7 +29,8 @@ def test_new_env_leaves_the_unique_fields_to_the_user_and_is_then_valid(scratch_
     with pytest.raises(ConfigError) as caught:
         environment_from_stack_file("perf", scratch_repo)
     found = {p.path for p in caught.value.problems}
-    assert {"cluster.name", "tags.cost-center", "cluster.network.vpc_cidr"} <= found
+    # Named in the overlay the user fills in (not the generated Pulumi.perf.yaml).
+    assert {f"environments/perf.yaml: {key}" for key in ("cluster.name", "tags.cost-center", "cluster.network.vpc_cidr")} <= found
     data = yaml.safe_load(text)
     assert "cluster" not in data, "staging's overlay held only the cluster's unique keys"
     data["cluster"] = {"name": "gpt-oss-perf", "network": {"vpc_cidr": "10.43.0.0/16"}}

@@ -11,6 +11,7 @@ import yaml
 
 from cli.__main__ import main as cli_main
 from infra.config.errors import ConfigError
+from infra.environments.overview import promoted
 from infra.environments.pin_updates import set_pins
 from infra.environments.pins import load_pins
 from infra.environments.promote import Promotion, promote
@@ -190,6 +191,14 @@ def test_rollback_promotes_the_previous_release_through_the_same_gates(scratch_r
     assert gate(back, "rollback").detail == f"to staging's previous release {first.release_id}"
     assert yaml.safe_load(git(repo, "show", f"{back.branch}:environments/pins/staging.yaml"))["gateway_image"]["digest"] == DIGEST
     assert git(repo, "log", "-1", "--format=%s", back.branch).startswith(f"roll back staging to {first.release_id}")
+    # Merging the rollback deploys staging (deploy.yml: `envs promoted`); a `git revert` of the
+    # promotion adds no record and deploys nothing.
+    before = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "revert", "--no-edit", "HEAD")
+    assert promoted(repo, before)["environments"] == []
+    git(repo, "reset", "-q", "--hard", before)
+    git(repo, "merge", "-q", "--ff-only", back.branch)
+    assert promoted(repo, before) == {"environments": ["staging"], "releases": {"staging": first.release_id}, "refused": []}
 
 
 def test_rollback_without_history_is_refused(scratch_repo, smoke):
