@@ -82,6 +82,18 @@ class FakeKubeApi:
         """Create or replace an object as another client would (watchers see it unless `notify` is False)."""
         asyncio.run_coroutine_threadsafe(self._store(namespace, name, data, notify), self._loop).result(5)
 
+    # -- on-call drills: malformed watch events (route_override.py must survive them) -------------
+
+    def send_raw_event(self, namespace: str, line: bytes) -> None:
+        """Send `line` as is to every open watch of `namespace` (a malformed event: no `object`,
+        `object: null`, not JSON), bypassing the name filter and the history."""
+        self._loop.call_soon_threadsafe(self._send_raw, namespace, line)
+
+    def _send_raw(self, namespace: str, line: bytes) -> None:
+        for ns, queue in self._watchers:
+            if ns == namespace:
+                queue.put_nowait(_Raw(line))
+
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.objects.get((namespace, name))
         return copy.deepcopy(found) if found else None
@@ -195,6 +207,9 @@ class FakeKubeApi:
                     break
                 if self.stall_watches:
                     continue
+                if isinstance(event, _Raw):
+                    await response.write(event.line.rstrip(b"\n") + b"\n")
+                    continue
                 if event["object"].get("metadata", {}).get("name") == name:
                     await response.write(json.dumps(event).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
@@ -257,6 +272,11 @@ class FakeKubeApi:
             },
             status=201,
         )
+
+
+@dataclass(frozen=True)
+class _Raw:
+    line: bytes
 
 
 def _status(code: int, message: str) -> web.Response:
