@@ -234,11 +234,13 @@ class RouteOverrideWatcher:
                     await self._watch(version)
                 except _Gone:
                     continue
-                except Exception as error:  # noqa: BLE001 - any failure: unhealthy, back off, list again
+                except Exception as error:
                     # CancelledError is a BaseException: cancellation still ends the loop.
                     self._override.set_healthy(False)
                     failures += 1
-                    delay = min(self._settings.retry_s * 2 ** (failures - 1), max(self._settings.retry_s, self._settings.resync_s))
+                    delay = min(
+                        self._settings.retry_s * 2 ** (failures - 1), max(self._settings.retry_s, self._settings.resync_s)
+                    )
                     expected = isinstance(error, (aiohttp.ClientError, OSError, TimeoutError, _Malformed))
                     log.log(
                         logging.WARNING if expected else logging.ERROR,
