@@ -69,7 +69,7 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
     if env.oncall is None:
         raise RunbookConfigError(
             f"environment {env.name} has no `oncall` section: runbooks name who to escalate to; add oncall "
-            f"(team, primary, escalation, channel) to Pulumi.{env.name}.yaml (docs/operating.md)"
+            f"(team, primary, escalation, channel) to environments/{env.name}.yaml (docs/operating.md)"
         )
     region, cluster = env.region, env.cluster.name
     grafana = env.oncall.grafana_url or LOCAL_GRAFANA
@@ -80,7 +80,10 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "namespace": NAMESPACE,
         "monitoring": MONITORING_NAMESPACE,
         "release": RELEASE,
-        "stack_file": f"Pulumi.{env.name}.yaml",
+        # Edits go to the environment's overlay; Pulumi.<env>.yaml is generated from it
+        # (`gpt-oss-platform envs render`) and refused by the plan when edited by hand.
+        "stack_file": f"environments/{env.name}.yaml",
+        "stack_render": f"gpt-oss-platform envs render --env {env.name}",
         "model": env.model.name,
         "model_revision": env.model.revision,
         "model_source": env.model.source,
