@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.chart_values.model.serve import Liveness
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import shared_store
 from infra.node_pool_shape import capacity_groups
@@ -65,6 +66,21 @@ def node_groups(env: EnvironmentConfig) -> list[NodeGroup]:
     return out
 
 
+def liveness_restart() -> dict[str, int]:
+    """When the GPU worker's liveness probe (charts/gpt-oss-serving/files/probe_liveness.py)
+    restarts a hung engine, in seconds after its last token: the first failed check comes
+    `stallSeconds` after it (within one period), the restart after `failureThreshold` failed checks
+    in a row. No environment overrides the chart's defaults (infra/chart_values/model/serve.py)."""
+    live = Liveness()
+    return {
+        "stall_s": live.stallSeconds,
+        "period_s": live.periodSeconds,
+        "failure_threshold": live.failureThreshold,
+        "restart_min_s": live.stallSeconds + (live.failureThreshold - 1) * live.periodSeconds,
+        "restart_max_s": live.stallSeconds + live.failureThreshold * live.periodSeconds,
+    }
+
+
 def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
     if env.oncall is None:
         raise RunbookConfigError(
@@ -102,6 +118,7 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "gateway_forward": f"kubectl -n {NAMESPACE} port-forward svc/{RELEASE}-gateway {GATEWAY_PORT}",
         "route_override_configmap": ROUTE_OVERRIDE_CONFIGMAP,
         "node_groups": node_groups(env),
+        "liveness": liveness_restart(),
         "system_node_group": f"{env.name}-system",
         "oncall": env.oncall,
         # Whether the gateway pods share limits and spend through Redis (infra/gateway_settings.py).
