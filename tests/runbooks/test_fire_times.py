@@ -76,7 +76,9 @@ def _promtool_fire_check(alerting, tmp_path, name: str, rules: list[dict], state
     }
     (tmp_path / "fire.yaml").write_text(yaml.safe_dump(test, sort_keys=False))
     result = alerting.run_promtool("test", "rules", "fire.yaml", cwd=tmp_path)
-    assert result.returncode == 0, f"{name}: the runbook says it fires after {stated} s; promtool:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{name}: the runbook says it fires after {stated} s; promtool:\n{result.stdout}\n{result.stderr}"
+    )
 
 
 def test_every_runbook_states_the_fire_time_promtool_computes_from_its_rule(alerting, stack, tmp_path):

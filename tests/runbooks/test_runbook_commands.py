@@ -92,7 +92,11 @@ class Cluster:
         docs = chart_kit.rendered_docs(stack)
         env, _ = chart_kit.environment(stack)
         self.objects = {(d["kind"], d["metadata"]["name"]) for d in docs}
-        self.objects |= {("Secret", CLIENT_KEYS_SECRET), ("Secret", MANAGED_API_KEY_SECRET), ("ConfigMap", ROUTE_OVERRIDE_CONFIGMAP)}
+        self.objects |= {
+            ("Secret", CLIENT_KEYS_SECRET),
+            ("Secret", MANAGED_API_KEY_SECRET),
+            ("ConfigMap", ROUTE_OVERRIDE_CONFIGMAP),
+        }
         self.pod_labels: set[tuple[str, str]] = set()
         self.containers: set[str] = set()
         for doc in docs:
@@ -102,7 +106,11 @@ class Cluster:
                 templates = [t for _, t in chart_kit.ray_pod_templates(doc)]
                 name = doc["metadata"]["name"]
                 # KubeRay's own objects and labels (ray-operator/controllers/ray/utils/constant.go).
-                self.objects |= {("Service", f"{name}-serve-svc"), ("Endpoints", f"{name}-serve-svc"), ("Service", f"{name}-head-svc")}
+                self.objects |= {
+                    ("Service", f"{name}-serve-svc"),
+                    ("Endpoints", f"{name}-serve-svc"),
+                    ("Service", f"{name}-head-svc"),
+                }
                 self.pod_labels |= {
                     ("ray.io/node-type", "head"),
                     ("ray.io/node-type", "worker"),
@@ -167,7 +175,7 @@ class Cluster:
                 kind, name = KINDS[word.split("/")[0]], word.split("/", 1)[1]
             elif word in KINDS and i > 0 and rest[i - 1] in VERBS and i + 1 < len(rest):
                 kind, name = KINDS[word], rest[i + 1]
-            if kind and name and not re.search(r"[$<]", name) and name != NAMESPACE or (kind and name == RELEASE):
+            if (kind and name and not re.search(r"[$<]", name) and name != NAMESPACE) or (kind and name == RELEASE):
                 if (kind, name) not in self.objects:
                     problems.append(f"{call}: no {kind} {name!r} in {NAMESPACE}")
         return problems

@@ -37,6 +37,7 @@ class FakeKubeApi:
     stall_watches: bool = False
     fail_lists: bool = False
     gone_next_watch: bool = False
+    secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -84,6 +85,28 @@ class FakeKubeApi:
 
     # -- on-call drills: malformed watch events (route_override.py must survive them) -------------
 
+    def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create a Secret (`data` in plain text; stored base64 as the API does)."""
+        import base64
+
+        self._version += 1
+        self.secrets[(namespace, name)] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self._version)},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        import base64
+
+        found = self.secrets.get((namespace, name))
+        return base64.b64decode(found["data"][key]).decode() if found and key in found["data"] else None
+
+    def _add_secret_routes(self, app: web.Application) -> None:
+        _secret_routes(self, app)
+
     def send_raw_event(self, namespace: str, line: bytes) -> None:
         """Send `line` as is to every open watch of `namespace` (a malformed event: no `object`,
         `object: null`, not JSON), bypassing the name filter and the history."""
@@ -127,6 +150,7 @@ class FakeKubeApi:
         app.router.add_put("/api/v1/namespaces/{ns}/configmaps/{name}", self._replace)
         app.router.add_delete("/api/v1/namespaces/{ns}/configmaps/{name}", self._delete)
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
+        self._add_secret_routes(app)
         self._runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -277,6 +301,39 @@ class FakeKubeApi:
 @dataclass(frozen=True)
 class _Raw:
     line: bytes
+
+
+def _secret_routes(api: FakeKubeApi, app: web.Application) -> None:
+    """Secrets: read, and replace with the optimistic-concurrency 409 (the key rotation,
+    infra/operate/rotate_key.py). Kept apart from the ConfigMap watch machinery."""
+
+    async def read(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        found = api.secrets.get((request.match_info["ns"], request.match_info["name"]))
+        return web.json_response(found) if found else _status(404, "secrets not found")
+
+    async def replace(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        body = await request.json()
+        key = (request.match_info["ns"], request.match_info["name"])
+        current = api.secrets.get(key)
+        if current is None:
+            return _status(404, "secrets not found")
+        if body.get("metadata", {}).get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            return _status(409, "the object has been modified")
+        api._version += 1
+        obj = copy.deepcopy(current)
+        obj["data"] = dict(body.get("data") or {})
+        obj["metadata"]["resourceVersion"] = str(api._version)
+        api.secrets[key] = obj
+        return web.json_response(obj)
+
+    app.router.add_get("/api/v1/namespaces/{ns}/secrets/{name}", read)
+    app.router.add_put("/api/v1/namespaces/{ns}/secrets/{name}", replace)
 
 
 def _status(code: int, message: str) -> web.Response:

@@ -79,8 +79,14 @@ def test_a_key_reload_closes_the_managed_circuit_at_once(start_gateway, primary,
 
 @pytest.mark.parametrize(
     ("status", "verdict"),
-    [(200, CredentialVerdict.ACCEPTED), (401, CredentialVerdict.REFUSED), (403, CredentialVerdict.REFUSED),
-     (429, CredentialVerdict.UNKNOWN), (500, CredentialVerdict.UNKNOWN), (404, CredentialVerdict.UNKNOWN)],
+    [
+        (200, CredentialVerdict.ACCEPTED),
+        (401, CredentialVerdict.REFUSED),
+        (403, CredentialVerdict.REFUSED),
+        (429, CredentialVerdict.UNKNOWN),
+        (500, CredentialVerdict.UNKNOWN),
+        (404, CredentialVerdict.UNKNOWN),
+    ],
 )
 def test_only_401_and_403_say_the_key_is_refused(status, verdict):
     assert verdict_for(status) is verdict
