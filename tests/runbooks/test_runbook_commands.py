@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import CLIENT_KEYS_SECRET, MANAGED_API_KEY_SECRET, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
+from contracts import CLIENT_KEYS_SECRET, MANAGED_API_KEY_SECRET, NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP
 from infra.node_pool_shape import capacity_groups, node_labels
 from support import chart_kit
 
@@ -152,9 +152,14 @@ class Cluster:
                 for term in words[i + 1].split(","):
                     if "$" in term or "<" in term or "=" not in term:
                         key = term.split("=")[0]
-                        if node_command and "$" not in term and "<" not in term and key.startswith("gpt-oss.platform/"):
-                            if key not in {k for k, _ in self.node_labels}:
-                                problems.append(f"{call}: no node carries label {key}")
+                        plain = "$" not in term and "<" not in term
+                        if (
+                            node_command
+                            and plain
+                            and key.startswith("gpt-oss.platform/")
+                            and key not in {k for k, _ in self.node_labels}
+                        ):
+                            problems.append(f"{call}: no node carries label {key}")
                         continue
                     key, value = term.split("=", 1)
                     if node_command:
@@ -175,9 +180,8 @@ class Cluster:
                 kind, name = KINDS[word.split("/")[0]], word.split("/", 1)[1]
             elif word in KINDS and i > 0 and rest[i - 1] in VERBS and i + 1 < len(rest):
                 kind, name = KINDS[word], rest[i + 1]
-            if (kind and name and not re.search(r"[$<]", name) and name != NAMESPACE) or (kind and name == RELEASE):
-                if (kind, name) not in self.objects:
-                    problems.append(f"{call}: no {kind} {name!r} in {NAMESPACE}")
+            if kind and name and not re.search(r"[$<]", name) and (kind, name) not in self.objects:
+                problems.append(f"{call}: no {kind} {name!r} in {NAMESPACE}")
         return problems
 
 
