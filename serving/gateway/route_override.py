@@ -10,6 +10,11 @@ without `pulumi up` or a restart. Routes:
 | managed      | the managed API only (self-hosted drained)  | unchanged: never managed |
 | self-hosted  | in-company upstreams only (no fallback)     | unchanged                |
 
+Endpoints the managed API does not serve (/v1/completions, legacy completions: o-series models
+have none) have no managed candidate, so under `managed` they stay on the self-hosted model rather
+than being refused (refusing would turn a drain into an outage for those clients). The CLI says so
+when it drains, and docs/operating.md lists it.
+
 Why a watch and not a mounted ConfigMap: the kubelet refreshes a ConfigMap volume only after its
 sync period plus its cache TTL, about a minute by default (kubernetes.io, "Configure a Pod to Use a
 ConfigMap", "Mounted ConfigMaps are updated automatically"), which is not "within seconds". A watch

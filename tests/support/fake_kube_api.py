@@ -38,6 +38,8 @@ class FakeKubeApi:
     fail_lists: bool = False
     gone_next_watch: bool = False
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # (namespace, pod) -> (labels, the URL its port's /metrics answers on, phase): `drain --status`.
+    pods: dict[tuple[str, str], tuple[dict[str, str], str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -151,6 +153,7 @@ class FakeKubeApi:
         app.router.add_delete("/api/v1/namespaces/{ns}/configmaps/{name}", self._delete)
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
         self._add_secret_routes(app)
+        _pod_routes(self, app)
         self._runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -334,6 +337,46 @@ def _secret_routes(api: FakeKubeApi, app: web.Application) -> None:
 
     app.router.add_get("/api/v1/namespaces/{ns}/secrets/{name}", read)
     app.router.add_put("/api/v1/namespaces/{ns}/secrets/{name}", replace)
+
+
+def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
+    """Pods: list (with an equality labelSelector) and the pod proxy to a port's /metrics, which
+    forwards to a real server on 127.0.0.1 (a gateway started by the test)."""
+
+    async def list_pods(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        ns = request.match_info["ns"]
+        wanted = dict(t.split("=", 1) for t in request.query.get("labelSelector", "").split(",") if "=" in t)
+        items = [
+            {"metadata": {"name": name, "namespace": ns, "labels": labels}, "status": {"phase": phase}}
+            for (namespace, name), (labels, _, phase) in sorted(api.pods.items())
+            if namespace == ns and all(labels.get(k) == v for k, v in wanted.items())
+        ]
+        return web.json_response({"kind": "PodList", "apiVersion": "v1", "items": items})
+
+    async def proxy(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        name = request.match_info["pod"].split(":", 1)[0]
+        found = api.pods.get((request.match_info["ns"], name))
+        if found is None:
+            return _status(404, "pods not found")
+        import aiohttp
+
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(found[1], timeout=aiohttp.ClientTimeout(total=5)) as answer,
+            ):
+                return web.Response(status=answer.status, body=await answer.read(), content_type="text/plain")
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return _status(503, "error trying to reach service: dial tcp: connection refused")
+
+    app.router.add_get("/api/v1/namespaces/{ns}/pods", list_pods)
+    app.router.add_get("/api/v1/namespaces/{ns}/pods/{pod}/proxy/{path:.*}", proxy)
 
 
 def _status(code: int, message: str) -> web.Response:
