@@ -101,8 +101,7 @@ def _status(kubeconfig: Path, capsys) -> tuple[int, dict]:
     return code, json.loads(capsys.readouterr().out)
 
 
-def test_drill_drain_to_managed_and_back(kube, kubeconfig, gateways, upstreams, capsys):
-    primary, _ = upstreams
+def test_drill_drain_to_managed_and_back(kube, kubeconfig, gateways, capsys):
     # The procedure's step 1.
     assert main(["drain", "--env", "prod", "--route", "managed", "--reason", "drill INC-0", "--kubeconfig", str(kubeconfig)]) == 0
     out = capsys.readouterr().out
