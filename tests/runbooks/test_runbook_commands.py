@@ -82,7 +82,7 @@ def missing_region(lines: list[str]) -> list[str]:
 
 
 def generated_stack_file_edits(text: str) -> list[str]:
-    return re.findall(r"[^\n]*Pulumi\.[a-z0-9-]+\.yaml[^\n]*", text)
+    return re.findall(r"[^\n]*Pulumi\.(?:<env>|[a-z0-9-]+)\.yaml[^\n]*", text)
 
 
 class Cluster:
@@ -222,6 +222,7 @@ def test_planted_mistakes_fail(clusters):
     assert missing_region(["aws ec2 terminate-instances --instance-ids i-1"])
     assert not missing_region(["aws ec2 terminate-instances --region us-east-1 --instance-ids i-1"])
     assert generated_stack_file_edits("raise `serving.max_replicas` in `Pulumi.prod.yaml`")
+    assert generated_stack_file_edits("its `min_nodes` in `Pulumi.<env>.yaml`")
     for wrong in (
         "kubectl -n gpt-oss logs -l app.kubernetes.io/name=gpt-oss-gatewya --tail=-1",
         "kubectl -n gpt-oss get rayservice gpt-os -o yaml",
