@@ -27,6 +27,7 @@ COMMANDS = {
     "gitops": "cli.gitops",
     "smoke": "cli.smoke",
     "drain": "cli.drain",
+    "rotate-managed-key": "cli.rotate_key",
     "runbooks": "cli.runbooks",
 }
 

@@ -5,7 +5,10 @@ Sets where every gateway pod of the environment routes, within a second or two, 
   managed       non-sovereign traffic goes to the managed API only (the GPUs are sick or being worked on)
   self-hosted   nothing leaves the company, not even as a fallback (a managed-API incident or a data question)
   auto          back to normal routing: self-hosted first, managed as the fallback
-Sovereign traffic is never drained to the managed API. `--status` shows the override in force.
+Sovereign traffic is never drained to the managed API, and neither is /v1/completions (the managed
+API does not serve it): both stay on the self-hosted model during a `managed` drain. `--status`
+shows the override in force and what each gateway pod applies (its metrics, through the API
+server's pod proxy); exit 1 when a pod disagrees or cannot read the switch.
 
 Writes the ConfigMap gpt-oss-route-override in namespace gpt-oss through the Kubernetes API, with
 who (the Kubernetes user, or --who), why (--reason) and when. Uses the kubeconfig context that
@@ -63,14 +66,34 @@ def run(args: argparse.Namespace) -> int:
     client = KubeClient(target)
     try:
         if args.status:
+            from infra.operate.drain_status import disagreements, pod_routes
+
             state = read_route(client)
+            pods = pod_routes(client)
+            off = disagreements(state.route, pods)
+            lines = [
+                f"{env.name}: route {state.route}"
+                + (f" (set by {state.set_by} at {state.set_at}: {state.reason})" if state.set_by else " (no override)")
+            ]
+            lines += [
+                f"  pod {p.pod}: applies {p.route or '?'}, watch "
+                + {True: "healthy", False: "UNHEALTHY", None: "?"}[p.watch_healthy]
+                + (f" ({p.problem})" if p.problem else "")
+                for p in pods
+            ]
+            if not pods:
+                lines.append("  no running gateway pod found (label app.kubernetes.io/component=gateway)")
+            if off:
+                lines.append(
+                    f"{len(off)} of {len(pods)} pods do not apply {state.route} or cannot read the switch: "
+                    "GptOssGatewayDrainWatchUnhealthy / GptOssGatewayRouteDisagreement runbooks"
+                )
             _print(
                 args.json,
-                {"environment": env.name, **state.as_dict()},
-                f"{env.name}: route {state.route}"
-                + (f" (set by {state.set_by} at {state.set_at}: {state.reason})" if state.set_by else " (no override)"),
+                {"environment": env.name, **state.as_dict(), "pods": [p.as_dict() for p in pods], "agree": not off},
+                "\n".join(lines),
             )
-            return OK
+            return CHECK_FAILED if off else OK
         assert args.route is not None, "argparse requires --route or --status, and --status returned above"
         previous, new = set_route(client, args.route, args.reason, args.who, labels=k8s_labels(env, env.name, "route-override"))
     except KubeError as error:
@@ -80,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
         client.close()
     note = ""
     if new.route == "managed":
-        note = "\nSovereign keys stay on the self-hosted model (they are never drained to the managed API)."
+        note = (
+            "\nSovereign keys stay on the self-hosted model (they are never drained to the managed API)."
+            "\n/v1/completions stays on the self-hosted model: the managed API does not serve it (docs/operating.md)."
+        )
     _print(
         args.json,
         {"environment": env.name, "previous": previous.as_dict(), "route": new.as_dict()},

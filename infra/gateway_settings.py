@@ -38,6 +38,10 @@ SCALE_TO_ZERO_IDLE_S = 600.0
 # long a client waits for an error. o-series models think before their first streamed token.
 MANAGED_FIRST_BYTE_TIMEOUT_S = 120.0
 MANAGED_RESPONSE_TIMEOUT_S = 600.0
+# How often each gateway pod checks the managed API key with GET /models (free; docs/alerts.md:
+# GptOssGatewayManagedAuthFailing fires within a few of these after a revocation). Per pod: at
+# 2-4 pods that is a handful of calls a minute, far below any rate limit.
+MANAGED_CREDENTIAL_CHECK_S = 30.0
 # Consecutive failed probes (with no progress in between) before the primary is marked not ready:
 # one slow probe queued behind user traffic must not move a pod's traffic to the paid API.
 PROBE_FAILURES_TO_UNREADY = 3
@@ -110,6 +114,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
                 "response_timeout_s": MANAGED_RESPONSE_TIMEOUT_S,
                 "circuit": circuit,
                 "readiness": {"probe": "none"},
+                "credential_check_interval_s": MANAGED_CREDENTIAL_CHECK_S,
                 "cost": {
                     "kind": "token_price",
                     "input_usd_per_mtok": price.input_per_mtok,

@@ -62,7 +62,7 @@ def check_request(env: EnvironmentConfig, route: str, reason: str) -> None:
     if route == UPSTREAM_MANAGED and not env.fallback.allowed:
         raise DrainRefused(
             f"--route managed: environment {env.name} has fallback.allowed false, so its gateway has no managed "
-            "upstream to drain to; use --route self-hosted or enable fallback in Pulumi."
+            "upstream to drain to; use --route self-hosted or enable fallback in environments/"
             f"{env.name}.yaml (and set the managedApiKey secret) first"
         )
 

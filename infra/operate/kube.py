@@ -167,6 +167,15 @@ class KubeClient:
             data = {}
         return response.status_code, data if isinstance(data, dict) else {}
 
+    def raw(self, method: str, path: str) -> Any:
+        """The httpx response itself (non-JSON bodies: a pod's /metrics through the pod proxy)."""
+        import httpx
+
+        try:
+            return self._http.request(method, path, headers={"Accept": "*/*"})
+        except httpx.HTTPError as error:
+            raise KubeError(f"cannot reach the Kubernetes API at {self.target.server}: {type(error).__name__}") from None
+
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         status, data = self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
         if status == 404:

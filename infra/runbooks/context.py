@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.chart_values.model.serve import Liveness
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import shared_store
 from infra.node_pool_shape import capacity_groups
@@ -65,11 +66,26 @@ def node_groups(env: EnvironmentConfig) -> list[NodeGroup]:
     return out
 
 
+def liveness_restart() -> dict[str, int]:
+    """When the GPU worker's liveness probe (charts/gpt-oss-serving/files/probe_liveness.py)
+    restarts a hung engine, in seconds after its last token: the first failed check comes
+    `stallSeconds` after it (within one period), the restart after `failureThreshold` failed checks
+    in a row. No environment overrides the chart's defaults (infra/chart_values/model/serve.py)."""
+    live = Liveness()
+    return {
+        "stall_s": live.stallSeconds,
+        "period_s": live.periodSeconds,
+        "failure_threshold": live.failureThreshold,
+        "restart_min_s": live.stallSeconds + (live.failureThreshold - 1) * live.periodSeconds,
+        "restart_max_s": live.stallSeconds + live.failureThreshold * live.periodSeconds,
+    }
+
+
 def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
     if env.oncall is None:
         raise RunbookConfigError(
             f"environment {env.name} has no `oncall` section: runbooks name who to escalate to; add oncall "
-            f"(team, primary, escalation, channel) to Pulumi.{env.name}.yaml (docs/operating.md)"
+            f"(team, primary, escalation, channel) to environments/{env.name}.yaml (docs/operating.md)"
         )
     region, cluster = env.region, env.cluster.name
     grafana = env.oncall.grafana_url or LOCAL_GRAFANA
@@ -80,7 +96,10 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "namespace": NAMESPACE,
         "monitoring": MONITORING_NAMESPACE,
         "release": RELEASE,
-        "stack_file": f"Pulumi.{env.name}.yaml",
+        # Edits go to the environment's overlay; Pulumi.<env>.yaml is generated from it
+        # (`gpt-oss-platform envs render`) and refused by the plan when edited by hand.
+        "stack_file": f"environments/{env.name}.yaml",
+        "stack_render": f"gpt-oss-platform envs render --env {env.name}",
         "model": env.model.name,
         "model_revision": env.model.revision,
         "model_source": env.model.source,
@@ -99,6 +118,7 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "gateway_forward": f"kubectl -n {NAMESPACE} port-forward svc/{RELEASE}-gateway {GATEWAY_PORT}",
         "route_override_configmap": ROUTE_OVERRIDE_CONFIGMAP,
         "node_groups": node_groups(env),
+        "liveness": liveness_restart(),
         "system_node_group": f"{env.name}-system",
         "oncall": env.oncall,
         # Whether the gateway pods share limits and spend through Redis (infra/gateway_settings.py).

@@ -24,6 +24,7 @@ from typing import Any
 from serving.gateway import errors
 from serving.gateway.access_log import AccessLog
 from serving.gateway.auth import Client, ClientRegistry
+from serving.gateway.credential_probe import CredentialProbe, CredentialVerdict
 from serving.gateway.endpoints import PATHS, Endpoint
 from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
@@ -80,6 +81,7 @@ class Gateway:
             else None
         )
         self._secrets: list[tuple[SecretFile, Any]] = []
+        self._credential_probes: dict[str, CredentialProbe] = {}
         self.upstreams = {u.name: self._build_upstream(u, now) for u in settings.upstreams}
         self.routes = {
             r.model: Route(r.model, self.upstreams[r.primary], self.upstreams[r.fallback] if r.fallback else None)
@@ -116,7 +118,24 @@ class Gateway:
         adapter = ADAPTERS[settings.adapter](settings, secret)
         if secret is not None:
             self._secrets.append((secret, adapter))
-        return Upstream(settings, adapter, health, now)
+        upstream = Upstream(settings, adapter, health, now)
+        metrics.child(metrics.auth_failures, name, "credential_check")
+        metrics.child(metrics.auth_failures, name, "request")
+        if settings.credential_check_interval_s is not None:
+            self._credential_probes[name] = CredentialProbe(
+                upstream,
+                settings.credential_check_interval_s,
+                settings.readiness.timeout_s,
+                lambda verdict: self._credential_verdict(upstream, verdict),
+            )
+        return upstream
+
+    def _credential_verdict(self, upstream: Upstream, verdict: CredentialVerdict) -> None:
+        if verdict is CredentialVerdict.REFUSED:
+            self.metrics.child(self.metrics.auth_failures, upstream.name, "credential_check").inc()
+            upstream.health.credentials(False)
+        elif verdict is CredentialVerdict.ACCEPTED:
+            upstream.health.credentials(True)
 
     @property
     def reserved_fds(self) -> int:
@@ -135,6 +154,8 @@ class Gateway:
             await upstream.start()
             if upstream.health.probed:
                 self._tasks.append(asyncio.create_task(self._probe_loop(upstream), name=f"probe-{upstream.name}"))
+        for name, probe in self._credential_probes.items():
+            self._tasks.append(asyncio.create_task(probe.run(), name=f"credentials-{name}"))
         self._tasks.append(asyncio.create_task(self._reload_loop(), name="reload-secrets"))
         if self.access is not None:
             self._tasks.append(asyncio.create_task(self.access.run(), name="access-log"))
@@ -196,7 +217,14 @@ class Gateway:
                 for secret, adapter in self._secrets:
                     if secret.reload():
                         adapter.refresh_headers()
-                        log.info("reloaded the API key of upstream %s", adapter.settings.name)
+                        name = adapter.settings.name
+                        # A new key: the circuit's failures were the old key's. Close it and check
+                        # the key now, so traffic returns at once after a rotation.
+                        self.upstreams[name].health.circuit.reset()
+                        probe = self._credential_probes.get(name)
+                        if probe is not None:
+                            probe.wake.set()
+                        log.info("reloaded the API key of upstream %s (circuit closed)", name)
             except Exception as error:  # a missing file mid-rotation must not kill the loop
                 log.error("secret reload failed: %s", type(error).__name__)
 
@@ -382,6 +410,8 @@ class Gateway:
             m.child(m.prompt_tokens, model, served_by, client.team, client.name).inc(served.prompt_tokens)
             m.child(m.completion_tokens, model, served_by, client.team, client.name).inc(served.completion_tokens)
             m.child(m.cost, model, served_by, client.team, client.name).inc(served.cost_usd)
+        if served.code == "upstream_auth_failed" and served.upstream is not None:
+            m.child(m.auth_failures, served.upstream.name, "request").inc()
         if req.limiter is not None:
             req.limiter.settle(req.reserved_tokens, served.prompt_tokens + served.completion_tokens)
         if client.capped:
@@ -391,7 +421,9 @@ class Gateway:
             self.access.write(
                 f"POST {req.endpoint.path} {served.status} id={req.request_id.decode()} client={client.name} model={model} "
                 f"served_by={served_by} fallback={served.reason.value if served.reason else '-'} "
-                f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}" + (f" detail={served.detail}" if served.detail else "")
+                f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}"
+                + (f" error={served.code}" if served.code else "")
+                + (f" detail={served.detail}" if served.detail else "")
             )
 
     def _spend_gauges(self, client: Client) -> None:

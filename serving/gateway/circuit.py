@@ -89,6 +89,15 @@ class CircuitBreaker:
         """The probe ended without a verdict (client went away, 4xx): let the next request probe."""
         self._probe_in_flight = False
 
+    def reset(self) -> None:
+        """The upstream's API key was reloaded: failures counted against the old key say nothing
+        about the new one, so close at once instead of waiting out `open_s` and a half-open probe
+        (traffic returns as soon as the rotated key is read)."""
+        self._consecutive_failures = 0
+        self._probe_in_flight = False
+        self._reset_window()
+        self._set(CircuitState.CLOSED)
+
     def nudge(self, now: float) -> None:
         """The readiness prober got an answer: an open circuit may probe with real traffic now."""
         if self.state is CircuitState.OPEN:

@@ -7,6 +7,7 @@ an upstream's error text (an upstream 401 echoes part of the key it received).
 from __future__ import annotations
 
 import json
+import re
 
 from contracts import (
     HEADER_COST,
@@ -28,6 +29,19 @@ H_SOVEREIGN = HEADER_SOVEREIGN.encode()
 
 def error_body(message: str, error_type: str, code: str, param: str | None = None) -> bytes:
     return json.dumps({"error": {"message": message, "type": error_type, "param": param, "code": code}}).encode()
+
+
+_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def error_code(body: bytes) -> str:
+    """`error.code` of an OpenAI-shaped error body, when it is a short token; "" otherwise (an
+    upstream's body passed through may hold anything: only a code-shaped value reaches a log)."""
+    try:
+        code = json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return code if isinstance(code, str) and _CODE.fullmatch(code) else ""
 
 
 def stream_error_event(message: str, code: str) -> bytes:

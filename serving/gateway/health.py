@@ -188,6 +188,10 @@ class UpstreamHealth:
                 if result is ProbeResult.HUNG:
                     self._abort_waiting(started_before=self._failing_since, now=now)
 
+    def credentials(self, accepted: bool) -> None:
+        """The credential probe's verdict (credential_probe.py; unprobed upstreams only)."""
+        self._set_ready(accepted, "API key accepted" if accepted else "API key refused (HTTP 401/403)")
+
     def presume_cold(self) -> None:
         if self.ready is not False:
             self._set_ready(False, "no traffic for a while: presumed scaled to zero")

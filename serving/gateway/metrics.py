@@ -141,6 +141,13 @@ class GatewayMetrics:
             ("environment", "upstream"),
             registry=r,
         )
+        self.auth_failures = Counter(
+            "gateway_upstream_auth_failures",
+            "The upstream refused the gateway's own API key (HTTP 401/403): credential checks "
+            "(credential_probe.py) and client requests answered 502 upstream_auth_failed.",
+            ("environment", "upstream", "source"),
+            registry=r,
+        )
         self.in_flight = Gauge(
             "gateway_upstream_in_flight",
             "Requests in flight to the upstream from this pod.",

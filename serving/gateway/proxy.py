@@ -31,6 +31,7 @@ from serving.gateway.errors import (
     H_REQUEST_ID,
     H_SERVED_BY,
     error_body,
+    error_code,
     stream_error_event,
 )
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
@@ -102,6 +103,7 @@ class Served:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     detail: str = ""
+    code: str = ""  # the error code the client received (error.code), for the access log
 
 
 class StreamEnd(enum.Enum):
@@ -322,7 +324,7 @@ class Router:
         if outcome.status == 504:
             headers.append((b"retry-after", b"5"))
         _send_json(responder, outcome.status, outcome.body, headers)
-        return Served(outcome.status, upstream, reason, detail=outcome.detail)
+        return Served(outcome.status, upstream, reason, detail=outcome.detail, code=error_code(outcome.body))
 
     def _unavailable(
         self, req: ApiRequest, responder: Responder, failure: Retryable | None, reason: FallbackReason | None
@@ -350,7 +352,7 @@ class Router:
         sovereign = "true" if req.sovereign else "false"
         self._metrics.child(self._metrics.unavailable, route.model, label, sovereign).inc()
         detail = f"{failure.reason.value}: {failure.detail}" if failure else "no candidate upstream"
-        return Served(503, None, reason, detail=detail)
+        return Served(503, None, reason, detail=detail, code=code)
 
     def _no_candidate(self, req: ApiRequest, responder: Responder) -> Served:
         """No upstream of the route may serve this request at all (not a failure: retrying will
@@ -368,7 +370,7 @@ class Router:
             )
         headers = [(H_REQUEST_ID, req.request_id)]
         _send_json(responder, 400, error_body(message, "invalid_request_error", "unsupported_request"), headers)
-        return Served(400, None, None, detail="no candidate upstream for this request")
+        return Served(400, None, None, detail="no candidate upstream for this request", code="unsupported_request")
 
     def _not_replayed(self, req: ApiRequest, responder: Responder, failure: Retryable, reason: FallbackReason | None) -> Served:
         message = (
@@ -379,7 +381,7 @@ class Router:
         if reason is not None:
             headers.append((H_FALLBACK_REASON, reason.value.encode()))
         _send_json(responder, 502, error_body(message, "server_error", "upstream_failed_not_replayed"), headers)
-        return Served(502, None, reason, detail=f"not replayed: {failure.reason.value}")
+        return Served(502, None, reason, detail=f"not replayed: {failure.reason.value}", code="upstream_failed_not_replayed")
 
 
 def _gateway_headers(req: ApiRequest, upstream: Upstream, reason: FallbackReason | None) -> list[tuple[bytes, bytes]]:

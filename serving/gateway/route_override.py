@@ -10,6 +10,11 @@ without `pulumi up` or a restart. Routes:
 | managed      | the managed API only (self-hosted drained)  | unchanged: never managed |
 | self-hosted  | in-company upstreams only (no fallback)     | unchanged                |
 
+Endpoints the managed API does not serve (/v1/completions, legacy completions: o-series models
+have none) have no managed candidate, so under `managed` they stay on the self-hosted model rather
+than being refused (refusing would turn a drain into an outage for those clients). The CLI says so
+when it drains, and docs/operating.md lists it.
+
 Why a watch and not a mounted ConfigMap: the kubelet refreshes a ConfigMap volume only after its
 sync period plus its cache TTL, about a minute by default (kubernetes.io, "Configure a Pod to Use a
 ConfigMap", "Mounted ConfigMaps are updated automatically"), which is not "within seconds". A watch
@@ -23,6 +28,11 @@ Each watch asks the server to end after `resync_s` and is cut client-side shortl
 the object is re-listed at least that often: a watch that stalls silently costs at most one
 resync period, never a stale route forever. An absent object means `auto`; an unreadable API
 keeps the last state seen (logged, and `gateway_route_override_watch_healthy` drops to 0).
+
+The watcher survives anything: a failed read, a malformed watch event (no `object`, `object: null`,
+not JSON) or any unexpected exception marks the watch unhealthy (`watch_healthy` 0, alert
+GptOssGatewayDrainWatchUnhealthy), keeps the last route, and lists again after a backoff that
+doubles from `retry_s` up to `resync_s`; a successful list resets it. Only cancellation ends it.
 """
 
 from __future__ import annotations
@@ -199,6 +209,10 @@ class _Gone(Exception):
     """The watch's resourceVersion is too old (HTTP 410 or an ERROR event with code 410)."""
 
 
+class _Malformed(ValueError):
+    """A watch event that is not what the API documents ({"type": ..., "object": {...}})."""
+
+
 class RouteOverrideWatcher:
     """Keeps a RouteOverride in step with its ConfigMap: list, watch, re-list every resync_s."""
 
@@ -215,18 +229,32 @@ class RouteOverrideWatcher:
         """Until cancelled: never raises, never blocks start-up (the state starts as `auto`)."""
         connector = aiohttp.TCPConnector(ssl=_ssl_context(self._settings.ca_file), limit=2)
         self._session = aiohttp.ClientSession(connector=connector)
+        failures = 0
         try:
             while True:
                 try:
                     version = await self._list()
+                    failures = 0
                     self._override.set_healthy(True)
                     await self._watch(version)
                 except _Gone:
                     continue
-                except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as error:
+                except Exception as error:
+                    # CancelledError is a BaseException: cancellation still ends the loop.
                     self._override.set_healthy(False)
-                    log.warning("route override: cannot read %s: %s", self._settings.configmap, _describe(error))
-                    await asyncio.sleep(self._settings.retry_s)
+                    failures += 1
+                    delay = min(
+                        self._settings.retry_s * 2 ** (failures - 1), max(self._settings.retry_s, self._settings.resync_s)
+                    )
+                    expected = isinstance(error, (aiohttp.ClientError, OSError, TimeoutError, _Malformed))
+                    log.log(
+                        logging.WARNING if expected else logging.ERROR,
+                        "route override: cannot read %s: %s; listing again in %.1f s",
+                        self._settings.configmap,
+                        _describe(error),
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
         finally:
             await self._session.close()
 
@@ -271,12 +299,16 @@ class RouteOverrideWatcher:
                         raise aiohttp.ClientResponseError(response.request_info, (), status=response.status)
                     async for line in response.content:
                         if line.strip():
-                            self._event(json.loads(line))
+                            self._event(_decode(line))
         except TimeoutError:
             pass  # resync: list again
 
     def _event(self, event: dict[str, Any]) -> None:
-        kind, obj = event.get("type"), event.get("object") or {}
+        kind, obj = event.get("type"), event.get("object")
+        if kind == "BOOKMARK":
+            return
+        if not isinstance(obj, dict) or kind not in ("ADDED", "MODIFIED", "DELETED", "ERROR"):
+            raise _Malformed(f"malformed watch event (type {_clean(kind)!r}, object {type(obj).__name__})")
         if kind == "ERROR":
             if obj.get("code") == 410:
                 raise _Gone()
@@ -291,6 +323,16 @@ class RouteOverrideWatcher:
         # Projected service account tokens rotate: read the file on every request.
         token = _read(Path(self._settings.token_file))
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        raise _Malformed("a watch event that is not JSON") from None
+    if not isinstance(event, dict):
+        raise _Malformed(f"a watch event that is a JSON {type(event).__name__}, not an object")
+    return event
 
 
 def _read(path: Path) -> str:
@@ -317,4 +359,6 @@ def _describe(error: BaseException) -> str:
     # Status codes and exception types only: a response body could echo the token.
     if isinstance(error, aiohttp.ClientResponseError):
         return f"HTTP {error.status}"
+    if isinstance(error, _Malformed):
+        return str(error)  # built from the event's type and shape only, never its text
     return type(error).__name__

@@ -164,6 +164,14 @@ class UpstreamSettings(Strict):
     max_in_flight: int | None = Field(
         None, ge=1, description="Saturation ceiling per gateway pod: above it, requests skip this upstream."
     )
+    credential_check_interval_s: float | None = Field(
+        None,
+        gt=0,
+        le=3600,
+        description="Check the API key every this many seconds with GET <base_url>/models (free, no tokens): a 401/403 "
+        "marks the upstream not ready (`gateway_upstream_ready` 0) and counts `gateway_upstream_auth_failures_total`, "
+        "so a revoked key is seen while nothing falls back. Needs api_key_file and readiness.probe none. null: never.",
+    )
     circuit: CircuitSettings = Field(default_factory=CircuitSettings, description="Circuit breaker.")
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings, description="Background prober.")
     cost: Annotated[TokenPrice | AmortisedFleetCost, Field(discriminator="kind")] = Field(
@@ -185,6 +193,11 @@ class UpstreamSettings(Strict):
         # A bearer token over plain HTTP leaks; loopback (tests, a local run) is the one exception.
         if self.api_key_file and urlsplit(self.base_url).scheme != "https" and not _is_loopback(self.base_url):
             raise ValueError(f"upstream {self.name!r} sends an API key, so base_url must be https://")
+        if self.credential_check_interval_s is not None and (not self.api_key_file or self.readiness.probe != "none"):
+            raise ValueError(
+                f"upstream {self.name!r}: credential_check_interval_s needs api_key_file and readiness.probe none "
+                "(the readiness prober already judges a probed upstream); set it to null or fix those"
+            )
         if self.adapter == "self_hosted" and self.cost.kind != "amortised_fleet":
             raise ValueError(f"upstream {self.name!r}: a self-hosted upstream is priced as an amortised fleet")
         if self.adapter == "managed_openai" and self.cost.kind != "token_price":

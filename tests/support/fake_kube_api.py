@@ -37,6 +37,9 @@ class FakeKubeApi:
     stall_watches: bool = False
     fail_lists: bool = False
     gone_next_watch: bool = False
+    secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # (namespace, pod) -> (labels, the URL its port's /metrics answers on, phase): `drain --status`.
+    pods: dict[tuple[str, str], tuple[dict[str, str], str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -82,6 +85,40 @@ class FakeKubeApi:
         """Create or replace an object as another client would (watchers see it unless `notify` is False)."""
         asyncio.run_coroutine_threadsafe(self._store(namespace, name, data, notify), self._loop).result(5)
 
+    # -- on-call drills: malformed watch events (route_override.py must survive them) -------------
+
+    def put_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create a Secret (`data` in plain text; stored base64 as the API does)."""
+        import base64
+
+        self._version += 1
+        self.secrets[(namespace, name)] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self._version)},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+
+    def secret_value(self, namespace: str, name: str, key: str) -> str | None:
+        import base64
+
+        found = self.secrets.get((namespace, name))
+        return base64.b64decode(found["data"][key]).decode() if found and key in found["data"] else None
+
+    def _add_secret_routes(self, app: web.Application) -> None:
+        _secret_routes(self, app)
+
+    def send_raw_event(self, namespace: str, line: bytes) -> None:
+        """Send `line` as is to every open watch of `namespace` (a malformed event: no `object`,
+        `object: null`, not JSON), bypassing the name filter and the history."""
+        self._loop.call_soon_threadsafe(self._send_raw, namespace, line)
+
+    def _send_raw(self, namespace: str, line: bytes) -> None:
+        for ns, queue in self._watchers:
+            if ns == namespace:
+                queue.put_nowait(_Raw(line))
+
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.objects.get((namespace, name))
         return copy.deepcopy(found) if found else None
@@ -115,6 +152,8 @@ class FakeKubeApi:
         app.router.add_put("/api/v1/namespaces/{ns}/configmaps/{name}", self._replace)
         app.router.add_delete("/api/v1/namespaces/{ns}/configmaps/{name}", self._delete)
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
+        self._add_secret_routes(app)
+        _pod_routes(self, app)
         self._runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -195,6 +234,9 @@ class FakeKubeApi:
                     break
                 if self.stall_watches:
                     continue
+                if isinstance(event, _Raw):
+                    await response.write(event.line.rstrip(b"\n") + b"\n")
+                    continue
                 if event["object"].get("metadata", {}).get("name") == name:
                     await response.write(json.dumps(event).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
@@ -257,6 +299,84 @@ class FakeKubeApi:
             },
             status=201,
         )
+
+
+@dataclass(frozen=True)
+class _Raw:
+    line: bytes
+
+
+def _secret_routes(api: FakeKubeApi, app: web.Application) -> None:
+    """Secrets: read, and replace with the optimistic-concurrency 409 (the key rotation,
+    infra/operate/rotate_key.py). Kept apart from the ConfigMap watch machinery."""
+
+    async def read(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        found = api.secrets.get((request.match_info["ns"], request.match_info["name"]))
+        return web.json_response(found) if found else _status(404, "secrets not found")
+
+    async def replace(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        body = await request.json()
+        key = (request.match_info["ns"], request.match_info["name"])
+        current = api.secrets.get(key)
+        if current is None:
+            return _status(404, "secrets not found")
+        if body.get("metadata", {}).get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            return _status(409, "the object has been modified")
+        api._version += 1
+        obj = copy.deepcopy(current)
+        obj["data"] = dict(body.get("data") or {})
+        obj["metadata"]["resourceVersion"] = str(api._version)
+        api.secrets[key] = obj
+        return web.json_response(obj)
+
+    app.router.add_get("/api/v1/namespaces/{ns}/secrets/{name}", read)
+    app.router.add_put("/api/v1/namespaces/{ns}/secrets/{name}", replace)
+
+
+def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
+    """Pods: list (with an equality labelSelector) and the pod proxy to a port's /metrics, which
+    forwards to a real server on 127.0.0.1 (a gateway started by the test)."""
+
+    async def list_pods(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        ns = request.match_info["ns"]
+        wanted = dict(t.split("=", 1) for t in request.query.get("labelSelector", "").split(",") if "=" in t)
+        items = [
+            {"metadata": {"name": name, "namespace": ns, "labels": labels}, "status": {"phase": phase}}
+            for (namespace, name), (labels, _, phase) in sorted(api.pods.items())
+            if namespace == ns and all(labels.get(k) == v for k, v in wanted.items())
+        ]
+        return web.json_response({"kind": "PodList", "apiVersion": "v1", "items": items})
+
+    async def proxy(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        name = request.match_info["pod"].split(":", 1)[0]
+        found = api.pods.get((request.match_info["ns"], name))
+        if found is None:
+            return _status(404, "pods not found")
+        import aiohttp
+
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(found[1], timeout=aiohttp.ClientTimeout(total=5)) as answer,
+            ):
+                return web.Response(status=answer.status, body=await answer.read(), content_type="text/plain")
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            return _status(503, "error trying to reach service: dial tcp: connection refused")
+
+    app.router.add_get("/api/v1/namespaces/{ns}/pods", list_pods)
+    app.router.add_get("/api/v1/namespaces/{ns}/pods/{pod}/proxy/{path:.*}", proxy)
 
 
 def _status(code: int, message: str) -> web.Response:

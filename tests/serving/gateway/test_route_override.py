@@ -202,3 +202,44 @@ def test_candidates_under_each_route(route, sovereign, chain, expected):
 def test_free_text_reaches_the_log_as_one_bounded_line():
     state, problem = parse_configmap({"data": {"route": "managed", "reason": "a\nb\x1b[31m" + "x" * 500, "set-by": "j"}})
     assert problem is None and "\n" not in state.reason and "\x1b" not in state.reason and len(state.reason) == 200
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"type": "MODIFIED"}',  # no object
+        b'{"type": "MODIFIED", "object": null}',
+        b'{"type": "ADDED", "object": {"metadata": {"name": "gpt-oss-route-override"}, "data": "oops"}}',  # AttributeError
+        b'{"type": "REPLACED", "object": {}}',  # a type the API does not document
+        b"[1, 2]",
+        b"not json at all",
+    ],
+    ids=["no-object", "object-null", "data-not-a-map", "unknown-type", "json-array", "not-json"],
+)
+def test_a_malformed_watch_event_marks_the_watch_unhealthy_and_the_watcher_keeps_going(
+    start_gateway, kube, managed, tmp_path, caplog, line
+):
+    caplog.set_level(logging.WARNING, logger="serving.gateway.route_override")
+    gateway = start_gateway(route_override=_override_settings(kube, tmp_path))
+    wait_until(lambda: gateway.metric("gateway_route_override_watch_healthy") == 1)
+    wait_until(lambda: kube._watchers != [])  # the watch is open
+    kube.fail_lists = True  # hold the re-list, so the unhealthy state can be seen
+    kube.send_raw_event(NS, line)
+    wait_until(lambda: gateway.metric("gateway_route_override_watch_healthy") == 0, timeout=3)
+    assert any("cannot read gpt-oss-route-override" in r.getMessage() for r in caplog.records)
+    assert gateway.metric("gateway_route_override", route="auto") == 1  # last state kept
+    kube.fail_lists = False
+    wait_until(lambda: gateway.metric("gateway_route_override_watch_healthy") == 1, timeout=5)
+    # The watcher is alive: the next drain applies within a second.
+    _drain(kube, "managed")
+    wait_until(lambda: gateway.metric("gateway_route_override", route="managed") == 1, timeout=3)
+    assert _served_by(gateway) == "managed"
+
+
+def test_failed_reads_back_off_up_to_the_resync_period(start_gateway, kube, tmp_path):
+    kube.fail_lists = True
+    start_gateway(route_override=_override_settings(kube, tmp_path, resync_s=0.4))
+    time.sleep(2.0)
+    lists = sum(1 for _, _, q in kube.requests if "watch" not in q)
+    # retry_s 0.1 doubling to the cap 0.4: 0.1 + 0.2 + 0.4 + 0.4 + 0.4 ... -> about 6 in 2 s, not 20.
+    assert 3 <= lists <= 9, lists
