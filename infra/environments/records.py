@@ -66,9 +66,9 @@ class CiBinding(_Strict):
 
     repository: str = Field(min_length=1, description="`GITHUB_REPOSITORY`, owner/name.")
     run_id: str = Field(pattern=r"^[0-9]+$", description="`GITHUB_RUN_ID` of the run that deployed and smoke-tested.")
-    run_attempt: str = Field("1", pattern=r"^[0-9]+$", description="`GITHUB_RUN_ATTEMPT`.")
+    run_attempt: str = Field(default="1", pattern=r"^[0-9]+$", description="`GITHUB_RUN_ATTEMPT`.")
     commit: str = Field(description="`GITHUB_SHA`: the commit the run deployed (40 hex).")
-    workflow: str = Field("", description="`GITHUB_WORKFLOW`, for people.")
+    workflow: str = Field(default="", description="`GITHUB_WORKFLOW`, for people.")
 
     @model_validator(mode="after")
     def _commit(self) -> CiBinding:
@@ -104,9 +104,11 @@ class SmokeRecord(_Strict):
     checks: list[SmokeCheck] = Field(min_length=1)
     passed: bool = Field(description="True exactly when every check passed.")
     host: str = Field(default="", description="Machine the smoke test ran on.")
-    ci: CiBinding | None = Field(None, description="The CI run that produced the record; null outside CI (not promotable).")
+    ci: CiBinding | None = Field(
+        default=None, description="The CI run that produced the record; null outside CI (not promotable)."
+    )
     signature: str | None = Field(
-        None, description="HMAC-SHA256 (hex) of the record without this field, under the records key; null when unsigned."
+        default=None, description="HMAC-SHA256 (hex) of the record without this field, under the records key; null when unsigned."
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -387,3 +387,29 @@ def test_staging_and_prod_plans_are_strict():
     from infra.environments.overview import STRICT_TIERS
 
     assert set(STRICT_TIERS) == {"staging", "prod"}
+
+
+def test_deploy_matrix_is_every_dev_tier_environment_and_the_promoted_ones(tmp_path):
+    """The `changes` job's script with real jq: dev-tier environments always, others only when the
+    push promoted (or rolled back) them, each with its runner and strictness; broken rows dropped."""
+    if shutil.which("jq") is None:
+        pytest.fail("jq is not installed (apt-get install jq): GitHub's runners have it")
+    _, step = _step("deploy.yml", "Environments this push deploys (dev tier always, the others when promoted or rolled back)")
+    rows = [
+        {"name": "dev", "tier": "dev", "runner": "ubuntu-24.04", "strict": False},
+        {"name": "staging", "tier": "staging", "runner": ["self-hosted", "gpt-oss-staging"], "strict": True},
+        {"name": "prod", "tier": "prod", "runner": ["self-hosted", "gpt-oss-prod"], "strict": True},
+        {"name": "perf", "problem": "environments/perf.yaml: cluster.name: required"},
+    ]
+    import json
+
+    fake = 'case "$2" in promoted) echo \'["staging"]\';; list) echo \'' + json.dumps(rows) + "';; esac"
+    fakes = {".venv/bin/gpt-oss-platform": fake, "jq": 'exec "' + shutil.which("jq") + '" "$@"'}
+    env = {"BEFORE": "0" * 40, "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    assert _run_step(step["run"], GITHUB_BASH, tmp_path, fakes, env) == 0
+    (line,) = (tmp_path / "out").read_text().splitlines()
+    matrix = json.loads(line.removeprefix("matrix="))
+    assert matrix == [
+        {"env": "dev", "tier": "dev", "runner": "ubuntu-24.04", "strict": False},
+        {"env": "staging", "tier": "staging", "runner": ["self-hosted", "gpt-oss-staging"], "strict": True},
+    ]

@@ -235,9 +235,12 @@ def test_an_environment_that_is_not_a_mapping_is_refused():
     assert problems_of("dev") == ["environment: must be a mapping of settings (got 'dev')"]
 
 
-def test_a_missing_stack_file_names_the_stacks_that_exist():
+def test_a_missing_stack_file_names_the_stacks_that_exist(tmp_path):
+    from support.environments import build_environments
+
+    root = build_environments(tmp_path / "repo")
     with pytest.raises(ConfigError, match=re.escape("no stack file Pulumi.qa.yaml; stacks: dev, prod, staging")):
-        environment_from_stack_file("qa")
+        environment_from_stack_file("qa", root)
 
 
 # --- How the runner reaches the API, and how clients reach the gateway (issue #7) ----------------
