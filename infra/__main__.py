@@ -10,7 +10,7 @@ Order of the first `pulumi up` (each step waits for what it names; docs/deploy.m
 3. kube-prometheus-stack (installs the ServiceMonitor/PodMonitor/PrometheusRule CRDs), then the
    KubeRay operator (RayService CRD), the device plugin, cluster-autoscaler or Karpenter;
 4. GPU node pools (Karpenter pools after the Karpenter release: its CRDs);
-5. the serving namespace, its Secrets (managed API key, empty client keys), the weights bucket,
+5. the serving namespace, its Secrets (managed API key, client keys seeded with the smoke key), the weights bucket,
    the GCS Redis, the budget;
 6. the serving chart, after every release that installs a CRD it uses and after its Secrets.
    Until the gateway image digest exists (it is built after the first `up` pushed nothing yet:
@@ -31,17 +31,19 @@ from infra.components.gcs_redis import GcsRedis
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
 from infra.components.registry import GatewayImageRegistry
-from infra.components.secrets import ClientKeys, ManagedApiKey
+from infra.components.secrets import ClientKeys, ManagedApiKey, SmokeKey
 from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.spot_role import needs_spot_role, spot_service_linked_role
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
 from infra.config.bootstrap import bootstrap_messages, render_pending_with_placeholders
-from infra.config.load import PREVIEW_IMAGE_DIGEST, environment_from_pulumi
+from infra.config.load import PREVIEW_IMAGE_DIGEST, ci_role_arn_from_pulumi, environment_from_pulumi, with_ci_admin
 from infra.tags import cost_tags, k8s_labels
 
 try:
     env, managed_api_key = environment_from_pulumi()
+    # The deploy workflow's role becomes cluster admin too (docs/deploy.md "CI role").
+    env = with_ci_admin(env, ci_role_arn_from_pulumi())
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
@@ -103,8 +105,14 @@ weights = WeightsBucket(
     protect=env.protect_stateful,
     opts=on_aws,
 )
+# The first deploy's smoke test needs a client key the gateway knows: the stack seeds one.
+smoke_key = SmokeKey(
+    f"{env.name}-smoke-key", f"gpt-oss-platform/{env.name}/smoke-key-", protect=env.protect_stateful, opts=on_aws
+)
 secrets: list[pulumi.Resource] = [
-    ClientKeys(f"{env.name}-client-keys", namespace.name, labels, opts=pulumi.ResourceOptions(providers=[k8s_provider])).secret
+    ClientKeys(
+        f"{env.name}-client-keys", namespace.name, labels, smoke_key.sha256, opts=pulumi.ResourceOptions(providers=[k8s_provider])
+    ).secret
 ]
 managed_key_secret_name = None
 if managed_api_key is not None and env.fallback.allowed:
@@ -171,6 +179,8 @@ pulumi.export("gateway_image", gateway_image if not pending else None)
 # What the next step is, until the serving release is deployed (docs/deploy.md "Fresh account").
 pulumi.export("bootstrap_pending", pending or None)
 pulumi.export("managed_api_key_secret", managed_key_secret_name)
+# Where the deploy workflow reads the smoke test's client key (docs/deploy.md "Smoke key").
+pulumi.export("smoke_key_secret", smoke_key.secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
 pulumi.export("gateway_image_repository", registry.url if registry else None)

@@ -146,3 +146,26 @@ def test_up_refuses_the_example_values_in_the_prod_tier_naming_each(tmp_path):
 def test_the_bootstrap_warning_is_logged_at_up(tmp_path, caplog):
     up(tmp_path, "dev", lambda raw: set_key(raw, "gateway.image.digest", None))
     assert json.dumps([r.getMessage() for r in caplog.records]).count("bootstrap: gateway.image.digest is not set") >= 1
+
+
+def test_the_ci_role_the_deploy_workflow_passes_becomes_cluster_admin(tmp_path):
+    role = "arn:aws:iam::210987654321:role/gpt-oss-deploy"
+    config = copy.deepcopy(read_stack_file("dev"))
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
+    env = validate_environment(config[ENV_KEY], stack="dev")
+    bag, secret_keys, _ = pulumi_config_bag(config, env)
+    with environment({STACKS_DIR_ENV: str(tmp_path), OFFLINE_PLAN_ENV: "0"}):
+        registrations, _ = run_for_exports("dev", {**bag, f"{PROJECT}:ciRoleArn": role}, secret_keys, preview=False)
+        entries = [
+            r for r in registrations if r.type == "aws:eks/accessEntry:AccessEntry" and r.inputs.get("principalArn") == role
+        ]
+        associations = [r for r in registrations if r.type == "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"]
+        assert len(entries) == 1 and entries[0].inputs["type"] == "STANDARD"
+        assert any(a.inputs.get("principalArn") == role for a in associations)
+        with pytest.raises(RunError, match=re.escape("ciRoleArn: must be an IAM role ARN")):
+            run_for_exports("dev", {**bag, f"{PROJECT}:ciRoleArn": "gpt-oss-deploy"}, secret_keys, preview=False)
+
+
+def test_up_exports_where_the_smoke_key_lives(tmp_path):
+    _, exports = up(tmp_path, "dev")
+    assert "smoke_key_secret" in exports
