@@ -28,6 +28,7 @@ from infra.components.addons import ClusterAddons, needs_karpenter
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
+from infra.components.image_cache import RayImageCache, cached_repository, ray_image_values
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
 from infra.components.registry import GatewayImageRegistry
@@ -39,6 +40,7 @@ from infra.config import ConfigError
 from infra.config.bootstrap import bootstrap_messages, render_pending_with_placeholders
 from infra.config.load import PREVIEW_IMAGE_DIGEST, ci_role_arn_from_pulumi, environment_from_pulumi, with_ci_admin
 from infra.tags import cost_tags, k8s_labels
+from infra.versions import RAY_IMAGE_REPOSITORY
 
 try:
     env, managed_api_key = environment_from_pulumi()
@@ -150,6 +152,16 @@ repository = (
 )
 gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
 
+# The Ray image through the account's ECR pull-through cache of Docker Hub (account.image_cache).
+ray_repository: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+if env.account.image_cache != "off":
+    node_roles = [
+        cluster.handle.node_role_arn,
+        *([cluster.handle.karpenter_node_role_arn] if cluster.handle.karpenter_node_role_arn else []),
+    ]
+    RayImageCache(f"{env.name}-ray-image-cache", env, account, node_roles, opts=on_aws)
+    ray_repository = account.apply(lambda account_id: cached_repository(account_id, env.region, RAY_IMAGE_REPOSITORY))
+
 # The serving chart creates a RayService (KubeRay's CRD) and ServiceMonitor, PodMonitor and
 # PrometheusRule objects (kube-prometheus-stack's CRDs), and mounts the Secrets above. Left out
 # while an input only a later step produces is missing (bootstrap); the offline plan renders it
@@ -160,11 +172,15 @@ if not pending or render_pending_with_placeholders():
     ServingRelease(
         f"{env.name}-serving",
         namespace.name,
-        pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address).apply(
-            lambda args: chart_values(
-                env,
-                stack,
-                StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+        pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address, ray_repository).apply(
+            lambda args: ray_image_values(
+                chart_values(
+                    env,
+                    stack,
+                    StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+                ),
+                args[4],
+                env.account.ray_image_digest,
             )
         ),
         opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[*crd_installers, *secrets]),
