@@ -126,9 +126,19 @@ def test_every_stack_produced_input_is_a_config_key():
             node = getattr(node, part)
 
 
+def plant_examples(raw: dict) -> None:
+    """The committed examples, planted (they hold whatever a user has replaced since)."""
+    raw["cluster"]["api_access"]["public_cidrs"] = ["203.0.113.0/24"]
+    raw["budget"]["notify_emails"] = ["ml-platform-alerts@example.com", "finops@example.com"]
+    raw["gateway"]["ingress"]["certificate_arn"] = (
+        "arn:aws:acm:us-east-1:123456789012:certificate/" + "0" * 8 + "-0000" * 3 + "-" + "0" * 12
+    )
+    raw["oncall"]["grafana_url"] = "https://grafana.prod.example.com"
+
+
 def test_up_refuses_the_example_values_in_the_prod_tier_naming_each(tmp_path):
     with pytest.raises(RunError) as refused:
-        up(tmp_path, "prod")
+        up(tmp_path, "prod", plant_examples)
     text = str(refused.value)
     for path in (
         "cluster.api_access.public_cidrs[0]",
@@ -139,7 +149,7 @@ def test_up_refuses_the_example_values_in_the_prod_tier_naming_each(tmp_path):
     ):
         assert re.search(rf"{re.escape(path)}: prod tier refuses example values at `pulumi up`", text), path
     # A preview (and the offline plan) of the same config only warns.
-    registrations, _ = up(tmp_path, "prod", preview=True)
+    registrations, _ = up(tmp_path, "prod", plant_examples, preview=True)
     assert registrations
 
 
