@@ -10,6 +10,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from infra.catalog.node_images import load_node_images
+from infra.config import EnvironmentConfig
 from infra.config.bootstrap import bootstrap_messages
 from infra.plan.cost import control_plane_warnings
 from infra.plan.mocks import ACCOUNT
@@ -55,9 +56,8 @@ def example_values(run: ProgramRun) -> list[str]:
 NODE_BASE_DISK_GIB = 20
 
 
-def image_lines(run: ProgramRun) -> list[str]:
+def image_lines(env: EnvironmentConfig) -> list[str]:
     """What the Ray image costs a new node: time of the first pull, and disks too small to hold it."""
-    env = run.env
     image = load_node_images().ray_image
     source = "the account's ECR pull-through cache" if env.account.image_cache != "off" else "Docker Hub through the NAT"
     found = [
@@ -83,7 +83,7 @@ def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[Upstrea
     # with a placeholder digest to check it): say what is missing and what to do next.
     found = [f"bootstrap: {message}" for message in bootstrap_messages(run.env)]
     found += example_values(run)
-    found += image_lines(run)
+    found += image_lines(run.env)
     for release in upstream:
         found += [f"Helm release {release.name}: not checked offline: {part}" for part in release.not_rendered]
     budget = run.env.budget.monthly_usd

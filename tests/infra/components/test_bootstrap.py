@@ -103,7 +103,6 @@ def test_a_real_preview_shows_what_up_does_so_drift_detection_sees_no_pending_re
 @pytest.mark.slow
 def test_no_input_up_requires_comes_only_from_what_the_stack_creates(tmp_path):
     """Every stack-produced input unset at once: `up` of every tier's environment still exits 0."""
-    assert STACK_PRODUCED_INPUTS, "the digest at least is produced after the first up"
 
     def unset_all(raw):
         real_values(raw)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from types import SimpleNamespace
 
 import pytest
 
@@ -80,10 +79,10 @@ def test_bad_cache_settings_are_refused_naming_the_key(account, message):
 def test_the_plan_says_what_the_first_pull_costs_and_which_disks_are_too_small():
     raw = copy.deepcopy(read_stack_file("dev")[f"{PROJECT}:environment"])
     raw["cluster"]["system_node_group"]["disk_size_gib"] = 50
-    lines = image_lines(SimpleNamespace(env=validate_environment(raw, stack="dev")))
+    lines = image_lines(validate_environment(raw, stack="dev"))
     assert lines[0].startswith(
         "first pull of the Ray image 2.58.0-py312-cu130 (~11.6 GB compressed) from Docker Hub through the NAT: ~2 min"
     )
     assert "cluster.system_node_group.disk_size_gib (the Ray head's nodes) is 50 GiB" in lines[1] and "at least 55" in lines[1]
     raw["cluster"]["system_node_group"]["disk_size_gib"] = 64
-    assert len(image_lines(SimpleNamespace(env=validate_environment(raw, stack="dev")))) == 1
+    assert len(image_lines(validate_environment(raw, stack="dev"))) == 1

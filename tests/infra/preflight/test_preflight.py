@@ -19,13 +19,14 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+from typing import Any, cast
 
 import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
 from moto import mock_aws, settings
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
 from cli.__main__ import main as cli_main
@@ -84,7 +85,7 @@ def stubbed_quotas(env, values: dict[str, float]):
 
 
 def seed_public_parameter(name: str, value: str) -> None:
-    store = ssm_backends[DEFAULT_ACCOUNT_ID][REGION]._parameters
+    store = cast(Any, ssm_backends[DEFAULT_ACCOUNT_ID][REGION])._parameters
     store[name].append(
         Parameter(
             account_id=DEFAULT_ACCOUNT_ID,
