@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import textwrap
+from pathlib import Path
 
 from cli.errors import BAD_INPUT, CHECK_FAILED, OK, CliError
 
@@ -35,6 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml)")
+    from infra.paths import REPO_ROOT
+
+    parser.add_argument("--stacks", type=Path, default=REPO_ROOT, help="folder holding Pulumi.<env>.yaml (default: repo root)")
     parser.add_argument(
         "--egress-ip", help=f"the public address `pulumi up` will come from (default: looked up at {EGRESS_LOOKUP_URL})"
     )
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(only or []) - set(checks()))
     if unknown:
         raise CliError(f"--only: unknown check(s) {', '.join(unknown)}; known: {', '.join(checks())}", BAD_INPUT)
-    env = environment_from_stack_file(args.env)
+    env = environment_from_stack_file(args.env, args.stacks)
     import boto3
 
     session = boto3.Session(region_name=env.region)

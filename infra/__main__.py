@@ -10,7 +10,7 @@ Order of the first `pulumi up` (each step waits for what it names; docs/deploy.m
 3. kube-prometheus-stack (installs the ServiceMonitor/PodMonitor/PrometheusRule CRDs), then the
    KubeRay operator (RayService CRD), the device plugin, cluster-autoscaler or Karpenter;
 4. GPU node pools (Karpenter pools after the Karpenter release: its CRDs);
-5. the serving namespace, its Secrets (managed API key, empty client keys), the weights bucket,
+5. the serving namespace, its Secrets (managed API key, client keys seeded with the smoke key), the weights bucket,
    the GCS Redis, the budget;
 6. the serving chart, after every release that installs a CRD it uses and after its Secrets.
    Until the gateway image digest exists (it is built after the first `up` pushed nothing yet:
@@ -28,20 +28,24 @@ from infra.components.addons import ClusterAddons, needs_karpenter
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
+from infra.components.image_cache import RayImageCache, cached_repository, ray_image_values
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
 from infra.components.registry import GatewayImageRegistry
-from infra.components.secrets import ClientKeys, ManagedApiKey
+from infra.components.secrets import ClientKeys, ManagedApiKey, SmokeKey
 from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.spot_role import needs_spot_role, spot_service_linked_role
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
 from infra.config.bootstrap import bootstrap_messages, render_pending_with_placeholders
-from infra.config.load import PREVIEW_IMAGE_DIGEST, environment_from_pulumi
+from infra.config.load import PREVIEW_IMAGE_DIGEST, ci_role_arn_from_pulumi, environment_from_pulumi, with_ci_admin
 from infra.tags import cost_tags, k8s_labels
+from infra.versions import RAY_IMAGE_REPOSITORY
 
 try:
     env, managed_api_key = environment_from_pulumi()
+    # The deploy workflow's role becomes cluster admin too (docs/deploy.md "CI role").
+    env = with_ci_admin(env, ci_role_arn_from_pulumi())
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
@@ -103,8 +107,14 @@ weights = WeightsBucket(
     protect=env.protect_stateful,
     opts=on_aws,
 )
+# The first deploy's smoke test needs a client key the gateway knows: the stack seeds one.
+smoke_key = SmokeKey(
+    f"{env.name}-smoke-key", f"gpt-oss-platform/{env.name}/smoke-key-", protect=env.protect_stateful, opts=on_aws
+)
 secrets: list[pulumi.Resource] = [
-    ClientKeys(f"{env.name}-client-keys", namespace.name, labels, opts=pulumi.ResourceOptions(providers=[k8s_provider])).secret
+    ClientKeys(
+        f"{env.name}-client-keys", namespace.name, labels, smoke_key.sha256, opts=pulumi.ResourceOptions(providers=[k8s_provider])
+    ).secret
 ]
 managed_key_secret_name = None
 if managed_api_key is not None and env.fallback.allowed:
@@ -142,6 +152,16 @@ repository = (
 )
 gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
 
+# The Ray image through the account's ECR pull-through cache of Docker Hub (account.image_cache).
+ray_repository: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+if env.account.image_cache != "off":
+    node_roles = [
+        cluster.handle.node_role_arn,
+        *([cluster.handle.karpenter_node_role_arn] if cluster.handle.karpenter_node_role_arn else []),
+    ]
+    RayImageCache(f"{env.name}-ray-image-cache", env, account, node_roles, opts=on_aws)
+    ray_repository = account.apply(lambda account_id: cached_repository(account_id, env.region, RAY_IMAGE_REPOSITORY))
+
 # The serving chart creates a RayService (KubeRay's CRD) and ServiceMonitor, PodMonitor and
 # PrometheusRule objects (kube-prometheus-stack's CRDs), and mounts the Secrets above. Left out
 # while an input only a later step produces is missing (bootstrap); the offline plan renders it
@@ -152,11 +172,15 @@ if not pending or render_pending_with_placeholders():
     ServingRelease(
         f"{env.name}-serving",
         namespace.name,
-        pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address).apply(
-            lambda args: chart_values(
-                env,
-                stack,
-                StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+        pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address, ray_repository).apply(
+            lambda args: ray_image_values(
+                chart_values(
+                    env,
+                    stack,
+                    StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+                ),
+                args[4],
+                env.account.ray_image_digest,
             )
         ),
         opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[*crd_installers, *secrets]),
@@ -171,6 +195,8 @@ pulumi.export("gateway_image", gateway_image if not pending else None)
 # What the next step is, until the serving release is deployed (docs/deploy.md "Fresh account").
 pulumi.export("bootstrap_pending", pending or None)
 pulumi.export("managed_api_key_secret", managed_key_secret_name)
+# Where the deploy workflow reads the smoke test's client key (docs/deploy.md "Smoke key").
+pulumi.export("smoke_key_secret", smoke_key.secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
 pulumi.export("gateway_image_repository", registry.url if registry else None)

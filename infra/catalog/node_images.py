@@ -43,6 +43,16 @@ class RayImage(_Frozen):
     tag: str
     cuda: str
     source: str
+    compressed_gb: float = Field(gt=0, description="Compressed size of the image (linux/amd64), GB.")
+    unpacked_ratio: float = Field(gt=0, description="Unpacked snapshot size / compressed size (assumption).")
+    assumed_pull_mb_per_s: float = Field(gt=0, description="Assumed pull rate of a new node, MB/s (assumption).")
+
+    def disk_gb(self) -> float:
+        """Disk the image takes on a node: compressed layers plus the unpacked snapshot."""
+        return self.compressed_gb * (1 + self.unpacked_ratio)
+
+    def first_pull_minutes(self) -> float:
+        return self.compressed_gb * 1000 / self.assumed_pull_mb_per_s / 60
 
 
 class NodeImages(_Frozen):

@@ -316,6 +316,38 @@ def environment_from_pulumi() -> tuple[EnvironmentConfig, Any]:
     return env, key
 
 
+# The deploy workflow's role (docs/deploy.md "CI role"), set per stack outside Git by the workflow
+# (`pulumi config set ciRoleArn <arn>`): the program makes it cluster admin like admin_role_arns,
+# so CI is never Unauthorized after a person ran the first `up`.
+CI_ROLE_KEY = "ciRoleArn"
+ROLE_ARN_RE = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+"
+
+
+def ci_role_arn_from_pulumi() -> str | None:
+    """The CI role ARN from the running stack's config, or None; ConfigError when malformed."""
+    import re
+
+    import pulumi
+
+    value = pulumi.Config(PROJECT).get(CI_ROLE_KEY)
+    if value is None or value == "":
+        return None
+    if not re.fullmatch(ROLE_ARN_RE, value):
+        raise ConfigError(
+            [problem(CI_ROLE_KEY, "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)", value)],
+            f"stack {pulumi.get_stack()!r} config",
+        )
+    return value
+
+
+def with_ci_admin(env: EnvironmentConfig, ci_role: str | None) -> EnvironmentConfig:
+    """`env` with the CI role among cluster.admin_role_arns (once)."""
+    if ci_role is None or ci_role in env.cluster.admin_role_arns:
+        return env
+    cluster = env.cluster.model_copy(update={"admin_role_arns": [*env.cluster.admin_role_arns, ci_role]})
+    return env.model_copy(update={"cluster": cluster})
+
+
 # What the offline plan renders for the gateway image before CI has recorded a digest, so the
 # serving chart is still checked (never deployed: without a digest `pulumi up` leaves the serving
 # release out, infra/config/bootstrap.py).

@@ -828,6 +828,32 @@ class AccountConfig(Strict):
         "spot. Set false where another stack of the account creates it or it exists and is not imported "
         "(`gpt-oss-platform preflight` says which).",
     )
+    image_cache: Literal["off", "create", "existing"] = Field(
+        default="off",
+        description="Pull the Ray image (~11.6 GB compressed) through an ECR pull-through cache of Docker Hub instead of "
+        "from Docker Hub over the NAT: `create` (this stack creates the account's rule, prefix `docker-hub`), "
+        "`existing` (another stack of the account did), `off`.",
+    )
+    docker_hub_credential_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/.+$",
+        description="Secrets Manager secret (name starting `ecr-pullthroughcache/`, keys `username` and `accessToken`) "
+        "with a Docker Hub access token; ECR requires one for a Docker Hub cache. Required with image_cache `create`.",
+    )
+    ray_image_digest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Digest of the Ray image (release pins `ray_image.digest`); pulled by digest when set.",
+    )
+
+    @model_validator(mode="after")
+    def _credential(self) -> AccountConfig:
+        if self.image_cache == "create" and self.docker_hub_credential_arn is None:
+            raise ValueError(
+                "image_cache create needs docker_hub_credential_arn: ECR refuses a Docker Hub pull-through cache rule "
+                "without credentials (create the secret ecr-pullthroughcache/docker-hub with username and accessToken)"
+            )
+        return self
 
 
 class EnvironmentConfig(Strict):

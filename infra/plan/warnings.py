@@ -4,10 +4,13 @@ could not check, estimates worth a look."""
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
+from infra.catalog.node_images import load_node_images
+from infra.config import EnvironmentConfig
 from infra.config.bootstrap import bootstrap_messages
 from infra.plan.cost import control_plane_warnings
 from infra.plan.mocks import ACCOUNT
@@ -49,12 +52,38 @@ def example_values(run: ProgramRun) -> list[str]:
     return found
 
 
+# Disk a node needs besides the Ray image: the OS, kubelet, logs and the other images (assumption).
+NODE_BASE_DISK_GIB = 20
+
+
+def image_lines(env: EnvironmentConfig) -> list[str]:
+    """What the Ray image costs a new node: time of the first pull, and disks too small to hold it."""
+    image = load_node_images().ray_image
+    source = "the account's ECR pull-through cache" if env.account.image_cache != "off" else "Docker Hub through the NAT"
+    found = [
+        f"first pull of the Ray image {image.tag} (~{image.compressed_gb:g} GB compressed) from {source}: "
+        f"~{image.first_pull_minutes():.0f} min per new node at an assumed {image.assumed_pull_mb_per_s:g} MB/s "
+        "(infra/catalog/eks_amis.yaml), before the weights load"
+    ]
+    need = math.ceil(image.disk_gb() + NODE_BASE_DISK_GIB)
+    disks = [("cluster.system_node_group.disk_size_gib (the Ray head's nodes)", env.cluster.system_node_group.disk_size_gib)]
+    disks += [(f"node_pools[{i}].disk_size_gib", pool.disk_size_gib) for i, pool in enumerate(env.node_pools)]
+    for key, size in disks:
+        if size < need:
+            found.append(
+                f"{key} is {size} GiB: the Ray image takes ~{image.disk_gb():.0f} GB on disk (compressed layers and "
+                f"unpacked snapshot) plus ~{NODE_BASE_DISK_GIB} GiB for the rest; set it to at least {need}"
+            )
+    return found
+
+
 def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[UpstreamRelease]) -> list[str]:
     """Things worth a look that do not fail the plan."""
     # Before the first image build `pulumi up` leaves the serving release out (the plan renders it
     # with a placeholder digest to check it): say what is missing and what to do next.
     found = [f"bootstrap: {message}" for message in bootstrap_messages(run.env)]
     found += example_values(run)
+    found += image_lines(run.env)
     for release in upstream:
         found += [f"Helm release {release.name}: not checked offline: {part}" for part in release.not_rendered]
     budget = run.env.budget.monthly_usd

@@ -8,14 +8,38 @@ import json
 from datetime import date
 
 import pytest
+import yaml
 
 from cli.__main__ import main as cli_main
 from infra.config.load import PROJECT, read_stack_file, validate_environment
 from infra.plan.strict import strict_findings
 
+PLANTED = {
+    ("cluster", "api_access", "public_cidrs"): ["203.0.113.0/24"],
+    ("budget", "notify_emails"): ["ml-platform-alerts@example.com", "finops@example.com"],
+    ("gateway", "ingress", "certificate_arn"): (
+        "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+    ),
+    ("oncall", "grafana_url"): "https://grafana.prod.example.com",
+}
+
+
+def prod_with_placeholders(root) -> None:
+    """prod's stack file with the committed examples planted (they hold whatever a user replaced)."""
+    config = copy.deepcopy(read_stack_file("prod"))
+    raw = config[f"{PROJECT}:environment"]
+    for path, value in PLANTED.items():
+        node = raw
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    raw["oncall"]["escalation"][0]["contact"] = "ML platform lead (lead@example.com)"
+    (root / "Pulumi.prod.yaml").write_text(yaml.safe_dump({"config": config}))
+
 
 def test_plan_strict_of_prod_exits_1_naming_each_placeholder(tmp_path, capsys):
-    assert cli_main(["plan", "--env", "prod", "--strict", "--out", str(tmp_path)]) == 1
+    prod_with_placeholders(tmp_path)
+    assert cli_main(["plan", "--env", "prod", "--strict", "--stacks", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     captured = capsys.readouterr()
     report = captured.out
     for path in (
@@ -24,18 +48,19 @@ def test_plan_strict_of_prod_exits_1_naming_each_placeholder(tmp_path, capsys):
         "budget.notify_emails[1]",
         "gateway.ingress.certificate_arn",
         "oncall.grafana_url",
-        "oncall.escalation[1].contact",
+        "oncall.escalation[0].contact",
     ):
         assert f"STRICT: placeholder {path}: " in report, path
     assert "strict finding(s)" in captured.err
-    data = json.loads((tmp_path / "prod" / "plan.json").read_text())
+    data = json.loads((tmp_path / "out" / "prod" / "plan.json").read_text())
     assert data["status"] == "failed" and data["strict"] is True
     assert any("203.0.113.0/24" in line for line in data["strict_findings"])
 
 
 def test_without_strict_the_findings_are_recorded_but_do_not_fail(tmp_path, capsys):
-    assert cli_main(["plan", "--env", "prod", "--out", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "prod" / "plan.json").read_text())
+    prod_with_placeholders(tmp_path)
+    assert cli_main(["plan", "--env", "prod", "--stacks", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    data = json.loads((tmp_path / "out" / "prod" / "plan.json").read_text())
     assert data["strict"] is False and data["strict_findings"] and data["status"] == "passed"
     assert "STRICT:" not in capsys.readouterr().out
 

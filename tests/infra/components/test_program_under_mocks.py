@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -219,8 +220,9 @@ def test_no_fallback_means_no_managed_key_anywhere(variant):
         env["fallback"]["allowed"] = False
 
     run = variant("dev", no_fallback)
-    assert not run.of_type("aws:secretsmanager/secret:Secret")
-    # The client keys (created empty) and Grafana's password; no managed API key.
+    # Only the smoke test's key in Secrets Manager; no managed API key.
+    assert [r.name for r in run.of_type("aws:secretsmanager/secret:Secret")] == ["dev-smoke-key"]
+    # The client keys (seeded with the smoke key's hash) and Grafana's password.
     assert sorted(r.name for r in run.of_type("kubernetes:core/v1:Secret")) == ["dev-addons-grafana-admin", "dev-client-keys"]
     assert run.run.placeholders == ["gateway.image.digest"], "no secret placeholder: nothing secret is needed"
 
@@ -346,16 +348,27 @@ def test_what_holds_state_is_protected_where_the_environment_says_so(program, en
 
 
 def test_the_managed_api_key_secret_can_be_recreated_within_its_recovery_window(program):
-    (secret,) = program("prod").of_type("aws:secretsmanager/secret:Secret")
+    secrets = {r.name: r for r in program("prod").of_type("aws:secretsmanager/secret:Secret")}
+    assert set(secrets) == {"prod-managed-api-key", "prod-smoke-key"}
     # A name prefix, not a fixed name: a deleted secret keeps its name for the recovery window.
-    assert "name" not in secret.inputs and secret.inputs["namePrefix"] == "gpt-oss-platform/prod/managed-api-key-"
+    for name, prefix in (("prod-managed-api-key", "managed-api-key-"), ("prod-smoke-key", "smoke-key-")):
+        assert "name" not in secrets[name].inputs and secrets[name].inputs["namePrefix"] == f"gpt-oss-platform/prod/{prefix}"
 
 
-def test_the_client_keys_secret_is_created_empty_and_then_left_to_operators(program):
+def test_the_client_keys_secret_is_seeded_with_the_smoke_key_and_then_left_to_operators(program):
+    from infra.plan.mocks import PLACEHOLDER_GENERATED_SECRET
+
     run = program("dev")
     secret = run.named("kubernetes:core/v1:Secret", "dev-client-keys")
     assert secret.inputs["metadata"]["name"] == "gpt-oss-gateway-clients"
-    assert json.loads(secret.inputs["stringData"]["clients.json"]) == {"clients": []}
+    (client,) = json.loads(secret.inputs["stringData"]["clients.json"])["clients"]
+    # Only the hash of the generated key; the key itself goes to Secrets Manager, as a secret.
+    assert (
+        client["name"] == "deploy-smoke"
+        and client["key_sha256"] == hashlib.sha256(PLACEHOLDER_GENERATED_SECRET.encode()).hexdigest()
+    )
+    version = run.named("aws:secretsmanager/secretVersion:SecretVersion", "dev-smoke-key")
+    assert "secretString" in version.secret_paths
     assert set(secret.ignore_changes) == {"data", "stringData"}
     serving = next(r for r in run.of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
     assert secret.urn in serving.dependencies, "the gateway mounts it: it must exist first"

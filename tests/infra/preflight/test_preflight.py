@@ -19,12 +19,14 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+from typing import Any, cast
 
 import boto3
 import pytest
+import yaml
 from botocore.stub import Stubber
 from moto import mock_aws, settings
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ssm.models import Parameter, ssm_backends
 
 from cli.__main__ import main as cli_main
@@ -83,7 +85,7 @@ def stubbed_quotas(env, values: dict[str, float]):
 
 
 def seed_public_parameter(name: str, value: str) -> None:
-    store = ssm_backends[DEFAULT_ACCOUNT_ID][REGION]._parameters
+    store = cast(Any, ssm_backends[DEFAULT_ACCOUNT_ID][REGION])._parameters
     store[name].append(
         Parameter(
             account_id=DEFAULT_ACCOUNT_ID,
@@ -308,12 +310,18 @@ def test_preflight_help_documents_every_check(capsys):
         assert code in text
 
 
-def test_the_cli_exits_1_and_prints_each_fix(monkeypatch, capsys, issued_at_once):
+def test_the_cli_exits_1_and_prints_each_fix(tmp_path, capsys, issued_at_once):
+    # A dev stack whose runners' CIDR is a documentation range and with no CI role among the admins.
+    config = copy.deepcopy(read_stack_file("dev"))
+    config[f"{PROJECT}:environment"]["cluster"]["api_access"]["public_cidrs"] = ["203.0.113.0/24"]
+    config[f"{PROJECT}:environment"]["cluster"]["admin_role_arns"] = []
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
+    env = validate_environment(config[f"{PROJECT}:environment"], stack="dev")
     with mock_aws():
-        # The committed dev stack: a documentation CIDR and no CI role among the admins.
-        for pool_parameter in ("/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/nvidia/recommended/image_id",):
-            seed_public_parameter(pool_parameter, "ami-0123456789abcdef0")
-        code = cli_main(["preflight", "--env", "dev", "--egress-ip", EGRESS, "--only", "api-egress,ami-parameters,ci-role-admin"])
+        for pool in env.node_pools:
+            seed_public_parameter(ami_parameter(pool, env.cluster.kubernetes_version), "ami-0123456789abcdef0")
+        only = "api-egress,ami-parameters,ci-role-admin"
+        code = cli_main(["preflight", "--env", "dev", "--stacks", str(tmp_path), "--egress-ip", EGRESS, "--only", only])
     out = capsys.readouterr()
     assert code == 1 and "PREFLIGHT FAILED (dev)" in out.err
     assert "[FAIL] api-egress: 10.99.1.7 is outside cluster.api_access.public_cidrs (203.0.113.0/24)" in out.out
