@@ -27,10 +27,17 @@ from infra.config.models import EnvironmentConfig
 from infra.sizing import size_replica
 
 # A non-streaming answer arrives in one piece, so its timeout bounds the whole generation: a
-# long reasoning answer at high effort takes minutes. A hung engine is caught by the prober in
-# `first_byte_timeout_s + interval`, which then cancels the stuck requests onto the fallback.
+# long reasoning answer at high effort takes minutes. A hung engine is caught by the prober
+# instead (docs/gateway.md "Slow or hung"), which then cuts every waiting request onto the fallback.
 SELF_HOSTED_RESPONSE_TIMEOUT_S = 300.0
 PROBE_INTERVAL_S = 2.0
+# The generation probe's own timeout: one token for a five-word prompt. On a working engine it is
+# one prefill and one decode step (well under a second even with a full batch, since vLLM schedules
+# new prefills between decode steps); a probe that waits longer while this pod sees progress is
+# "busy", not failed (serving/gateway/health.py). The hung verdict comes about
+# PROBE_INTERVAL_S + PROBE_FAILURES_TO_UNREADY x PROBE_TIMEOUT_S after the engine's last byte
+# (2 + 3 x 5 = 17 s), inside the 20 s goal of issue #16 (measured: bench/results/hang.md).
+PROBE_TIMEOUT_S = 5.0
 # Ray Serve's default downscale delay before scaling a deployment to zero is 600 s; after that
 # much silence a pool with min_replicas 0 is presumed cold.
 SCALE_TO_ZERO_IDLE_S = 600.0
@@ -81,7 +88,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "readiness": {
             "probe": "generation",
             "interval_s": PROBE_INTERVAL_S,
-            "timeout_s": gateway.first_byte_timeout_s,
+            "timeout_s": PROBE_TIMEOUT_S,
             "failures_to_unready": PROBE_FAILURES_TO_UNREADY,
             # Probing keeps a replica busy enough that Ray Serve never scales to zero; only a
             # pool allowed to reach zero stops probing when idle.

@@ -67,7 +67,8 @@ class ReadinessSettings(Strict):
         gt=0,
         le=600,
         description="A probe without an answer in this time fails, unless the upstream made progress meanwhile "
-        "(then it is slow, not hung).",
+        "(then it is slow, not hung). The probe's own timeout, not the clients' first-byte timeout: a one-token "
+        "generation answers in well under a second, and the hung verdict takes failures_to_unready of these.",
     )
     failures_to_unready: int = Field(
         default=3,

@@ -351,6 +351,7 @@ class Upstream:
     async def fetch(self, endpoint: Endpoint, body: bytes, limit: int, now: float) -> Reply | Retryable | Terminal:
         """A non-streaming attempt: the whole answer, or the decision about why there is none.
         A cancelled caller (the client went away) closes the upstream request at once."""
+        cut = False
         try:
             async with asyncio.timeout(self.settings.response_timeout_s) as deadline:
                 key = self.health.track(now, deadline)
@@ -364,9 +365,9 @@ class Upstream:
                         raise
                     response.release()
                 finally:
-                    self.health.untrack(key)
+                    cut = self.health.untrack(key)
         except (OSError, TimeoutError, UpstreamProtocolError) as error:
-            return self.health.classify_failure(error, now, stream=False)
+            return self.health.classify_failure(error, now, stream=False, cut=cut)
         if status >= 400:
             return classify_status(status, data or b"")
         if data is None:
@@ -379,6 +380,7 @@ class Upstream:
     ) -> OpenStream | Retryable | Terminal:
         """A streaming attempt up to its first whole event; nothing has reached the client yet."""
         response = None
+        cut = False
         relay = SseRelay(strip_usage, endpoint.dialect)
         try:
             async with asyncio.timeout(self.settings.first_byte_timeout_s) as deadline:
@@ -398,12 +400,12 @@ class Upstream:
                             return Retryable(FallbackReason.CONNECTION_RESET, True, "stream closed before its first event")
                         first = relay.feed(chunk)
                 finally:
-                    self.health.untrack(key)
+                    cut = self.health.untrack(key)
         except BaseException as error:
             if response is not None:
                 response.close()
             if isinstance(error, (OSError, TimeoutError, ValueError)):
-                return self.health.classify_failure(error, now, stream=True)
+                return self.health.classify_failure(error, now, stream=True, cut=cut)
             raise
         # pyright cannot tell through the nested try blocks that the response is set here: the
         # except clause always returns or raises.
