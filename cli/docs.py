@@ -125,6 +125,7 @@ BLOCKS: list[Block] = [
     Block("README.md", "first-run", _results("first-run.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
     Block("docs/gateway.md", "cancellation-bench", _results("cancellation.md")),
+    Block("docs/gateway.md", "hang-bench", _results("hang.md")),
     Block("docs/cost.md", "throughput-table", _throughput),
     Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),
 ]

@@ -177,7 +177,7 @@ class Gateway:
             health.probed_result(result, started, self._clock())
             self.metrics.child(self.metrics.usd_per_mtok, upstream.name).set(upstream.cost.usd_per_mtok(self._clock()))
             health.wake.clear()
-            interval = health.probe_interval()
+            interval = health.probe_interval(self._clock())
             try:
                 # asyncio.timeout, not wait_for: no inner task that a cancellation could race with.
                 async with asyncio.timeout(interval):

@@ -97,6 +97,7 @@ class UpstreamHealth:
         self._cut: set[int] = set()  # attempts cut by a hung verdict (tracked keys)
         self._probe_interval_s = settings.readiness.interval_s
         self._recovery_interval_s = settings.readiness.recovery_interval_s
+        self._skipped = False  # the last probe was skipped because requests progressed
         self.progress_source: ProgressSource = _NoProgress()
         self._engine_progress = 0.0
         self._generated_tokens: float | None = None
@@ -171,13 +172,17 @@ class UpstreamHealth:
         progressing (a hung engine) cannot postpone the probe by more than one interval."""
         return not (self.in_flight > 0 and self.progress_since(now - self._probe_interval_s))
 
-    def probe_interval(self) -> float:
+    def probe_interval(self, now: float) -> float:
         """Seconds until the next probe. Not ready: often, so traffic returns within a fraction of a
         second of recovery. After a failed probe: as often, so a hung engine's verdict comes
-        `failures_to_unready` probe timeouts after its first failed probe, not intervals later."""
-        if self.ready and self._probe_failures == 0:
-            return self._probe_interval_s
-        return self._recovery_interval_s
+        `failures_to_unready` probe timeouts after its first failed probe, not intervals later.
+        After a probe skipped for progress: one interval after that progress, not after the skip,
+        so the first probe of a hang goes out at most one interval after the engine's last byte."""
+        if not self.ready or self._probe_failures:
+            return self._recovery_interval_s
+        if self._skipped:
+            return max(self._recovery_interval_s, self.last_progress() + self._probe_interval_s - now)
+        return self._probe_interval_s
 
     def classify_failure(self, error: BaseException, started: float, stream: bool, cut: bool = False) -> Retryable | Terminal:
         """The decision for an attempt that failed before its first byte reached the client.
@@ -194,6 +199,7 @@ class UpstreamHealth:
 
     def probed_result(self, result: ProbeResult, probe_started: float, now: float) -> None:
         self.probes += 1
+        self._skipped = result is ProbeResult.PROGRESSING
         if result in (ProbeResult.FAILED, ProbeResult.HUNG) and self.progress_since(probe_started):
             result = ProbeResult.BUSY  # it answered other requests meanwhile: slow, not hung
         if result is ProbeResult.OK or result is ProbeResult.PROGRESSING:

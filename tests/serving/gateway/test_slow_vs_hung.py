@@ -174,11 +174,22 @@ def test_no_generation_probe_while_own_requests_progress_but_one_interval_withou
 def test_a_failed_probe_is_confirmed_at_the_recovery_interval():
     h, _ = health(interval=2.0, recovery=0.25)
     h.probed_result(ProbeResult.OK, 0.0, 0.1)
-    assert h.probe_interval() == 2.0
+    assert h.probe_interval(0.1) == 2.0
     h.probed_result(ProbeResult.HUNG, 1.0, 2.0)
-    assert h.ready is True and h.probe_interval() == 0.25
+    assert h.ready is True and h.probe_interval(2.0) == 0.25
     h.probed_result(ProbeResult.OK, 2.0, 2.1)
-    assert h.probe_interval() == 2.0
+    assert h.probe_interval(2.1) == 2.0
+
+
+def test_after_a_probe_skipped_for_progress_the_next_one_is_due_one_interval_after_that_progress():
+    h, progress = health(interval=2.0, recovery=0.25)
+    h.probed_result(ProbeResult.OK, 0.0, 0.1)
+    progress.last_progress = 9.9
+    h.in_flight = 1
+    assert not h.should_probe(10.0)
+    h.probed_result(ProbeResult.PROGRESSING, 10.0, 10.0)
+    assert h.probe_interval(10.0) == pytest.approx(1.9)
+    assert h.should_probe(11.9)
 
 
 def test_a_cut_attempt_is_a_replayable_failure_even_when_the_upstream_progressed_since_it_began():
