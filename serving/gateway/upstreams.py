@@ -25,7 +25,7 @@ from serving.gateway.errors import error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.http_client import ConnectionPool, Response, UpstreamProtocolError
 from serving.gateway.routing import FallbackReason, Retryable, Terminal, classify_status
-from serving.gateway.settings import UpstreamSettings
+from serving.gateway.settings import GatewaySettings, UpstreamSettings
 from serving.gateway.streaming import SseRelay
 
 log = logging.getLogger("serving.gateway.upstreams")
@@ -51,6 +51,31 @@ class SecretFile:
         self.value = self._path.read_text().strip()
         self._stamp = stamp
         return True
+
+
+def api_key_problems(settings: GatewaySettings) -> list[str]:
+    """Why the upstreams' key files cannot be used, one line per upstream (empty: all fine). A
+    managed upstream with an empty key would fail every fallback with 401 while the gateway looks
+    healthy, so an empty file is refused at start-up, not discovered at the first fallback."""
+    problems = []
+    for i, upstream in enumerate(settings.upstreams):
+        if not upstream.api_key_file:
+            continue
+        where = f"upstreams[{i}].api_key_file ({upstream.name})"
+        try:
+            key = Path(upstream.api_key_file).read_text().strip()
+        except FileNotFoundError:
+            problems.append(f"{where}: {upstream.api_key_file} does not exist; write the upstream's API key into it")
+            continue
+        except OSError as error:
+            problems.append(f"{where}: {upstream.api_key_file} cannot be read ({error.strerror or type(error).__name__})")
+            continue
+        if not key and not ADAPTERS[upstream.adapter].keeps_data_in_company:
+            problems.append(
+                f"{where}: {upstream.api_key_file} is empty; write the managed API's key into it, or remove the "
+                f"upstream and the routes' fallback to run without a managed API"
+            )
+    return problems
 
 
 class UpstreamAdapter(ABC):
