@@ -22,6 +22,7 @@ from contracts import (
     UPSTREAM_MANAGED,
     UPSTREAM_SELF_HOSTED,
 )
+from infra.capacity import capacity_for
 from infra.catalog import load_catalog
 from infra.config.models import EnvironmentConfig
 from infra.sizing import size_replica
@@ -70,6 +71,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         env.serving.gpu_memory_utilization,
     )
     floor_replicas = max(1, env.serving.min_replicas)
+    capacity = capacity_for(env)
     circuit = {
         "failure_threshold": gateway.circuit_failure_threshold,
         "open_s": gateway.circuit_open_seconds,
@@ -82,7 +84,9 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "first_byte_timeout_s": gateway.first_byte_timeout_s,
         "stream_idle_timeout_s": gateway.first_byte_timeout_s,
         "response_timeout_s": max(SELF_HOSTED_RESPONSE_TIMEOUT_S, gateway.first_byte_timeout_s),
-        "max_in_flight": gateway.max_in_flight,
+        # Derived with every other capacity limit (infra/sizing.py serving_capacity): the gateway's
+        # minimum pods admit what the replicas take, so nothing goes to the paid API early.
+        "max_in_flight": capacity.gateway_max_in_flight,
         "endpoints": RAY_SERVE_LLM_ENDPOINTS,
         "circuit": circuit,
         "readiness": {
@@ -132,7 +136,10 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "clients_file": GATEWAY_CLIENTS_FILE,
         "routes": [route],
         "upstreams": upstreams,
-        "limits": {"max_n": gateway.max_n},
+        # Bodies larger than the context cannot be served; connections as many as the pod's memory
+        # holds with their bodies (the plan checks both against the in-flight limit).
+        "limits": {"max_n": gateway.max_n, "max_request_bytes": capacity.max_request_bytes},
+        "server": {"max_connections": capacity.gateway_max_connections},
         "shared_store": shared_store(env),
         # The drain switch (serving/gateway/route_override.py): the API server's address, token and
         # CA come from the pod's service account (the chart's gateway-route-override.yaml).
