@@ -20,12 +20,14 @@ DEPLOY_STAMP := $(VENV)/.synced-deploy
 TEST_STAMP := $(VENV)/.synced-test
 # Deploy + ops (the operator commands: smoke, drain, cost from Prometheus; CI's post-deploy smoke test).
 OPS_STAMP := $(VENV)/.synced-ops
+# Deploy + gateway (what `python -m serving.gateway` imports: a local gateway, `make gateway`).
+GATEWAY_STAMP := $(VENV)/.synced-gateway
 CHECKOV_STAMP := tools/checkov/.venv/.synced
 PROMTOOL := tools/promtool/bin/promtool
 AMTOOL := tools/alertmanager/bin/amtool
 REDIS := tools/redis/bin/redis-server
 
-.PHONY: help plan test check bench plan-time values reference venv deploy-venv ops-venv tools clean
+.PHONY: help plan test check bench plan-time values reference gateway venv deploy-venv ops-venv gateway-venv tools clean
 
 help:
 	@echo "make plan ENV=dev|staging|prod|all   offline plan: build/<env>/plan.json + manifests"
@@ -37,6 +39,7 @@ help:
 	@echo "                                     stack outputs: IMAGE=gateway_image, and BUCKET=weights_bucket REDIS="
 	@echo "                                     gcs_redis_address where the environment uses them (docs/cli.md)"
 	@echo "make reference                       regenerate the generated docs (names each file it rewrites)"
+	@echo "make gateway CONFIG=<gateway.json>   run the gateway locally (installs its dependency group; docs/gateway.md)"
 	@echo "Everything above is a gpt-oss-platform subcommand: $(CLI) --help"
 
 # uv itself, pinned, in its own small venv: works where `pip install --user` is refused. The
@@ -61,10 +64,15 @@ $(OPS_STAMP): uv.lock pyproject.toml | $(UV)
 	$(PY) tools/venv/dedupe.py $(VENV)
 	@touch $@ $(DEPLOY_STAMP)
 
+$(GATEWAY_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --inexact --group gateway
+	$(PY) tools/venv/dedupe.py $(VENV)
+	@touch $@ $(DEPLOY_STAMP)
+
 $(TEST_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --all-groups
 	$(PY) tools/venv/dedupe.py $(VENV)
-	@touch $@ $(DEPLOY_STAMP) $(OPS_STAMP)
+	@touch $@ $(DEPLOY_STAMP) $(OPS_STAMP) $(GATEWAY_STAMP)
 
 $(CHECKOV_STAMP): tools/checkov/uv.lock tools/checkov/pyproject.toml | $(UV)
 	$(UV) sync --frozen --project tools/checkov
@@ -87,6 +95,8 @@ venv: $(TEST_STAMP)
 deploy-venv: $(DEPLOY_STAMP)
 # Deploy + the operator commands (smoke, drain): CI's post-deploy smoke test.
 ops-venv: $(OPS_STAMP)
+# Deploy + the gateway's own dependencies (a local gateway and the fake upstream).
+gateway-venv: $(GATEWAY_STAMP)
 tools: $(CHECKOV_STAMP) $(PROMTOOL) $(AMTOOL) $(REDIS)
 
 # PYTHONDONTWRITEBYTECODE (set on some machines) is lifted so that later runs reuse the bytecode.
@@ -118,6 +128,11 @@ values: $(DEPLOY_STAMP)
 
 reference: $(TEST_STAMP)
 	$(CLI) reference --write
+
+# The gateway on this machine, from a settings file (docs/gateway.md "Settings and running it locally").
+gateway: $(GATEWAY_STAMP)
+	@test -n "$(CONFIG)" || { echo "make gateway: set CONFIG=<the gateway's settings file>, e.g. CONFIG=/tmp/gw/gateway.json" >&2; exit 2; }
+	$(CLI) gateway --config $(CONFIG)
 
 clean:
 	rm -rf build

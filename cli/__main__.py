@@ -29,6 +29,7 @@ COMMANDS = {
     "drain": "cli.drain",
     "rotate-managed-key": "cli.rotate_key",
     "runbooks": "cli.runbooks",
+    "gateway": "cli.gateway",
 }
 
 

@@ -1,4 +1,4 @@
-"""`gpt-oss-platform bench {gateway,cancellation,plan-time,first-run} [options]`: the measurements the docs quote.
+"""`gpt-oss-platform bench {gateway,cancellation,hang,plan-time,first-run} [options]`: the measurements the docs quote.
 
 Each writes its results (JSON and a Markdown table naming the machine) under bench/results/ and
 says which files it wrote; `gpt-oss-platform reference --write` then puts the tables in the docs.
@@ -12,6 +12,7 @@ import argparse
 BENCHMARKS = {
     "gateway": "bench.gateway_bench",
     "cancellation": "bench.cancellation",
+    "hang": "bench.hang",
     "plan-time": "bench.plan_time",
     "first-run": "bench.first_run",
 }

@@ -34,6 +34,12 @@ def _sizing_table() -> str:
     return sizing_table().rstrip("\n")
 
 
+def _capacity_table() -> str:
+    from infra.reference.capacity_table import capacity_table
+
+    return capacity_table().rstrip("\n")
+
+
 def _contracts() -> str:
     from infra.reference.contracts_doc import contracts_doc
 
@@ -121,10 +127,12 @@ BLOCKS: list[Block] = [
     Block("docs/configuration.md", "config-error-example", _config_error_example),
     Block("docs/configuration.md", "config-reference", _config_reference),
     Block("docs/serving.md", "sizing-table", _sizing_table),
+    Block("docs/serving.md", "capacity-table", _capacity_table),
     Block("docs/offline-plan.md", "plan-time", _results("plan-time.md")),
     Block("README.md", "first-run", _results("first-run.md")),
     Block("README.md", "gateway-bench", _results("gateway.md")),
     Block("docs/gateway.md", "cancellation-bench", _results("cancellation.md")),
+    Block("docs/gateway.md", "hang-bench", _results("hang.md")),
     Block("docs/cost.md", "throughput-table", _throughput),
     Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),
 ]

@@ -22,15 +22,23 @@ from contracts import (
     UPSTREAM_MANAGED,
     UPSTREAM_SELF_HOSTED,
 )
+from infra.capacity import capacity_for
 from infra.catalog import load_catalog
 from infra.config.models import EnvironmentConfig
 from infra.sizing import size_replica
 
 # A non-streaming answer arrives in one piece, so its timeout bounds the whole generation: a
-# long reasoning answer at high effort takes minutes. A hung engine is caught by the prober in
-# `first_byte_timeout_s + interval`, which then cancels the stuck requests onto the fallback.
+# long reasoning answer at high effort takes minutes. A hung engine is caught by the prober
+# instead (docs/gateway.md "Slow or hung"), which then cuts every waiting request onto the fallback.
 SELF_HOSTED_RESPONSE_TIMEOUT_S = 300.0
 PROBE_INTERVAL_S = 2.0
+# The generation probe's own timeout: one token for a five-word prompt. On a working engine it is
+# one prefill and one decode step (well under a second even with a full batch, since vLLM schedules
+# new prefills between decode steps); a probe that waits longer while this pod sees progress is
+# "busy", not failed (serving/gateway/health.py). The hung verdict comes about
+# PROBE_INTERVAL_S + PROBE_FAILURES_TO_UNREADY x PROBE_TIMEOUT_S after the engine's last byte
+# (2 + 3 x 5 = 17 s), inside the 20 s goal of issue #16 (measured: bench/results/hang.md).
+PROBE_TIMEOUT_S = 5.0
 # Ray Serve's default downscale delay before scaling a deployment to zero is 600 s; after that
 # much silence a pool with min_replicas 0 is presumed cold.
 SCALE_TO_ZERO_IDLE_S = 600.0
@@ -67,6 +75,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         env.serving.gpu_memory_utilization,
     )
     floor_replicas = max(1, env.serving.min_replicas)
+    capacity = capacity_for(env)
     circuit = {
         "failure_threshold": gateway.circuit_failure_threshold,
         "open_s": gateway.circuit_open_seconds,
@@ -79,13 +88,15 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "first_byte_timeout_s": gateway.first_byte_timeout_s,
         "stream_idle_timeout_s": gateway.first_byte_timeout_s,
         "response_timeout_s": max(SELF_HOSTED_RESPONSE_TIMEOUT_S, gateway.first_byte_timeout_s),
-        "max_in_flight": gateway.max_in_flight,
+        # Derived with every other capacity limit (infra/sizing.py serving_capacity): the gateway's
+        # minimum pods admit what the replicas take, so nothing goes to the paid API early.
+        "max_in_flight": capacity.gateway_max_in_flight,
         "endpoints": RAY_SERVE_LLM_ENDPOINTS,
         "circuit": circuit,
         "readiness": {
             "probe": "generation",
             "interval_s": PROBE_INTERVAL_S,
-            "timeout_s": gateway.first_byte_timeout_s,
+            "timeout_s": PROBE_TIMEOUT_S,
             "failures_to_unready": PROBE_FAILURES_TO_UNREADY,
             # Probing keeps a replica busy enough that Ray Serve never scales to zero; only a
             # pool allowed to reach zero stops probing when idle.
@@ -130,7 +141,10 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "clients_file": GATEWAY_CLIENTS_FILE,
         "routes": [route],
         "upstreams": upstreams,
-        "limits": {"max_n": gateway.max_n},
+        # Bodies larger than the context cannot be served; connections as many as the pod's memory
+        # holds with their bodies (the plan checks both against the in-flight limit).
+        "limits": {"max_n": gateway.max_n, "max_request_bytes": capacity.max_request_bytes},
+        "server": {"max_connections": capacity.gateway_max_connections},
         "shared_store": shared_store(env),
         # The drain switch (serving/gateway/route_override.py): the API server's address, token and
         # CA come from the pod's service account (the chart's gateway-route-override.yaml).

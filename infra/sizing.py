@@ -219,3 +219,117 @@ def size_replica(
     options = suggestions(model_name, max_model_len, catalog, replicas=replicas)
     hint = f"; it fits on: {', '.join(options)}" if options else ""
     raise SizingError(f"{model_name} cannot be served on {instance_type} ({hardware}): {reason}{hint}")
+
+
+# -- capacity: one sizing feeds every limit that must agree ------------------------------------------
+#
+# The replica's KV cache decides how many sequences its engine runs at once; everything in front of
+# it is derived from that, so the layers agree by construction (docs/serving.md "Capacity"):
+#   vLLM max_num_seqs      = KV cache tokens / PLANNING_TOKENS_PER_SEQUENCE, at most ENGINE_MAX_NUM_SEQS
+#   Serve max_ongoing      = max_num_seqs: Serve hands a replica no more than its engine runs, so a
+#                            request never waits inside vLLM where Serve cannot see it
+#   Serve max_queued       = max_ongoing / QUEUE_DIVISOR: a short, bounded wait; beyond it Serve answers
+#                            503 at once and the gateway falls back at once (no first-byte timeout)
+#   gateway max_in_flight  = what the replicas take at max_replicas (running + queued), spread over the
+#                            gateway's minimum pods: pods x in-flight >= what the GPUs take at the floor,
+#                            so the gateway never sends traffic to the paid API while the GPUs have room
+# A sequence's KV cache is its current length; a replica planned for 2,048 tokens per sequence (a
+# 1k-token prompt plus 1k tokens of reasoning and answer so far) keeps every running sequence in
+# memory; vLLM preempts (recomputes) sequences when longer ones fill the cache, it does not fail.
+PLANNING_TOKENS_PER_SEQUENCE = 2048
+# A ceiling on the batch of one replica: beyond a few hundred sequences, per-token latency grows with
+# the batch while the throughput of one GPU barely does.
+ENGINE_MAX_NUM_SEQS = 256
+# A queued request waits for a running one to finish: with N running requests of mean duration D,
+# a queue of N/8 waits about D/8, well inside the first-byte timeout for requests shorter than
+# 8 x that timeout; longer waits are better spent on the fallback.
+QUEUE_DIVISOR = 8
+
+# The gateway pod's memory (the chart's gateway.resources.limits.memory default, infra/chart_values/
+# model/gateway.py, takes it from here) and what the server may hold in it.
+GATEWAY_MEMORY_LIMIT_MIB = 512
+# The gateway's own memory: an idle gateway with prod's settings holds 75 MiB resident (VmRSS of
+# `python -m serving.gateway`, CPython 3.11, unchanged after 300 requests; measured 2026-12-07), and
+# about as much again is kept for the upstream pools and the JSON answers being relayed.
+GATEWAY_BASELINE_MIB = 160
+# Bodies one client connection can make the server hold at once: the request its handler runs and the
+# pipelined one read behind it (serving/gateway/server.py).
+PIPELINED_BODIES_PER_CONNECTION = 2
+# Read and write buffers and parser state per client connection.
+CONNECTION_BUFFER_BYTES = 64 * 1024
+# A request body larger than this many bytes per token of context cannot fit the context: o200k
+# averages about 4 bytes of text per token, JSON escaping makes a character at most 6 bytes.
+REQUEST_BYTES_PER_CONTEXT_TOKEN = 16
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServingCapacity:
+    """The limits every layer applies, derived from one replica's sizing and the replica counts."""
+
+    max_num_seqs: int  # vLLM, per replica
+    max_ongoing_requests: int  # Ray Serve, per replica
+    max_queued_requests: int  # Ray Serve, per caller (bounded: overload is a 503 at once)
+    floor_replicas: int
+    max_replicas: int
+    gateway_pods: int  # the gateway's minimum pods
+    gateway_max_in_flight: int  # per gateway pod
+    max_request_bytes: int  # per request body, from the context length
+    gateway_max_connections: int  # per gateway pod, from its memory limit
+    gateway_memory_limit_mib: int
+
+    @property
+    def per_replica(self) -> int:
+        """Requests one replica takes before Serve answers 503: running plus queued."""
+        return self.max_ongoing_requests + self.max_queued_requests
+
+    @property
+    def floor_requests(self) -> int:
+        """What the replicas take at the floor (at least one replica: a pool at zero wakes to one)."""
+        return self.floor_replicas * self.per_replica
+
+    @property
+    def gateway_memory_needed_mib(self) -> float:
+        """The gateway pod's worst case: every connection holding its pipelined bodies, plus buffers."""
+        per_connection = PIPELINED_BODIES_PER_CONNECTION * self.max_request_bytes + CONNECTION_BUFFER_BYTES
+        return GATEWAY_BASELINE_MIB + self.gateway_max_connections * per_connection / MIB
+
+
+def request_bytes_limit(max_model_len: int) -> int:
+    """The largest request body worth reading: the context in bytes, rounded up to 64 KiB."""
+    raw = max_model_len * REQUEST_BYTES_PER_CONTEXT_TOKEN
+    return -(-raw // (64 * 1024)) * 64 * 1024
+
+
+def connections_for_memory(memory_limit_mib: int, max_request_bytes: int) -> int:
+    """Client connections a gateway pod can hold within its memory limit, bodies and buffers included."""
+    per_connection = PIPELINED_BODIES_PER_CONNECTION * max_request_bytes + CONNECTION_BUFFER_BYTES
+    return max(0, int((memory_limit_mib - GATEWAY_BASELINE_MIB) * MIB // per_connection))
+
+
+def serving_capacity(
+    sizing: ReplicaSizing,
+    min_replicas: int,
+    max_replicas: int,
+    gateway_pods: int,
+    gateway_memory_limit_mib: int = GATEWAY_MEMORY_LIMIT_MIB,
+) -> ServingCapacity:
+    """Every capacity limit from one sizing: the engine's batch, Serve's admission and queue, the
+    gateway's in-flight ceiling and its connection cap (module comment above for the rules)."""
+    max_num_seqs = max(1, min(ENGINE_MAX_NUM_SEQS, sizing.kv_cache_tokens_per_replica // PLANNING_TOKENS_PER_SEQUENCE))
+    queued = max(1, -(-max_num_seqs // QUEUE_DIVISOR))
+    pods = max(1, gateway_pods)
+    in_flight = -(-max(1, max_replicas) * (max_num_seqs + queued) // pods)
+    request_bytes = request_bytes_limit(sizing.max_model_len)
+    return ServingCapacity(
+        max_num_seqs=max_num_seqs,
+        max_ongoing_requests=max_num_seqs,
+        max_queued_requests=queued,
+        floor_replicas=max(1, min_replicas),
+        max_replicas=max(1, max_replicas),
+        gateway_pods=pods,
+        gateway_max_in_flight=in_flight,
+        max_request_bytes=request_bytes,
+        gateway_max_connections=connections_for_memory(gateway_memory_limit_mib, request_bytes),
+        gateway_memory_limit_mib=gateway_memory_limit_mib,
+    )

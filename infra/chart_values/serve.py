@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from infra.capacity import capacity_for
 from infra.chart_values.model.base import AcceleratorType
 from infra.chart_values.model.serve import Engine, Model, Serve, ServeAutoscaling, Tiktoken
 from infra.config.models import EnvironmentConfig
@@ -22,6 +23,7 @@ TYPED_ENGINE_ARGS = {
     "enable_auto_tool_choice",
     "attention_backend",
     "max_num_batched_tokens",
+    "max_num_seqs",
     "revision",
     "tokenizer_revision",
 }
@@ -52,6 +54,8 @@ def engine_kwargs(env: EnvironmentConfig, sizing: ReplicaSizing) -> dict[str, An
     """vLLM engine arguments (names as vLLM's EngineArgs/FrontendArgs spell them)."""
     kwargs: dict[str, Any] = {
         "max_model_len": sizing.max_model_len,
+        # Derived from the KV cache with every other capacity limit (infra/sizing.py serving_capacity).
+        "max_num_seqs": capacity_for(env).max_num_seqs,
         "tensor_parallel_size": sizing.tensor_parallel,
         "gpu_memory_utilization": sizing.gpu_memory_utilization,
         # gpt-oss tool calls come out in harmony; vLLM >= 0.10.2 parses them with `openai`.
@@ -88,6 +92,7 @@ def engine_values(kwargs: dict[str, Any]) -> Engine:
         enableAutoToolChoice=kwargs["enable_auto_tool_choice"],
         attentionBackend=kwargs.get("attention_backend", ""),
         maxNumBatchedTokens=kwargs.get("max_num_batched_tokens", 0),
+        maxNumSeqs=kwargs.get("max_num_seqs", 0),
         revision=kwargs.get("revision", ""),
         extraArgs={k: v for k, v in kwargs.items() if k not in TYPED_ENGINE_ARGS},
     )
@@ -104,6 +109,7 @@ def model_values(env: EnvironmentConfig, weights_bucket: str | None) -> Model:
 
 def serve_values(env: EnvironmentConfig, sizing: ReplicaSizing) -> Serve:
     serving = env.serving
+    capacity = capacity_for(env)
     return Serve(
         # The catalog's name as a str; the model checks it is one Ray knows.
         acceleratorType=cast(AcceleratorType, sizing.ray_accelerator),
@@ -113,7 +119,8 @@ def serve_values(env: EnvironmentConfig, sizing: ReplicaSizing) -> Serve:
             maxReplicas=serving.max_replicas,
             targetOngoingRequests=serving.target_ongoing_requests,
         ),
-        maxOngoingRequests=serving.max_ongoing_requests,
+        maxOngoingRequests=capacity.max_ongoing_requests,
+        maxQueuedRequests=capacity.max_queued_requests,
     )
 
 

@@ -152,7 +152,7 @@ def validate_environment(raw: Any, *, stack: str | None = None, source: str = "e
     except ValidationError as error:
         found += _from_validation_error(error, EnvironmentConfig)
     if env is not None:
-        found += rules.cross_section_problems(list(env.node_pools), env.serving, env.model.name)
+        found += rules.cross_section_problems(list(env.node_pools), env.serving, env.model.name, env.gateway)
     else:
         found += rules.cross_section_problems(*_sections_for_rules(raw))
     reported = {p.path for p in found}

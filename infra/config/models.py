@@ -387,8 +387,13 @@ class ServingConfig(Strict):
         None, ge=0.5, le=0.98, description="vLLM memory fraction; default 0.95 on Hopper at TP=1, else 0.90."
     )
     target_ongoing_requests: int = Field(32, ge=1, le=1024, description="Ray Serve autoscaling target per replica.")
-    max_ongoing_requests: int = Field(
-        128, ge=1, le=4096, description="Requests one replica accepts before Ray Serve answers with backpressure."
+    max_ongoing_requests: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="Requests one replica runs before Ray Serve queues (a short bounded queue, then 503). null: derived "
+        "from the replica's KV cache, equal to vLLM's max_num_seqs (docs/serving.md 'Capacity'); a value above "
+        "max_num_seqs is refused.",
     )
     release_managed_by: Literal["pulumi", "gitops"] = Field(
         "pulumi",
@@ -427,7 +432,7 @@ class ServingConfig(Strict):
     def _bounds(self) -> ServingConfig:
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas})")
-        if self.target_ongoing_requests > self.max_ongoing_requests:
+        if self.max_ongoing_requests is not None and self.target_ongoing_requests > self.max_ongoing_requests:
             raise ValueError(
                 f"target_ongoing_requests ({self.target_ongoing_requests}) is above "
                 f"max_ongoing_requests ({self.max_ongoing_requests})"
@@ -535,8 +540,13 @@ class GatewayConfig(Strict):
     first_byte_timeout_s: float = Field(
         default=20.0, gt=0, le=600, description="Give up on the self-hosted model if no byte arrives in this time (hung engine)."
     )
-    max_in_flight: int = Field(
-        default=256, ge=1, le=100000, description="Saturation ceiling: above this many in-flight primary requests, fall back."
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        le=100000,
+        description="Saturation ceiling per gateway pod: above this many in-flight primary requests, fall back. null: "
+        "derived, so that min_replicas pods admit what the GPU replicas take (docs/serving.md 'Capacity'); a value "
+        "that would send traffic to the managed API while the replicas at their floor have room is refused.",
     )
     circuit_failure_threshold: int = Field(default=5, ge=1, le=1000, description="Consecutive failures that open the circuit.")
     circuit_open_seconds: float = Field(default=10.0, gt=0, le=3600, description="How long an open circuit waits before a probe.")

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from infra.capacity import capacity_for
 from infra.config import ConfigError, read_stack_file
 from infra.paths import BUILD_DIR, REPO_ROOT
 from infra.plan import cost, inventory, manifests
@@ -120,6 +121,24 @@ def serving_summary(run: ProgramRun) -> dict[str, Any]:
         "kv_cache_tokens_per_replica": sizing.kv_cache_tokens_per_replica,
         "upgrade_strategy": env.serving.upgrade_strategy,
         "fallback": env.fallback.model if env.fallback.allowed else None,
+        "capacity": capacity_summary(env),
+    }
+
+
+def capacity_summary(env: Any) -> dict[str, Any]:
+    """The limits every layer applies, derived from one sizing (infra/sizing.py serving_capacity)."""
+    capacity = capacity_for(env)
+    return {
+        "max_num_seqs": capacity.max_num_seqs,
+        "max_ongoing_requests": capacity.max_ongoing_requests,
+        "max_queued_requests": capacity.max_queued_requests,
+        "floor_requests": capacity.floor_requests,
+        "gateway_pods": capacity.gateway_pods,
+        "gateway_max_in_flight": capacity.gateway_max_in_flight,
+        "max_request_bytes": capacity.max_request_bytes,
+        "gateway_max_connections": capacity.gateway_max_connections,
+        "gateway_memory_needed_mib": round(capacity.gateway_memory_needed_mib, 1),
+        "gateway_memory_limit_mib": capacity.gateway_memory_limit_mib,
     }
 
 

@@ -45,6 +45,15 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
         f"max_model_len {serving['max_model_len']}, KV cache {serving['kv_cache_tokens_per_replica']:,} tokens/replica, "
         f"upgrades: {serving['upgrade_strategy']}, fallback: {serving['fallback'] or 'none'}"
     )
+    cap = serving["capacity"]
+    add(
+        f"Capacity (derived, docs/serving.md): vLLM max_num_seqs {cap['max_num_seqs']}/replica; Serve "
+        f"max_ongoing_requests {cap['max_ongoing_requests']} + max_queued_requests {cap['max_queued_requests']}/replica "
+        f"(503 beyond); gateway {cap['gateway_pods']} pods x {cap['gateway_max_in_flight']} in flight "
+        f"(>= {cap['floor_requests']} the replicas take at the floor), bodies <= {cap['max_request_bytes'] // 1024} KiB, "
+        f"{cap['gateway_max_connections']} connections/pod ({cap['gateway_memory_needed_mib']:g} of "
+        f"{cap['gateway_memory_limit_mib']}Mi)"
+    )
     add("")
     coverage = data["tag_coverage"]
     percent = 100.0 * coverage["fully_tagged"] / coverage["taggable"] if coverage["taggable"] else 100.0

@@ -19,8 +19,10 @@ import prometheus_client
 import uvloop
 
 from serving.gateway.app import Gateway
+from serving.gateway.auth import ClientsFileError
 from serving.gateway.server import GatewayServer
-from serving.gateway.settings import load_settings
+from serving.gateway.settings import SettingsError, load_settings
+from serving.gateway.upstreams import api_key_problems
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -56,18 +58,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="Override the settings' listen port.")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="Override the log level.")
     args = parser.parse_args(argv)
-    settings = load_settings(args.config)
+    # A bad file is one message naming the file and the keys (exit 2), never a traceback.
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as error:
+        print(f"gateway: {error}", file=sys.stderr)
+        return 2
+    problems = api_key_problems(settings)
+    if problems:
+        print(f"gateway: {args.config}: cannot start:\n" + "\n".join(f"  {p}" for p in problems), file=sys.stderr)
+        return 2
     level = args.log_level or settings.log_level
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
     # `*_created` series double the size of /metrics and nobody alerts on them.
     prometheus_client.disable_created_metrics()
+
+    try:
+        gateway = Gateway(settings)
+    except ClientsFileError as error:
+        print(f"gateway: {args.config}: clients_file: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.filename != settings.clients_file:
+            raise
+        print(f"gateway: {args.config}: clients_file: {settings.clients_file}: {error.strerror}", file=sys.stderr)
+        return 2
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run(Gateway(settings), args.host or settings.host, args.port or settings.port, stop)
+        await run(gateway, args.host or settings.host, args.port or settings.port, stop)
 
     uvloop.run(serve())
     return 0

@@ -180,7 +180,7 @@ class Gateway:
             await self.store.close()
 
     async def _probe_loop(self, upstream: Upstream) -> None:
-        health, readiness = upstream.health, upstream.settings.readiness
+        health = upstream.health
         while True:
             if health.idle(self._clock()):
                 health.presume_cold()  # let the pool scale to zero; a request wakes us
@@ -198,8 +198,7 @@ class Gateway:
             health.probed_result(result, started, self._clock())
             self.metrics.child(self.metrics.usd_per_mtok, upstream.name).set(upstream.cost.usd_per_mtok(self._clock()))
             health.wake.clear()
-            # Not ready: probe often, so traffic returns within a fraction of a second of recovery.
-            interval = readiness.interval_s if health.ready else readiness.recovery_interval_s
+            interval = health.probe_interval(self._clock())
             try:
                 # asyncio.timeout, not wait_for: no inner task that a cancellation could race with.
                 async with asyncio.timeout(interval):

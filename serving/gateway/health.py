@@ -11,17 +11,26 @@ Three independent signals, checked before any byte is sent (so skipping is alway
 Slow or hung. *Progress* is any byte this pod receives from the upstream (a stream event, a
 finished answer, a probe's answer) or, where `engine_metrics_url` is set, a rising count of
 generated tokens in the engine's own metrics. An upstream that makes progress is slow, never hung:
-- the generation probe is not sent while this pod's own requests are in flight and progressing
-  (it would only queue behind them), and a probe that times out while progress was seen is
-  "busy", not a failure;
+- the generation probe is not sent while this pod's own requests are in flight and made progress
+  within the last probe interval (it would only queue behind them); once a whole interval passes
+  without progress the probe goes out, however many requests are in flight, so a hung engine is
+  always probed. A probe that times out while progress was seen is "busy", not a failure;
+- the probe has its own timeout (`readiness.timeout_s`, a one-token generation answers in well
+  under a second), not the clients' first-byte timeout; after a failed probe the next one follows
+  after `recovery_interval_s`, so the verdict comes `failures_to_unready` probe timeouts after the
+  first failed probe;
 - readiness falls only after `failures_to_unready` consecutive failed probes with no progress in
   between; any answered probe resets the count;
 - a timeout of an attempt while the upstream made progress is slowness: a JSON request is then
   answered 504 and not replayed (it may still be running there), a stream that has not started
   falls back (its upstream request is closed, so nothing is paid twice); neither counts against
   the circuit. Without any progress since the attempt began, it is a failure and may be replayed.
-When consecutive failed probes prove the engine hung, attempts still waiting since before the
-failures began are cut short and fall back instead of waiting out a long non-streaming timeout.
+When consecutive failed probes prove the engine hung, EVERY attempt still waiting for its first
+byte on it (a JSON request waiting for its answer, a stream waiting for its first event) is cut at
+once, whenever it began, and counts as a failure that may have been processed: it is replayed on
+the fallback under the replay rule (`retry.replay_maybe_processed`, routing.py), never answered 504
+as slow. From then on the upstream is not ready and new requests go straight to the fallback until
+a probe is answered.
 """
 
 from __future__ import annotations
@@ -79,14 +88,16 @@ class UpstreamHealth:
         self._max_in_flight = settings.max_in_flight
         self._idle_after_s = settings.readiness.idle_after_s
         self._failures_to_unready = settings.readiness.failures_to_unready
-        self._probe_timeout_s = settings.readiness.timeout_s
         self._probe_failures = 0
-        self._failing_since = 0.0
         self.probes = 0  # verdicts so far
         self._on_ready = on_ready
         self.last_demand = now
         self.wake = asyncio.Event()
         self._waiting: dict[int, tuple[float, asyncio.Timeout]] = {}
+        self._cut: set[int] = set()  # attempts cut by a hung verdict (tracked keys)
+        self._probe_interval_s = settings.readiness.interval_s
+        self._recovery_interval_s = settings.readiness.recovery_interval_s
+        self._skipped = False  # the last probe was skipped because requests progressed
         self.progress_source: ProgressSource = _NoProgress()
         self._engine_progress = 0.0
         self._generated_tokens: float | None = None
@@ -155,12 +166,29 @@ class UpstreamHealth:
             self._engine_progress = now
 
     def should_probe(self, now: float) -> bool:
-        """False while this pod's own requests are in flight and progressing: a generation probe
-        would only queue behind them, and their progress already proves the engine works."""
-        return not (self.in_flight > 0 and self.progress_since(now - self._probe_timeout_s))
+        """False while this pod's own requests are in flight and made progress within the last probe
+        interval: a generation probe would only queue behind them, and their progress already proves
+        the engine works. The window is the interval, not the probe timeout, so requests that stopped
+        progressing (a hung engine) cannot postpone the probe by more than one interval."""
+        return not (self.in_flight > 0 and self.progress_since(now - self._probe_interval_s))
 
-    def classify_failure(self, error: BaseException, started: float, stream: bool) -> Retryable | Terminal:
-        """The decision for an attempt that failed before its first byte reached the client."""
+    def probe_interval(self, now: float) -> float:
+        """Seconds until the next probe. Not ready: often, so traffic returns within a fraction of a
+        second of recovery. After a failed probe: as often, so a hung engine's verdict comes
+        `failures_to_unready` probe timeouts after its first failed probe, not intervals later.
+        After a probe skipped for progress: one interval after that progress, not after the skip,
+        so the first probe of a hang goes out at most one interval after the engine's last byte."""
+        if not self.ready or self._probe_failures:
+            return self._recovery_interval_s
+        if self._skipped:
+            return max(self._recovery_interval_s, self.last_progress() + self._probe_interval_s - now)
+        return self._probe_interval_s
+
+    def classify_failure(self, error: BaseException, started: float, stream: bool, cut: bool = False) -> Retryable | Terminal:
+        """The decision for an attempt that failed before its first byte reached the client.
+        `cut`: the attempt was cut short by a hung verdict (never slowness, whatever else progressed)."""
+        if cut and isinstance(error, TimeoutError):
+            return Retryable(FallbackReason.FIRST_BYTE_TIMEOUT, True, "upstream declared hung: attempt cut short")
         if not isinstance(error, TimeoutError) or not self.progress_since(started):
             return classify_exception(error)
         if stream:
@@ -171,6 +199,7 @@ class UpstreamHealth:
 
     def probed_result(self, result: ProbeResult, probe_started: float, now: float) -> None:
         self.probes += 1
+        self._skipped = result is ProbeResult.PROGRESSING
         if result in (ProbeResult.FAILED, ProbeResult.HUNG) and self.progress_since(probe_started):
             result = ProbeResult.BUSY  # it answered other requests meanwhile: slow, not hung
         if result is ProbeResult.OK or result is ProbeResult.PROGRESSING:
@@ -180,13 +209,11 @@ class UpstreamHealth:
         elif result is ProbeResult.BUSY:
             self._probe_failures = 0
         else:
-            if self._probe_failures == 0:
-                self._failing_since = probe_started
             self._probe_failures += 1
             if self._probe_failures >= self._failures_to_unready:
                 self._set_ready(False, f"{self._probe_failures} probes {result.value} in a row")
                 if result is ProbeResult.HUNG:
-                    self._abort_waiting(started_before=self._failing_since, now=now)
+                    self._abort_waiting()
 
     def credentials(self, accepted: bool) -> None:
         """The credential probe's verdict (credential_probe.py; unprobed upstreams only)."""
@@ -203,15 +230,26 @@ class UpstreamHealth:
         self._waiting[key] = (started, deadline)
         return key
 
-    def untrack(self, key: int) -> None:
+    def untrack(self, key: int) -> bool:
+        """Stop tracking an attempt; True when a hung verdict cut it short."""
         self._waiting.pop(key, None)
+        if key in self._cut:
+            self._cut.discard(key)
+            return True
+        return False
 
-    def _abort_waiting(self, started_before: float, now: float) -> None:
+    def _abort_waiting(self) -> None:
+        """The engine is hung: every attempt waiting for its first byte gets nothing from it, whenever
+        it began (one that began after the first failed probe waits on the same hung engine)."""
         loop_now = asyncio.get_running_loop().time()
-        for started, deadline in list(self._waiting.values()):
-            if started <= started_before and not deadline.expired():
+        cut = 0
+        for key, (_, deadline) in list(self._waiting.items()):
+            if not deadline.expired():
                 deadline.reschedule(loop_now)
-        log.debug("upstream %s hung: cut short the attempts waiting since before the probe", self.name)
+                self._cut.add(key)
+                cut += 1
+        if cut:
+            log.warning("upstream %s hung: cut short %d attempts waiting for their first byte", self.name, cut)
 
     def _set_ready(self, ready: bool, why: str) -> None:
         if ready is not self.ready:

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_PORT
 from serving.gateway.route_override import RouteOverrideSettings
@@ -67,7 +68,8 @@ class ReadinessSettings(Strict):
         gt=0,
         le=600,
         description="A probe without an answer in this time fails, unless the upstream made progress meanwhile "
-        "(then it is slow, not hung).",
+        "(then it is slow, not hung). The probe's own timeout, not the clients' first-byte timeout: a one-token "
+        "generation answers in well under a second, and the hung verdict takes failures_to_unready of these.",
     )
     failures_to_unready: int = Field(
         default=3,
@@ -392,6 +394,51 @@ class GatewaySettings(Strict):
         return next(u for u in self.upstreams if u.name == name)
 
 
+class SettingsError(Exception):
+    """A settings file the gateway cannot start with: the message names the file, each bad key
+    with its value, and the fix. Printed as one message, never as a traceback (__main__.py)."""
+
+
 def load_settings(path: str | Path) -> GatewaySettings:
-    """Read and validate the settings file; a bad file stops the process with the key path."""
-    return GatewaySettings.model_validate(json.loads(Path(path).read_text()))
+    """Read and validate the settings file; a bad file raises SettingsError naming the file and key."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SettingsError(
+            f"{path}: no such file. --config names the gateway's settings (JSON); docs/gateway.md "
+            "'Settings and running it locally' shows one."
+        ) from None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    try:
+        return GatewaySettings.model_validate(data)
+    except ValidationError as error:
+        problems = "\n".join(f"  {_key_path(e['loc'])}: {_problem(e)}" for e in error.errors())
+        raise SettingsError(f"{path}: {error.error_count()} bad setting(s):\n{problems}") from None
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    """`upstreams[0].readiness.timeout_s` from pydantic's location tuple (union tags left out)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in ("token_price", "amortised_fleet"):  # discriminated union tags
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _problem(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key: remove it or fix its spelling (every key: serving/gateway/settings.py, docs/gateway.md)"
+    if kind == "missing":
+        return "required key is missing"
+    value = repr(error.get("input"))
+    value = value if len(value) <= 80 else value[:77] + "..."
+    return f"{error['msg']} (got {value})"

@@ -25,7 +25,7 @@ from serving.gateway.errors import error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.http_client import ConnectionPool, Response, UpstreamProtocolError
 from serving.gateway.routing import FallbackReason, Retryable, Terminal, classify_status
-from serving.gateway.settings import UpstreamSettings
+from serving.gateway.settings import GatewaySettings, UpstreamSettings
 from serving.gateway.streaming import SseRelay
 
 log = logging.getLogger("serving.gateway.upstreams")
@@ -51,6 +51,31 @@ class SecretFile:
         self.value = self._path.read_text().strip()
         self._stamp = stamp
         return True
+
+
+def api_key_problems(settings: GatewaySettings) -> list[str]:
+    """Why the upstreams' key files cannot be used, one line per upstream (empty: all fine). A
+    managed upstream with an empty key would fail every fallback with 401 while the gateway looks
+    healthy, so an empty file is refused at start-up, not discovered at the first fallback."""
+    problems = []
+    for i, upstream in enumerate(settings.upstreams):
+        if not upstream.api_key_file:
+            continue
+        where = f"upstreams[{i}].api_key_file ({upstream.name})"
+        try:
+            key = Path(upstream.api_key_file).read_text().strip()
+        except FileNotFoundError:
+            problems.append(f"{where}: {upstream.api_key_file} does not exist; write the upstream's API key into it")
+            continue
+        except OSError as error:
+            problems.append(f"{where}: {upstream.api_key_file} cannot be read ({error.strerror or type(error).__name__})")
+            continue
+        if not key and not ADAPTERS[upstream.adapter].keeps_data_in_company:
+            problems.append(
+                f"{where}: {upstream.api_key_file} is empty; write the managed API's key into it, or remove the "
+                f"upstream and the routes' fallback to run without a managed API"
+            )
+    return problems
 
 
 class UpstreamAdapter(ABC):
@@ -351,6 +376,7 @@ class Upstream:
     async def fetch(self, endpoint: Endpoint, body: bytes, limit: int, now: float) -> Reply | Retryable | Terminal:
         """A non-streaming attempt: the whole answer, or the decision about why there is none.
         A cancelled caller (the client went away) closes the upstream request at once."""
+        cut = False
         try:
             async with asyncio.timeout(self.settings.response_timeout_s) as deadline:
                 key = self.health.track(now, deadline)
@@ -364,9 +390,9 @@ class Upstream:
                         raise
                     response.release()
                 finally:
-                    self.health.untrack(key)
+                    cut = self.health.untrack(key)
         except (OSError, TimeoutError, UpstreamProtocolError) as error:
-            return self.health.classify_failure(error, now, stream=False)
+            return self.health.classify_failure(error, now, stream=False, cut=cut)
         if status >= 400:
             return classify_status(status, data or b"")
         if data is None:
@@ -379,6 +405,7 @@ class Upstream:
     ) -> OpenStream | Retryable | Terminal:
         """A streaming attempt up to its first whole event; nothing has reached the client yet."""
         response = None
+        cut = False
         relay = SseRelay(strip_usage, endpoint.dialect)
         try:
             async with asyncio.timeout(self.settings.first_byte_timeout_s) as deadline:
@@ -398,12 +425,12 @@ class Upstream:
                             return Retryable(FallbackReason.CONNECTION_RESET, True, "stream closed before its first event")
                         first = relay.feed(chunk)
                 finally:
-                    self.health.untrack(key)
+                    cut = self.health.untrack(key)
         except BaseException as error:
             if response is not None:
                 response.close()
             if isinstance(error, (OSError, TimeoutError, ValueError)):
-                return self.health.classify_failure(error, now, stream=True)
+                return self.health.classify_failure(error, now, stream=True, cut=cut)
             raise
         # pyright cannot tell through the nested try blocks that the response is set here: the
         # except clause always returns or raises.

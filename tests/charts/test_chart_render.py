@@ -13,6 +13,7 @@ import yaml
 
 from contracts import NODE_POOL_LABEL as POOL_LABEL
 from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
+from infra.capacity import capacity_for
 from infra.chart_values import sizing_for
 from infra.chart_values.serve import engine_kwargs
 from infra.node_pool_shape import GPU_TAINT
@@ -207,7 +208,19 @@ def test_ray_autoscaling_is_on_and_bounded_by_the_serving_config(kit, case):
     assert autoscaling["min_replicas"] == env.serving.min_replicas
     assert autoscaling["max_replicas"] == env.serving.max_replicas
     assert autoscaling["target_ongoing_requests"] == env.serving.target_ongoing_requests
-    assert llm_config(kit, case)["deployment_config"]["max_ongoing_requests"] == env.serving.max_ongoing_requests
+    capacity = capacity_for(env)
+    assert llm_config(kit, case)["deployment_config"]["max_ongoing_requests"] == capacity.max_ongoing_requests
+
+
+def test_serve_admits_what_the_engine_runs_and_queues_little(kit, case):
+    """Serve hands a replica no more than its engine runs (max_num_seqs), and its queue is bounded,
+    so overload is a 503 at once (issue #16 'Capacity that pays the API early')."""
+    env, _ = kit.environment(case)
+    config = llm_config(kit, case)
+    seqs = config["engine_kwargs"]["max_num_seqs"]
+    deployment = config["deployment_config"]
+    assert deployment["max_ongoing_requests"] == seqs == capacity_for(env).max_num_seqs
+    assert 1 <= deployment["max_queued_requests"] <= seqs // 4
 
 
 # --- Serve config ---------------------------------------------------------------------------

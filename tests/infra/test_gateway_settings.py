@@ -2,6 +2,7 @@
 
 import pytest
 
+from infra.capacity import capacity_for
 from infra.catalog import load_catalog
 from infra.config import environment_from_stack_file
 from infra.gateway_settings import settings_for_environment
@@ -44,7 +45,7 @@ def test_the_public_model_routes_to_the_rayservice_then_the_managed_fallback(env
 def test_routing_knobs_come_from_the_gateway_section(env):
     primary = GatewaySettings.model_validate(derive(env)).upstream("self-hosted")
     assert primary.first_byte_timeout_s == env.gateway.first_byte_timeout_s
-    assert primary.max_in_flight == env.gateway.max_in_flight
+    assert primary.max_in_flight == capacity_for(env).gateway_max_in_flight
     assert primary.circuit.failure_threshold == env.gateway.circuit_failure_threshold
     assert primary.circuit.open_s == env.gateway.circuit_open_seconds
 

@@ -186,6 +186,7 @@ root filesystem is read-only; usage reporting is off (no egress for it).
 {{- $_ := set $kwargs "enable_auto_tool_choice" $engine.enableAutoToolChoice -}}
 {{- with $engine.attentionBackend }}{{ $_ := set $kwargs "attention_backend" . }}{{ end -}}
 {{- with $engine.maxNumBatchedTokens }}{{ $_ := set $kwargs "max_num_batched_tokens" (int .) }}{{ end -}}
+{{- with $engine.maxNumSeqs }}{{ $_ := set $kwargs "max_num_seqs" (int .) }}{{ end -}}
 {{- with $engine.revision }}{{ $_ := set $kwargs "revision" . }}{{ $_ := set $kwargs "tokenizer_revision" . }}{{ end -}}
 {{- toYaml $kwargs -}}
 {{- end -}}
@@ -205,6 +206,7 @@ root filesystem is read-only; usage reporting is off (no egress for it).
       "upscale_delay_s" $serve.autoscaling.upscaleDelayS
       "downscale_delay_s" $serve.autoscaling.downscaleDelayS)
     "max_ongoing_requests" $serve.maxOngoingRequests
+    "max_queued_requests" $serve.maxQueuedRequests
     "health_check_period_s" $serve.healthCheckPeriodS
     "health_check_timeout_s" $serve.healthCheckTimeoutS)
   "log_engine_metrics" true
@@ -232,6 +234,10 @@ root filesystem is read-only; usage reporting is off (no egress for it).
 {{- end -}}
 {{- if not (has .Values.serve.acceleratorType $types) -}}
 {{- fail (printf "serve.acceleratorType %s is not the acceleratorType of any ray.workerGroups item (%s): no worker pod could host a replica" .Values.serve.acceleratorType (join ", " $types)) -}}
+{{- end -}}
+{{- $seqs := int .Values.serve.engine.maxNumSeqs -}}
+{{- if and $seqs (gt (int .Values.serve.maxOngoingRequests) $seqs) -}}
+{{- fail (printf "serve.maxOngoingRequests (%v) is above serve.engine.maxNumSeqs (%v): the extra requests would wait inside vLLM, where Ray Serve cannot see them, instead of getting Serve's 503" .Values.serve.maxOngoingRequests $seqs) -}}
 {{- end -}}
 {{- $tp := int .Values.serve.engine.tensorParallelSize -}}
 {{- range .Values.ray.workerGroups -}}

@@ -30,6 +30,7 @@ from infra.chart_values.model.base import (
     Section,
     internet,
 )
+from infra.sizing import GATEWAY_MEMORY_LIMIT_MIB
 
 
 class GatewayImage(Section):
@@ -159,9 +160,10 @@ class Gateway(Section):
     )
     resources: ContainerResources = Field(
         default_factory=lambda: ContainerResources(
-            requests=Resources(cpu="250m", memory="256Mi"), limits=Resources(cpu="1", memory="512Mi")
+            requests=Resources(cpu="250m", memory="256Mi"), limits=Resources(cpu="1", memory=f"{GATEWAY_MEMORY_LIMIT_MIB}Mi")
         ),
-        description="Requests and limits of the gateway container.",
+        description="Requests and limits of the gateway container. The memory limit is the one the plan checks the "
+        "gateway's connection cap and request size against (docs/serving.md 'Capacity'): raise both together.",
     )
     # Free-form here: its model is the gateway's own (serving/gateway/settings.py GatewaySettings), which
     # infra/ may not import (tests/test_import_graph.py); tests/infra/test_gateway_settings.py validates

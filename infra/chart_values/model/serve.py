@@ -80,6 +80,13 @@ class Engine(Section):
         description="Hugging Face commit of weights and tokenizer (`revision`, `tokenizer_revision`); empty for `s3://` "
         "sources, which are pinned by their prefix.",
     )
+    maxNumSeqs: int = Field(
+        default=101,
+        ge=0,
+        description="Sequences one replica's engine runs at once (vLLM `max_num_seqs`); 0 leaves vLLM's default. The "
+        "plan derives it from the replica's KV cache (docs/serving.md 'Capacity'); `serve.maxOngoingRequests` may not "
+        "exceed it, or requests would wait inside vLLM where Ray Serve cannot see them.",
+    )
     extraArgs: dict[str, Any] = Field(
         default_factory=dict,
         description="More vLLM engine arguments, passed verbatim under vLLM's own names; Ray refuses unknown names when "
@@ -122,9 +129,17 @@ class Serve(Section):
         default_factory=ServeAutoscaling, description="Ray Serve autoscaling of the replicas (`autoscaling_config`)."
     )
     maxOngoingRequests: int = Field(
-        default=128,
+        default=101,
         ge=1,
-        description="Requests one replica accepts at once; beyond it Ray Serve queues or answers with backpressure.",
+        description="Requests one replica runs at once (Serve `max_ongoing_requests`); beyond it Ray Serve queues up to "
+        "`maxQueuedRequests`, then answers 503 (backpressure). The plan sets it to `serve.engine.maxNumSeqs`.",
+    )
+    maxQueuedRequests: int = Field(
+        default=13,
+        ge=1,
+        description="Requests a caller may queue for the replicas (Serve `max_queued_requests`; Ray's default -1 is "
+        "unbounded). Small, so overload is a 503 at once and the gateway falls back at once instead of waiting its "
+        "first-byte timeout and paying the managed API anyway; the plan sets maxOngoingRequests / 8.",
     )
     healthCheckPeriodS: int = Field(
         default=10, ge=1, description="Seconds between Ray Serve's health checks of a replica (vLLM's engine check)."

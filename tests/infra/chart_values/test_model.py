@@ -115,9 +115,8 @@ def test_the_chart_defaults_are_what_the_sizing_gives_gpt_oss_20b_on_one_l4():
     raw = _raw("dev")
     raw["model"].update(name="gpt-oss-20b", revision=load_catalog().models["gpt-oss-20b"].default_revision, source="huggingface")
     raw["node_pools"] = [{**raw["node_pools"][0], "name": "gpu-l4", "gpu": "L4", "instance_type": "g6.xlarge", "min_nodes": 0}]
-    raw["serving"].update(
-        min_replicas=0, max_replicas=1, max_model_len=32768, target_ongoing_requests=32, max_ongoing_requests=128
-    )
+    raw["serving"].update(min_replicas=0, max_replicas=1, max_model_len=32768, target_ongoing_requests=32)
+    raw["serving"].pop("max_ongoing_requests", None)  # derived from the sizing
     raw["serving"].pop("gpu_memory_utilization", None)
     raw["serving"].pop("tensor_parallel", None)
     env = validate_environment(raw, stack="dev")

@@ -107,13 +107,20 @@ class Progress:
     last_progress = 0.0
 
 
-def health(failures: int = 3, timeout: float = 1.0) -> tuple[UpstreamHealth, Progress]:
+def health(
+    failures: int = 3, timeout: float = 1.0, interval: float = 2.0, recovery: float = 0.25
+) -> tuple[UpstreamHealth, Progress]:
     settings = UpstreamSettings(
         name="self-hosted",
         adapter="self_hosted",
         base_url="http://127.0.0.1:1/v1",
         model="m",
-        readiness={"failures_to_unready": failures, "timeout_s": timeout},
+        readiness={
+            "failures_to_unready": failures,
+            "timeout_s": timeout,
+            "interval_s": interval,
+            "recovery_interval_s": recovery,
+        },
         cost={"kind": "amortised_fleet", "fleet_usd_per_hour": 1.0},
     )
     h = UpstreamHealth(settings, 0.0, on_ready=lambda ready: None, on_circuit=lambda state: None)
@@ -152,14 +159,44 @@ def test_engine_metrics_with_rising_tokens_count_as_progress():
     assert h.progress_since(2.5)
 
 
-def test_no_generation_probe_while_own_requests_progress():
-    h, progress = health(timeout=1.0)
+def test_no_generation_probe_while_own_requests_progress_but_one_interval_without_progress_probes():
+    h, progress = health(timeout=10.0, interval=1.0)
     h.in_flight = 3
     progress.last_progress = 9.5
     assert h.should_probe(10.0) is False
-    assert h.should_probe(11.0) is True  # no progress for longer than a probe timeout: ask
+    # No progress for a whole interval: ask, however long the probe timeout and however many
+    # requests are in flight (a hung engine's requests stay in flight).
+    assert h.should_probe(10.6) is True
     h.in_flight = 0
     assert h.should_probe(10.0) is True
+
+
+def test_a_failed_probe_is_confirmed_at_the_recovery_interval():
+    h, _ = health(interval=2.0, recovery=0.25)
+    h.probed_result(ProbeResult.OK, 0.0, 0.1)
+    assert h.probe_interval(0.1) == 2.0
+    h.probed_result(ProbeResult.HUNG, 1.0, 2.0)
+    assert h.ready is True and h.probe_interval(2.0) == 0.25
+    h.probed_result(ProbeResult.OK, 2.0, 2.1)
+    assert h.probe_interval(2.1) == 2.0
+
+
+def test_after_a_probe_skipped_for_progress_the_next_one_is_due_one_interval_after_that_progress():
+    h, progress = health(interval=2.0, recovery=0.25)
+    h.probed_result(ProbeResult.OK, 0.0, 0.1)
+    progress.last_progress = 9.9
+    h.in_flight = 1
+    assert not h.should_probe(10.0)
+    h.probed_result(ProbeResult.PROGRESSING, 10.0, 10.0)
+    assert h.probe_interval(10.0) == pytest.approx(1.9)
+    assert h.should_probe(11.9)
+
+
+def test_a_cut_attempt_is_a_replayable_failure_even_when_the_upstream_progressed_since_it_began():
+    h, progress = health()
+    progress.last_progress = 12.0
+    cut = h.classify_failure(TimeoutError(), started=10.0, stream=False, cut=True)
+    assert isinstance(cut, Retryable) and cut.processed and not cut.slow
 
 
 def test_a_timeout_with_progress_since_the_attempt_began_is_slowness():
