@@ -62,7 +62,7 @@ class ChatCompletionRequest(OpenAIBaseModel):
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
-    stop: str | list[str] | None = []
+    stop: str | list[str] | None = Field(default_factory=list)
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = "none"
     user: str | None = None

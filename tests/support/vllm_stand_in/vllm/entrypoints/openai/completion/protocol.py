@@ -19,7 +19,7 @@ class CompletionRequest(OpenAIBaseModel):
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
-    stop: str | list[str] | None = []
+    stop: str | list[str] | None = Field(default_factory=list)
     user: str | None = None
     request_id: str = Field(default_factory=random_uuid)
 
