@@ -106,13 +106,14 @@ plan: $(DEPLOY_STAMP)
 	$(CLI) upstream fetch --if-missing
 	env -u PYTHONDONTWRITEBYTECODE $(CLI) plan --env $(ENV)
 
-# -n auto: one pytest-xdist worker per core (the tests are independent of each other); its time
+# -n auto: one pytest-xdist worker per core (the tests are independent of each other; --dist loadgroup
+# keeps each xdist_group, e.g. the Ray cluster tests, on one worker); its time
 # from a clean clone is measured by `gpt-oss-platform bench first-run --tests` (README). TEST_ARGS
 # narrows a run: make test TEST_ARGS=tests/cli
 TEST_ARGS ?=
 test: $(TEST_STAMP) tools
 	$(CLI) upstream fetch --if-missing
-	env -u PYTHONDONTWRITEBYTECODE REQUIRE_ALL_TOOLS=1 $(PY) -m pytest -n auto $(TEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE REQUIRE_ALL_TOOLS=1 $(PY) -m pytest -n auto --dist loadgroup $(TEST_ARGS)
 
 check: $(TEST_STAMP)
 	$(CLI) check

@@ -267,13 +267,20 @@ def test_serve_config_is_valid_for_ray_serve(kit, case):
 def test_the_llm_config_is_valid_for_ray_serve_llm(kit, case):
     """LLMConfig imports without vLLM (pyarrow suffices); ray.serve.llm's LLMServingArgs does not
     (it pulls vLLM's protocol models), so the builder's own argument check is repeated here:
-    `args` holds exactly `llm_configs`, each a valid LLMConfig with a unique model id."""
+    `args` holds `llm_configs`, each a valid LLMConfig with a unique model id, and the ingress's
+    actor options. (tests/serving/ray builds the whole app with Ray's own builder.)"""
     try:
         from ray.llm._internal.serve.core.configs.llm_config import LLMConfig
     except ImportError as error:
         pytest.skip(f"Ray Serve LLM's LLMConfig does not import here (it needs pyarrow): {error}")
+    from ray.serve.schema import RayActorOptionsSchema
+
     (app,) = serve_config(kit, case)["applications"]
-    assert set(app["args"]) == {"llm_configs"}
+    # LLMServingArgs' fields: the models, and where the OpenAiIngress replicas run (on the head:
+    # tests/serving/ray/test_ray_serve_placement.py).
+    assert set(app["args"]) == {"llm_configs", "ingress_deployment_config"}
+    assert set(app["args"]["ingress_deployment_config"]) == {"ray_actor_options"}
+    RayActorOptionsSchema.model_validate(app["args"]["ingress_deployment_config"]["ray_actor_options"])
     (config,) = [LLMConfig.model_validate(c) for c in app["args"]["llm_configs"]]
     env, _ = kit.environment(case)
     assert config.model_id == env.model.name

@@ -277,11 +277,22 @@ class FakeOpenAI:
             sequence += 1
             _chunk(transport, f"event: {kind}\ndata: ".encode() + json.dumps(event).encode() + b"\n\n")
 
-        send("response.created", {"response": dict(response, status="in_progress", output=[], usage=None)})
-        for word in text.split():
-            send(
-                "response.output_text.delta", {"item_id": item["id"], "output_index": 0, "content_index": 0, "delta": word + " "}
-            )
+        # The order OpenAI's Responses streaming protocol defines and the openai SDK's
+        # `responses.stream()` accumulator enforces: an output item and its content part are
+        # announced (`*.added`) before any delta for them, and closed (`*.done`) before
+        # response.completed. https://platform.openai.com/docs/api-reference/responses-streaming
+        in_progress = dict(response, status="in_progress", output=[], usage=None)
+        part = {"type": "output_text", "text": "", "annotations": []}
+        where = {"item_id": item["id"], "output_index": 0, "content_index": 0}
+        send("response.created", {"response": in_progress})
+        send("response.in_progress", {"response": in_progress})
+        send("response.output_item.added", {"output_index": 0, "item": dict(item, status="in_progress", content=[])})
+        send("response.content_part.added", {**where, "part": part})
+        for i, word in enumerate(text.split()):
+            send("response.output_text.delta", {**where, "delta": word if i == 0 else " " + word, "logprobs": []})
+        send("response.output_text.done", {**where, "text": text, "logprobs": []})
+        send("response.content_part.done", {**where, "part": dict(part, text=text)})
+        send("response.output_item.done", {"output_index": 0, "item": item})
         send("response.completed", {"response": response})
         transport.write(b"0\r\n\r\n")
         return True

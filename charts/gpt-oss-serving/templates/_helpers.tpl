@@ -191,6 +191,15 @@ root filesystem is read-only; usage reporting is off (no egress for it).
 {{- toYaml $kwargs -}}
 {{- end -}}
 
+{{/* The Ray custom resource that places Serve's ingress replicas: only the head group offers it
+(`ingressSlots` of it), every ingress replica asks for one. */}}
+{{- define "gpt-oss-serving.ingressResource" -}}
+gpt_oss_ingress
+{{- end -}}
+{{- define "gpt-oss-serving.ingressSlots" -}}
+64
+{{- end -}}
+
 {{/* The serveConfigV2 document (YAML). */}}
 {{- define "gpt-oss-serving.serveConfig" -}}
 {{- $serve := .Values.serve -}}
@@ -211,6 +220,14 @@ root filesystem is read-only; usage reporting is off (no egress for it).
     "health_check_timeout_s" $serve.healthCheckTimeoutS)
   "log_engine_metrics" true
 -}}
+{{- /* The OpenAiIngress replicas ask for no CPU (as Ray's own LLMRouter does, to sit beside the
+proxy on a resource-less head) and for one slot of the custom resource only the head offers
+(rayservice.yaml): they run on the head, never on a GPU worker, whose CPUs they would otherwise
+take and so keep the GPU node alive when the model has scaled to zero. */ -}}
+{{- $ingress := dict "ray_actor_options" (dict
+  "num_cpus" 0
+  "resources" (dict (include "gpt-oss-serving.ingressResource" .) 1))
+-}}
 {{- $config := dict
   "proxy_location" "EveryNode"
   "http_options" (dict "host" "0.0.0.0" "port" 8000)
@@ -218,7 +235,7 @@ root filesystem is read-only; usage reporting is off (no egress for it).
     "name" $serve.applicationName
     "route_prefix" "/"
     "import_path" "ray.serve.llm:build_openai_app"
-    "args" (dict "llm_configs" (list $llm))))
+    "args" (dict "llm_configs" (list $llm) "ingress_deployment_config" $ingress)))
 -}}
 {{- toYaml $config -}}
 {{- end -}}
