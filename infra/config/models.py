@@ -832,7 +832,7 @@ class GovernorConfig(Strict):
         default=14, ge=1, le=90, description="Days of the gateway's metrics the forecast learns from; within Prometheus' retention."
     )
     min_dwell_minutes: int = Field(
-        default=120, ge=0, le=1440, description="Minutes a floor stays before the next change (a raise for sovereign traffic excepted)."
+        default=60, ge=0, le=1440, description="Minutes a floor stays before the next change (a raise for sovereign traffic excepted)."
     )
     max_changes_per_day: int = Field(
         default=6, ge=1, le=48, description="Most floor changes in any 24 hours (a raise for sovereign traffic excepted)."
@@ -848,6 +848,13 @@ class GovernorConfig(Strict):
         le=64,
         description="Replicas kept whatever the traffic, for sovereign requests that must never wait for a cold start "
         "(the sovereign service level). Above it, the floor keeps what the largest sovereign hour in the history needs.",
+    )
+    sovereign_learning_hours: int = Field(
+        default=168,
+        ge=0,
+        le=2160,
+        description="Hours of history the governor must have seen before it lets the floor reach 0: sovereign traffic "
+        "that has not shown up yet may still come (a week covers a weekly rhythm). 0 trusts an empty history.",
     )
 
 

@@ -2,7 +2,8 @@
 dollar effect. The same function runs in the cluster (serving/governor/) and in `cost simulate`.
 
 1. The sovereign floor: the configured sovereign service level and the tier's minimum
-   (model.min_floor), and the replicas the largest sovereign hour of the history needs. No
+   (model.min_floor), the replicas the largest sovereign hour of the history needs, and one
+   replica while the history is shorter than `sovereign_learning_hours`. No
    decision ever goes below it; raising to it skips the dwell time, the daily limit and the
    hysteresis (sovereign traffic never waits for a budget).
 2. The plan: the cheapest floors over the forecast horizon (plan.cheapest_path, cold starts and
@@ -73,13 +74,16 @@ class Decision:
         return out
 
 
-def sovereign_floor(model: HourlyCost, history: Sequence[HourSample]) -> int:
-    """The floor no decision goes below (see the module docstring, step 1)."""
+def sovereign_floor(model: HourlyCost, history: Sequence[HourSample], learning_hours: int) -> int:
+    """The floor no decision goes below (see the module docstring, step 1). Until the history
+    covers `learning_hours`, at least one replica stays: sovereign traffic not seen yet may still
+    come, and a cold start would refuse it."""
     peak = max(
         (s.tokens if not model.fallback_allowed else s.sovereign_tokens for s in history),
         default=0.0,
     )
-    return min(model.max_floor, max(model.min_floor, model.replicas_for(peak)))
+    unseen = 1 if len(history) < learning_hours else 0
+    return min(model.max_floor, max(model.min_floor, model.replicas_for(peak), unseen))
 
 
 def _hours_ago(now: datetime, then: datetime) -> float:
@@ -99,7 +103,7 @@ def decide(
     guards = guards or Guards()
     mode = mode or settings.mode
     current = memory.floor
-    low = sovereign_floor(model, history)
+    low = sovereign_floor(model, history, settings.sovereign_learning_hours)
     ahead = forecast(history, now, settings.horizon_hours)
     inputs = {
         "observed_tokens_last_hour": history[-1].tokens if history else 0.0,
@@ -142,7 +146,14 @@ def decide(
     high = min(model.max_floor, max(current, low, peak_need))
     floors = range(low, max(high, low) + 1)
     plan = cheapest_path(model, current, hours, floors)
+    # A change holds for the dwell time: a raise goes straight to the most the plan needs within
+    # it, and a lowering only to that (no lowering that the next hours would undo).
+    window = plan.floors[: max(1, -(-settings.min_dwell_minutes // 60))]
     target = plan.floors[0]
+    if target > current:
+        target = max(window)
+    elif target < current:
+        target = min(current, max(window))
     hold = path_cost(model, current, hours, [max(current, low)] * len(hours))
     saving = (hold.usd - plan.usd) * model.hours_per_month / len(hours)
     if hold.sovereign_unserved > plan.sovereign_unserved:
