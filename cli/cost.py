@@ -256,8 +256,6 @@ def run_simulate(args: argparse.Namespace) -> int:
             reasoning_share=args.reasoning_share,
             cold_start_minutes=cold,
         )
-        if not 0 <= args.reasoning_share < 1:
-            raise CostInputError(f"--reasoning-share must be at least 0 and below 1 (got {args.reasoning_share:g})")
         result = simulate(model, env.governor, trace)
     except CostInputError as error:
         raise CliError(str(error)) from None

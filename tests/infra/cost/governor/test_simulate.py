@@ -129,3 +129,9 @@ def test_the_json_carries_the_fields_the_issue_names():
         assert key in document
     applied = [d for d in document["decisions"] if d["applied"]]
     assert all({"inputs", "expected_monthly_saving_usd", "reason", "floor_nodes"} <= d.keys() for d in applied)
+
+
+def test_on_the_sample_week_the_governor_matches_hindsight_from_the_third_day():
+    """docs/cost.md says so: it learns the shape on day one and follows the plan from day three."""
+    result = simulate(model("prod"), settings("prod"), diurnal_week())
+    assert result.governor.floors[48:] == result.hindsight.floors[48:]
