@@ -130,9 +130,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--cold-start-minutes", type=float, default=None, help="minutes from zero replicas to the first answer (default 10)"
     )
     simulate.add_argument("--json", action="store_true", help="print the simulation as JSON")
-    simulate.add_argument(
-        "--chart", type=Path, metavar="FILE.png", help="also write a PNG of the week (needs `make ops-venv`)"
-    )
+    simulate.add_argument("--chart", type=Path, metavar="FILE.png", help="also write a PNG of the week (needs `make ops-venv`)")
     simulate.set_defaults(run=run_simulate)
 
     sample = commands.add_parser("sample-trace", help="write the sample diurnal week trace that docs/cost.md simulates")
@@ -232,7 +230,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from infra.cost import capacity
     from infra.cost.chart import MissingDependency
     from infra.cost.errors import CostInputError
-    from infra.cost.governor.model import cost_model
+    from infra.cost.governor.build import cost_model
     from infra.cost.governor.report import render_simulation_table
     from infra.cost.governor.simulate import simulate
     from infra.cost.governor.trace import load_trace

@@ -51,7 +51,7 @@ def _governor_week() -> str:
     """`cost simulate --env prod --traffic docs/traces/diurnal-week.csv`: the table docs/cost.md quotes."""
     from infra.catalog import load_catalog
     from infra.config import environment_from_stack_file
-    from infra.cost.governor.model import cost_model
+    from infra.cost.governor.build import cost_model
     from infra.cost.governor.report import render_simulation_table
     from infra.cost.governor.simulate import simulate
     from infra.cost.governor.trace import load_trace

@@ -29,7 +29,11 @@ def render_simulation(simulation: Simulation, path: Path) -> Path:
     traffic.axhline(capacity, color="grey", linestyle=":", label=f"one replica ({capacity:,.0f}M/h)")
     traffic.set_ylabel("M tokens / hour")
     traffic.legend(loc="upper right", fontsize=8)
-    styles = {"always_on": ("as configured", "tab:red"), "governor": ("governor", "tab:green"), "hindsight": ("hindsight", "tab:blue")}
+    styles = {
+        "always_on": ("as configured", "tab:red"),
+        "governor": ("governor", "tab:green"),
+        "hindsight": ("hindsight", "tab:blue"),
+    }
     for name, (label, color) in styles.items():
         strategy = getattr(simulation, name)
         floors.step(hours, strategy.floors, where="post", color=color, label=label, alpha=0.8)
@@ -47,9 +51,7 @@ def render_simulation(simulation: Simulation, path: Path) -> Path:
     floors.legend(loc="upper right", fontsize=8)
     cost.set_ylabel("USD so far")
     cost.legend(loc="upper left", fontsize=8)
-    fig.suptitle(
-        f"{simulation.model.instance_type}: cost simulate over {len(hours)} h (monthly figures x{simulation.scale:.2f})"
-    )
+    fig.suptitle(f"{simulation.model.instance_type}: cost simulate over {len(hours)} h (monthly figures x{simulation.scale:.2f})")
     fig.autofmt_xdate()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

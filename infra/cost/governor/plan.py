@@ -23,9 +23,7 @@ class Path:
     sovereign_unserved: float
 
 
-def cheapest_path(
-    model: HourlyCost, start_floor: int, hours: Sequence[tuple[float, float]], floors: Sequence[int]
-) -> Path:
+def cheapest_path(model: HourlyCost, start_floor: int, hours: Sequence[tuple[float, float]], floors: Sequence[int]) -> Path:
     """The floors, one per hour of `hours` ((tokens, sovereign tokens) each), from `start_floor`."""
     if not hours:
         return Path([], 0.0, 0.0)

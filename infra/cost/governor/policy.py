@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from infra.config.models import GovernorConfig
 from infra.cost.governor.forecast import forecast
 from infra.cost.governor.model import HourlyCost
 from infra.cost.governor.plan import cheapest_path, path_cost
@@ -31,6 +30,24 @@ from infra.cost.pricing import money
 
 Mode = Literal["off", "recommend", "enforce"]
 ROUTE_AUTO = "auto"  # contracts.ROUTE_AUTO; the policy takes the route as a plain string
+
+
+class Settings(Protocol):
+    """The knobs of a decision: infra/config/models.py `GovernorConfig` has them (so has the
+    controller's settings file); a protocol, so the controller needs no config loader."""
+
+    @property
+    def mode(self) -> Mode: ...
+    @property
+    def horizon_hours(self) -> int: ...
+    @property
+    def min_dwell_minutes(self) -> int: ...
+    @property
+    def max_changes_per_day(self) -> int: ...
+    @property
+    def hysteresis_usd_per_month(self) -> float: ...
+    @property
+    def sovereign_learning_hours(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +109,7 @@ def _hours_ago(now: datetime, then: datetime) -> float:
 
 def decide(
     model: HourlyCost,
-    settings: GovernorConfig,
+    settings: Settings,
     history: Sequence[HourSample],
     now: datetime,
     memory: Memory,

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.config.models import GovernorConfig
 from infra.cost.governor.model import HourlyCost
 from infra.cost.governor.plan import cheapest_path
-from infra.cost.governor.policy import Decision, Memory, decide, remember
+from infra.cost.governor.policy import Decision, Memory, Settings, decide, remember
 from infra.cost.governor.trace import HourSample
 from infra.cost.pricing import money
 
@@ -102,7 +101,7 @@ def _strategy(name: str, model: HourlyCost, trace: Sequence[HourSample], floors:
     return Strategy(name, floors, hourly, usd, usd * model.hours_per_month / len(trace), api_tokens, unserved)
 
 
-def simulate(model: HourlyCost, settings: GovernorConfig, trace: Sequence[HourSample]) -> Simulation:
+def simulate(model: HourlyCost, settings: Settings, trace: Sequence[HourSample]) -> Simulation:
     """The four strategies over `trace`, and the governor's decisions that changed or were blocked."""
     trace = list(trace)
     start = min(model.max_floor, model.configured_floor)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from infra.catalog import load_catalog
 from infra.config import environment_from_stack_file
 from infra.config.models import GovernorConfig
-from infra.cost.governor.model import HourlyCost, cost_model
+from infra.cost.governor.build import cost_model
+from infra.cost.governor.model import HourlyCost
 from infra.cost.governor.trace import HOUR, HourSample
 from infra.cost.prices import priced_catalog
 

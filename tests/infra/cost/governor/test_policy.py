@@ -94,6 +94,7 @@ def test_above_break_even_the_floor_rises_before_the_daily_peak():
     """A week of traffic that needs two full replicas from 09:00: a replica added at 09:00 would
     lose its first 10 minutes to the cold start ($9.38 of API for o4-mini at 3:1), more than an
     hour of a p5.4xlarge ($6.88), so at 08:00 the plan raises the floor ahead of the traffic."""
+
     def tokens(t):
         return 2.0 * PROD.replica_tokens_per_hour if 9 <= t.hour < 18 else 0.2 * PROD.replica_tokens_per_hour
 
