@@ -856,6 +856,11 @@ class GovernorConfig(Strict):
         description="Hours of history the governor must have seen before it lets the floor reach 0: sovereign traffic "
         "that has not shown up yet may still come (a week covers a weekly rhythm). 0 trusts an empty history.",
     )
+    sovereign_teams: list[str] = Field(
+        default_factory=list,
+        description="Teams (the gateway's `team` label, from the clients file) whose tokens count as sovereign in the "
+        "history the governor reads: the gateway's token counters carry no per-request sovereign label.",
+    )
 
 
 class EnvironmentConfig(Strict):
