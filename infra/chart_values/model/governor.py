@@ -7,7 +7,17 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from infra.chart_values.model.base import Digest, DnsName, Labels, PullPolicy, Resources, ScrapeInterval, Section
+from infra.chart_values.model.base import (
+    Digest,
+    DnsName,
+    IpBlock,
+    Labels,
+    PullPolicy,
+    Resources,
+    ScrapeInterval,
+    Section,
+    internet,
+)
 
 
 class GovernorImage(Section):
@@ -24,8 +34,8 @@ class GovernorImage(Section):
 class GovernorNodePool(Section):
     provisioner: Literal["managed_node_group", "karpenter"] = Field(
         default="managed_node_group",
-        description="What holds the GPU pool's floor: an EKS managed node group (AWS API, Pod Identity) or a Karpenter "
-        "NodePool (Kubernetes API, a ClusterRole on that one NodePool, only in `enforce`).",
+        description="What holds the GPU pool's floor: an EKS managed node group (its minSize, through the EKS API with "
+        "Pod Identity) or a Karpenter NodePool (no node minimum: the worker pods min_replicas keeps hold the nodes).",
     )
     name: str = Field(default="", description="Node group or NodePool name of the serving pool.")
     clusterName: str = Field(default="", description="EKS cluster name (managed node group only).")
@@ -74,6 +84,11 @@ class Governor(Section):
         description="Requests = limits of the governor container; a decision is a few milliseconds of arithmetic.",
     )
     nodeSelector: dict[str, str] = Field(default_factory=dict, description="Node selector, e.g. the CPU system nodes.")
+    awsApiEgress: list[IpBlock] = Field(
+        default_factory=internet,
+        description="Where the EKS API (eks.<region>.amazonaws.com, port 443) may be reached, in enforce mode with a managed "
+        "node group; NetworkPolicy cannot name a host. Narrow it to a VPC endpoint's subnets where you have one.",
+    )
     podMonitor: GovernorPodMonitor = Field(default_factory=GovernorPodMonitor, description="Scraping of the governor.")
     # Free-form here: its model is the controller's (infra/operate/governor/settings.py
     # ControllerSettings); tests/charts/test_governor_chart.py validates every environment's against it.
