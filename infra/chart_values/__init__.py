@@ -22,11 +22,11 @@ from typing import Any
 from contracts import APPLICATION, MANAGED_BY, RELEASE
 from infra.chart_values.alerts import alert_values
 from infra.chart_values.gateway import gateway_values
+from infra.chart_values.governor import governor_values
 from infra.chart_values.model import ChartValues, ObjectLabels, dump
 from infra.chart_values.model.monitoring import Metrics, PodMonitor
 from infra.chart_values.network import network_policy_values, vpc_cidrs
 from infra.chart_values.ray import ray_service_values, ray_values
-from infra.chart_values.governor import governor_values
 from infra.chart_values.route_override import route_override_values
 from infra.chart_values.serve import model_values, serve_values, tiktoken_values
 from infra.config.models import EnvironmentConfig

@@ -829,10 +829,16 @@ class GovernorConfig(Strict):
         default=24, ge=2, le=168, description="Hours of forecast the decision plans over (time-of-day and weekday profile)."
     )
     history_days: int = Field(
-        default=14, ge=1, le=90, description="Days of the gateway's metrics the forecast learns from; within Prometheus' retention."
+        default=14,
+        ge=1,
+        le=90,
+        description="Days of the gateway's metrics the forecast learns from; within Prometheus' retention.",
     )
     min_dwell_minutes: int = Field(
-        default=60, ge=0, le=1440, description="Minutes a floor stays before the next change (a raise for sovereign traffic excepted)."
+        default=60,
+        ge=0,
+        le=1440,
+        description="Minutes a floor stays before the next change (a raise for sovereign traffic excepted).",
     )
     max_changes_per_day: int = Field(
         default=6, ge=1, le=48, description="Most floor changes in any 24 hours (a raise for sovereign traffic excepted)."

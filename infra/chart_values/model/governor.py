@@ -63,7 +63,7 @@ class Governor(Section):
 
     enabled: bool = Field(
         default=False,
-        description="Deploy the cost governor (docs/cost.md \"Cost governor\"): one active replica (Lease leader "
+        description='Deploy the cost governor (docs/cost.md "Cost governor"): one active replica (Lease leader '
         "election) that moves the serving floor with the traffic. Needs `settings`.",
     )
     mode: Literal["recommend", "enforce"] = Field(

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     controller = Controller(settings, Cluster(client.ApiClient(), settings.target), identity, eks=eks)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 body, kind = generate_latest(controller.metrics.registry), "text/plain; version=0.0.4"
             elif self.path == "/healthz":
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("0.0.0.0", METRICS_PORT), Handler)  # noqa: S104 (the pod's metrics port)
+    server = ThreadingHTTPServer(("0.0.0.0", METRICS_PORT), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     while True:
         try:

@@ -55,7 +55,10 @@ class GovernorMetrics:
             registry=r,
         )
         self.decisions = Counter(
-            "gpt_oss_governor_decisions", "Decisions by action and whether they were applied.", ("environment", "action", "applied"), registry=r
+            "gpt_oss_governor_decisions",
+            "Decisions by action and whether they were applied.",
+            ("environment", "action", "applied"),
+            registry=r,
         )
         self.errors = Counter("gpt_oss_governor_errors", "Steps that failed, by stage.", ("environment", "stage"), registry=r)
 

@@ -23,32 +23,36 @@ from datetime import UTC, datetime, timedelta
 from infra.cost.governor.trace import HOUR, HourSample
 from infra.operate.governor.settings import PrometheusSettings
 
-TOKENS = "gateway_prompt_tokens_total|gateway_completion_tokens_total"
+# Queried one by one and added here: increase() drops the metric name, so one selector over both
+# would give two series with the same labels, which Prometheus refuses (422).
+COUNTERS = ("gateway_prompt_tokens_total", "gateway_completion_tokens_total")
 
 
 class PrometheusError(RuntimeError):
     """Prometheus did not answer a query (the message names the URL and the query, never a secret)."""
 
 
-def _selector(settings: PrometheusSettings, extra: str = "") -> str:
+def _selector(settings: PrometheusSettings, extra: str = "", counter: str = COUNTERS[0]) -> str:
     environment = settings.environment.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{{__name__=~"{TOKENS}",environment="{environment}"{extra}}}'
+    return f'{counter}{{environment="{environment}"{extra}}}'
 
 
-def tokens_query(settings: PrometheusSettings) -> str:
-    return f"sum(increase({_selector(settings)}[1h]))"
+def tokens_query(settings: PrometheusSettings, extra: str = "") -> str:
+    """The hour's tokens (prompt + completion), summed in PromQL over the two counters' sums."""
+    return " + ".join(f"sum(increase({_selector(settings, extra, c)}[1h]))" for c in COUNTERS)
 
 
 def sovereign_query(settings: PrometheusSettings) -> str | None:
     if not settings.sovereign_teams:
         return None
-    teams = "|".join(re.escape(t) for t in settings.sovereign_teams)
-    return f'sum(increase({_selector(settings, f",team=~\"{teams}\"")}[1h]))'
+    teams = "|".join(re.escape(t) for t in settings.sovereign_teams).replace("\\", "\\\\")
+    return tokens_query(settings, ',team=~"' + teams + '"')
 
 
 def api_share_query(settings: PrometheusSettings) -> str:
     """The share of the last hour's tokens the managed API served."""
-    return f'sum(increase({_selector(settings, ",served_by=\"managed\"")}[1h])) / sum(increase({_selector(settings)}[1h]))'
+    managed = tokens_query(settings, ',served_by="managed"')
+    return f"({managed}) / ({tokens_query(settings)})"
 
 
 def concurrency_query(settings: PrometheusSettings) -> str:
@@ -59,7 +63,7 @@ def concurrency_query(settings: PrometheusSettings) -> str:
 def _get(settings: PrometheusSettings, path: str, params: dict[str, str]) -> list[dict]:
     url = f"{settings.url.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
     try:
-        with urllib.request.urlopen(url, timeout=settings.timeout_s) as response:  # noqa: S310 (http(s) only: settings pattern)
+        with urllib.request.urlopen(url, timeout=settings.timeout_s) as response:
             body = json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise PrometheusError(f"{settings.url}{path} {params.get('query')!r}: {error}") from None
