@@ -122,7 +122,7 @@ def test_the_history_is_read_from_a_real_prometheus_hour_by_hour(prometheus_url)
 
 def test_a_prometheus_that_does_not_answer_is_a_named_error():
     settings = prod_settings("http://127.0.0.1:9", "recommend").prometheus
-    with pytest.raises(prometheus.PrometheusError, match="127.0.0.1:9/api/v1/query_range"):
+    with pytest.raises(prometheus.PrometheusError, match=r"127\.0\.0\.1:9/api/v1/query_range"):
         prometheus.hourly_history(settings, NOW)
 
 
