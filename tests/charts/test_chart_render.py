@@ -93,7 +93,6 @@ def test_every_object_lives_in_the_release_namespace(kit, case):
 def test_every_object_and_pod_template_carries_the_cost_labels(kit, case):
     env, stack = kit.environment(case)
     serve = k8s_labels(env, stack, "gpt-oss-serve")
-    gateway = k8s_labels(env, stack, "gpt-oss-gateway")
     # Apps of their own: the gateway and the cost governor; everything else is the serving side.
     apps = {name: k8s_labels(env, stack, name) for name in ("gpt-oss-gateway", "gpt-oss-governor")}
     for doc in kit.rendered_docs(case):
