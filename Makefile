@@ -37,6 +37,7 @@ help:
 	@echo "                                     stack outputs: IMAGE=gateway_image, and BUCKET=weights_bucket REDIS="
 	@echo "                                     gcs_redis_address where the environment uses them (docs/cli.md)"
 	@echo "make reference                       regenerate the generated docs (names each file it rewrites)"
+	@echo "make ops-venv                        operator tools: matplotlib for cost compare/simulate --chart, boto3, httpx"
 	@echo "Everything above is a gpt-oss-platform subcommand: $(CLI) --help"
 
 # uv itself, pinned, in its own small venv: works where `pip install --user` is refused. The
