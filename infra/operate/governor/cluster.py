@@ -41,9 +41,9 @@ from infra.operate.governor.settings import Target
 LEASE_DURATION_S = 60
 
 
-def _micro(moment: datetime) -> str:
-    """A MicroTime as the API writes it (RFC 3339 with microseconds, UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _micro(moment: datetime) -> datetime:
+    """A MicroTime in UTC (the client serialises it as RFC 3339 with microseconds)."""
+    return moment.astimezone(UTC)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -122,6 +122,8 @@ class Cluster:
                 raise
             return True
         spec = lease.spec
+        if spec is None:  # a Lease without spec: claim it like a new one
+            spec = lease.spec = client.V1LeaseSpec()
         holder = spec.holder_identity
         renewed = _parse_time(spec.renew_time)
         duration = spec.lease_duration_seconds or LEASE_DURATION_S
@@ -148,7 +150,10 @@ class Cluster:
 
     def _rayservice(self) -> dict[str, Any]:
         t = self.target
-        return self.custom.get_namespaced_custom_object("ray.io", "v1", t.namespace, "rayservices", t.rayservice)
+        found = self.custom.get_namespaced_custom_object("ray.io", "v1", t.namespace, "rayservices", t.rayservice)
+        if not isinstance(found, dict):
+            raise TypeError(f"RayService {t.namespace}/{t.rayservice}: the API answered {type(found).__name__}, not an object")
+        return found
 
     def rayservice(self) -> RayServiceState:
         obj = self._rayservice()

@@ -105,6 +105,7 @@ def kube_client(fake: FakeKubeApi) -> client.ApiClient:
 
 def floor_of(fake: FakeKubeApi) -> int:
     obj = fake.get_custom("ray.io", "rayservices", "gpt-oss", "gpt-oss")
+    assert obj is not None
     return read_floor(yaml.safe_load(obj["spec"]["serveConfigV2"]), "gpt-oss")
 
 
@@ -152,7 +153,7 @@ def test_enforce_lowers_the_floor_in_place_and_the_node_group_with_only_the_role
     assert [e["reason"] for e in events] == ["GovernorApplied"]
     assert events[0]["involvedObject"]["kind"] == "RayService" and "expected saving $" in events[0]["message"]
     lease = fake.get_custom("coordination.k8s.io", "leases", "gpt-oss", "gpt-oss-governor")
-    assert lease["spec"]["holderIdentity"] == "governor-a"
+    assert lease is not None and lease["spec"]["holderIdentity"] == "governor-a"
     assert fake.denied == []
     # A second pod stands by while the Lease is fresh, and acts nowhere.
     standby = Controller(settings, Cluster(kube_client(fake), target), "governor-b", eks=eks)
@@ -160,6 +161,7 @@ def test_enforce_lowers_the_floor_in_place_and_the_node_group_with_only_the_role
     # ... and takes over once the leader stopped renewing for longer than the Lease's duration.
     assert standby.step(NOW + timedelta(minutes=5)) is not None
     lease = fake.get_custom("coordination.k8s.io", "leases", "gpt-oss", "gpt-oss-governor")
+    assert lease is not None
     assert (lease["spec"]["holderIdentity"], lease["spec"]["leaseTransitions"]) == ("governor-b", 1)
 
 
@@ -182,6 +184,7 @@ def test_the_drain_switch_and_an_upgrade_block_enforce(prometheus_url, fake, gua
         fake.put("gpt-oss", ROUTE_OVERRIDE_CONFIGMAP, {"route": "managed"})
     else:
         obj = fake.get_custom("ray.io", "rayservices", "gpt-oss", "gpt-oss")
+        assert obj is not None
         obj["status"]["conditions"].append({"type": "UpgradeInProgress", "status": "True"})
         fake.add_custom("ray.io", "rayservices", obj)
     governor = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-a")
