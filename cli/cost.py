@@ -88,7 +88,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
     compare.add_argument(
-        "--chart", type=Path, metavar="FILE.png", help="also write a PNG chart of monthly cost against monthly tokens"
+        "--chart",
+        type=Path,
+        metavar="FILE.png",
+        help="also write a PNG chart of monthly cost against monthly tokens (needs `make ops-venv`)",
     )
     compare.set_defaults(run=run_compare)
 
