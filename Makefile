@@ -40,6 +40,7 @@ help:
 	@echo "                                     gcs_redis_address where the environment uses them (docs/cli.md)"
 	@echo "make reference                       regenerate the generated docs (names each file it rewrites)"
 	@echo "make gateway CONFIG=<gateway.json>   run the gateway locally (installs its dependency group; docs/gateway.md)"
+	@echo "make ops-venv                        operator tools: matplotlib for cost compare/simulate --chart, boto3, httpx"
 	@echo "Everything above is a gpt-oss-platform subcommand: $(CLI) --help"
 
 # uv itself, pinned, in its own small venv: works where `pip install --user` is refused. The

@@ -3,6 +3,8 @@
   cost compare --env ENV --tokens-per-month N   self-hosted vs API vs hybrid, break-even, a pick
   cost report (--prometheus URL | --snapshot FILE)   the gateway's counters: cost by team and upstream
   cost throughput                               the throughput figure of every model x GPU x TP
+  cost simulate --env ENV --traffic FILE        an hourly trace through the cost governor's policy
+  cost sample-trace --out FILE                  write the sample diurnal week (docs/traces/)
 
 Exit codes: 0 done; 1 a check failed (report: the month's forecast is over budget); 2 bad input.
 See docs/cost.md.
@@ -86,7 +88,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
     compare.add_argument(
-        "--chart", type=Path, metavar="FILE.png", help="also write a PNG chart of monthly cost against monthly tokens"
+        "--chart",
+        type=Path,
+        metavar="FILE.png",
+        help="also write a PNG chart of monthly cost against monthly tokens (needs `make ops-venv`)",
     )
     compare.set_defaults(run=run_compare)
 
@@ -106,6 +111,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     throughput = commands.add_parser("throughput", help="the throughput figure of every model x GPU x TP, with basis and source")
     throughput.add_argument("--throughput", type=Path, metavar="FILE", help="measured figures to show in place of the catalog's")
     throughput.set_defaults(run=run_throughput)
+
+    simulate = commands.add_parser(
+        "simulate", help="replay an hourly trace through the cost governor: always-on, API only, governor, hindsight"
+    )
+    simulate.add_argument("--env", required=True, help="stack name (Pulumi.<env>.yaml)")
+    simulate.add_argument(
+        "--traffic", required=True, type=Path, metavar="FILE", help="CSV with header hour,tokens,sovereign_tokens (docs/cost.md)"
+    )
+    simulate.add_argument(
+        "--input-output-ratio", type=parse_ratio, default=3.0, help="prompt tokens per completion token (default 3, i.e. 3:1)"
+    )
+    simulate.add_argument(
+        "--reasoning-share", type=float, default=0.0, help="share of billed output that is reasoning, 0 <= S < 1 (default 0)"
+    )
+    simulate.add_argument("--prices", type=Path, metavar="FILE", help="price overrides (YAML; docs/cost.md 'Overriding prices')")
+    simulate.add_argument(
+        "--throughput", type=Path, metavar="FILE", help="measured throughput figures that override the catalog's (YAML)"
+    )
+    simulate.add_argument(
+        "--cold-start-minutes", type=float, default=None, help="minutes from zero replicas to the first answer (default 10)"
+    )
+    simulate.add_argument("--json", action="store_true", help="print the simulation as JSON")
+    simulate.add_argument("--chart", type=Path, metavar="FILE.png", help="also write a PNG of the week (needs `make ops-venv`)")
+    simulate.set_defaults(run=run_simulate)
+
+    sample = commands.add_parser("sample-trace", help="write the sample diurnal week trace that docs/cost.md simulates")
+    sample.add_argument("--out", required=True, type=Path, metavar="FILE", help="CSV to write")
+    sample.set_defaults(run=run_sample_trace)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -191,4 +224,65 @@ def run_throughput(args: argparse.Namespace) -> int:
     except CostInputError as error:
         raise CliError(str(error)) from None
     print(throughput_table(load_catalog(), measured), end="")
+    return OK
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from infra.catalog import load_catalog
+    from infra.config import environment_from_stack_file
+    from infra.cost import capacity
+    from infra.cost.chart import MissingDependency
+    from infra.cost.errors import CostInputError
+    from infra.cost.governor.build import cost_model
+    from infra.cost.governor.report import render_simulation_table
+    from infra.cost.governor.simulate import simulate
+    from infra.cost.governor.trace import load_trace
+    from infra.cost.prices import load_overrides, priced_catalog
+    from infra.cost.throughput import load_measured
+
+    try:
+        if args.chart is not None and args.chart.suffix.lower() != ".png":
+            raise CostInputError(f"--chart {args.chart}: the chart is a PNG; name the file *.png")
+        catalog = load_catalog()
+        priced = priced_catalog(catalog, load_overrides(args.prices, catalog) if args.prices else None)
+        measured = load_measured(args.throughput) if args.throughput else None
+        trace = load_trace(args.traffic)
+        env = environment_from_stack_file(args.env)
+        cold = capacity.COLD_START_MINUTES if args.cold_start_minutes is None else args.cold_start_minutes
+        model = cost_model(
+            env,
+            priced,
+            measured=measured,
+            input_output_ratio=args.input_output_ratio,
+            reasoning_share=args.reasoning_share,
+            cold_start_minutes=cold,
+        )
+        result = simulate(model, env.governor, trace)
+    except CostInputError as error:
+        raise CliError(str(error)) from None
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        print(render_simulation_table(result))
+    if args.chart is not None:
+        from infra.cost.governor.chart import render_simulation
+
+        try:
+            written = render_simulation(result, args.chart)
+        except MissingDependency as error:
+            raise CliError(str(error)) from None
+        if not args.json:
+            print(f"Chart: {written}")
+    return OK
+
+
+def run_sample_trace(args: argparse.Namespace) -> int:
+    from infra.cost.governor.sample import diurnal_week
+    from infra.cost.governor.trace import write_trace
+
+    try:
+        write_trace(args.out, diurnal_week())
+    except OSError as error:
+        raise CliError(f"--out {args.out}: cannot write it ({error.strerror or error})") from None
+    print(f"wrote {args.out}")
     return OK

@@ -53,6 +53,21 @@ def _throughput() -> str:
     return throughput_table(load_catalog()).rstrip("\n")
 
 
+def _governor_week() -> str:
+    """`cost simulate --env prod --traffic docs/traces/diurnal-week.csv`: the table docs/cost.md quotes."""
+    from infra.catalog import load_catalog
+    from infra.config import environment_from_stack_file
+    from infra.cost.governor.build import cost_model
+    from infra.cost.governor.report import render_simulation_table
+    from infra.cost.governor.simulate import simulate
+    from infra.cost.governor.trace import load_trace
+    from infra.cost.prices import priced_catalog
+
+    env = environment_from_stack_file("prod")
+    model = cost_model(env, priced_catalog(load_catalog()))
+    return render_simulation_table(simulate(model, env.governor, load_trace(REPO_ROOT / "docs/traces/diurnal-week.csv")))
+
+
 def _config_error_example() -> str:
     """The message a stack file with three mistakes gets: the validator's own output."""
     import copy
@@ -134,6 +149,7 @@ BLOCKS: list[Block] = [
     Block("docs/gateway.md", "cancellation-bench", _results("cancellation.md")),
     Block("docs/gateway.md", "hang-bench", _results("hang.md")),
     Block("docs/cost.md", "throughput-table", _throughput),
+    Block("docs/cost.md", "governor-week", _governor_week),
     Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),
 ]
 

@@ -335,3 +335,22 @@ INTERRUPTION_EVENTS = {
     "state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
     "health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
 }
+
+
+def cost_governor(nodegroup_arn: str) -> dict:
+    """The cost governor in enforce mode with a managed node group (infra/operate/governor): read
+    and set the scaling of exactly one node group, the serving pool's, through EKS Pod Identity
+    (pod_identity_trust). eks:UpdateNodegroupConfig and eks:DescribeNodegroup take the node group's
+    ARN as their resource (Service Authorization Reference, "Actions defined by Amazon EKS":
+    resource type `nodegroup`). Recommend mode needs no AWS access at all."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ServingPoolFloor",
+                "Effect": "Allow",
+                "Action": ["eks:DescribeNodegroup", "eks:UpdateNodegroupConfig"],
+                "Resource": nodegroup_arn,
+            }
+        ],
+    }

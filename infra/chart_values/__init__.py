@@ -22,6 +22,7 @@ from typing import Any
 from contracts import APPLICATION, MANAGED_BY, RELEASE
 from infra.chart_values.alerts import alert_values
 from infra.chart_values.gateway import gateway_values
+from infra.chart_values.governor import governor_values
 from infra.chart_values.model import ChartValues, ObjectLabels, dump
 from infra.chart_values.model.monitoring import Metrics, PodMonitor
 from infra.chart_values.network import network_policy_values, vpc_cidrs
@@ -43,6 +44,7 @@ class StackOutputs:
     service_cidr: str
     weights_bucket: str | None = None  # required when model.source is s3
     gcs_redis_address: str | None = None  # required when gcs_fault_tolerance.redis is managed
+    governor_image: str | None = None  # repository@sha256:digest; default: the chart's governor image
 
 
 def sizing_for(env: EnvironmentConfig) -> ReplicaSizing:
@@ -89,5 +91,6 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
         alerts=alert_values(env, labels.cost["environment"], sizing),
         gateway=gateway_values(env, outputs.gateway_image, vpc_cidrs(env), labels.cost),
         routeOverride=route_override_values(),
+        governor=governor_values(env, outputs.governor_image),
     )
     return dump(values)

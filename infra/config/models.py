@@ -866,6 +866,61 @@ class AccountConfig(Strict):
         return self
 
 
+class GovernorConfig(Strict):
+    """The cost governor (docs/cost.md "Cost governor"): moves the serving floor with the traffic
+    against break-even, decided by the same cost code as `cost compare`."""
+
+    mode: Literal["off", "recommend", "enforce"] = Field(
+        default="recommend",
+        description="`off`: not deployed; `recommend`: decisions as metrics and Kubernetes Events, nothing changed "
+        "(the default, and what prod runs until its decisions have been reviewed); `enforce`: patch the RayService's "
+        "`min_replicas` and the GPU pool's floor.",
+    )
+    interval_s: int = Field(default=300, ge=60, le=3600, description="Seconds between two decisions.")
+    horizon_hours: int = Field(
+        default=24, ge=2, le=168, description="Hours of forecast the decision plans over (time-of-day and weekday profile)."
+    )
+    history_days: int = Field(
+        default=14,
+        ge=1,
+        le=90,
+        description="Days of the gateway's metrics the forecast learns from; within Prometheus' retention.",
+    )
+    min_dwell_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=1440,
+        description="Minutes a floor stays before the next change (a raise for sovereign traffic excepted).",
+    )
+    max_changes_per_day: int = Field(
+        default=6, ge=1, le=48, description="Most floor changes in any 24 hours (a raise for sovereign traffic excepted)."
+    )
+    hysteresis_usd_per_month: float = Field(
+        default=50.0,
+        ge=0,
+        description="A change must save at least this much, as a monthly rate over the horizon, or the floor stays.",
+    )
+    sovereign_min_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Replicas kept whatever the traffic, for sovereign requests that must never wait for a cold start "
+        "(the sovereign service level). Above it, the floor keeps what the largest sovereign hour in the history needs.",
+    )
+    sovereign_learning_hours: int = Field(
+        default=168,
+        ge=0,
+        le=2160,
+        description="Hours of history the governor must have seen before it lets the floor reach 0: sovereign traffic "
+        "that has not shown up yet may still come (a week covers a weekly rhythm). 0 trusts an empty history.",
+    )
+    sovereign_teams: list[str] = Field(
+        default_factory=list,
+        description="Teams (the gateway's `team` label, from the clients file) whose tokens count as sovereign in the "
+        "history the governor reads: the gateway's token counters carry no per-request sovereign label.",
+    )
+
+
 class EnvironmentConfig(Strict):
     """Everything that differs between dev, staging and prod.
 
@@ -903,6 +958,18 @@ class EnvironmentConfig(Strict):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager receivers and severity routing.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repository of the gateway image.")
     account: AccountConfig = Field(default_factory=AccountConfig, description="Account-wide resources this stack creates.")
+    governor: GovernorConfig = Field(
+        default_factory=GovernorConfig, description="The cost governor: the serving floor follows the traffic (docs/cost.md)."
+    )
+
+    @model_validator(mode="after")
+    def _governor_within_serving(self) -> EnvironmentConfig:
+        if self.governor.sovereign_min_replicas > self.serving.max_replicas:
+            raise ValueError(
+                f"governor.sovereign_min_replicas ({self.governor.sovereign_min_replicas}) is above serving.max_replicas "
+                f"({self.serving.max_replicas}): raise serving.max_replicas or lower the sovereign floor"
+            )
+        return self
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""

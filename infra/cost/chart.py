@@ -53,7 +53,7 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
         from matplotlib.ticker import FuncFormatter, LogLocator
     except ImportError:
         raise MissingDependency(
-            "--chart needs matplotlib, in the `ops` dependency group: run `uv sync --group ops` (or `make venv`)"
+            "--chart needs matplotlib, in the `ops` dependency group: run `make ops-venv` (or `uv sync --group ops`)"
         ) from None
     low, high = volume_range(comparison)
     step = (math.log10(high) - math.log10(low)) / (POINTS - 1)

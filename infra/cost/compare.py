@@ -31,7 +31,7 @@ from infra.cost.prices import PricedCatalog
 from infra.cost.pricing import money
 from infra.cost.profile import TrafficProfile
 from infra.cost.throughput import MeasuredThroughput, ThroughputFigure, throughput_for
-from infra.sizing import size_replica
+from infra.sizing import ReplicaSizing, size_replica
 
 Scope = Literal["gpu", "environment"]
 # The break-even search stops here: beyond ten thousand nodes the answer is "never" in practice.
@@ -152,6 +152,36 @@ def break_even(
     return None
 
 
+def pool_shape(
+    env: EnvironmentConfig,
+    priced: PricedCatalog,
+    measured: list[MeasuredThroughput] | None = None,
+    cold_start_minutes: float = capacity.COLD_START_MINUTES,
+) -> tuple[ReplicaSizing, ThroughputFigure, PoolShape]:
+    """The sizing, throughput figure and pool shape of `env`'s serving pool: the one source of
+    what a replica serves and costs, for `compare` and the cost governor (infra/cost/governor)."""
+    catalog = priced.catalog
+    pool = env.serving_pool()
+    sizing = size_replica(
+        env.model.name,
+        pool.instance_type,
+        env.serving.max_model_len,
+        env.serving.tensor_parallel,
+        env.serving.gpu_memory_utilization,
+        catalog,
+    )
+    figure = throughput_for(catalog, env.model.name, sizing.gpu, sizing.tensor_parallel, measured)
+    shape = PoolShape(
+        replicas_per_node=sizing.replicas_per_node,
+        usd_per_node_hour=sizing.usd_per_node_hour,
+        replica_output_tokens_per_s=figure.output_tokens_per_s * catalog.throughput.planning_utilisation,
+        min_replicas=env.serving.min_replicas,
+        max_replicas=min(env.serving.max_replicas, pool.max_nodes * sizing.replicas_per_node),
+        cold_start_minutes=cold_start_minutes,
+    )
+    return sizing, figure, shape
+
+
 def _recommend(
     profile: TrafficProfile, self_hosted: Option, api: Option, hybrid: Option, breakeven: float | None, fallback: bool
 ) -> tuple[str, str]:
@@ -199,24 +229,8 @@ def compare(
     if cold_start_minutes < 0:
         raise CostInputError(f"--cold-start-minutes must be 0 or more (got {cold_start_minutes:g})")
     pool = env.serving_pool()
-    sizing = size_replica(
-        env.model.name,
-        pool.instance_type,
-        env.serving.max_model_len,
-        env.serving.tensor_parallel,
-        env.serving.gpu_memory_utilization,
-        catalog,
-    )
-    figure = throughput_for(catalog, env.model.name, sizing.gpu, sizing.tensor_parallel, measured)
+    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes)
     utilisation = catalog.throughput.planning_utilisation
-    shape = PoolShape(
-        replicas_per_node=sizing.replicas_per_node,
-        usd_per_node_hour=sizing.usd_per_node_hour,
-        replica_output_tokens_per_s=figure.output_tokens_per_s * utilisation,
-        min_replicas=env.serving.min_replicas,
-        max_replicas=min(env.serving.max_replicas, pool.max_nodes * sizing.replicas_per_node),
-        cold_start_minutes=cold_start_minutes,
-    )
     hours = catalog.hours_per_month
     price = catalog.managed_api[api_model]
     per_token = api_usd_per_token(price, profile)

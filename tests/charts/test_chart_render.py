@@ -94,15 +94,16 @@ def test_every_object_lives_in_the_release_namespace(kit, case):
 def test_every_object_and_pod_template_carries_the_cost_labels(kit, case):
     env, stack = kit.environment(case)
     serve = k8s_labels(env, stack, "gpt-oss-serve")
-    gateway = k8s_labels(env, stack, "gpt-oss-gateway")
+    # Apps of their own: the gateway and the cost governor; everything else is the serving side.
+    apps = {name: k8s_labels(env, stack, name) for name in ("gpt-oss-gateway", "gpt-oss-governor")}
     for doc in kit.rendered_docs(case):
         labels = doc["metadata"]["labels"]
-        expected = gateway if labels.get("app.kubernetes.io/name") == "gpt-oss-gateway" else serve
+        expected = apps.get(labels.get("app.kubernetes.io/name"), serve)
         missing = {k: v for k, v in expected.items() if labels.get(k) != v}
         assert not missing, f"{doc['kind']} {doc['metadata']['name']} lacks {missing}"
         template = doc.get("spec", {}).get("template")
         if template:
-            assert {k: template["metadata"]["labels"].get(k) for k in gateway} == gateway
+            assert {k: template["metadata"]["labels"].get(k) for k in expected} == expected
     for role, template in kit.ray_pod_templates(rayservice(kit, case)):
         labels = template["metadata"]["labels"]
         # KubeRay sets app.kubernetes.io/name on its pods itself (see _helpers.tpl).
@@ -631,6 +632,7 @@ def test_monitors_are_not_rendered_unless_asked_for(kit):
     values = json.loads(json.dumps(kit.values("dev")))
     values["metrics"]["podMonitor"]["enabled"] = False
     values["gateway"]["serviceMonitor"]["enabled"] = False
+    values["governor"]["podMonitor"]["enabled"] = False
     kinds = {d["kind"] for d in kit.documents(kit.render(values))}
     assert not kinds & {"PodMonitor", "ServiceMonitor"}
 

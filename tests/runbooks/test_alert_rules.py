@@ -66,7 +66,7 @@ def test_every_selector_is_scoped_to_the_release_and_its_environment(alerting, s
     for rule in alerting.all_rules(stack):
         for metric, matchers in selectors(rule["expr"]):
             where = f"{rule.get('alert') or rule.get('record')}: {metric}"
-            if metric.startswith(("gateway_", "ray_", "gpt_oss:")):
+            if metric.startswith(("gateway_", "ray_", "gpt_oss:", "gpt_oss_governor_")):
                 assert scoped.items() <= matchers.items(), where
             elif metric.startswith("kuberay_"):
                 assert matchers["namespace"] == ("=", NAMESPACE) and matchers["name"] == ("=", "gpt-oss"), where

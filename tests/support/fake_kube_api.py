@@ -10,6 +10,14 @@ selector `metadata.name=<name>` (kubernetes.io, "Using RBAC Authorization").
 
 Faults, switched at run time: `stall_watches` (watches stay open and send nothing), `fail_lists`
 (500 on list), `gone_next_watch` (the next watch answers 410).
+
+For the cost governor (infra/operate/governor): coordination.k8s.io/v1 Leases (get, create,
+replace with the optimistic-concurrency 409), core/v1 Events (create) and ray.io/v1 RayServices
+(get, JSON merge patch, 409 when the patch carries a stale resourceVersion), kept in `custom`
+under (group, resource, namespace, name); `add_custom` seeds one. With `rbac_rules` set (the
+rules of a rendered Role), every request that no rule allows is refused with 403, as the API
+server's RBAC authorizer would (kubernetes.io, "Using RBAC Authorization"): a test that passes
+proves the Role is enough.
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ class FakeKubeApi:
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # (namespace, pod) -> (labels, the URL its port's /metrics answers on, phase): `drain --status`.
     pods: dict[tuple[str, str], tuple[dict[str, str], str, str]] = field(default_factory=dict)
+    custom: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+    rbac_rules: list[dict[str, Any]] | None = None
+    denied: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -154,6 +165,11 @@ class FakeKubeApi:
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
         self._add_secret_routes(app)
         _pod_routes(self, app)
+        app.router.add_get("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_get)
+        app.router.add_put("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_replace)
+        app.router.add_patch("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_patch)
+        app.router.add_post("/apis/{group}/v1/namespaces/{ns}/{resource}", self._custom_create)
+        app.router.add_post("/api/v1/namespaces/{ns}/events", self._event_create)
         self._runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -165,7 +181,116 @@ class FakeKubeApi:
         self.requests.append((request.method, request.path, dict(request.query)))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _status(401, "Unauthorized")
-        return None
+        return self._authorize(request)
+
+    def _authorize(self, request: web.Request) -> web.Response | None:
+        """RBAC's decision for the request, when `rbac_rules` is set (namespaced resources only)."""
+        if self.rbac_rules is None:
+            return None
+        parts = request.path.strip("/").split("/")
+        # /api/v1/namespaces/ns/res[/name] or /apis/group/v1/namespaces/ns/res[/name]
+        group, rest = ("", parts[2:]) if parts[0] == "api" else (parts[1], parts[3:])
+        if len(rest) < 3 or rest[0] != "namespaces":
+            return None
+        resource, name = rest[2], (rest[3] if len(rest) > 3 else "")
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}[request.method]
+        if request.method == "GET" and not name:
+            verb = "watch" if request.query.get("watch") in ("1", "true") else "list"
+            name = request.query.get("fieldSelector", "").removeprefix("metadata.name=")
+        for rule in self.rbac_rules:
+            if (
+                group in rule.get("apiGroups", [])
+                and resource in rule.get("resources", [])
+                and verb in rule.get("verbs", [])
+                and (not rule.get("resourceNames") or name in rule["resourceNames"])
+            ):
+                return None
+        self.denied.append((verb, group, resource, name))
+        return _status(403, f'{resource}.{group or "core"} "{name}" is forbidden: cannot {verb}')
+
+    # -- the governor's objects ------------------------------------------------------------------------
+
+    def add_custom(self, group: str, resource: str, obj: dict[str, Any]) -> None:
+        self._version += 1
+        obj = copy.deepcopy(obj)
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self._version)
+        obj["metadata"].setdefault("generation", 1)
+        self.custom[(group, resource, obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
+
+    def get_custom(self, group: str, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self.custom.get((group, resource, namespace, name))
+        return copy.deepcopy(found) if found else None
+
+    def _key(self, request: web.Request, name: str | None = None) -> tuple[str, str, str, str]:
+        m = request.match_info
+        return (m["group"], m["resource"], m["ns"], name or m["name"])
+
+    async def _custom_get(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied:
+            return denied
+        found = self.custom.get(self._key(request))
+        return web.json_response(found) if found else _status(404, "not found")
+
+    async def _custom_create(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied:
+            return denied
+        body = await request.json()
+        key = self._key(request, body["metadata"]["name"])
+        if key in self.custom:
+            return _status(409, "already exists")
+        body["metadata"]["namespace"] = key[2]
+        self.add_custom(key[0], key[1], body)
+        return web.json_response(self.custom[key], status=201)
+
+    async def _custom_replace(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied:
+            return denied
+        body = await request.json()
+        key = self._key(request)
+        current = self.custom.get(key)
+        if current is None:
+            return _status(404, "not found")
+        if body.get("metadata", {}).get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            return _status(409, "the object has been modified")
+        self.add_custom(key[0], key[1], body)
+        return web.json_response(self.custom[key])
+
+    async def _custom_patch(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied:
+            return denied
+        if request.content_type != "application/merge-patch+json":
+            return _status(415, f"unsupported patch type {request.content_type}")
+        body = await request.json()
+        key = self._key(request)
+        current = self.custom.get(key)
+        if current is None:
+            return _status(404, "not found")
+        wanted = body.get("metadata", {}).get("resourceVersion")
+        if wanted is not None and wanted != current["metadata"]["resourceVersion"]:
+            return _status(409, "the object has been modified")
+        merged = _merge_patch(copy.deepcopy(current), body)
+        if merged.get("spec") != current.get("spec"):
+            merged["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+        self.add_custom(key[0], key[1], merged)
+        return web.json_response(self.custom[key])
+
+    async def _event_create(self, request: web.Request) -> web.Response:
+        denied = self._auth(request)
+        if denied:
+            return denied
+        body = await request.json()
+        self._version += 1
+        name = body["metadata"].get("name") or f"{body['metadata'].get('generateName', 'event-')}{self._version}"
+        body["metadata"].update(name=name, namespace=request.match_info["ns"], resourceVersion=str(self._version))
+        self.custom[("", "events", request.match_info["ns"], name)] = body
+        return web.json_response(body, status=201)
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(o) for (g, r, ns, _), o in sorted(self.custom.items()) if (g, r, ns) == ("", "events", namespace)]
 
     async def _store(self, ns: str, name: str, data: dict[str, str], notify: bool = True) -> dict[str, Any]:
         self._version += 1
@@ -377,6 +502,18 @@ def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
 
     app.router.add_get("/api/v1/namespaces/{ns}/pods", list_pods)
     app.router.add_get("/api/v1/namespaces/{ns}/pods/{pod}/proxy/{path:.*}", proxy)
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = _merge_patch(target.get(key), value)
+    return target
 
 
 def _status(code: int, message: str) -> web.Response:

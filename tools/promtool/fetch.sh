@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetch promtool (Prometheus rule checker and unit-test runner) into tools/promtool/bin/promtool,
-# pinned to Debian bookworm's prometheus package. Idempotent: does nothing when the pinned
+# and the Prometheus server from the same package into tools/promtool/bin/prometheus (the cost
+# governor's tests query a real one), pinned to Debian bookworm's prometheus package. Idempotent: does nothing when the pinned
 # version is already there. Needs apt-get (a Debian or Ubuntu host with the bookworm archive in
 # its sources), no root: `apt-get download` and `dpkg-deb -x` work as any user.
 #
@@ -16,7 +17,10 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BIN="$HERE/bin"
 PROMTOOL="$BIN/promtool"
 
-if [[ -x "$PROMTOOL" ]] && "$PROMTOOL" --version 2>&1 | grep -q "version $UPSTREAM_VERSION"; then
+PROMETHEUS="$BIN/prometheus"
+
+if [[ -x "$PROMTOOL" && -x "$PROMETHEUS" ]] && "$PROMTOOL" --version 2>&1 | grep -q "version $UPSTREAM_VERSION" \
+  && "$PROMETHEUS" --version 2>&1 | grep -q "version $UPSTREAM_VERSION"; then
   exit 0
 fi
 
@@ -43,5 +47,8 @@ dpkg-deb -x "$DEB" "$WORK/root"
 mkdir -p "$BIN"
 install -m 0755 "$WORK/root/usr/bin/promtool" "$PROMTOOL.tmp"
 mv "$PROMTOOL.tmp" "$PROMTOOL"
+install -m 0755 "$WORK/root/usr/bin/prometheus" "$PROMETHEUS.tmp"
+mv "$PROMETHEUS.tmp" "$PROMETHEUS"
+"$PROMETHEUS" --version 2>&1 | grep -q "version $UPSTREAM_VERSION" || { echo "fetch.sh: $PROMETHEUS is not prometheus $UPSTREAM_VERSION" >&2; exit 1; }
 "$PROMTOOL" --version 2>&1 | grep -q "version $UPSTREAM_VERSION" || { echo "fetch.sh: $PROMTOOL is not promtool $UPSTREAM_VERSION" >&2; exit 1; }
-echo "promtool $UPSTREAM_VERSION -> $PROMTOOL"
+echo "promtool and prometheus $UPSTREAM_VERSION -> $BIN"

@@ -9,7 +9,7 @@ Hugging Face, scaling between zero and one replica, gateway off) and its descrip
 
 One module per part of the chart: `ray` (ray, rayService, podDisruptionBudget), `serve` (model,
 serve, tiktoken, probes), `network` (networkPolicy), `monitoring` (metrics, alerts), `gateway`
-(gateway, routeOverride); `base` holds the shared types.
+(gateway, routeOverride), `governor`; `base` holds the shared types.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pydantic import Field
 from contracts import APPLICATION
 from infra.chart_values.model.base import Item, Labels, LabelValue, Section
 from infra.chart_values.model.gateway import Gateway, RouteOverride
+from infra.chart_values.model.governor import Governor
 from infra.chart_values.model.monitoring import Alerts, Metrics
 from infra.chart_values.model.network import NetworkPolicy
 from infra.chart_values.model.ray import PodDisruptionBudget, Ray, RayService
@@ -74,6 +75,9 @@ class ChartValues(Section):
     gateway: Gateway = Field(default_factory=Gateway, description="The OpenAI-compatible gateway in front of the RayService.")
     routeOverride: RouteOverride = Field(
         default_factory=RouteOverride, description="The drain switch (`gpt-oss-platform drain`)."
+    )
+    governor: Governor = Field(
+        default_factory=Governor, description="The cost governor: the serving floor follows the traffic (docs/cost.md)."
     )
 
 
