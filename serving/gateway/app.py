@@ -23,9 +23,9 @@ from typing import Any
 
 from serving.gateway import errors
 from serving.gateway.access_log import AccessLog
-from serving.gateway.auth import Client, ClientRegistry
+from serving.gateway.auth import Client, ClientRegistry, HeaderValueError, sovereign_requested
 from serving.gateway.endpoints import PATHS, Endpoint
-from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, error_body
+from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, HEADER_SOVEREIGN, error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.limits import Limiters
 from serving.gateway.metrics import GatewayMetrics
@@ -43,7 +43,8 @@ log = logging.getLogger("serving.gateway")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 METRICS_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
-KNOWN_PATHS = frozenset({*PATHS, b"/v1/models", b"/healthz", b"/readyz", b"/metrics"})
+GET_PATHS = frozenset({b"/v1/models", b"/healthz", b"/readyz", b"/metrics"})
+KNOWN_PATHS = frozenset({*PATHS, *GET_PATHS})
 _ERROR_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
@@ -207,20 +208,43 @@ class Gateway:
         if path in PATHS:
             if method != b"POST":
                 return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"POST")])
-            client = self.clients.authenticate(request.header(b"authorization"))
-            if client is None:
-                return self._refuse(request, 401, errors.INVALID_API_KEY)
+            client = self._authenticate(request)
+            if not isinstance(client, Client):
+                return client
             request.context = client
+            try:
+                sovereign_requested(H_SOVEREIGN, [v for k, v in request.headers if k == H_SOVEREIGN])
+            except HeaderValueError as error:
+                return self._refuse(
+                    request, 400, error_body(str(error), "invalid_request_error", "invalid_header", HEADER_SOVEREIGN)
+                )
             length = request.header(b"content-length")
             limit = self.settings.limits.max_request_bytes
             if length is not None and length.isdigit() and int(length) > limit:
                 return self._refuse(request, 413, _too_large(limit))
             return None
-        if path in (b"/v1/models", b"/healthz", b"/readyz", b"/metrics"):
-            if method != b"GET":
-                return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"GET")])
+        if path in GET_PATHS:
+            if method != b"GET" and method != b"HEAD":
+                return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"GET, HEAD")])
+            if path == b"/v1/models":
+                client = self._authenticate(request)
+                if not isinstance(client, Client):
+                    return client
+                request.context = client
             return None
         return self._refuse(request, 404, errors.NOT_FOUND)
+
+    def _authenticate(self, request: Request) -> Client | Refusal:
+        """The request's client, or its refusal: 401 without a valid key, 400 with two keys (which
+        one counts would be a guess, and proxies disagree on it)."""
+        authorization = None
+        for name, value in request.headers:
+            if name == b"authorization":
+                if authorization is not None:
+                    return self._refuse(request, 400, errors.DUPLICATE_AUTHORIZATION)
+                authorization = value
+        client = self.clients.authenticate(authorization)
+        return client if client is not None else self._refuse(request, 401, errors.INVALID_API_KEY)
 
     def refusal(self, status: int, code: str, message: str, request: Request | None) -> Refusal:
         error_type = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
@@ -245,10 +269,8 @@ class Gateway:
             return await self._api(request, responder, endpoint)
         path = request.path
         if path == b"/v1/models":
-            client = self.clients.authenticate(request.header(b"authorization"))
-            if client is None:
-                refusal = self._refuse(request, 401, errors.INVALID_API_KEY)
-                return responder.send(refusal.status, refusal.headers, refusal.body)
+            client = request.context
+            assert isinstance(client, Client), "check_head authenticated the request and stored its Client"
             return responder.send(200, list(JSON_HEADERS), self._models_body(client))
         if path == b"/healthz":
             return responder.send(200, list(JSON_HEADERS), b'{"status":"ok"}')
@@ -364,7 +386,8 @@ class Gateway:
             stream=stream,
             wants_usage=bool(options and options.get("include_usage")),
             # Policy comes from the key. A client may only tighten it, never loosen it.
-            sovereign=client.sovereign or request.header(H_SOVEREIGN) == b"true",
+            # check_head refused any value other than one clear true/false.
+            sovereign=client.sovereign or sovereign_requested(H_SOVEREIGN, [v for k, v in request.headers if k == H_SOVEREIGN]),
             received=request.received,
             reserved_tokens=reserved,
         )
