@@ -42,8 +42,8 @@ from serving.gateway.validation import Invalid, parse_body, validate
 log = logging.getLogger("serving.gateway")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-METRICS_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
-GET_PATHS = frozenset({b"/v1/models", b"/healthz", b"/readyz", b"/metrics"})
+# /metrics is served on a port of its own (metrics_http.py), never to clients.
+GET_PATHS = frozenset({b"/v1/models", b"/healthz", b"/readyz"})
 KNOWN_PATHS = frozenset({*PATHS, *GET_PATHS})
 _ERROR_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
@@ -99,6 +99,7 @@ class Gateway:
             route_override=self.route_override,
         )
         self._models_bodies: dict[frozenset[str] | None, bytes] = {}
+        self._client_labels = settings.metrics.client_labels
         self.access = AccessLog() if settings.access_log else None
         self._tasks: list[asyncio.Task] = []
         self.ready = False
@@ -277,8 +278,6 @@ class Gateway:
         if path == b"/readyz":
             body = b'{"status":"ready"}' if self.ready else b'{"status":"not ready"}'
             return responder.send(200 if self.ready else 503, list(JSON_HEADERS), body)
-        if path == b"/metrics":
-            return responder.send(200, list(METRICS_HEADERS), self.metrics.exposition())
 
     def _models_body(self, client: Client) -> bytes:
         body = self._models_bodies.get(client.models)
@@ -343,7 +342,7 @@ class Gateway:
         if limiter is not None:
             exceeded, retry_after, reserved = limiter.admit(len(body), now)
             if exceeded is not None:
-                self.metrics.child(self.metrics.rate_limited, client.team, client.name, exceeded).inc()
+                self.metrics.child(self.metrics.rate_limited, client.team, self._who(client), exceeded).inc()
                 what = "requests" if exceeded == "rpm" else "tokens"
                 raise Rejected(
                     429,
@@ -357,7 +356,7 @@ class Gateway:
             if scope is not None:
                 if limiter is not None:
                     limiter.settle(reserved, 0)
-                self.metrics.child(self.metrics.spend_refused, scope, client.team, client.name).inc()
+                self.metrics.child(self.metrics.spend_refused, scope, client.team, self._who(client)).inc()
                 whose = "this key's" if scope == KEY else "this key's team's"
                 raise Rejected(
                     429,
@@ -397,14 +396,14 @@ class Gateway:
         api = req.endpoint.value
         served_by = served.upstream.served_by if served.upstream else "none"
         status = str(served.status)
-        m.child(m.requests, model, served_by, client.team, client.name, status).inc()
+        m.child(m.requests, model, served_by, client.team, self._who(client), status).inc()
         m.child(m.api_requests, api, status).inc()
         elapsed = self._clock() - req.received
         m.child(m.latency, model, served_by, "true" if req.stream else "false").observe(elapsed)
         if served.upstream is not None and (served.prompt_tokens or served.completion_tokens):
-            m.child(m.prompt_tokens, model, served_by, client.team, client.name).inc(served.prompt_tokens)
-            m.child(m.completion_tokens, model, served_by, client.team, client.name).inc(served.completion_tokens)
-            m.child(m.cost, model, served_by, client.team, client.name).inc(served.cost_usd)
+            m.child(m.prompt_tokens, model, served_by, client.team, self._who(client)).inc(served.prompt_tokens)
+            m.child(m.completion_tokens, model, served_by, client.team, self._who(client)).inc(served.completion_tokens)
+            m.child(m.cost, model, served_by, client.team, self._who(client)).inc(served.cost_usd)
         if req.limiter is not None:
             req.limiter.settle(req.reserved_tokens, served.prompt_tokens + served.completion_tokens)
         if client.capped:
@@ -417,6 +416,10 @@ class Gateway:
                 f"cost_usd={served.cost_usd:.8f} ms={elapsed * 1000:.1f}" + (f" detail={served.detail}" if served.detail else "")
             )
 
+    def _who(self, client: Client) -> str:
+        """The `client` label: the key's name only where `metrics.client_labels` allows it."""
+        return client.name if self._client_labels else "-"
+
     def _spend_gauges(self, client: Client) -> None:
         m = self.metrics
         for scope, name, cap in (
@@ -425,8 +428,23 @@ class Gateway:
         ):
             if cap is not None:
                 tally = self.ledger.tallies.get((scope, name))
-                if tally is not None:
+                if tally is None:
+                    continue
+                if scope == "key" and not self._client_labels:
+                    # One series for all keys, the highest ratio: the spend-cap alert (max by holder)
+                    # still fires, and no key name is exposed.
+                    m.child(m.spend_ratio, scope, "-").set(self._highest_key_spend_ratio())
+                else:
                     m.child(m.spend_ratio, scope, name).set(tally.spent / cap)
+
+    def _highest_key_spend_ratio(self) -> float:
+        ratios = [0.0]
+        for other in self.clients.clients:
+            if other.monthly_usd_cap is not None:
+                tally = self.ledger.tallies.get(("key", other.name))
+                if tally is not None:
+                    ratios.append(tally.spent / other.monthly_usd_cap)
+        return max(ratios)
 
 
 def req_partial(req: ApiRequest, responder: Responder) -> Served:
