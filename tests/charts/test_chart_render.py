@@ -498,7 +498,8 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_the_shared_stor
     # In-cluster clients and (with the load balancer) the clients it admits on 8080; Prometheus
     # only on the metrics port, last (the series name teams and spend).
     client_rules = 2 if ingress["enabled"] else 1
-    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == [8080] * client_rules + [GATEWAY_METRICS_PORT]
+    expected = [8080] * client_rules + [GATEWAY_METRICS_PORT]
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == expected
     if ingress["enabled"]:
         admitted = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][1]["from"]]
         assert admitted == ingress["sourceCidrs"] and "0.0.0.0/0" not in admitted
