@@ -419,13 +419,14 @@ class _Connection(asyncio.Protocol):
         if http_11 and not self._hosts:
             self._reason = (400, "invalid_host", "The request needs exactly one valid Host header (RFC 9112 3.2).")
             raise _Stop
-        if self._upgrade:
+        method = parser.get_method()
+        if self._upgrade or method == b"CONNECT":
             self._reason = (400, "upgrade_not_supported", "The gateway does not switch protocols (CONNECT, Upgrade).")
             raise _Stop
         url = self._url
         if url[:1] != b"/" and url[:4].lower() == b"http":
             url = _origin_form(url)
-        request = Request(parser.get_method(), url, self._headers, http_11, parser.should_keep_alive(), now)
+        request = Request(method, url, self._headers, http_11, parser.should_keep_alive(), now)
         self._request = request
         self.state = _State.BODY
         self.deadline = now + server.settings.body_timeout_s
