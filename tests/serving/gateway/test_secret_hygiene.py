@@ -47,7 +47,7 @@ def gateway_process(tmp_path: Path, primary: FakeOpenAI, managed: FakeOpenAI):
         )
         base_url = f"http://127.0.0.1:{settings['port']}"
         try:
-            wait_until(lambda: _ready(base_url, process), timeout=15)
+            wait_until(lambda: _ready(base_url, process), timeout=40)  # a cold interpreter on 2 busy cores
             yield base_url, key_file, log_path, f"http://127.0.0.1:{settings['metrics']['port']}"
         finally:
             process.send_signal(signal.SIGTERM)
