@@ -137,6 +137,8 @@ def start_gateway(stack: ExitStack, logs: Path, work: Path, primary: int, manage
     # the benchmark runs without one.
     # Nor is there a Kubernetes API here for the drain switch to watch (it is off the request path too).
     settings.update(host="127.0.0.1", port=port, clients_file=str(work / "clients.json"), shared_store=None, route_override=None)
+    # The /metrics listener on a free port too: several benchmarks may run on one machine.
+    settings["metrics"] = {**settings.get("metrics", {}), "port": free_port()}
     for upstream in settings["upstreams"]:
         if upstream["name"] == "managed":
             upstream.update(base_url=f"http://127.0.0.1:{managed}/v1", api_key_file=str(work / "managed-key"))

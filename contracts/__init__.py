@@ -24,6 +24,9 @@ SERVE_PORT = 8000
 PRIMARY_BASE_URL = f"http://{RELEASE}-serve-svc.{NAMESPACE}.svc.cluster.local:{SERVE_PORT}/v1"
 #: Port of the gateway container and of its ClusterIP Service `<release>-gateway`.
 GATEWAY_PORT = 8080
+#: Port of the gateway's /metrics listener: for Prometheus only (the chart's NetworkPolicy), never
+#: on the client port, since the series name keys, teams and spend.
+GATEWAY_METRICS_PORT = 9090
 #: The endpoint clients inside the cluster use.
 GATEWAY_URL = f"http://{RELEASE}-gateway.{NAMESPACE}.svc.cluster.local:{GATEWAY_PORT}/v1"
 #: Service account of Ray worker pods; EKS Pod Identity lets it (only it) read the weights bucket.

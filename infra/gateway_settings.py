@@ -15,6 +15,7 @@ from typing import Any
 from contracts import (
     GATEWAY_CLIENTS_FILE,
     GATEWAY_MANAGED_API_KEY_FILE,
+    GATEWAY_METRICS_PORT,
     GATEWAY_PORT,
     NAMESPACE,
     PRIMARY_BASE_URL,
@@ -138,6 +139,8 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         "environment": env.name,
         "team": env.tags.team,
         "port": GATEWAY_PORT,
+        # /metrics on a port of its own, for Prometheus only (the chart's NetworkPolicy and ServiceMonitor).
+        "metrics": {"port": GATEWAY_METRICS_PORT},
         "clients_file": GATEWAY_CLIENTS_FILE,
         "routes": [route],
         "upstreams": upstreams,

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from contracts import GATEWAY_PORT, NAMESPACE
+from contracts import GATEWAY_METRICS_PORT, NAMESPACE
 from infra.operate.kube import KubeClient, KubeError
 
 GATEWAY_SELECTOR = "app.kubernetes.io/component=gateway"
@@ -51,7 +51,7 @@ def parse_pod_metrics(pod: str, text: str) -> PodRoute:
     return PodRoute(pod, route, healthy)
 
 
-def pod_routes(client: KubeClient, namespace: str = NAMESPACE, port: int = GATEWAY_PORT) -> list[PodRoute]:
+def pod_routes(client: KubeClient, namespace: str = NAMESPACE, port: int = GATEWAY_METRICS_PORT) -> list[PodRoute]:
     """Each running gateway pod's route and watch health (a pod that does not answer is reported, not skipped)."""
     status, data = client.request("GET", f"/api/v1/namespaces/{namespace}/pods?labelSelector={GATEWAY_SELECTOR}")
     if status >= 400:

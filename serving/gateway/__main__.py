@@ -20,11 +20,14 @@ import uvloop
 
 from serving.gateway.app import Gateway
 from serving.gateway.auth import ClientsFileError
+from serving.gateway.metrics_http import MetricsApp
 from serving.gateway.server import GatewayServer
 from serving.gateway.settings import SettingsError, load_settings
 from serving.gateway.upstreams import api_key_problems
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Connections the /metrics listener may hold: Prometheus replicas and a person with curl.
+METRICS_CONNECTIONS = 16
 
 
 async def run(gateway: Gateway, host: str, port: int, stop: asyncio.Event, started: Callable[[], None] | None = None) -> None:
@@ -35,16 +38,22 @@ async def run(gateway: Gateway, host: str, port: int, stop: asyncio.Event, start
         gateway,
         settings.server,
         max_body_bytes=settings.limits.max_request_bytes,
-        reserved_fds=gateway.reserved_fds,
+        reserved_fds=gateway.reserved_fds + METRICS_CONNECTIONS,
         on_connections=gateway.metrics.child(gateway.metrics.connections).set,
     )
+    # /metrics on a port of its own (serving/gateway/metrics_http.py), with the same server limits
+    # but a few connections (Prometheus scrapes with one), kept out of the client connections' files.
+    metrics_limits = settings.server.model_copy(update={"max_connections": METRICS_CONNECTIONS})
+    metrics_server = GatewayServer(MetricsApp(gateway.metrics.exposition), metrics_limits, max_body_bytes=1024)
     try:
         await server.start(host, port)
+        await metrics_server.start(host, settings.metrics.port)
         if started is not None:
             started()
         await stop.wait()
         gateway.draining()
         await server.shutdown()
+        await metrics_server.shutdown()
     finally:
         await gateway.shutdown()
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from serving.gateway import errors
 from serving.gateway.access_log import AccessLog
-from serving.gateway.auth import Client, ClientRegistry
+from serving.gateway.auth import Client, ClientRegistry, HeaderValueError, sovereign_requested
 from serving.gateway.credential_probe import CredentialProbe, CredentialVerdict
 from serving.gateway.endpoints import PATHS, Endpoint
-from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, error_body
+from serving.gateway.errors import H_REQUEST_ID, H_SOVEREIGN, HEADER_SOVEREIGN, error_body
 from serving.gateway.health import ProbeResult, UpstreamHealth
 from serving.gateway.limits import Limiters
 from serving.gateway.metrics import GatewayMetrics
@@ -43,8 +43,9 @@ from serving.gateway.validation import Invalid, parse_body, validate
 log = logging.getLogger("serving.gateway")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-METRICS_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
-KNOWN_PATHS = frozenset({*PATHS, b"/v1/models", b"/healthz", b"/readyz", b"/metrics"})
+# /metrics is served on a port of its own (metrics_http.py), never to clients.
+GET_PATHS = frozenset({b"/v1/models", b"/healthz", b"/readyz"})
+KNOWN_PATHS = frozenset({*PATHS, *GET_PATHS})
 _ERROR_TYPES = {401: "invalid_request_error", 403: "permission_error", 429: "rate_limit_error"}
 
 
@@ -100,6 +101,7 @@ class Gateway:
             route_override=self.route_override,
         )
         self._models_bodies: dict[frozenset[str] | None, bytes] = {}
+        self._client_labels = settings.metrics.client_labels
         self.access = AccessLog() if settings.access_log else None
         self._tasks: list[asyncio.Task] = []
         self.ready = False
@@ -234,20 +236,43 @@ class Gateway:
         if path in PATHS:
             if method != b"POST":
                 return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"POST")])
-            client = self.clients.authenticate(request.header(b"authorization"))
-            if client is None:
-                return self._refuse(request, 401, errors.INVALID_API_KEY)
+            client = self._authenticate(request)
+            if not isinstance(client, Client):
+                return client
             request.context = client
+            try:
+                sovereign_requested(H_SOVEREIGN, [v for k, v in request.headers if k == H_SOVEREIGN])
+            except HeaderValueError as error:
+                return self._refuse(
+                    request, 400, error_body(str(error), "invalid_request_error", "invalid_header", HEADER_SOVEREIGN)
+                )
             length = request.header(b"content-length")
             limit = self.settings.limits.max_request_bytes
             if length is not None and length.isdigit() and int(length) > limit:
                 return self._refuse(request, 413, _too_large(limit))
             return None
-        if path in (b"/v1/models", b"/healthz", b"/readyz", b"/metrics"):
-            if method != b"GET":
-                return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"GET")])
+        if path in GET_PATHS:
+            if method != b"GET" and method != b"HEAD":
+                return self._refuse(request, 405, errors.METHOD_NOT_ALLOWED, [(b"allow", b"GET, HEAD")])
+            if path == b"/v1/models":
+                client = self._authenticate(request)
+                if not isinstance(client, Client):
+                    return client
+                request.context = client
             return None
         return self._refuse(request, 404, errors.NOT_FOUND)
+
+    def _authenticate(self, request: Request) -> Client | Refusal:
+        """The request's client, or its refusal: 401 without a valid key, 400 with two keys (which
+        one counts would be a guess, and proxies disagree on it)."""
+        authorization = None
+        for name, value in request.headers:
+            if name == b"authorization":
+                if authorization is not None:
+                    return self._refuse(request, 400, errors.DUPLICATE_AUTHORIZATION)
+                authorization = value
+        client = self.clients.authenticate(authorization)
+        return client if client is not None else self._refuse(request, 401, errors.INVALID_API_KEY)
 
     def refusal(self, status: int, code: str, message: str, request: Request | None) -> Refusal:
         error_type = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
@@ -272,18 +297,14 @@ class Gateway:
             return await self._api(request, responder, endpoint)
         path = request.path
         if path == b"/v1/models":
-            client = self.clients.authenticate(request.header(b"authorization"))
-            if client is None:
-                refusal = self._refuse(request, 401, errors.INVALID_API_KEY)
-                return responder.send(refusal.status, refusal.headers, refusal.body)
+            client = request.context
+            assert isinstance(client, Client), "check_head authenticated the request and stored its Client"
             return responder.send(200, list(JSON_HEADERS), self._models_body(client))
         if path == b"/healthz":
             return responder.send(200, list(JSON_HEADERS), b'{"status":"ok"}')
         if path == b"/readyz":
             body = b'{"status":"ready"}' if self.ready else b'{"status":"not ready"}'
             return responder.send(200 if self.ready else 503, list(JSON_HEADERS), body)
-        if path == b"/metrics":
-            return responder.send(200, list(METRICS_HEADERS), self.metrics.exposition())
 
     def _models_body(self, client: Client) -> bytes:
         body = self._models_bodies.get(client.models)
@@ -348,7 +369,7 @@ class Gateway:
         if limiter is not None:
             exceeded, retry_after, reserved = limiter.admit(len(body), now)
             if exceeded is not None:
-                self.metrics.child(self.metrics.rate_limited, client.team, client.name, exceeded).inc()
+                self.metrics.child(self.metrics.rate_limited, client.team, self._who(client), exceeded).inc()
                 what = "requests" if exceeded == "rpm" else "tokens"
                 raise Rejected(
                     429,
@@ -362,7 +383,7 @@ class Gateway:
             if scope is not None:
                 if limiter is not None:
                     limiter.settle(reserved, 0)
-                self.metrics.child(self.metrics.spend_refused, scope, client.team, client.name).inc()
+                self.metrics.child(self.metrics.spend_refused, scope, client.team, self._who(client)).inc()
                 whose = "this key's" if scope == KEY else "this key's team's"
                 raise Rejected(
                     429,
@@ -391,7 +412,8 @@ class Gateway:
             stream=stream,
             wants_usage=bool(options and options.get("include_usage")),
             # Policy comes from the key. A client may only tighten it, never loosen it.
-            sovereign=client.sovereign or request.header(H_SOVEREIGN) == b"true",
+            # check_head refused any value other than one clear true/false.
+            sovereign=client.sovereign or sovereign_requested(H_SOVEREIGN, [v for k, v in request.headers if k == H_SOVEREIGN]),
             received=request.received,
             reserved_tokens=reserved,
         )
@@ -401,14 +423,14 @@ class Gateway:
         api = req.endpoint.value
         served_by = served.upstream.served_by if served.upstream else "none"
         status = str(served.status)
-        m.child(m.requests, model, served_by, client.team, client.name, status).inc()
+        m.child(m.requests, model, served_by, client.team, self._who(client), status).inc()
         m.child(m.api_requests, api, status).inc()
         elapsed = self._clock() - req.received
         m.child(m.latency, model, served_by, "true" if req.stream else "false").observe(elapsed)
         if served.upstream is not None and (served.prompt_tokens or served.completion_tokens):
-            m.child(m.prompt_tokens, model, served_by, client.team, client.name).inc(served.prompt_tokens)
-            m.child(m.completion_tokens, model, served_by, client.team, client.name).inc(served.completion_tokens)
-            m.child(m.cost, model, served_by, client.team, client.name).inc(served.cost_usd)
+            m.child(m.prompt_tokens, model, served_by, client.team, self._who(client)).inc(served.prompt_tokens)
+            m.child(m.completion_tokens, model, served_by, client.team, self._who(client)).inc(served.completion_tokens)
+            m.child(m.cost, model, served_by, client.team, self._who(client)).inc(served.cost_usd)
         if served.code == "upstream_auth_failed" and served.upstream is not None:
             m.child(m.auth_failures, served.upstream.name, "request").inc()
         if req.limiter is not None:
@@ -425,6 +447,10 @@ class Gateway:
                 + (f" detail={served.detail}" if served.detail else "")
             )
 
+    def _who(self, client: Client) -> str:
+        """The `client` label: the key's name only where `metrics.client_labels` allows it."""
+        return client.name if self._client_labels else "-"
+
     def _spend_gauges(self, client: Client) -> None:
         m = self.metrics
         for scope, name, cap in (
@@ -433,8 +459,23 @@ class Gateway:
         ):
             if cap is not None:
                 tally = self.ledger.tallies.get((scope, name))
-                if tally is not None:
+                if tally is None:
+                    continue
+                if scope == "key" and not self._client_labels:
+                    # One series for all keys, the highest ratio: the spend-cap alert (max by holder)
+                    # still fires, and no key name is exposed.
+                    m.child(m.spend_ratio, scope, "-").set(self._highest_key_spend_ratio())
+                else:
                     m.child(m.spend_ratio, scope, name).set(tally.spent / cap)
+
+    def _highest_key_spend_ratio(self) -> float:
+        ratios = [0.0]
+        for other in self.clients.clients:
+            if other.monthly_usd_cap is not None:
+                tally = self.ledger.tallies.get(("key", other.name))
+                if tally is not None:
+                    ratios.append(tally.spent / other.monthly_usd_cap)
+        return max(ratios)
 
 
 def req_partial(req: ApiRequest, responder: Responder) -> Served:

@@ -202,3 +202,29 @@ class ClientRegistry:
             if hmac.compare_digest(digest, client.digest):
                 found = client
         return found
+
+
+class HeaderValueError(ValueError):
+    """A request header the gateway acts on is ambiguous; the message names it and the allowed values."""
+
+
+def sovereign_requested(name: bytes, values: list[bytes]) -> bool:
+    """The client's own sovereignty request: header `name`, given once, `true` or `false`.
+
+    Parsed per RFC 9110: optional whitespace (SP, HTAB) around the value is not part of it
+    (section 5.5), and two field lines of one name mean a comma-joined list (section 5.3), which
+    is refused like any value other than one clear token. A sovereignty request that a typo
+    turned into "not sovereign" would send the prompt to a third party: anything unclear is
+    refused (400), never read as false. The value is never echoed.
+    """
+    if not values:
+        return False
+    header = name.decode()
+    if len(values) > 1:
+        raise HeaderValueError(f"The {header} header appears {len(values)} times; send it once, `true` or `false`.")
+    value = values[0].strip(b" \t").lower()
+    if value == b"true":
+        return True
+    if value == b"false":
+        return False
+    raise HeaderValueError(f"The {header} header must be `true` or `false` (case-insensitive).")

@@ -58,3 +58,6 @@ INVALID_API_KEY = error_body(
 )
 NOT_FOUND = error_body("Unknown path.", "invalid_request_error", "not_found")
 METHOD_NOT_ALLOWED = error_body("Method not allowed on this path.", "invalid_request_error", "method_not_allowed")
+DUPLICATE_AUTHORIZATION = error_body(
+    "The request has more than one Authorization header; send one.", "invalid_request_error", "duplicate_authorization"
+)

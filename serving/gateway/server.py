@@ -9,16 +9,24 @@ first, and cancelling the handler the moment the client's connection is lost, so
 request is closed at once and the GPU stops working for nobody. Measured, it also costs a
 fraction of uvicorn's CPU per request (docs/gateway.md "Benchmark").
 
-Per connection (`_Connection`):
+Per connection (`_Connection`), two states as in h11's ConnectionState: what the parser reads
+(`state`: idle, head, body) and whether a response is owed (`busy`). Every guard below keys on the
+reading side, so it holds for every head, pipelined ones included:
 - the head is parsed by httptools; a URL over the limit is 414, headers over their byte or count
-  limit 431, a malformed request 400; each is an OpenAI-shaped error with a request id, counted and
-  logged by the application (`HttpApp.refusal`), and the connection is closed;
-- when the head is complete the application may refuse the request before its body is read
+  limit 431 (bytes counted while a head is incomplete, so one giant header never grows), a
+  malformed request 400, a version other than HTTP/1.1 or 1.0 505, a missing, repeated or invalid
+  Host (HTTP/1.1) 400, an `Upgrade` header 400 (never a protocol switch); each is an OpenAI-shaped
+  error with a request id, counted and logged by the application (`HttpApp.refusal`), and the
+  connection is closed after the responses owed before it;
+- when a head is complete the application may refuse the request before its body is read
   (`HttpApp.check_head`: unknown path, missing key, declared size over the limit);
-- deadlines (head, body, keep-alive idle, a client that stops reading) are checked by one
-  sweeper for all connections, so a request pays for no timer of its own;
-- one request runs at a time; pipelined requests wait their turn (a few, then reading pauses);
+- a chunked body's trailer fields are bounded like a head and discarded, never read as headers;
+- an absolute-form target (`GET http://host/path`) is routed by its path (RFC 9112 section 3.2.2);
+- deadlines (the whole head from its first byte, the body, keep-alive idle, a client that stops
+  reading) are checked by one sweeper for all connections, so a request pays for no timer of its own;
+- one request runs at a time; complete pipelined requests wait their turn (a few, then reading pauses);
 - when the connection is lost while a handler runs, that handler's task is cancelled at once;
+- HEAD gets the head of the answer and no body (RFC 9110 section 9.3.2);
 - HTTP/1.0 clients never get a chunked body: a body of unknown length (a stream) is delimited by
   closing the connection, which HTTP/1.0 allows (RFC 9112 section 6.3, rule 8).
 """
@@ -30,6 +38,7 @@ import collections
 import enum
 import logging
 import os
+import re
 import resource
 import time
 from collections.abc import Callable
@@ -107,10 +116,16 @@ class ClientGone(Exception):
 
 
 class _State(enum.Enum):
+    """The client's side of the connection (h11's `their_state`): what the parser reads now.
+
+    Whether a handler runs is the other side (`_Connection.busy`), kept apart on purpose: with one
+    state for both questions a head that began while a handler ran was never checked as a head
+    (no byte limit, no deadline, no auth before its body).
+    """
+
     IDLE = 0  # between requests (or before the first): waiting for a request's first byte
     HEAD = 1  # reading a request's head
     BODY = 2  # reading its body
-    BUSY = 3  # a handler runs
     CLOSED = 4
 
 
@@ -124,17 +139,22 @@ def _status_line(status: int) -> bytes:
 
 _STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# Host = uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP literal in
+# brackets or a reg-name (unreserved, pct-encoded, sub-delims); empty is allowed (no authority).
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?\Z")
 
 
 class Responder:
     """Writes one response on its connection: whole (`send`) or streamed (`start`, `write`, `finish`)."""
 
-    __slots__ = ("_chunked", "_close", "_conn", "_head", "cancel_cause", "finished", "started")
+    __slots__ = ("_chunked", "_close", "_conn", "_head", "_head_only", "cancel_cause", "finished", "started")
 
-    def __init__(self, conn: _Connection, close: bool) -> None:
+    def __init__(self, conn: _Connection, close: bool, head_only: bool = False) -> None:
         self._conn = conn
         self._chunked = False
         self._close = close
+        # The answer to HEAD: the same head, never a body (RFC 9110 section 9.3.2).
+        self._head_only = head_only
         # A started response's head waits for its first block: one write (one syscall) for both.
         self._head = b""
         self.started = False
@@ -154,7 +174,8 @@ class Responder:
         """The whole response at once."""
         self.started = self.finished = True
         framing = b"content-length: %d\r\n" % len(body)
-        self._conn.write(self._render_head(status, headers, framing) + body)
+        head = self._render_head(status, headers, framing)
+        self._conn.write(head if self._head_only else head + body)
         self._conn.response_done(self._close)
 
     def start(self, status: int, headers: Headers) -> None:
@@ -169,7 +190,7 @@ class Responder:
 
     async def write(self, data: bytes) -> None:
         """One block of a started response; waits while the client's socket buffer is full."""
-        if not data:
+        if not data or self._head_only:
             return
         conn = self._conn
         if conn.state is _State.CLOSED:
@@ -190,7 +211,7 @@ class Responder:
         if conn.state is _State.CLOSED:
             return
         block = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n" if self._chunked else data
-        conn.write(self._head + block)
+        conn.write(self._head if self._head_only else self._head + block)
         self._head = b""
         conn.response_done(self._close)
 
@@ -199,23 +220,29 @@ class _Connection(asyncio.Protocol):
     __slots__ = (
         "_body",
         "_body_size",
-        "_deferred",
+        "_continue",
         "_drain",
         "_head_bytes",
+        "_head_fresh",
         "_header_bytes",
         "_headers",
+        "_hosts",
         "_parser",
         "_queue",
+        "_reason",
         "_refused",
         "_request",
         "_responder",
         "_task",
+        "_te_lines",
         "_upgrade",
         "_url",
+        "busy",
         "deadline",
         "idle_since",
         "loop",
         "request_http_11",
+        "send_deadline",
         "server",
         "state",
         "transport",
@@ -227,8 +254,12 @@ class _Connection(asyncio.Protocol):
         assert server.loop is not None, "connections come from the listener that start() opens, after it set the loop"
         self.loop = server.loop
         self.transport: asyncio.Transport | None = None
+        # Two sides, two states (h11's ConnectionState): `state` is what the parser reads, `busy`
+        # whether a response is being produced. Every guard on a head keys on `state` alone.
         self.state = _State.IDLE
-        self.deadline = 0.0
+        self.busy = False
+        self.deadline = 0.0  # the reading side's: head, body, or idle keep-alive
+        self.send_deadline = 0.0  # the writing side's: a client that stopped reading
         self.idle_since = 0.0
         self.write_paused = False
         self.request_http_11 = True
@@ -237,17 +268,21 @@ class _Connection(asyncio.Protocol):
         self._headers: Headers = []
         self._header_bytes = 0
         self._head_bytes = 0
+        self._head_fresh = False
+        self._hosts = 0
+        self._te_lines = 0
+        self._upgrade = False
+        self._continue = False
         self._body: list[bytes] = []
         self._body_size = 0
         self._request: Request | None = None
-        self._queue: collections.deque[Request] = collections.deque()
-        # Pipelined requests whose head is checked only when their turn comes (never mid-response).
-        self._deferred: set[int] = set()
+        # Complete requests (and at most one final refusal) waiting for the running response.
+        self._queue: collections.deque[Request | Refusal] = collections.deque()
         self._task: asyncio.Task | None = None
         self._responder: Responder | None = None
         self._drain: asyncio.Future | None = None
-        self._refused: tuple[int, str, str] | None = None
-        self._upgrade = False
+        self._reason: tuple[int, str, str] | None = None  # why a parser callback stopped the parser
+        self._refused = False  # a refusal is written or queued: nothing more is read
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -261,16 +296,15 @@ class _Connection(asyncio.Protocol):
         if not server.admit(self, now):
             return
         self.idle_since = now
-        # A brand-new connection must start a request as quickly as a started one must finish its head.
+        # A brand-new connection must finish its first head within the head deadline of its accept.
         self.deadline = now + server.settings.header_timeout_s
 
     def connection_lost(self, exc: Exception | None) -> None:
-        was = self.state
         self.state = _State.CLOSED
         self.server.forget(self)
         if self._drain is not None and not self._drain.done():
             self._drain.set_exception(ClientGone())
-        if was is _State.BUSY and self._task is not None and not self._task.done():
+        if self.busy and self._task is not None and not self._task.done():
             # The client is gone: stop its handler now, which closes the upstream request.
             assert self._responder is not None, "_run sets the responder with the task"
             self._responder.cancel_cause = CancelCause.CLIENT_GONE
@@ -288,32 +322,36 @@ class _Connection(asyncio.Protocol):
             self._drain.set_result(None)
         self._drain = None
 
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight on either side: the connection may be closed without losing anything."""
+        return self.state is _State.IDLE and not self.busy and not self._queue
+
     def data_received(self, data: bytes) -> None:
-        # A local is tested, not `self._refused`: the parser's callbacks below may set the
-        # attribute, and pyright would keep it narrowed to None across feed_data().
-        refused_before = self._refused
-        if self.state is _State.CLOSED or refused_before is not None:
+        if self.state is _State.CLOSED or self._refused:
             return
-        heading = self.state is _State.HEAD or self.state is _State.IDLE
-        if heading:
-            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._upgrade = True  # served as a plain request, then closed (no protocol switch)
-        except httptools.HttpParserError:
-            if self.state is _State.CLOSED:
-                return  # the application refused the head and the answer is written
-            refused = self._refused or (400, "invalid_request", "The request is not valid HTTP/1.1.")
-            self._refuse(*refused)
+            # CONNECT (an Upgrade header is refused at its head): never a protocol switch, in
+            # which httptools would stop parsing and later bytes would be read as new requests.
+            self._refuse(400, "upgrade_not_supported", "The gateway does not switch protocols (CONNECT, Upgrade).")
             return
-        if self._refused is not None:
-            self._refuse(*self._refused)
+        except httptools.HttpParserError:
+            if not self._refused:
+                self._refuse(*(self._reason or (400, "invalid_request", "The request is not valid HTTP/1.1.")))
             return
         # httptools buffers a header until it is complete: a head still incomplete after more than
-        # the limit is refused here, so one giant header can never grow without bound.
-        if self.state is _State.HEAD and self._head_bytes > self.server.settings.max_header_bytes:
-            self._refuse(431, "headers_too_large", "The request headers exceed the gateway's limit.")
+        # the limit is refused here, so one giant header can never grow without bound. Counted for
+        # every head, pipelined ones included; the chunk a head began in is not counted (its start
+        # is not known), so the bound is the limit plus one read.
+        if self.state is _State.HEAD and not self._refused:
+            if self._head_fresh:
+                self._head_fresh = False
+            else:
+                self._head_bytes += len(data)
+                if self._head_bytes > self.server.settings.max_header_bytes:
+                    self._refuse(431, "headers_too_large", "The request headers exceed the gateway's limit.")
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -321,52 +359,95 @@ class _Connection(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._header_bytes = 0
+        self._head_bytes = 0
+        self._head_fresh = True
+        self._hosts = 0
+        self._te_lines = 0
+        self._upgrade = False
         self._body = []
         self._body_size = 0
-        if self.state is _State.IDLE:
-            self.state = _State.HEAD
-            self.deadline = self.loop.time() + self.server.settings.header_timeout_s
+        self.state = _State.HEAD
+        # The whole head within the deadline of its first byte (or of the accept, for a new
+        # connection's first request), whatever it trickles: one header line every few seconds
+        # gains nothing.
+        limit = self.loop.time() + self.server.settings.header_timeout_s
+        self.deadline = min(self.deadline, limit) if self.deadline and not self.busy else limit
 
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self.server.max_url_bytes:
-            self._refused = (414, "url_too_long", "The request URL exceeds the gateway's limit.")
+            self._reason = (414, "url_too_long", "The request URL exceeds the gateway's limit.")
             raise _Stop
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_bytes += len(name) + len(value) + 4
         if self._header_bytes > self.server.settings.max_header_bytes:
-            self._refused = (431, "headers_too_large", "The request headers exceed the gateway's limit.")
+            self._reason = (431, "headers_too_large", "The request headers exceed the gateway's limit.")
             raise _Stop
+        if self.state is not _State.HEAD:
+            return  # a chunked body's trailer: bounded like a head, never read as a header
         if len(self._headers) >= self.server.settings.max_headers:
-            self._refused = (431, "too_many_headers", "The request has more header fields than the gateway allows.")
+            self._reason = (431, "too_many_headers", "The request has more header fields than the gateway allows.")
             raise _Stop
-        self._headers.append((name.lower(), value))
+        name = name.lower()
+        if name == b"host":
+            self._hosts += 1
+            if self._hosts > 1 or not _HOST.match(value):
+                self._reason = (400, "invalid_host", "The request needs exactly one valid Host header (RFC 9112 3.2).")
+                raise _Stop
+        elif name == b"upgrade":
+            self._upgrade = True
+        elif name == b"transfer-encoding":
+            # Only `chunked`, once: a list (`identity, chunked`), a second line or an unknown coding
+            # is read differently by different parsers in a chain, which is what smuggling needs.
+            # h11 accepts exactly this; RFC 9112 section 6.1 answers an unknown coding with 501.
+            self._te_lines += 1
+            if self._te_lines > 1 or value.strip(b" \t").lower() != b"chunked":
+                self._reason = (501, "transfer_encoding_not_supported", "Only one `Transfer-Encoding: chunked` is supported.")
+                raise _Stop
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
         server = self.server
         now = self.loop.time()
-        http_11 = parser.get_http_version() == "1.1"
-        request = Request(parser.get_method(), self._url, self._headers, http_11, parser.should_keep_alive(), now)
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            self._reason = (505, "http_version_not_supported", "The gateway speaks HTTP/1.1 and HTTP/1.0.")
+            raise _Stop
+        http_11 = version == "1.1"
+        if http_11 and not self._hosts:
+            self._reason = (400, "invalid_host", "The request needs exactly one valid Host header (RFC 9112 3.2).")
+            raise _Stop
+        method = parser.get_method()
+        if self._upgrade or method == b"CONNECT":
+            self._reason = (400, "upgrade_not_supported", "The gateway does not switch protocols (CONNECT, Upgrade).")
+            raise _Stop
+        url = self._url
+        if url[:1] != b"/" and url[:4].lower() == b"http":
+            url = _origin_form(url)
+        request = Request(method, url, self._headers, http_11, parser.should_keep_alive(), now)
         self._request = request
-        if self.state is _State.BUSY:
-            self._deferred.add(id(request))  # pipelined: checked and answered in turn
-            return
         self.state = _State.BODY
         self.deadline = now + server.settings.body_timeout_s
+        # Every head is checked when it arrives, pipelined or not: a refused one is answered
+        # after the responses before it, and its body is never read.
         refusal = server.app.check_head(request)
         if refusal is not None:
-            self._write_refusal(refusal)
+            self._refuse_with(refusal, request.method == b"HEAD")
             raise _Stop
-        if request.header(b"expect") == b"100-continue":
-            assert self.transport is not None, _MADE
-            self.transport.write(_CONTINUE)
+        expect = request.header(b"expect")
+        if expect is not None and expect.strip().lower() == b"100-continue":
+            if self.busy or self._queue:
+                self._continue = True  # interim responses never interleave with another response
+            else:
+                assert self.transport is not None, _MADE
+                self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self.server.max_body_bytes:
-            self._refused = (413, "request_too_large", f"The request body exceeds {self.server.max_body_bytes} bytes.")
+            self._reason = (413, "request_too_large", f"The request body exceeds {self.server.max_body_bytes} bytes.")
             raise _Stop
         self._body.append(body)
 
@@ -377,10 +458,10 @@ class _Connection(asyncio.Protocol):
         body = self._body
         request.body = body[0] if len(body) == 1 else b"".join(body)
         self._body = []
-        self._head_bytes = 0
-        if self._upgrade:
-            request.keep_alive = False
-        if self.state is _State.BUSY:
+        self._continue = False
+        self.state = _State.IDLE
+        self.deadline = 0.0  # no idle timeout while a response is owed; it starts when it is done
+        if self.busy:
             self._queue.append(request)
             if len(self._queue) >= MAX_PIPELINED:
                 assert self.transport is not None, _MADE
@@ -391,17 +472,10 @@ class _Connection(asyncio.Protocol):
     # -- requests ----------------------------------------------------------------------------
 
     def _run(self, request: Request) -> None:
-        if self._deferred and id(request) in self._deferred:
-            self._deferred.discard(id(request))
-            refusal = self.server.app.check_head(request)
-            if refusal is not None:
-                self._write_refusal(refusal)
-                return
-        self.state = _State.BUSY
-        self.deadline = 0.0
+        self.busy = True
         self.request_http_11 = request.http_11
         close = not request.keep_alive or not request.http_11 or self.server.draining
-        responder = self._responder = Responder(self, close)
+        responder = self._responder = Responder(self, close, request.method == b"HEAD")
         self._task = self.loop.create_task(self._handle(request, responder))
 
     async def _handle(self, request: Request, responder: Responder) -> None:
@@ -432,29 +506,35 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def response_done(self, close: bool) -> None:
-        """The response was written completely: close, or wait for the next request."""
+        """The response was written completely: close, or answer the next request."""
         if self.state is _State.CLOSED:
             return
         assert self.transport is not None, _MADE
-        if close or self.server.draining or self._refused is not None:
+        if close or self.server.draining:
             self.state = _State.CLOSED
             self.transport.close()
             return
+        self.busy = False
         self._task = None
         self._responder = None
-        now = self.loop.time()
+        self.send_deadline = 0.0
         if self._queue:
-            self.transport.resume_reading()
-            self._run(self._queue.popleft())
+            item = self._queue.popleft()
+            if isinstance(item, Refusal):
+                self._write_refusal(item, False)
+                return
+            if not self._refused:
+                self.transport.resume_reading()
+            self._run(item)
             return
-        if self._request is not None:
-            # The next request's head arrived while this one ran; its body is still coming.
-            self.state = _State.BODY
-            self.deadline = now + self.server.settings.body_timeout_s
-            return
-        self.state = _State.IDLE
-        self.idle_since = now
-        self.deadline = now + self.server.settings.keepalive_timeout_s
+        if self._continue:
+            self._continue = False
+            self.transport.write(_CONTINUE)
+        if self.state is _State.IDLE:
+            now = self.loop.time()
+            self.idle_since = now
+            self.deadline = now + self.server.settings.keepalive_timeout_s
+        # HEAD or BODY: the next request is arriving, under its own deadline.
 
     def write(self, data: bytes) -> None:
         if self.state is not _State.CLOSED:
@@ -465,46 +545,68 @@ class _Connection(asyncio.Protocol):
         """Wait until the client read enough of what was written (bounded by the send timeout)."""
         if self._drain is None:
             self._drain = self.loop.create_future()
-        self.deadline = self.loop.time() + self.server.settings.send_timeout_s
+        self.send_deadline = self.loop.time() + self.server.settings.send_timeout_s
         try:
             await self._drain
         finally:
-            if self.state is _State.BUSY:
-                self.deadline = 0.0
+            self.send_deadline = 0.0
 
     # -- refusals and deadlines ---------------------------------------------------------------
 
     def _refuse(self, status: int, code: str, message: str) -> None:
-        self._refused = (status, code, message)
-        if self.state is _State.BUSY:
-            # A handler is answering an earlier request: its response comes first, then we close.
+        request = self._request
+        refusal = self.server.app.refusal(status, code, message, request)
+        self._refuse_with(refusal, request is not None and request.method == b"HEAD")
+
+    def _refuse_with(self, refusal: Refusal, head_only: bool) -> None:
+        """Stop reading; write the refusal now, or after the responses owed before it; then close."""
+        self._refused = True
+        if self.busy:
             assert self.transport is not None, _MADE
             self.transport.pause_reading()
-            self._queue.clear()
+            self._queue.append(refusal)
+            self.deadline = 0.0
             return
-        self._write_refusal(self.server.app.refusal(status, code, message, self._request))
+        self._write_refusal(refusal, head_only)
 
-    def _write_refusal(self, refusal: Refusal) -> None:
+    def _write_refusal(self, refusal: Refusal, head_only: bool) -> None:
         """Write the refusal and close (whatever of the request is unread stays unread)."""
         if self.state is _State.CLOSED:
             return
-        self._refused = self._refused or (refusal.status, "", "")
         self.request_http_11 = True
-        Responder(self, close=True).send(refusal.status, refusal.headers, refusal.body)
+        Responder(self, close=True, head_only=head_only).send(refusal.status, refusal.headers, refusal.body)
 
     def expired(self, now: float) -> None:
-        """Called by the sweeper when `deadline` passed."""
+        """Called by the sweeper when the reading side's `deadline` passed."""
         assert self.transport is not None, _MADE
+        self.deadline = 0.0
         state = self.state
         if state is _State.IDLE:
-            self.state = _State.CLOSED
-            self.transport.close()  # idle keep-alive or a new connection that never spoke
+            if not self.busy:
+                self.state = _State.CLOSED
+                self.transport.close()  # idle keep-alive or a new connection that never spoke
         elif state is _State.HEAD or state is _State.BODY:
             self._refuse(408, "request_timeout", "The request did not arrive in time.")
-        elif state is _State.BUSY and self.write_paused:
-            log.info("closing a connection whose client stopped reading for %.0f s", self.server.settings.send_timeout_s)
-            self.transport.abort()
-        self.deadline = 0.0
+
+    def send_expired(self) -> None:
+        """Called by the sweeper when `send_deadline` passed: the client stopped reading."""
+        assert self.transport is not None, _MADE
+        self.send_deadline = 0.0
+        log.info("closing a connection whose client stopped reading for %.0f s", self.server.settings.send_timeout_s)
+        self.transport.abort()
+
+
+def _origin_form(url: bytes) -> bytes:
+    """The path and query of an absolute-form target (`http://host/path?q`), which a server must
+    accept (RFC 9112 section 3.2.2); anything else is returned as is (and routes nowhere)."""
+    scheme, sep, rest = url.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        return url
+    slash = rest.find(b"/")
+    query = rest.find(b"?")
+    if slash < 0 or (0 <= query < slash):
+        return b"/" + rest[query:] if query >= 0 else b"/"
+    return rest[slash:]
 
 
 class _Stop(Exception):
@@ -581,7 +683,7 @@ class GatewayServer:
                 self._on_connections(len(self.connections))
 
     def _close_longest_idle(self) -> bool:
-        idle = [c for c in self.connections if c.state is _State.IDLE]
+        idle = [c for c in self.connections if c.idle]
         if not idle:
             return False
         oldest = min(idle, key=lambda c: c.idle_since)
@@ -598,6 +700,8 @@ class GatewayServer:
         for conn in list(self.connections):
             if conn.deadline and now >= conn.deadline:
                 conn.expired(now)
+            if conn.send_deadline and now >= conn.send_deadline and conn.state is not _State.CLOSED:
+                conn.send_expired()
         self._sweeper = self.loop.call_later(self._sweep_s, self._sweep)
 
     def _tick_date(self) -> None:
@@ -612,7 +716,7 @@ class GatewayServer:
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):
-            if conn.state is _State.IDLE:
+            if conn.idle:
                 conn.state = _State.CLOSED
                 assert conn.transport is not None, _MADE
                 conn.transport.close()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_PORT
+from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_METRICS_PORT, GATEWAY_PORT
 from serving.gateway.route_override import RouteOverrideSettings
 
 # Names become Prometheus label values and response header values.
@@ -310,6 +310,24 @@ class ServerSettings(Strict):
     )
 
 
+class MetricsSettings(Strict):
+    """Where Prometheus reads the gateway's metrics, and whether series name client keys."""
+
+    port: int = Field(
+        default=GATEWAY_METRICS_PORT,
+        ge=1,
+        le=65535,
+        description="Port of the /metrics listener, on the settings' `host`. Only /metrics is served there, without "
+        "a key: let only Prometheus reach it (the chart's NetworkPolicy). The client port answers /metrics with 404.",
+    )
+    client_labels: bool = Field(
+        default=False,
+        description="Put each client key's name in the `client` label (requests, tokens, cost, 429s) and the "
+        "`holder` of key spend caps. Off: the label is `-` and teams remain, so whoever reads /metrics learns no key "
+        "names; turn on where per-key dashboards are wanted and /metrics is confined to Prometheus.",
+    )
+
+
 class SharedStoreSettings(Strict):
     """A Redis shared by every gateway pod, so rate limits and monthly spend hold across pods.
 
@@ -363,6 +381,7 @@ class GatewaySettings(Strict):
     retry: RetrySettings = Field(default_factory=RetrySettings, description="Retry budget and replay rule.")
     limits: LimitSettings = Field(default_factory=LimitSettings, description="What one request may ask for.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="Connection limits and timeouts.")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="The /metrics listener and its labels.")
     shared_store: SharedStoreSettings | None = Field(
         None, description="Redis for limits and spend shared across pods; null: every pod counts alone."
     )
@@ -373,6 +392,8 @@ class GatewaySettings(Strict):
     @model_validator(mode="after")
     def _references(self) -> GatewaySettings:
         problems = []
+        if self.metrics.port == self.port:
+            problems.append(f"metrics.port: {self.metrics.port} is the client port; /metrics needs a port of its own")
         names = [u.name for u in self.upstreams]
         if len(set(names)) != len(names):
             problems.append(f"upstreams: duplicate names {sorted({n for n in names if names.count(n) > 1})}")

@@ -275,9 +275,33 @@ def _response_format(value: Any, name: str) -> None:
 def _messages(value: Any, name: str) -> None:
     if not isinstance(value, list) or not value:
         raise Invalid(f"'{name}' is required and must be a non-empty array.", name, "missing_required_parameter")
-    for message in value:
+    for i, message in enumerate(value):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise _value("Every message must be an object with a 'role'.", name)
+        if "content" in message:
+            _content(message["content"], message["role"], f"{name}[{i}].content")
+
+
+# Roles whose `content` may be null: an assistant message that carries tool calls, and a tool
+# result (OpenAI API reference, "Create chat completion", messages).
+_NULL_CONTENT_ROLES = frozenset({"assistant", "tool"})
+
+
+def _content(value: Any, role: str, name: str) -> None:
+    """A message's content: a string, or an array of content parts (objects with a string
+    `type`); null only where OpenAI allows it. An object here was once forwarded as is."""
+    if isinstance(value, str):
+        return
+    if value is None:
+        if role in _NULL_CONTENT_ROLES:
+            return
+        raise _type(f"'{name}' may be null only in assistant and tool messages; send a string.", name)
+    if isinstance(value, list):
+        for j, part in enumerate(value):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise _type(f"'{name}[{j}]' must be a content part: an object with a 'type'.", f"{name}[{j}]")
+        return
+    raise _type(f"'{name}' must be a string or an array of content parts.", name)
 
 
 def _prompt(value: Any, name: str) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts import GATEWAY_METRICS_PORT, PRIMARY_BASE_URL, SYSTEM_POOL
 from contracts import NODE_POOL_LABEL as POOL_LABEL
-from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
 from infra.capacity import capacity_for
 from infra.chart_values import sizing_for
 from infra.chart_values.serve import engine_kwargs
@@ -516,8 +516,11 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_the_shared_stor
         assert "10.0.0.0/8" in peer["ipBlock"]["except"], "the managed-API rule must not open the VPC"
     assert sorted(p["port"] for p in dns_rule["ports"]) == [53, 53]
     ingress = kit.values(case)["gateway"]["ingress"]
-    # In-cluster clients, Prometheus, and (with the load balancer) the clients it admits.
-    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == [8080] * (3 if ingress["enabled"] else 2)
+    # In-cluster clients and (with the load balancer) the clients it admits on 8080; Prometheus
+    # only on the metrics port, last (the series name teams and spend).
+    client_rules = 2 if ingress["enabled"] else 1
+    expected = [8080] * client_rules + [GATEWAY_METRICS_PORT]
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == expected
     if ingress["enabled"]:
         admitted = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][1]["from"]]
         assert admitted == ingress["sourceCidrs"] and "0.0.0.0/0" not in admitted
@@ -558,7 +561,10 @@ def test_the_gateway_runs_as_the_contract_says(kit, case):
     # Pulled by digest only: what CI built and recorded, never a tag that can move.
     assert c["image"] == kit.GATEWAY_IMAGE
     assert c["command"] == ["python", "-m", "serving.gateway", "--config", "/etc/gateway/config/gateway.json"]
-    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert c["ports"] == [
+        {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": GATEWAY_METRICS_PORT, "protocol": "TCP"},
+    ]
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert pod["securityContext"]["runAsUser"] == c["securityContext"]["runAsUser"] == 10001
@@ -623,7 +629,12 @@ def test_monitors_select_pods_and_ports_that_exist(kit, case):
     servicemonitor = kit.one(docs, "ServiceMonitor", "gpt-oss-gateway")
     gateway_service = kit.one(docs, "Service", "gpt-oss-gateway")
     assert servicemonitor["spec"]["selector"]["matchLabels"].items() <= gateway_service["metadata"]["labels"].items()
-    assert [e["port"] for e in servicemonitor["spec"]["endpoints"]] == [p["name"] for p in gateway_service["spec"]["ports"]]
+    # /metrics has a port of its own (serving/gateway/metrics_http.py), never the client port.
+    assert [e["port"] for e in servicemonitor["spec"]["endpoints"]] == ["metrics"]
+    metrics_port = next(p for p in gateway_service["spec"]["ports"] if p["name"] == "metrics")
+    container = kit.one(docs, "Deployment", "gpt-oss-gateway")["spec"]["template"]["spec"]["containers"][0]
+    gateway_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert metrics_port["targetPort"] == "metrics" and gateway_ports["metrics"] == metrics_port["port"] != gateway_ports["http"]
     assert servicemonitor["spec"]["endpoints"][0]["path"] == "/metrics"
     assert selector_matches({"matchLabels": gateway_service["spec"]["selector"]}, pods["gateway"])
 

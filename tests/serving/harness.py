@@ -115,6 +115,8 @@ def settings_for_test(primary_url: str, managed_url: str, clients_file: Path, ke
         "log_level": "DEBUG",
         "routes": [{"model": PUBLIC_MODEL, "primary": "self-hosted", "fallback": "managed"}],
         "upstreams": [primary, managed],
+        # Key names in labels: the tests below assert per-key series (the default is off).
+        "metrics": {"port": free_port(), "client_labels": True},
     }
     settings.update(overrides)
     return settings
@@ -136,6 +138,8 @@ class RunningGateway:
         self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
         self.base_url = f"http://127.0.0.1:{self.settings.port}"
         self.http = httpx.Client(base_url=self.base_url, timeout=10)
+        # /metrics has a port of its own (serving/gateway/metrics_http.py).
+        self.metrics_http = httpx.Client(base_url=f"http://127.0.0.1:{self.settings.metrics.port}", timeout=10)
 
     def _run(self) -> None:
         async def main() -> None:
@@ -156,6 +160,7 @@ class RunningGateway:
 
     def stop(self) -> None:
         self.http.close()
+        self.metrics_http.close()
         self.begin_shutdown()
         self._thread.join(40)
 
@@ -177,7 +182,7 @@ class RunningGateway:
 
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample on /metrics (0 when absent)."""
-        text = self.http.get("/metrics").text
+        text = self.metrics_http.get("/metrics").text
         for line in text.splitlines():
             if not line.startswith(name + "{") and not line.startswith(name + " "):
                 continue

@@ -4,7 +4,7 @@
   copies into the image, nothing more (no tests, infra, secrets, venvs, bytecode) and nothing less;
 - the same dependency set the image installs (`uv export --only-group gateway`, hashes required)
   installs into a fresh venv, and the gateway starts from the build context alone, on a read-only
-  copy, as a non-root process, and answers /healthz, /readyz and /metrics.
+  copy, as a non-root process, and answers /healthz, /readyz and, on its own port, /metrics.
 
 .dockerignore semantics (docs.docker.com, "Build context", ".dockerignore files"; moby/patternmatcher):
 patterns are Go filepath.Match globs with `**` for any number of directories, relative to the
@@ -194,7 +194,7 @@ def test_the_locked_gateway_dependencies_install_fresh_and_the_gateway_starts_fr
 
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps({"clients": []}))
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     config = tmp_path / "gateway.json"
     config.write_text(
         json.dumps(
@@ -203,6 +203,7 @@ def test_the_locked_gateway_dependencies_install_fresh_and_the_gateway_starts_fr
                 "team": "ml-platform",
                 "host": "127.0.0.1",
                 "port": port,
+                "metrics": {"port": metrics_port},
                 "clients_file": str(clients),
                 "routes": [{"model": "gpt-oss-20b", "primary": "self-hosted", "fallback": None}],
                 "upstreams": [
@@ -239,7 +240,7 @@ def test_the_locked_gateway_dependencies_install_fresh_and_the_gateway_starts_fr
             assert time.monotonic() < deadline, "the gateway did not become ready"
             time.sleep(0.2)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
         assert 'gateway_route_override{environment="image-test",route="auto"} 1.0' in metrics
     finally:
         process.terminate()

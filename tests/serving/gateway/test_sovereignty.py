@@ -83,7 +83,7 @@ def test_a_sovereign_request_is_refused_when_the_primary_is_saturated(start_gate
     "headers, body",
     [
         ({"x-gateway-sovereign": "false"}, {}),
-        ({"x-gateway-sovereign": "0", "x-gateway-fallback": "managed", "x-gateway-policy": "allow-managed"}, {}),
+        ({"x-gateway-sovereign": "False", "x-gateway-fallback": "managed", "x-gateway-policy": "allow-managed"}, {}),
         ({}, {"metadata": {"sovereign": "false"}, "user": "not-sovereign"}),
     ],
 )
@@ -139,7 +139,7 @@ def test_the_sdk_sees_a_sovereign_refusal_as_a_retryable_503(gateway, primary, m
 
 def test_refusal_series_exist_at_zero_before_the_first_refusal(gateway):
     """Alerts use increase(); a series born at 1 would hide the first sovereign refusal."""
-    text = gateway.http.get("/metrics").text
+    text = gateway.metrics_http.get("/metrics").text
     primed = [line for line in text.splitlines() if line.startswith("gateway_unavailable_total{")]
     assert any('reason="not_ready"' in line and 'sovereign="true"' in line and line.endswith(" 0.0") for line in primed)
     assert any(line.startswith("gateway_fallbacks_total{") and 'reason="circuit_open"' in line for line in text.splitlines())
