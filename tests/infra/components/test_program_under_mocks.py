@@ -218,6 +218,7 @@ def test_the_managed_api_key_is_a_secret_everywhere(program):
 def test_no_fallback_means_no_managed_key_anywhere(variant):
     def no_fallback(env):
         env["fallback"]["allowed"] = False
+        env["gateway"].get("image", {}).pop("digest", None)  # whatever the live pins hold: the preview's placeholder
 
     run = variant("dev", no_fallback)
     assert not run.of_type("aws:secretsmanager/secret:Secret")
@@ -362,16 +363,21 @@ def test_the_client_keys_secret_is_created_empty_and_then_left_to_operators(prog
     assert secret.urn in serving.dependencies, "the gateway mounts it: it must exist first"
 
 
-def test_a_deployment_refuses_a_config_without_the_gateway_digest_but_a_preview_shows_a_placeholder(program):
+def test_a_deployment_refuses_a_config_without_the_gateway_digest_but_a_preview_shows_a_placeholder(tmp_path, monkeypatch):
     from pulumi.errors import RunError
 
     from infra.config import environment_from_stack_file, read_stack_file
-    from infra.plan.runner import pulumi_config_bag, run_with_config
+    from infra.config.load import STACKS_DIR_ENV
+    from infra.plan.runner import pulumi_config_bag, run_program, run_with_config
+    from support.environments import build_environments
 
-    env = environment_from_stack_file("dev")
+    # The tests' own environments: dev without a gateway digest, whatever the live pins hold.
+    root = build_environments(tmp_path / "repo")
+    env = environment_from_stack_file("dev", root)
     assert env.gateway.image.digest is None
-    bag, secret_keys, _ = pulumi_config_bag(read_stack_file("dev"), env)
+    bag, secret_keys, _ = pulumi_config_bag(read_stack_file("dev", root), env)
+    monkeypatch.setenv(STACKS_DIR_ENV, str(root))
     with pytest.raises(RunError, match=re.escape("gateway.image.digest: required by `pulumi up`")):
         run_with_config("dev", bag, secret_keys, preview=False)
-    serving = next(r for r in program("dev").of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
+    serving = next(r for r in run_program("dev", root).registrations if r.type == RELEASE and r.inputs["name"] == "gpt-oss")
     assert serving.inputs["values"]["gateway"]["image"]["digest"] == "sha256:" + "0" * 64
