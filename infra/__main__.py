@@ -184,6 +184,8 @@ if not pending or render_pending_with_placeholders():
             )
         ),
         opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[*crd_installers, *secrets]),
+        # GitOps-only environments: Argo CD / Flux installs the release from `gpt-oss-platform values`.
+        install=env.serving.release_managed_by == "pulumi",
     )
 
 pulumi.export("cluster_name", cluster.handle.name)

@@ -218,6 +218,7 @@ def test_the_managed_api_key_is_a_secret_everywhere(program):
 def test_no_fallback_means_no_managed_key_anywhere(variant):
     def no_fallback(env):
         env["fallback"]["allowed"] = False
+        env["gateway"].get("image", {}).pop("digest", None)  # whatever the live pins hold: the preview's placeholder
 
     run = variant("dev", no_fallback)
     # Only the smoke test's key in Secrets Manager; no managed API key.
@@ -374,11 +375,29 @@ def test_the_client_keys_secret_is_seeded_with_the_smoke_key_and_then_left_to_op
     assert secret.urn in serving.dependencies, "the gateway mounts it: it must exist first"
 
 
-def test_the_offline_plan_renders_the_serving_release_with_a_placeholder_digest_before_bootstrap(program):
+def test_the_offline_plan_renders_the_serving_release_with_a_placeholder_digest_before_bootstrap(tmp_path, monkeypatch):
     """`pulumi up` leaves the release out until the digest exists (tests/infra/components/test_bootstrap.py);
     the offline plan renders it with a placeholder so that its checks still run."""
     from infra.config import environment_from_stack_file
+    from infra.config.load import STACKS_DIR_ENV
+    from infra.plan.runner import run_program
+    from support.environments import build_environments
 
-    assert environment_from_stack_file("dev").gateway.image.digest is None
-    serving = next(r for r in program("dev").of_type(RELEASE) if r.inputs["name"] == "gpt-oss")
+    # The tests' own environments: dev without a gateway digest, whatever the live pins hold.
+    root = build_environments(tmp_path / "repo")
+    assert environment_from_stack_file("dev", root).gateway.image.digest is None
+    monkeypatch.setenv(STACKS_DIR_ENV, str(root))
+    serving = next(r for r in run_program("dev", root).registrations if r.type == RELEASE and r.inputs["name"] == "gpt-oss")
     assert serving.inputs["values"]["gateway"]["image"]["digest"] == "sha256:" + "0" * 64
+
+
+def test_a_gitops_environment_leaves_the_serving_release_to_argo_cd_or_flux(variant):
+    """serving.release_managed_by: gitops: Pulumi builds everything around the release, never the release."""
+
+    def gitops(env):
+        env["serving"]["release_managed_by"] = "gitops"
+        env["gateway"].setdefault("image", {})["digest"] = "sha256:" + "a" * 64
+
+    run = variant("dev", gitops)
+    assert not [r for r in run.of_type(RELEASE) if r.inputs["name"] == "gpt-oss"]
+    assert [r for r in run.of_type(RELEASE) if r.inputs["name"] == "kuberay-operator"], "the add-ons are still Pulumi's"
