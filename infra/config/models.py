@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
 from infra.catalog import load_catalog
+from infra.config.served_models import ServedModelsConfig
 
 NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 # Kubernetes label values: the same strings are AWS tags and Kubernetes labels, so they must
@@ -850,6 +851,10 @@ class EnvironmentConfig(Strict):
     )
     alerting: AlertingConfig = Field(default_factory=AlertingConfig, description="Alertmanager receivers and severity routing.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repository of the gateway image.")
+    served_models: ServedModelsConfig = Field(
+        default_factory=ServedModelsConfig,
+        description="LoRA adapters of `model` and further served models, each routed by name (docs/models.md).",
+    )
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""
