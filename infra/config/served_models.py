@@ -73,6 +73,10 @@ class LoraConfig(Strict):
         16, description="Largest adapter rank accepted (vLLM `max_lora_rank`); every slot reserves memory for it."
     )
 
+    def engine_kwargs(self) -> dict[str, bool | int]:
+        """vLLM's LoRA switches (EngineArgs names); Ray's lora_config does not set them."""
+        return {"enable_lora": True, "max_lora_rank": self.max_lora_rank, "max_loras": self.max_adapters_per_replica}
+
     @field_validator("adapters")
     @classmethod
     def _unique(cls, value: list[AdapterConfig]) -> list[AdapterConfig]:

@@ -209,6 +209,12 @@ root filesystem is read-only; usage reporting is off (no egress for it).
     "health_check_timeout_s" $serve.healthCheckTimeoutS)
   "log_engine_metrics" true
 -}}
+{{- if $serve.lora.enabled -}}
+{{- $_ := set $llm "lora_config" (dict
+  "dynamic_lora_loading_path" $serve.lora.dynamicLoraLoadingPath
+  "max_num_adapters_per_replica" (int $serve.lora.maxNumAdaptersPerReplica)) -}}
+{{- end -}}
+{{- $llmConfigs := prepend $serve.additionalLlmConfigs $llm -}}
 {{- $config := dict
   "proxy_location" "EveryNode"
   "http_options" (dict "host" "0.0.0.0" "port" 8000)
@@ -216,7 +222,7 @@ root filesystem is read-only; usage reporting is off (no egress for it).
     "name" $serve.applicationName
     "route_prefix" "/"
     "import_path" "ray.serve.llm:build_openai_app"
-    "args" (dict "llm_configs" (list $llm))))
+    "args" (dict "llm_configs" $llmConfigs)))
 -}}
 {{- toYaml $config -}}
 {{- end -}}

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from infra.catalog import load_catalog
 from infra.models.checkpoint import STOCK_CONFIGS
 from infra.models.manifest import MANIFEST_NAME, build_manifest
 
-BASE_REVISION = "b5c939de8f754692c1647ca79fbf85e8c1e70f8a"
+BASE_REVISION = load_catalog().models["gpt-oss-20b"].default_revision
 
 
 def write_checkpoint(directory: Path, base: str = "gpt-oss-20b", quantisation: str = "MXFP4") -> Path:
