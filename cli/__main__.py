@@ -27,6 +27,7 @@ COMMANDS = {
     "smoke": "cli.smoke",
     "drain": "cli.drain",
     "runbooks": "cli.runbooks",
+    "models": "cli.models",
 }
 
 

@@ -41,3 +41,25 @@ def write_checkpoint(directory: Path, base: str = "gpt-oss-20b", quantisation: s
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
     return write_checkpoint(tmp_path / "ft-20b")
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """S3 mocked in-process by moto, with the environment's weights bucket."""
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+BUCKET = "gpt-oss-dev-weights-example"
