@@ -61,7 +61,7 @@ def run_stage(args: argparse.Namespace) -> int:
     import boto3
 
     from infra.catalog import load_catalog
-    from infra.config.served_models import PUBLIC_NAME_RE
+    from infra.models.config import PUBLIC_NAME_RE
     from infra.models.manifest import CONFIG_NAME, MANIFEST_NAME
     from infra.models.stage import StageError, stage_checkpoint
     from infra.paths import REPO_ROOT

@@ -16,7 +16,7 @@ from infra.chart_values.model.serve import Checkpoint, Lora, Serve
 from infra.chart_values.ray import cache_size_limit_gi
 from infra.chart_values.serve import MAX_NUM_BATCHED_TOKENS_HOPPER
 from infra.config.models import EnvironmentConfig
-from infra.config.served_models import LoraConfig
+from infra.models.config import LoraConfig
 from infra.models.served import ServedModel, resolve_served_models
 
 # Where the verify_checkpoint init container puts a fine-tune (the worker's `cache` volume).

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
 from infra.catalog import load_catalog
-from infra.config.served_models import ServedModelsConfig
+from infra.models.config import ServedModelsConfig
 
 NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 # Kubernetes label values: the same strings are AWS tags and Kubernetes labels, so they must

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.catalog import load_catalog
-from infra.config.served_models import ADAPTERS_PREFIX, LoraConfig
+from infra.models.config import ADAPTERS_PREFIX, LoraConfig
 from infra.models.checkpoint import (
     STOCK_CONFIGS,
     CheckpointError,
@@ -30,7 +30,7 @@ from infra.sizing import ReplicaSizing, SizingError
 
 if TYPE_CHECKING:
     from infra.config.models import EnvironmentConfig, NodePoolConfig
-    from infra.config.served_models import ServedModelConfig
+    from infra.models.config import ServedModelConfig
 
 
 class ServedModelError(ValueError):

@@ -5,7 +5,9 @@ The `model` section stays the environment's first served model (its pool is `ser
 its fallback the `fallback` section). `served_models.lora` adds adapters to it;
 `served_models.additional` lists further models, each with its weights, pool, sizing, replicas,
 fallback (none unless named) and sovereignty. How they join the rest of the config (pools,
-capacity, manifests, memory) is checked in `infra/config/served_rules.py`.
+capacity, manifests, memory) is checked in `infra/config/served_rules.py`. It lives here, not in
+infra/config/, so that infra/models/ never imports the infra.config package (whose loader imports
+those rules).
 """
 
 from __future__ import annotations
