@@ -26,12 +26,18 @@ VERSION_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "models", help="fine-tuned checkpoints: stage one into the weights bucket", description=__doc__,
+        "models",
+        help="fine-tuned checkpoints: stage one into the weights bucket",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    stage = actions.add_parser("stage", help="upload a local fine-tune with its manifest", description=__doc__,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    stage = actions.add_parser(
+        "stage",
+        help="upload a local fine-tune with its manifest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     stage.add_argument("directory", type=Path, help="the checkpoint directory (config.json, *.safetensors, tokenizer)")
     stage.add_argument("--bucket", required=True, help="the environment's weights bucket (`pulumi stack output weights_bucket`)")
     stage.add_argument("--name", required=True, help="public model name, e.g. support-20b")
@@ -81,7 +87,14 @@ def run_stage(args: argparse.Namespace) -> int:
             base = "gpt-oss-120b" if layers == 36 else "gpt-oss-20b"
             base_revision = load_catalog().models[base].default_revision
         staged = stage_checkpoint(
-            s3, args.directory, args.bucket, args.name, args.version, base_revision, args.trained_by, trained_at,
+            s3,
+            args.directory,
+            args.bucket,
+            args.name,
+            args.version,
+            base_revision,
+            args.trained_by,
+            trained_at,
             args.training_data,
         )
     except (StageError, OSError, ValueError) as error:
@@ -91,7 +104,9 @@ def run_stage(args: argparse.Namespace) -> int:
     (copies / MANIFEST_NAME).write_text(staged.manifest.model_dump_json(indent=2) + "\n")
     shutil.copyfile(args.directory / CONFIG_NAME, copies / CONFIG_NAME)
     shown = copies.relative_to(REPO_ROOT) if copies.is_relative_to(REPO_ROOT) else copies
-    print(f"staged {len(staged.manifest.files)} files to {staged.uri} ({staged.manifest.quantisation}, base {staged.manifest.base_model})")
+    print(
+        f"staged {len(staged.manifest.files)} files to {staged.uri} ({staged.manifest.quantisation}, base {staged.manifest.base_model})"
+    )
     print("serve it with this entry under served_models.additional in environments/<env>.yaml:")
     print(f"  - name: {args.name}\n    base: {staged.manifest.base_model}\n    weights:\n      source: s3")
     print(f"      prefix: {staged.prefix}\n      manifest: {shown}/{MANIFEST_NAME}\n      config: {shown}/{CONFIG_NAME}")

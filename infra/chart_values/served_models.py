@@ -25,9 +25,7 @@ CHECKPOINTS_DIR = "/home/ray/.cache/checkpoints"
 
 def _bucket(bucket: str | None, what: str) -> str:
     if not bucket:
-        raise ValueError(
-            f"{what} needs the environment's weights bucket: pass its name (`pulumi stack output weights_bucket`)"
-        )
+        raise ValueError(f"{what} needs the environment's weights bucket: pass its name (`pulumi stack output weights_bucket`)")
     return bucket
 
 

@@ -23,8 +23,8 @@ from infra.config.cross_env import cross_environment_problems
 from infra.config.errors import ConfigError, Problem, problem
 from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 from infra.config.overlays import has_overlay
-from infra.config.served_rules import served_model_problems
 from infra.config.regions import AWS_REGION_KEY, aws_region_problems, region_problems
+from infra.config.served_rules import served_model_problems
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, OWNED_KEYS, PROJECT, drift_problems, read_stack_document
 from infra.config.tiers import guardrail_problems
 from infra.paths import REPO_ROOT

@@ -40,7 +40,10 @@ def served_model_problems(env: EnvironmentConfig, root: Path = REPO_ROOT) -> lis
     seen: dict[str, str] = {}
     names = [(env.model.name, "model.name")]
     if env.served_models.lora:
-        names += [(f"{env.model.name}:{a.name}", f"served_models.lora.adapters[{i}].name") for i, a in enumerate(env.served_models.lora.adapters)]
+        names += [
+            (f"{env.model.name}:{a.name}", f"served_models.lora.adapters[{i}].name")
+            for i, a in enumerate(env.served_models.lora.adapters)
+        ]
     for index, entry in enumerate(env.served_models.additional):
         names.append((entry.name, f"served_models.additional[{index}].name"))
         if entry.lora:

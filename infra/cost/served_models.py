@@ -37,7 +37,10 @@ def served_model_costs(env: EnvironmentConfig, catalog: Catalog | None = None) -
                 "instance_type": sizing.instance_type,
                 "tensor_parallel": sizing.tensor_parallel,
                 "replicas": {"min": model.min_replicas, "max": model.max_replicas},
-                "usd_per_hour": {"floor": sizing.usd_per_hour(model.min_replicas), "max": sizing.usd_per_hour(model.max_replicas)},
+                "usd_per_hour": {
+                    "floor": sizing.usd_per_hour(model.min_replicas),
+                    "max": sizing.usd_per_hour(model.max_replicas),
+                },
                 "monthly": {
                     "floor": money(sizing.usd_per_hour(model.min_replicas) * hours),
                     "max": money(sizing.usd_per_hour(model.max_replicas) * hours),

@@ -61,7 +61,9 @@ class CheckpointMemory:
             if self.quantisation == "MXFP4"
             else f"{self.expert_params / 1e9:.1f}B expert parameters x 2 bytes (BF16)"
         )
-        return f"{experts} + {self.other_params / 1e9:.2f}B other parameters x 2 bytes (BF16) = {self.weights_gb:.1f} GB of weights"
+        return (
+            f"{experts} + {self.other_params / 1e9:.2f}B other parameters x 2 bytes (BF16) = {self.weights_gb:.1f} GB of weights"
+        )
 
 
 def quantisation_of(config: dict[str, Any]) -> str:
@@ -140,9 +142,7 @@ def size_with_weights(
     spec = catalog.models[model_name].model_copy(update={"weights_gb": round(weights_gb, 2)})
     adjusted = catalog.model_copy(update={"models": {**catalog.models, model_name: spec}})
     try:
-        return size_replica(
-            model_name, instance_type, max_model_len, tensor_parallel, gpu_memory_utilization, adjusted, replicas
-        )
+        return size_replica(model_name, instance_type, max_model_len, tensor_parallel, gpu_memory_utilization, adjusted, replicas)
     except SizingError as error:
         raise SizingError(f"{explain}. {error}") from None
 

@@ -139,7 +139,7 @@ class WeightsConfig(Strict):
 class ServedModelConfig(Strict):
     """One more model served by the environment's RayService, routed by `name`."""
 
-    name: str = Field(pattern=PUBLIC_NAME_RE, description="Public model name clients send (`\"model\": ...`).")
+    name: str = Field(pattern=PUBLIC_NAME_RE, description='Public model name clients send (`"model": ...`).')
     base: Literal["gpt-oss-20b", "gpt-oss-120b"] = Field(description="The gpt-oss model the weights are (or derive from).")
     weights: WeightsConfig = Field(description="Hugging Face revision or fine-tune prefix.")
     node_pool: str | None = Field(None, pattern=NAME_RE, description="Node pool hosting replicas; default: `serving.node_pool`.")

@@ -43,12 +43,16 @@ def _managed(settings: dict[str, Any], env: EnvironmentConfig, model: str) -> st
     price = load_catalog().managed_api[model]
     template = next((u for u in settings["upstreams"] if u["name"] == UPSTREAM_MANAGED), None)
     name = f"{UPSTREAM_MANAGED}-{model.replace('.', '-')}"
-    upstream = copy.deepcopy(template) if template else {
-        "adapter": "managed_openai",
-        "base_url": env.fallback.base_url,
-        "api_key_file": GATEWAY_MANAGED_API_KEY_FILE,
-        "readiness": {"probe": "none"},
-    }
+    upstream = (
+        copy.deepcopy(template)
+        if template
+        else {
+            "adapter": "managed_openai",
+            "base_url": env.fallback.base_url,
+            "api_key_file": GATEWAY_MANAGED_API_KEY_FILE,
+            "readiness": {"probe": "none"},
+        }
+    )
     upstream.update(
         name=name,
         model=model,

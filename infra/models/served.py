@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.catalog import load_catalog
-from infra.models.config import ADAPTERS_PREFIX, LoraConfig
 from infra.models.checkpoint import (
     STOCK_CONFIGS,
     CheckpointError,
@@ -24,6 +23,7 @@ from infra.models.checkpoint import (
     memory_of_config,
     size_with_weights,
 )
+from infra.models.config import ADAPTERS_PREFIX, LoraConfig
 from infra.models.manifest import CONFIG_NAME, MANIFEST_NAME, CheckpointManifest, ManifestError, load_manifest, sha256_file
 from infra.paths import REPO_ROOT
 from infra.sizing import ReplicaSizing, SizingError
@@ -138,9 +138,7 @@ def _checkpoint(entry: ServedModelConfig, path: str, root: Path) -> tuple[Checkp
     return manifest, config
 
 
-def resolve_additional(
-    env: EnvironmentConfig, index: int, entry: ServedModelConfig, root: Path = REPO_ROOT
-) -> ServedModel:
+def resolve_additional(env: EnvironmentConfig, index: int, entry: ServedModelConfig, root: Path = REPO_ROOT) -> ServedModel:
     path = f"served_models.additional[{index}]"
     catalog = load_catalog()
     pool = _pool(env, entry.node_pool, f"{path}.node_pool")

@@ -69,17 +69,19 @@ def stage_checkpoint(
         raise StageError(str(error)) from None
     base = {24: "gpt-oss-20b", 36: "gpt-oss-120b"}.get(config["num_hidden_layers"])
     if base is None:
-        raise StageError(f"{directory / CONFIG_NAME}: num_hidden_layers {config['num_hidden_layers']} is neither gpt-oss-20b (24) nor -120b (36)")
-    try:
-        manifest = build_manifest(
-            directory, base, base_revision, memory.quantisation, trained_by, trained_at, training_data
+        raise StageError(
+            f"{directory / CONFIG_NAME}: num_hidden_layers {config['num_hidden_layers']} is neither gpt-oss-20b (24) nor -120b (36)"
         )
+    try:
+        manifest = build_manifest(directory, base, base_revision, memory.quantisation, trained_by, trained_at, training_data)
     except ManifestError as error:
         raise StageError(str(error)) from None
     prefix = prefix_for(name, version)
     existing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/", MaxKeys=1).get("KeyCount", 0)
     if existing:
-        raise StageError(f"s3://{bucket}/{prefix}/ already holds objects: a staged version is never overwritten; pick a new version")
+        raise StageError(
+            f"s3://{bucket}/{prefix}/ already holds objects: a staged version is never overwritten; pick a new version"
+        )
     for path in manifest.files:
         s3.upload_file(str(directory / path), bucket, f"{prefix}/{path}")
     s3.put_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST_NAME}", Body=manifest.model_dump_json(indent=2).encode())

@@ -289,7 +289,10 @@ def test_a_fine_tune_is_loaded_only_from_the_copy_its_manifest_verified(kit):
     rs = rayservice(kit, "h100-two-models")
     (app,) = yaml.safe_load(rs["spec"]["serveConfigV2"])["applications"]
     _, finetune = app["args"]["llm_configs"]
-    assert finetune["model_loading_config"] == {"model_id": "support-20b", "model_source": "/home/ray/.cache/checkpoints/support-20b"}
+    assert finetune["model_loading_config"] == {
+        "model_id": "support-20b",
+        "model_source": "/home/ray/.cache/checkpoints/support-20b",
+    }
     (group,) = rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]
     (verify,) = [c for c in group["template"]["spec"]["initContainers"] if c["name"] == "verify-support-20b"]
     assert verify["command"][1:] == [

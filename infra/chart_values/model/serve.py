@@ -111,7 +111,9 @@ class ServeAutoscaling(Section):
 class Lora(Section):
     """Ray Serve LLM multi-LoRA on the default model (`lora_config`); docs/models.md."""
 
-    enabled: bool = Field(default=False, description="Serve LoRA adapters as `<model id>:<adapter>` on the default model's replicas.")
+    enabled: bool = Field(
+        default=False, description="Serve LoRA adapters as `<model id>:<adapter>` on the default model's replicas."
+    )
     dynamicLoraLoadingPath: str = Field(
         default="",
         pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+)?$",

@@ -112,7 +112,10 @@ def test_names_pools_and_capacity_are_checked_across_models(tmp_path):
     env = raw("staging")
     env["served_models"] = {"additional": [finetune(checkpoint, "gpt-oss-120b"), finetune(checkpoint, max_replicas=3)]}
     found = problems(env, "staging")
-    assert any(p.startswith("served_models.additional[0].name: public model name 'gpt-oss-120b' is already used by model.name") for p in found)
+    assert any(
+        p.startswith("served_models.additional[0].name: public model name 'gpt-oss-120b' is already used by model.name")
+        for p in found
+    )
     assert any("node_pools[0].max_nodes: the served models' max_replicas add up to" in p for p in found)
     env["served_models"] = {"additional": [finetune(checkpoint, node_pool="gpu-other")]}
     assert any(p.startswith("served_models.additional[0].node_pool: no node pool 'gpu-other'") for p in problems(env, "staging"))
@@ -123,7 +126,10 @@ def test_names_pools_and_capacity_are_checked_across_models(tmp_path):
     [
         ({"name": "x", "base": "gpt-oss-20b", "weights": {"source": "huggingface"}}, "needs `revision`"),
         ({"name": "x", "base": "gpt-oss-20b", "weights": {"source": "s3", "prefix": "finetunes/x/v1"}}, "needs manifest, config"),
-        ({"name": "X:y", "base": "gpt-oss-20b", "weights": {"source": "huggingface", "revision": "a" * 40}}, "should match pattern"),
+        (
+            {"name": "X:y", "base": "gpt-oss-20b", "weights": {"source": "huggingface", "revision": "a" * 40}},
+            "should match pattern",
+        ),
         (
             {"name": "x", "base": "gpt-oss-20b", "weights": {"source": "huggingface", "revision": "a" * 40}, "fallback": "gpt-9"},
             "'gpt-9' has no price in the catalog",
@@ -143,7 +149,12 @@ def test_names_pools_and_capacity_are_checked_across_models(tmp_path):
             "min_replicas (3) is above max_replicas (1)",
         ),
         (
-            {"name": "x", "base": "gpt-oss-20b", "weights": {"source": "huggingface", "revision": "a" * 40}, "tensor_parallel": 3},
+            {
+                "name": "x",
+                "base": "gpt-oss-20b",
+                "weights": {"source": "huggingface", "revision": "a" * 40},
+                "tensor_parallel": 3,
+            },
             "must be 1, 2, 4 or 8",
         ),
     ],
@@ -151,7 +162,9 @@ def test_names_pools_and_capacity_are_checked_across_models(tmp_path):
 def test_a_served_model_entry_refuses_bad_input_by_key(entry, message):
     env = raw("staging")
     env["served_models"] = {"additional": [entry]}
-    assert any(p.startswith("served_models.additional[0]") and message in p for p in problems(env, "staging")), problems(env, "staging")
+    assert any(p.startswith("served_models.additional[0]") and message in p for p in problems(env, "staging")), problems(
+        env, "staging"
+    )
 
 
 def test_adapters_refuse_duplicates_and_a_sovereign_fallback():

@@ -30,7 +30,12 @@ def secrets(tmp_path: Path) -> tuple[Path, Path]:
     clients_file, key_file = write_secrets(tmp_path)
     clients = json.loads(clients_file.read_text())
     clients["clients"] += [
-        {"name": "fine-tune-only", "team": "support", "key_sha256": hash_key(MODEL_KEYS["fine-tune-only"]), "models": [FINE_TUNE]},
+        {
+            "name": "fine-tune-only",
+            "team": "support",
+            "key_sha256": hash_key(MODEL_KEYS["fine-tune-only"]),
+            "models": [FINE_TUNE],
+        },
         {"name": "adapter-only", "team": "billing", "key_sha256": hash_key(MODEL_KEYS["adapter-only"]), "models": [ADAPTER]},
     ]
     clients_file.write_text(json.dumps(clients))
@@ -157,8 +162,11 @@ def test_metrics_are_per_public_name(gateway, primary):
 def test_the_rewrite_touches_only_the_model_key_never_generated_text():
     upstream = ADAPTER_ID.encode()
     block = (
-        b'data: {"id":"x","model":"' + upstream + b'","choices":[{"delta":{"content":"say \\"model\\": \\"'
-        + upstream + b'\\""}}]}\n\n'
+        b'data: {"id":"x","model":"'
+        + upstream
+        + b'","choices":[{"delta":{"content":"say \\"model\\": \\"'
+        + upstream
+        + b'\\""}}]}\n\n'
     )
     out = rewrite_model(block, ADAPTER_ID, ADAPTER)
     assert out.count(upstream) == 1, "the text the model wrote keeps its bytes"
