@@ -142,21 +142,21 @@ class ServedModelConfig(Strict):
     name: str = Field(pattern=PUBLIC_NAME_RE, description='Public model name clients send (`"model": ...`).')
     base: Literal["gpt-oss-20b", "gpt-oss-120b"] = Field(description="The gpt-oss model the weights are (or derive from).")
     weights: WeightsConfig = Field(description="Hugging Face revision or fine-tune prefix.")
-    node_pool: str | None = Field(None, pattern=NAME_RE, description="Node pool hosting replicas; default: `serving.node_pool`.")
+    node_pool: str | None = Field(default=None, pattern=NAME_RE, description="Node pool hosting replicas; default: `serving.node_pool`.")
     min_replicas: int = Field(0, ge=0, le=64, description="Replicas kept warm; 0 allows scale to zero.")
     max_replicas: int = Field(1, ge=1, le=64, description="Upper bound for Ray Serve autoscaling.")
     target_ongoing_requests: int = Field(32, ge=1, le=1024, description="Ray Serve autoscaling target per replica.")
     max_ongoing_requests: int = Field(128, ge=1, le=4096, description="Requests one replica accepts before backpressure.")
     max_model_len: int = Field(32768, ge=1024, le=131072, description="Longest prompt+completion in tokens.")
-    tensor_parallel: int | None = Field(None, description="Force a TP degree (1, 2, 4, 8); default: smallest that fits.")
-    gpu_memory_utilization: float | None = Field(None, ge=0.5, le=0.98, description="vLLM memory fraction.")
+    tensor_parallel: int | None = Field(default=None, description="Force a TP degree (1, 2, 4, 8); default: smallest that fits.")
+    gpu_memory_utilization: float | None = Field(default=None, ge=0.5, le=0.98, description="vLLM memory fraction.")
     fallback: str | None = Field(
         None,
         description="Managed model answering when this one cannot (its own name is in the answer); null (the default): "
         "no fallback, the client gets 503.",
     )
     sovereign: bool = Field(False, description="Never leaves the company's GPUs: no fallback allowed.")
-    lora: LoraConfig | None = Field(None, description="LoRA adapters on this model's replicas.")
+    lora: LoraConfig | None = Field(default=None, description="LoRA adapters on this model's replicas.")
 
     @field_validator("fallback")
     @classmethod
@@ -187,7 +187,7 @@ class ServedModelConfig(Strict):
 class ServedModelsConfig(Strict):
     """Adapters of the default model and the environment's further served models."""
 
-    lora: LoraConfig | None = Field(None, description="LoRA adapters on the default model's (`model`) replicas.")
+    lora: LoraConfig | None = Field(default=None, description="LoRA adapters on the default model's (`model`) replicas.")
     additional: list[ServedModelConfig] = Field(
         default_factory=list, description="More models in the same RayService (one llm_config each)."
     )
