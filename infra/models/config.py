@@ -142,7 +142,9 @@ class ServedModelConfig(Strict):
     name: str = Field(pattern=PUBLIC_NAME_RE, description='Public model name clients send (`"model": ...`).')
     base: Literal["gpt-oss-20b", "gpt-oss-120b"] = Field(description="The gpt-oss model the weights are (or derive from).")
     weights: WeightsConfig = Field(description="Hugging Face revision or fine-tune prefix.")
-    node_pool: str | None = Field(default=None, pattern=NAME_RE, description="Node pool hosting replicas; default: `serving.node_pool`.")
+    node_pool: str | None = Field(
+        default=None, pattern=NAME_RE, description="Node pool hosting replicas; default: `serving.node_pool`."
+    )
     min_replicas: int = Field(0, ge=0, le=64, description="Replicas kept warm; 0 allows scale to zero.")
     max_replicas: int = Field(1, ge=1, le=64, description="Upper bound for Ray Serve autoscaling.")
     target_ongoing_requests: int = Field(32, ge=1, le=1024, description="Ray Serve autoscaling target per replica.")
