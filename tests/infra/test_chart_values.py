@@ -56,7 +56,7 @@ def test_ray_version_is_the_locked_one():
 
 
 def test_lora_adapters_need_the_bucket():
-    with pytest.raises(ValueError, match="served_models.lora needs the environment's weights bucket"):
+    with pytest.raises(ValueError, match=r"served_models\.lora needs the environment's weights bucket"):
         chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=None, gcs_redis_address=None))
 
 
