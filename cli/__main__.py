@@ -30,6 +30,7 @@ COMMANDS = {
     "rotate-managed-key": "cli.rotate_key",
     "runbooks": "cli.runbooks",
     "gateway": "cli.gateway",
+    "models": "cli.models",
 }
 
 

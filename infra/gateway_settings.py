@@ -26,6 +26,7 @@ from contracts import (
 from infra.capacity import capacity_for
 from infra.catalog import load_catalog
 from infra.config.models import EnvironmentConfig
+from infra.models.routes import add_served_routes
 from infra.sizing import size_replica
 
 # A non-streaming answer arrives in one piece, so its timeout bounds the whole generation: a
@@ -153,7 +154,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         # CA come from the pod's service account (the chart's gateway-route-override.yaml).
         "route_override": {"configmap": ROUTE_OVERRIDE_CONFIGMAP, "namespace": NAMESPACE},
     }
-    return settings
+    return add_served_routes(settings, env, SCALE_TO_ZERO_IDLE_S)  # further models and adapters (docs/models.md)
 
 
 def shared_store(env: EnvironmentConfig) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from infra.chart_values.network import network_policy_values, vpc_cidrs
 from infra.chart_values.ray import ray_service_values, ray_values
 from infra.chart_values.route_override import route_override_values
 from infra.chart_values.serve import model_values, serve_values, tiktoken_values
+from infra.chart_values.served_models import with_served_models, with_served_workers
 from infra.config.models import EnvironmentConfig
 from infra.sizing import ReplicaSizing, size_replica
 from infra.tags import cost_tags
@@ -81,9 +82,9 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
     values = ChartValues(
         fullnameOverride=RELEASE,
         labels=labels,
-        ray=ray_values(env, sizing),
+        ray=with_served_workers(ray_values(env, sizing), env),
         model=model_values(env, weights_bucket),
-        serve=serve_values(env, sizing),
+        serve=with_served_models(serve_values(env, sizing), env, weights_bucket),
         tiktoken=tiktoken_values(env, weights_bucket),
         rayService=ray_service_values(env, sizing, gcs_redis_address),
         networkPolicy=network_policy_values(env, outputs.service_cidr),

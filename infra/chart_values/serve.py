@@ -68,6 +68,8 @@ def engine_kwargs(env: EnvironmentConfig, sizing: ReplicaSizing) -> dict[str, An
         # vLLM 0.26 ignores the old VLLM_ATTENTION_BACKEND variable; the engine argument
         # is the only switch (vllm-project/vllm#50292).
         kwargs["attention_backend"] = sizing.attention_backend
+    if env.served_models.lora is not None:
+        kwargs.update(env.served_models.lora.engine_kwargs())  # adapters (docs/models.md)
     if env.model.source == "huggingface":
         # Weights and tokenizer from the pinned commit, not from `main`. Staged S3 weights are
         # pinned by their prefix instead (weights_uri).

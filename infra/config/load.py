@@ -26,6 +26,7 @@ from infra.config.models import EnvironmentConfig, NodePoolConfig, ServingConfig
 from infra.config.overlays import attribute, has_overlay, overlay_path, resolve
 from infra.config.placeholders import placeholder_problems
 from infra.config.regions import AWS_REGION_KEY, aws_region_problems, region_problems
+from infra.config.served_rules import served_model_problems
 from infra.config.stack_files import ENVIRONMENT_CONFIG_KEY, OWNED_KEYS, PROJECT, drift_problems, read_stack_document
 from infra.config.tiers import guardrail_problems, load_tiers
 from infra.config.yaml_source import shown_path
@@ -153,6 +154,7 @@ def validate_environment(raw: Any, *, stack: str | None = None, source: str = "e
         found += _from_validation_error(error, EnvironmentConfig)
     if env is not None:
         found += rules.cross_section_problems(list(env.node_pools), env.serving, env.model.name, env.gateway)
+        found += served_model_problems(env)
     else:
         found += rules.cross_section_problems(*_sections_for_rules(raw))
     reported = {p.path for p in found}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
 from infra.catalog import load_catalog
+from infra.models.config import ServedModelsConfig
 
 NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 # Kubernetes label values: the same strings are AWS tags and Kubernetes labels, so they must
@@ -970,6 +971,10 @@ class EnvironmentConfig(Strict):
                 f"({self.serving.max_replicas}): raise serving.max_replicas or lower the sovereign floor"
             )
         return self
+    served_models: ServedModelsConfig = Field(
+        default_factory=ServedModelsConfig,
+        description="LoRA adapters of `model` and further served models, each routed by name (docs/models.md).",
+    )
 
     def serving_pool(self) -> NodePoolConfig:
         """The node pool that hosts model replicas (validate_environment proved it exists)."""

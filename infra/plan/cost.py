@@ -18,6 +18,7 @@ from typing import Any
 from infra.catalog import Catalog, load_catalog
 from infra.config import EnvironmentConfig
 from infra.cost.pricing import money, node_months_usd
+from infra.cost.served_models import served_model_costs
 from infra.node_pool_shape import capacity_groups
 from infra.plan.mocks import Registration
 
@@ -160,6 +161,8 @@ def monthly_cost(
             **flat,
         },
         "eks_control_plane": fixed["control_plane"],
+        # Each served model's share of the GPU line (not added to it): docs/models.md, "Cost".
+        "models": served_model_costs(env, catalog),
         "assumptions": {
             "region_prices": catalog.price_region,
             "prices_as_of": catalog.price_as_of,

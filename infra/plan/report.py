@@ -104,6 +104,14 @@ def render_report(data: dict[str, Any], out_dir: str, manifest_count: int) -> st
         add(f"  {label:<36} {_usd(floor):>12} {_usd(peak):>12}")
     add(f"  {'Total':<36} {_usd(money['floor']):>12} {_usd(money['max']):>12}")
     add(f"  not estimated: {'; '.join(assumptions['not_estimated'])}")
+    add("  Per served model (a split of the GPU nodes line, docs/models.md):")
+    for row in money.get("models", []):
+        adapters = f"; adapters on its replicas: {', '.join(row['adapters'])}" if row["adapters"] else ""
+        add(
+            f"    {row['model']:<34} {_usd(row['monthly']['floor']):>12} {_usd(row['monthly']['max']):>12}  "
+            f"({row['replicas']['min']}-{row['replicas']['max']} x TP={row['tensor_parallel']} on {row['instance_type']}, "
+            f"{row['quantisation']}, fallback {row['fallback'] or 'none'}{adapters})"
+        )
     for warning in data["warnings"]:
         add(f"WARNING: {warning}")
     if data.get("strict"):

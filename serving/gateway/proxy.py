@@ -36,6 +36,7 @@ from serving.gateway.errors import (
 )
 from serving.gateway.limits import BYTES_PER_TOKEN, ClientLimiter
 from serving.gateway.metrics import NO_CANDIDATE, GatewayMetrics
+from serving.gateway.model_routing import answered_model, rewrite_model
 from serving.gateway.route_override import RouteOverride
 from serving.gateway.routing import FallbackReason, Retryable, RetryBudget, Terminal
 from serving.gateway.server import CancelCause, ClientGone, Responder
@@ -224,7 +225,7 @@ class Router:
         headers = _gateway_headers(req, upstream, reason)
         headers.append((b"content-type", JSON))
         headers.append((H_COST, b"%.10f" % cost))
-        responder.send(200, headers, outcome.body)
+        responder.send(200, headers, _answered(req, upstream, outcome.body))
         return Served(200, upstream, reason, prompt, completion, cost)
 
     async def _stream(
@@ -244,12 +245,13 @@ class Router:
         responder.start(200, headers)
         relay = opened.relay
         try:
+            first = _answered(req, upstream, opened.first)
             if relay.done:
                 # The whole stream is already here (a short answer): it goes out in one write below.
-                end, pending = StreamEnd.COMPLETE, opened.first
+                end, pending = StreamEnd.COMPLETE, first
             else:
-                await responder.write(opened.first)
-                end, pending = await self._pump(opened, responder, upstream.settings.stream_idle_timeout_s), b""
+                await responder.write(first)
+                end, pending = await self._pump(req, upstream, opened, responder), b""
             self._metrics.child(self._metrics.ttft, req.route.model, upstream.served_by).observe(self._clock() - req.received)
         except BaseException as error:
             opened.response.close()  # the upstream stops generating now
@@ -281,8 +283,9 @@ class Router:
         responder.finish(stream_error_event(STREAM_END_MESSAGES[end], end.value))
         return Served(200, upstream, reason, prompt, completion, cost, f"stream ended: {end.value}")
 
-    async def _pump(self, opened: OpenStream, responder: Responder, idle_timeout: float) -> StreamEnd:
+    async def _pump(self, req: ApiRequest, upstream: Upstream, opened: OpenStream, responder: Responder) -> StreamEnd:
         relay, response = opened.relay, opened.response
+        idle_timeout = upstream.settings.stream_idle_timeout_s
         try:
             while not relay.done:
                 chunk = await response.next_chunk(idle_timeout)
@@ -290,7 +293,7 @@ class Router:
                     return StreamEnd.TRUNCATED
                 block = relay.feed(chunk)
                 if block:
-                    await responder.write(block)
+                    await responder.write(_answered(req, upstream, block))
         except TimeoutError:
             return StreamEnd.STALLED
         except StreamProtocolError:
@@ -393,6 +396,13 @@ def _gateway_headers(req: ApiRequest, upstream: Upstream, reason: FallbackReason
     if reason is not None:
         headers.append((H_FALLBACK_REASON, reason.value.encode()))
     return headers
+
+
+def _answered(req: ApiRequest, upstream: Upstream, block: bytes) -> bytes:
+    """`block` answering with the requested model name where a self-hosted upstream served it
+    (serving/gateway/model_routing.py); a managed fallback keeps its own name."""
+    answered = answered_model(req.route.model, upstream.model, upstream.adapter.keeps_data_in_company)
+    return rewrite_model(block, upstream.model, answered)
 
 
 def _send_json(responder: Responder, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

@@ -16,6 +16,7 @@ from contracts import NODE_POOL_LABEL as POOL_LABEL
 from infra.capacity import capacity_for
 from infra.chart_values import sizing_for
 from infra.chart_values.serve import engine_kwargs
+from infra.models.served import resolve_served_models
 from infra.node_pool_shape import GPU_TAINT
 from infra.paths import CHART_DIR
 from infra.tags import cost_tags, k8s_labels
@@ -33,9 +34,9 @@ def serve_config(kit, case) -> dict:
 
 
 def llm_config(kit, case) -> dict:
+    """The default model's llm_config (the first; further served models follow it)."""
     (app,) = serve_config(kit, case)["applications"]
-    (config,) = app["args"]["llm_configs"]
-    return config
+    return app["args"]["llm_configs"][0]
 
 
 def head_spec(kit, case) -> dict:
@@ -152,7 +153,12 @@ def test_the_worker_group_requests_the_gpus_one_replica_needs_on_its_pool(kit, c
     pool = env.serving_pool()
     group = worker_group(kit, case)
     assert group["groupName"] == pool.name
-    assert (group["minReplicas"], group["maxReplicas"]) == (env.serving.min_replicas, env.serving.max_replicas)
+    # One pod per replica of any served model (docs/models.md): the bounds add up over the models.
+    models = resolve_served_models(env)
+    assert (group["minReplicas"], group["maxReplicas"]) == (
+        sum(m.min_replicas for m in models),
+        sum(m.max_replicas for m in models),
+    )
     spec = group["template"]["spec"]
     assert spec["nodeSelector"] == {POOL_LABEL: pool.name}
     toleration = {"key": GPU_TAINT["key"], "operator": "Equal", "value": GPU_TAINT["value"], "effect": GPU_TAINT["effect"]}
@@ -282,10 +288,40 @@ def test_the_llm_config_is_valid_for_ray_serve_llm(kit, case):
     assert set(app["args"]) == {"llm_configs", "ingress_deployment_config"}
     assert set(app["args"]["ingress_deployment_config"]) == {"ray_actor_options"}
     RayActorOptionsSchema.model_validate(app["args"]["ingress_deployment_config"]["ray_actor_options"])
-    (config,) = [LLMConfig.model_validate(c) for c in app["args"]["llm_configs"]]
+    configs = [LLMConfig.model_validate(c) for c in app["args"]["llm_configs"]]
     env, _ = kit.environment(case)
-    assert config.model_id == env.model.name
-    assert config.max_request_context_length == env.serving.max_model_len
+    models = resolve_served_models(env)
+    assert [c.model_id for c in configs] == [m.name for m in models], "one llm_config per served model, default first"
+    assert [c.max_request_context_length for c in configs] == [m.max_model_len for m in models]
+    for config, model in zip(configs, models, strict=True):
+        if model.lora is None:
+            assert config.lora_config is None
+        else:
+            assert config.lora_config is not None
+            assert config.lora_config.dynamic_lora_loading_path == model.lora_path(kit.weights_bucket(kit.environment(case)[1]))
+            assert config.lora_config.max_num_adapters_per_replica == model.lora.max_adapters_per_replica
+            assert config.engine_kwargs["enable_lora"] is True
+            assert config.engine_kwargs["max_loras"] == model.lora.max_adapters_per_replica
+
+
+def test_a_fine_tune_is_loaded_only_from_the_copy_its_manifest_verified(kit):
+    """The fine-tune's llm_config reads the local directory the verify init container filled, and
+    that container runs before Ray starts (init containers run in order, all before the worker)."""
+    rs = rayservice(kit, "h100-two-models")
+    (app,) = yaml.safe_load(rs["spec"]["serveConfigV2"])["applications"]
+    _, finetune = app["args"]["llm_configs"]
+    assert finetune["model_loading_config"] == {
+        "model_id": "support-20b",
+        "model_source": "/home/ray/.cache/checkpoints/support-20b",
+    }
+    (group,) = rs["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    (verify,) = [c for c in group["template"]["spec"]["initContainers"] if c["name"] == "verify-support-20b"]
+    assert verify["command"][1:] == [
+        "/etc/gpt-oss/scripts/verify_checkpoint.py",
+        f"--source=s3://{kit.weights_bucket('staging')}/finetunes/support-20b/2026-12-01",
+        "--dest=/home/ray/.cache/checkpoints/support-20b",
+    ]
+    assert {"name": "cache", "mountPath": "/home/ray/.cache"} in verify["volumeMounts"]
 
 
 def test_engine_arguments_follow_the_gpu_generation_and_nothing_else(kit, case):
@@ -323,7 +359,7 @@ def _env(c: dict) -> dict[str, str]:
 def test_tiktoken_files_are_staged_before_ray_starts_and_harmony_finds_them(kit, case):
     env, stack = kit.environment(case)
     template = worker_group(kit, case)["template"]
-    (init,) = template["spec"]["initContainers"]
+    (init,) = [c for c in template["spec"]["initContainers"] if c["name"] == "stage-tiktoken"]
     args = init["command"]
     source = next(a.split("=", 1)[1] for a in args if a.startswith("--source="))
     if env.model.source == "s3":

@@ -55,6 +55,11 @@ def test_ray_version_is_the_locked_one():
     assert ray_image_tag() == f"{locked}-py312-cu130"
 
 
+def test_lora_adapters_need_the_bucket():
+    with pytest.raises(ValueError, match=r"served_models\.lora needs the environment's weights bucket"):
+        chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=None, gcs_redis_address=None))
+
+
 def test_s3_weights_need_the_bucket():
     with pytest.raises(ValueError, match="no weights bucket was given"):
         chart_values(env_of("prod"), "prod", outputs_of(env_of("prod"), weights_bucket=None, gcs_redis_address=None))
@@ -71,7 +76,8 @@ def test_s3_weights_and_tiktoken_files_come_from_the_environments_bucket():
 
 def test_hugging_face_weights_are_pinned_to_the_configured_commit():
     env = env_of("dev")
-    values = chart_values(env, "dev", outputs_of(env, weights_bucket=None, gcs_redis_address=None))
+    # dev's LoRA adapters load from the bucket (docs/models.md); its weights still come from Hugging Face.
+    values = chart_values(env, "dev", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=None))
     assert values["model"] == {"id": "gpt-oss-20b", "source": "openai/gpt-oss-20b", "offline": False}
     assert values["serve"]["engine"]["revision"] == env.model.revision
     assert engine_kwargs(env, sizing_for(env))["tokenizer_revision"] == env.model.revision
@@ -137,7 +143,7 @@ def test_gcs_fault_tolerance_is_carried_over_for_prod_only():
         "redisAddress": "redis.example.internal:6380",
         "redisPasswordSecret": "gcs-auth",
     }
-    dev = chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=None, gcs_redis_address=None))[
+    dev = chart_values(env_of("dev"), "dev", outputs_of(env_of("dev"), weights_bucket=BUCKET, gcs_redis_address=None))[
         "rayService"
     ]["gcsFaultTolerance"]
     assert dev["enabled"] is False
@@ -260,7 +266,7 @@ def test_the_values_file_holds_exactly_the_values(stack):
 
 def test_the_cli_writes_the_values_file(tmp_path):
     out = tmp_path / "dev" / "values.yaml"
-    assert cli_main(["values", "--env", "dev", "--gateway-image", IMAGE, "--out", str(out)]) == 0
+    assert cli_main(["values", "--env", "dev", "--gateway-image", IMAGE, "--weights-bucket", BUCKET, "--out", str(out)]) == 0
     assert yaml.safe_load(out.read_text())["model"]["id"] == "gpt-oss-20b"
 
 
@@ -275,5 +281,6 @@ def test_ray_pods_may_reach_the_api_server_by_its_cluster_ip_and_its_endpoints()
     """The Ray autoscaler calls kubernetes.default.svc: the ClusterIP (first address of the Service
     CIDR) before kube-proxy translates it, the control-plane ENIs in the VPC after."""
     env = env_of("dev")
-    values = chart_values(env, "dev", outputs_of(env, weights_bucket=None, gcs_redis_address=None))
+    # dev's LoRA adapters load from the bucket (docs/models.md); its weights still come from Hugging Face.
+    values = chart_values(env, "dev", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=None))
     assert values["networkPolicy"]["kubeApiServer"] == [{"cidr": "172.20.0.1/32"}, {"cidr": "10.40.0.0/16"}]

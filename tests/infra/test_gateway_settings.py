@@ -29,7 +29,7 @@ def test_every_stack_derives_settings_the_gateway_accepts(env):
 
 def test_the_public_model_routes_to_the_rayservice_then_the_managed_fallback(env):
     settings = GatewaySettings.model_validate(derive(env))
-    (route,) = settings.routes
+    route = settings.routes[0]  # the default model first; further served names follow (docs/models.md)
     assert route.model == env.model.name
     primary = settings.upstream(route.primary)
     assert (primary.adapter, primary.base_url, primary.model) == ("self_hosted", PRIMARY_URL, env.model.name)
@@ -63,7 +63,9 @@ def test_prices_come_from_the_catalog_and_sizing(env):
         env.serving.gpu_memory_utilization,
     )
     fleet = settings.upstream("self-hosted").cost
-    assert fleet.fleet_usd_per_hour == pytest.approx(sizing.usd_per_replica_hour * max(1, env.serving.min_replicas))
+    # Shared in equal parts with the model's adapters (infra/models/routes.py).
+    sharers = 1 + (len(env.served_models.lora.adapters) if env.served_models.lora else 0)
+    assert fleet.fleet_usd_per_hour == pytest.approx(sizing.usd_per_replica_hour * max(1, env.serving.min_replicas) / sharers)
     assert fleet.fleet_usd_per_hour > 0
 
 

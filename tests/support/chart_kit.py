@@ -7,7 +7,8 @@ EnvironmentConfig derived from a stack file by editing only what the scenario is
 - l4-20b: gpt-oss-20b on one L4 (g6.xlarge), on-demand, one warm replica;
 - h100-120b-tp1: gpt-oss-120b on H100 at TP=1 (prod as it is, GCS fault tolerance on);
 - l40s-120b-tp2: gpt-oss-120b on 4x L40S nodes (g6e.12xlarge), two GPUs per replica (TP=2);
-- spot-dev-scale-to-zero: dev as it is, spot only, min_replicas 0.
+- spot-dev-scale-to-zero: dev as it is, spot only, min_replicas 0;
+- h100-two-models: staging's 120b plus a 20b fine-tune with an adapter (docs/models.md).
 """
 
 from __future__ import annotations
@@ -74,12 +75,41 @@ def _l40s_120b_tp2() -> dict[str, Any]:
     return raw
 
 
+# A fine-tune of gpt-oss-20b as `models stage` leaves it: local copies of its manifest and config.json.
+FINETUNE_DIR = "tests/support/models/support-20b"
+
+
+def _h100_two_models() -> dict[str, Any]:
+    """staging's gpt-oss-120b plus a gpt-oss-20b fine-tune with a LoRA adapter, on the same H100 pool."""
+    raw = _raw("staging")
+    raw["node_pools"][0].update(max_nodes=4)
+    raw["served_models"] = {
+        "additional": [
+            {
+                "name": "support-20b",
+                "base": "gpt-oss-20b",
+                "weights": {
+                    "source": "s3",
+                    "prefix": "finetunes/support-20b/2026-12-01",
+                    "manifest": f"{FINETUNE_DIR}/manifest.json",
+                    "config": f"{FINETUNE_DIR}/config.json",
+                },
+                "min_replicas": 0,
+                "max_replicas": 1,
+                "lora": {"adapters": [{"name": "billing"}], "max_adapters_per_replica": 2},
+            }
+        ]
+    }
+    return raw
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     # name: (stack whose tags and cluster it keeps, raw environment)
     "l4-20b": ("dev", _l4_20b),
     "h100-120b-tp1": ("prod", lambda: _raw("prod")),
     "l40s-120b-tp2": ("staging", _l40s_120b_tp2),
     "spot-dev-scale-to-zero": ("dev", lambda: _raw("dev")),
+    "h100-two-models": ("staging", _h100_two_models),
 }
 ALL_CASES = (*STACKS, *SCENARIOS)
 

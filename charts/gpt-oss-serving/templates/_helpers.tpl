@@ -228,6 +228,12 @@ take and so keep the GPU node alive when the model has scaled to zero. */ -}}
   "num_cpus" 0
   "resources" (dict (include "gpt-oss-serving.ingressResource" .) 1))
 -}}
+{{- if $serve.lora.enabled -}}
+{{- $_ := set $llm "lora_config" (dict
+  "dynamic_lora_loading_path" $serve.lora.dynamicLoraLoadingPath
+  "max_num_adapters_per_replica" (int $serve.lora.maxNumAdaptersPerReplica)) -}}
+{{- end -}}
+{{- $llmConfigs := prepend $serve.additionalLlmConfigs $llm -}}
 {{- $config := dict
   "proxy_location" "EveryNode"
   "http_options" (dict "host" "0.0.0.0" "port" 8000)
@@ -235,7 +241,7 @@ take and so keep the GPU node alive when the model has scaled to zero. */ -}}
     "name" $serve.applicationName
     "route_prefix" "/"
     "import_path" "ray.serve.llm:build_openai_app"
-    "args" (dict "llm_configs" (list $llm) "ingress_deployment_config" $ingress)))
+    "args" (dict "llm_configs" $llmConfigs "ingress_deployment_config" $ingress)))
 -}}
 {{- toYaml $config -}}
 {{- end -}}

@@ -115,6 +115,30 @@ class ServeAutoscaling(Section):
     )
 
 
+class Lora(Section):
+    """Ray Serve LLM multi-LoRA on the default model (`lora_config`); docs/models.md."""
+
+    enabled: bool = Field(
+        default=False, description="Serve LoRA adapters as `<model id>:<adapter>` on the default model's replicas."
+    )
+    dynamicLoraLoadingPath: str = Field(
+        default="",
+        pattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+)?$",
+        description="`s3://<bucket>/adapters/<model id>`: one folder per adapter, loaded on first use.",
+    )
+    maxNumAdaptersPerReplica: int = Field(
+        default=4, ge=1, le=32, description="Adapters one replica holds at once (`max_num_adapters_per_replica`)."
+    )
+
+
+class Checkpoint(Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Served model id of the fine-tune.")
+    source: str = Field(
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$",
+        description="`s3://<bucket>/<prefix>` holding the checkpoint and its manifest.json.",
+    )
+
+
 class Serve(Section):
     applicationName: str = Field(
         default=SERVE_APPLICATION, pattern=r"^[a-z][a-z0-9-]*$", description="Ray Serve application name."
@@ -146,6 +170,17 @@ class Serve(Section):
     )
     healthCheckTimeoutS: int = Field(
         default=30, ge=1, description="Seconds a health check may take before Ray Serve restarts the replica."
+    )
+    lora: Lora = Field(default_factory=Lora, description="LoRA adapters on the default model.")
+    additionalLlmConfigs: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="More models in the same Serve application: complete Ray Serve LLM `llm_configs` entries "
+        "(`gpt-oss-platform values` writes them from `served_models`; tests validate each with Ray's LLMConfig).",
+    )
+    checkpoints: list[Checkpoint] = Field(
+        default_factory=list,
+        description="Fine-tuned checkpoints every worker fetches and verifies against their manifest "
+        "(files/verify_checkpoint.py) into `/home/ray/.cache/checkpoints/<name>` before Ray starts.",
     )
 
 

@@ -119,6 +119,7 @@ def test_the_chart_defaults_are_what_the_sizing_gives_gpt_oss_20b_on_one_l4():
     raw["serving"].pop("max_ongoing_requests", None)  # derived from the sizing
     raw["serving"].pop("gpu_memory_utilization", None)
     raw["serving"].pop("tensor_parallel", None)
+    raw.pop("served_models", None)  # the standalone install serves no adapters
     env = validate_environment(raw, stack="dev")
     defaults = ChartValues()
     assert dump_of(worker_group(env, sizing_for(env))) == dump_of(defaults.ray.workerGroups[0])
