@@ -60,8 +60,20 @@ def test_a_cold_model_is_served_by_the_fallback_at_once_then_by_ray_once_the_pro
     assert start["model_source"] == "openai/gpt-oss-20b" and len(start["revision"]) == 40
 
 
+def wake(ray_serve, model_id: str) -> None:
+    """One request held at Ray's proxy until Serve has scaled from zero (about 35 s on two busy
+    cores): what wakes the model when an earlier test has not."""
+    if not ray_serve.replicas("LLMServer"):
+        httpx.post(
+            ray_serve.base_url + "/v1/chat/completions",
+            json={"model": model_id, "messages": [{"role": "user", "content": "hi"}]},
+            timeout=300,
+        )
+
+
 @pytest.fixture
-def warm_gateway(ray_serve, ray_gateway):
+def warm_gateway(ray_serve, ray_gateway, model_id):
+    wake(ray_serve, model_id)
     wait_for(lambda: ray_serve.replicas("LLMServer"), 240, "an LLMServer replica")
     gateway = ray_gateway()
     wait_until(lambda: gateway.upstream("self-hosted").health.ready is True, timeout=60, interval=0.2)
