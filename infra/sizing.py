@@ -231,8 +231,9 @@ def size_replica(
 #   Serve max_queued       = max_ongoing / QUEUE_DIVISOR: a short, bounded wait; beyond it Serve answers
 #                            503 at once and the gateway falls back at once (no first-byte timeout)
 #   gateway max_in_flight  = what the replicas take at max_replicas (running + queued), spread over the
-#                            gateway's minimum pods: pods x in-flight >= what the GPUs take at the floor,
-#                            so the gateway never sends traffic to the paid API while the GPUs have room
+#                            gateway's minimum pods, at most the pod's connection cap and never below what
+#                            the replicas take at the floor: pods x in-flight >= the floor, so the gateway
+#                            never sends traffic to the paid API while the GPUs have room
 # A sequence's KV cache is its current length; a replica planned for 2,048 tokens per sequence (a
 # 1k-token prompt plus 1k tokens of reasoning and answer so far) keeps every running sequence in
 # memory; vLLM preempts (recomputes) sequences when longer ones fill the cache, it does not fail.
@@ -319,8 +320,14 @@ def serving_capacity(
     max_num_seqs = max(1, min(ENGINE_MAX_NUM_SEQS, sizing.kv_cache_tokens_per_replica // PLANNING_TOKENS_PER_SEQUENCE))
     queued = max(1, -(-max_num_seqs // QUEUE_DIVISOR))
     pods = max(1, gateway_pods)
-    in_flight = -(-max(1, max_replicas) * (max_num_seqs + queued) // pods)
+    per_replica = max_num_seqs + queued
     request_bytes = request_bytes_limit(sizing.max_model_len)
+    connections = connections_for_memory(gateway_memory_limit_mib, request_bytes)
+    # What the replicas take at max_replicas, as far as the pod's connections allow, and never less
+    # than what they take at the floor (the plan refuses a sizing where even that does not fit).
+    at_max = -(-max(1, max_replicas) * per_replica // pods)
+    at_floor = -(-max(1, min_replicas) * per_replica // pods)
+    in_flight = max(at_floor, min(at_max, connections))
     return ServingCapacity(
         max_num_seqs=max_num_seqs,
         max_ongoing_requests=max_num_seqs,
@@ -330,6 +337,6 @@ def serving_capacity(
         gateway_pods=pods,
         gateway_max_in_flight=in_flight,
         max_request_bytes=request_bytes,
-        gateway_max_connections=connections_for_memory(gateway_memory_limit_mib, request_bytes),
+        gateway_max_connections=connections,
         gateway_memory_limit_mib=gateway_memory_limit_mib,
     )

@@ -11,12 +11,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import ErrorDetails
 
 from contracts import GATEWAY_CLIENTS_FILE, GATEWAY_METRICS_PORT, GATEWAY_PORT
 from serving.gateway.route_override import RouteOverrideSettings
@@ -454,7 +454,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _problem(error: ErrorDetails) -> str:
+def _problem(error: Mapping[str, object]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key: remove it or fix its spelling (every key: serving/gateway/settings.py, docs/gateway.md)"

@@ -96,3 +96,14 @@ def test_more_in_flight_than_the_gateway_pod_memory_holds_connections_for_is_ref
     message = only(problems_of(raw), "gateway.max_in_flight")
     assert "holds at most" in message and f"{GATEWAY_MEMORY_LIMIT_MIB}Mi memory limit" in message
     assert "lower serving.max_model_len" in message
+
+
+def test_a_large_kv_cache_fills_the_gateway_pods_up_to_their_connection_cap_not_beyond():
+    """20b on an H100: 256 sequences per replica; what four replicas take does not fit three pods'
+    connections, but what the floor's two take does, so the environment stays valid."""
+    raw = stack_env("prod")
+    raw["model"]["name"] = "gpt-oss-20b"
+    raw["model"]["revision"] = read_stack_file("dev")[f"{PROJECT}:environment"]["model"]["revision"]
+    capacity = capacity_for(validate_environment(raw))
+    assert capacity.gateway_max_in_flight == capacity.gateway_max_connections
+    assert capacity.gateway_pods * capacity.gateway_max_in_flight >= capacity.floor_requests
