@@ -118,7 +118,7 @@ def test_plan_renders_the_stack_file_after_an_overlay_edit(tmp_path, capsys, mon
     from infra import upstream
 
     root = build_environments(tmp_path / "repo")
-    _edit(root / "environments" / "dev.yaml", lambda d: d["gateway"].update(max_in_flight=48))
+    _edit(root / "environments" / "dev.yaml", lambda d: d["gateway"].update(max_in_flight=150))
     # Stop right after the render: no upstream charts anywhere (tested in tests/infra/upstream).
     monkeypatch.setenv("GPT_OSS_UPSTREAM_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setattr(upstream, "SHARED_DIR", tmp_path / "no-shared")
@@ -126,7 +126,7 @@ def test_plan_renders_the_stack_file_after_an_overlay_edit(tmp_path, capsys, mon
     cli_main(["plan", "--env", "dev", "--stacks", str(root), "--out", str(tmp_path / "build")])
     err = capsys.readouterr().err
     assert "rendered Pulumi.dev.yaml from environments/" in err and "it is generated" not in err
-    assert "max_in_flight: 48" in (root / "Pulumi.dev.yaml").read_text()
+    assert "max_in_flight: 150" in (root / "Pulumi.dev.yaml").read_text()
     _edit(root / "environments" / "dev.yaml", lambda d: d["gateway"].update(max_in_flight=-3))
     assert cli_main(["plan", "--env", "dev", "--stacks", str(root), "--out", str(tmp_path / "build")]) == 2
     err = capsys.readouterr().err

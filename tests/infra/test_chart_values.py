@@ -243,7 +243,16 @@ def test_switching_the_model_name_but_not_its_revision_is_refused():
 def test_switching_120b_to_20b_on_h100_keeps_tp1_and_shrinks_the_weights_cache():
     large = env_of("prod")
     revision = load_catalog().models["gpt-oss-20b"].default_revision
-    small = env_of("prod", lambda d: d["model"].update(name="gpt-oss-20b", revision=revision))
+    # 20b on an H100 runs four times the sequences of 120b: the plan refuses three gateway pods for
+    # that (their connections would not hold the floor's requests, infra/config/rules.py), so the
+    # switch adds a gateway pod, as the refusal says.
+    small = env_of(
+        "prod",
+        lambda d: (
+            d["model"].update(name="gpt-oss-20b", revision=revision),
+            d["gateway"].update(min_replicas=d["gateway"]["min_replicas"] + 1, max_replicas=d["gateway"]["max_replicas"] + 1),
+        ),
+    )
     before = chart_values(large, "prod", outputs_of(large, weights_bucket=BUCKET, gcs_redis_address=REDIS))
     after = chart_values(small, "prod", outputs_of(small, weights_bucket=BUCKET, gcs_redis_address=REDIS))
     _consistency(before, large)

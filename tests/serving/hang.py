@@ -31,6 +31,8 @@ def environment_gateway_settings(
     settings.update(
         host="127.0.0.1",
         port=free_port(),
+        # /metrics has a port of its own (serving/gateway/metrics_http.py): a free one, never the chart's.
+        metrics={**settings.get("metrics", {}), "port": free_port()},
         clients_file=str(clients_file),
         # Neither is on the request path (background exchanges), and neither exists here.
         shared_store=None,

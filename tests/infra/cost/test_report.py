@@ -49,7 +49,7 @@ def test_a_snapshot_recorded_from_a_real_gateway_reports_what_was_served(start_g
     for _ in range(2):
         assert gateway.chat("app").headers["x-gateway-served-by"] == UPSTREAM_MANAGED
     assert gateway.chat("sovereign").status_code == 503, "sovereign traffic never falls back"
-    text = gateway.http.get("/metrics").text
+    text = gateway.metrics_http.get("/metrics").text
     snapshot = snapshot_from_exposition(text, time.monotonic() - started, source="gateway /metrics (tests.serving fakes)")
     path = tmp_path / "snapshot.json"
     path.write_text(snapshot.to_json())

@@ -155,7 +155,7 @@ def test_a_mapped_fallback_answers_under_the_managed_models_own_name(gateway, pr
 def test_metrics_are_per_public_name(gateway, primary):
     assert ask(gateway, ADAPTER).status_code == 200
     assert ask(gateway, FINE_TUNE).status_code == 200
-    text = gateway.http.get("/metrics").text
+    text = gateway.metrics_http.get("/metrics").text
     assert f'model="{ADAPTER}"' in text and f'model="{FINE_TUNE}"' in text
 
 
