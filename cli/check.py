@@ -78,7 +78,7 @@ def chart(fix: bool) -> tuple[bool, str]:
         cases.append((name, chart_values(env, name, outputs)))
     problems = []
     for case, values in cases:
-        report = helm.lint(str(CHART_DIR), values, strict=True, namespace="gpt-oss", kube_version="v1.33.0")
+        report = helm.lint(str(CHART_DIR), values, strict=True, namespace="gpt-oss", kube_version="v1.35.0")
         for message in report.get("messages") or []:
             if int(message.get("severity", 0)) >= 2:  # warning or error
                 problems.append(f"{case}: {message.get('path')}: {message.get('error')}")

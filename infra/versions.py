@@ -55,11 +55,16 @@ KUBE_PROMETHEUS_STACK = ChartPin(
     version="79.12.0",
 )
 # cluster-autoscaler's minor version must match the Kubernetes minor version.
-CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0"}
+# 1.35: kubernetes/autoscaler tag cluster-autoscaler-1.35.2 (2026-07-22, the newest 1.35 patch;
+# cluster-autoscaler/version/version.go "1.35.2"); the pinned chart 9.59.0 has appVersion 1.35.0
+# (tag cluster-autoscaler-chart-9.59.0, charts/cluster-autoscaler/Chart.yaml), so it is made for it.
+CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.32": "v1.32.1", "1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.2"}
 # Karpenter AMI aliases, pinned so that a new AMI reaches nodes through a reviewed change.
-# Each must be a release in infra/catalog/eks_amis.yaml (the plan checks it): v20251112 is a tag of
-# awslabs/amazon-eks-ami (NVIDIA driver 580.95.05 for 1.33); there is no v20251110.
-KARPENTER_AMI_ALIAS_VERSIONS = {"al2023": "v20251112", "bottlerocket": "v1.63.0"}
+# Each must be a release in infra/catalog/eks_amis.yaml (the plan checks it): v20260714 is a tag of
+# awslabs/amazon-eks-ami (2026-07-13) whose CHANGELOG lists amazon-eks-node-al2023-x86_64-nvidia
+# AMIs for 1.32 to 1.35 (1.35.6-20260714) with NVIDIA driver 580.159.03, above CUDA 13.0's
+# minimum 580.65.06. The earlier pin v20251112 had no 1.35 AMI. There is no v20251110.
+KARPENTER_AMI_ALIAS_VERSIONS = {"al2023": "v20260714", "bottlerocket": "v1.63.0"}
 
 # Ray and its image are pinned together: the image tag is "<RAY_VERSION>-<RAY_IMAGE_VARIANT>".
 # RAY_VERSION must equal the `ray` version in uv.lock and the chart's appVersion (tested).

@@ -25,7 +25,7 @@ NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 # satisfy the stricter of the two (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/).
 LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34")
+KUBERNETES_VERSIONS = ("1.32", "1.33", "1.34", "1.35")
 
 
 class Strict(BaseModel):
@@ -149,7 +149,7 @@ class ClusterConfig(Strict):
     mode: Literal["create", "existing"] = Field(description="`create` builds VPC + EKS; `existing` attaches by name.")
     name: str = Field(pattern=NAME_RE, description="EKS cluster name (new or existing).")
     kubernetes_version: str = Field(
-        "1.33", description=f"EKS version for a new cluster; one of {', '.join(KUBERNETES_VERSIONS)}."
+        "1.35", description=f"EKS version for a new cluster; one of {', '.join(KUBERNETES_VERSIONS)}."
     )
     api_access: ApiAccessConfig = Field(description="How the runner of `pulumi up` reaches the Kubernetes API.")
     admin_role_arns: list[str] = Field(
@@ -282,7 +282,7 @@ class NodePoolConfig(Strict):
     disk_size_gib: int = Field(200, ge=100, le=2000, description="Root volume (gp3): image (~20 GB), weights cache and logs.")
     ami_release: str | None = Field(
         None,
-        description="Pin of the node image. Karpenter: alias version (`v20251112` for AL2023, `v1.63.0` for "
+        description="Pin of the node image. Karpenter: alias version (`v20260714` for AL2023, `v1.63.0` for "
         "Bottlerocket; default pinned in infra/versions.py). Managed node group: EKS AMI release version "
         "(`1.33.5-20251112`; infra/catalog/eks_amis.yaml lists them); default: EKS' latest for the cluster version at creation, then held.",
     )

@@ -49,7 +49,7 @@ def test_prod_at_environment_scope_adds_the_plan_around_the_gpus(capsys):
     whole = json.loads(capsys.readouterr().out)
     extra = whole["self_hosted_monthly_usd"] - gpu["self_hosted_monthly_usd"]
     plane = whole["prices"]["surroundings"]["control_plane"]
-    assert extra > plane["monthly"] > 0 and plane["kubernetes_version"] == "1.33"
+    assert extra > plane["monthly"] > 0 and plane["kubernetes_version"] == "1.35"
     assert whole["api_monthly_usd"] == gpu["api_monthly_usd"]
 
 

@@ -86,10 +86,24 @@ def test_a_real_configuration_in_standard_support_has_no_strict_finding():
 
 
 def test_a_budget_below_the_maximum_and_extended_support_are_strict_findings():
-    env = validate_environment(real("dev", monthly_usd=100), stack="dev")
+    raw = real("dev", monthly_usd=100)
+    raw["cluster"]["kubernetes_version"] = "1.33"
+    env = validate_environment(raw, stack="dev")
     found = strict_findings(env, {"max": 1234.5}, on=date(2026, 12, 7))
     assert found[0].startswith("budget.monthly_usd: $100.00 is below the estimated maximum $1,234.50")
     assert found[1].startswith("cluster.kubernetes_version: 1.33 is in EKS extended support (standard support ended 2026-07-29)")
+    assert found[1].endswith("upgrade to one in standard support: 1.35")
+
+
+def test_the_committed_kubernetes_version_is_in_standard_support_so_strict_finds_nothing_for_it():
+    # 1.35 is in EKS standard support until 2027-03-27 (infra/catalog/eks_versions.yaml); the day
+    # after, the same environment is a strict finding.
+    for name in ("dev", "staging", "prod"):
+        env = validate_environment(real(name), stack=name)
+        assert env.cluster.kubernetes_version == "1.35"
+        assert strict_findings(env, {"max": 0}, on=date(2026, 12, 7)) == [], name
+    (late,) = strict_findings(validate_environment(real("prod"), stack="prod"), {"max": 0}, on=date(2027, 3, 27))
+    assert late.startswith("cluster.kubernetes_version: 1.35 is in EKS extended support (standard support ended 2027-03-27)")
 
 
 @pytest.mark.parametrize(

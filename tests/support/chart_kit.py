@@ -29,7 +29,7 @@ from infra.paths import CHART_DIR
 
 # Kubernetes version the rendered manifests are validated against; every stack runs it
 # (tests/charts/test_kubernetes_schema.py checks that).
-KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION = "1.35"
 STACKS = ("dev", "staging", "prod")
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "charts" / "golden"
 

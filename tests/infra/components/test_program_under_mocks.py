@@ -160,7 +160,7 @@ def test_add_ons_are_pinned_releases(program, env_name):
     assert releases["kuberay-operator"]["version"] == KUBERAY_OPERATOR.version
     assert releases["nvidia-device-plugin"]["version"] == NVIDIA_DEVICE_PLUGIN.version
     assert releases["cluster-autoscaler"]["version"] == CLUSTER_AUTOSCALER.version
-    assert releases["cluster-autoscaler"]["values"]["image"]["tag"].startswith("v1.33.")
+    assert releases["cluster-autoscaler"]["values"]["image"]["tag"].startswith("v1.35.")
 
 
 def test_bottlerocket_pools_need_no_device_plugin(variant):

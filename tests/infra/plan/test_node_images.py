@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from infra.catalog.eks_ami_source import parse_changelog
@@ -82,7 +84,12 @@ def test_a_planted_too_old_driver_on_a_karpenter_node_class_is_found():
             if r.type.endswith(":EC2NodeClass"):
                 r.inputs["spec"]["amiSelectorTerms"] = [{"alias": "al2023@v20251016"}]
 
-    findings = node_images.check(stack_of("staging", plant))
+    # Every AL2023 release with a 1.35 NVIDIA image ships a driver CUDA 13.0 accepts, so the defect
+    # is planted on a 1.33 cluster, where v20251016 shipped 570.195.03 (amazon-eks-ami CHANGELOG).
+    stack = stack_of("staging", plant)
+    cluster = stack.env.cluster.model_copy(update={"kubernetes_version": "1.33"})
+    stack = dataclasses.replace(stack, env=stack.env.model_copy(update={"cluster": cluster}))
+    findings = node_images.check(stack)
     assert findings and all("570.195.03, below 580.65.06" in f.message for f in findings), findings
 
 

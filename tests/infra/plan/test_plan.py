@@ -75,22 +75,33 @@ def test_totals_add_up(plans):
     floor = breakdown["gpu_nodes"]["floor"] + breakdown["system_nodes"]["floor"] + breakdown["ebs_volumes"]["floor"] + fixed
     assert money["floor"] == pytest.approx(floor, abs=0.02)
     eks = load_catalog().eks
-    assert breakdown["eks_control_plane"] == pytest.approx(eks.usd_per_cluster_hour("1.33", date.today()) * HOURS)
+    assert breakdown["eks_control_plane"] == pytest.approx(eks.usd_per_cluster_hour("1.35", date.today()) * HOURS)
     assert breakdown["nat_gateways"] == pytest.approx(3 * 0.045 * HOURS), "prod has one NAT per zone"
 
 
 def test_the_control_plane_is_priced_by_its_support_window_and_extended_support_warns(plans):
     plane = plans["prod"].data["monthly_cost_usd"]["eks_control_plane"]
-    assert (plane["kubernetes_version"], plane["clusters"]) == ("1.33", 1)
-    # Kubernetes 1.33 left EKS standard support on 2026-07-29 (EKS release calendar).
-    assert plane["end_of_standard_support"] == "2026-07-29"
-    if date.today() >= date(2026, 7, 29):
-        assert (plane["support"], plane["usd_per_cluster_hour"]) == ("extended", 0.60)
-        assert plane["extra_over_standard"] == pytest.approx(0.50 * HOURS)
-        warning = next(w for w in plans["prod"].data["warnings"] if w.startswith("cluster.kubernetes_version 1.33"))
-        assert "$0.60/h in extended support, $365.00/month more" in warning and "Upgrade the cluster" in warning
+    assert (plane["kubernetes_version"], plane["clusters"]) == ("1.35", 1)
+    # Kubernetes 1.35 leaves EKS standard support on 2027-03-27 (EKS release calendar).
+    assert plane["end_of_standard_support"] == "2027-03-27"
+    warnings = [w for w in plans["prod"].data["warnings"] if w.startswith("cluster.kubernetes_version")]
+    if date.today() < date(2027, 3, 27):
+        assert (plane["support"], plane["usd_per_cluster_hour"], warnings) == ("standard", 0.10, [])
     else:
-        assert plane["support"] == "standard"
+        assert (plane["support"], plane["usd_per_cluster_hour"]) == ("extended", 0.60)
+    # The same environment on 1.33, in extended support since 2026-07-29: priced at $0.60/h and warned.
+    from infra.plan.cost import control_plane_warnings, monthly_cost
+    from infra.plan.runner import run_program
+
+    run = run_program("prod")
+    env = run.env.model_copy(update={"cluster": run.env.cluster.model_copy(update={"kubernetes_version": "1.33"})})
+    money = monthly_cost(env, run.registrations, on=date(2026, 12, 7))
+    old = money["eks_control_plane"]
+    assert (old["support"], old["usd_per_cluster_hour"]) == ("extended", 0.60)
+    assert old["extra_over_standard"] == pytest.approx(0.50 * HOURS)
+    (warning,) = control_plane_warnings(money)
+    assert warning.startswith("cluster.kubernetes_version 1.33 left EKS standard support on 2026-07-29")
+    assert "$0.60/h in extended support, $365.00/month more" in warning and "Upgrade the cluster" in warning
 
 
 def test_the_control_plane_price_follows_the_day(plans):
@@ -98,8 +109,8 @@ def test_the_control_plane_price_follows_the_day(plans):
     from infra.plan.runner import run_program
 
     run = run_program("dev")
-    before = monthly_cost(run.env, run.registrations, on=date(2026, 7, 28))
-    after = monthly_cost(run.env, run.registrations, on=date(2026, 7, 29))
+    before = monthly_cost(run.env, run.registrations, on=date(2027, 3, 26))
+    after = monthly_cost(run.env, run.registrations, on=date(2027, 3, 27))
     assert before["breakdown"]["eks_control_plane"] == pytest.approx(0.10 * HOURS)
     assert after["breakdown"]["eks_control_plane"] == pytest.approx(0.60 * HOURS)
     assert after["floor"] - before["floor"] == pytest.approx(0.50 * HOURS, abs=0.01)
@@ -207,14 +218,14 @@ def test_a_budget_below_the_estimated_maximum_is_a_warning(tmp_path):
 
 def test_committed_stacks_warn_only_about_their_example_values_unrendered_subcharts_and_extended_support(plans):
     """The stack files are examples (documentation CIDRs, example.com addresses, a placeholder
-    certificate): the plan names each value to replace. Every committed stack also runs Kubernetes
-    1.33, in EKS extended support since 2026-07-29 ($0.60/h instead of $0.10/h); that extra
-    $365/month lifts dev's estimated maximum above its $1,600 budget. Anything else would be a
-    real warning."""
-    extended = date.today() >= date(2026, 7, 29)
+    certificate): the plan names each value to replace. Every committed stack runs Kubernetes
+    1.35, in EKS standard support until 2027-03-27; from then on extended support ($0.60/h
+    instead of $0.10/h) is warned and its extra $365/month may lift dev's estimated maximum above
+    its $1,600 budget. Anything else would be a real warning."""
+    extended = date.today() >= date(2027, 3, 27)
     for env, plan in plans.items():
         for warning in plan.data["warnings"]:
-            if warning.startswith("cluster.kubernetes_version 1.33 left EKS standard support"):
+            if warning.startswith("cluster.kubernetes_version 1.35 left EKS standard support"):
                 assert extended, warning
             elif warning.startswith("budget.monthly_usd $1,600.00 is below the estimated maximum"):
                 assert env == "dev" and extended, warning

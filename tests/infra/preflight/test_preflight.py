@@ -250,9 +250,9 @@ def test_an_ami_parameter_that_does_not_resolve_fails(issued_at_once):
         env, role = ready_account()
         ssm_backends[DEFAULT_ACCOUNT_ID][REGION]._parameters.clear()
         (failure,) = failures(run(env, role))["ami-parameters"]
-    assert "/1.33/amazon-linux-2023/x86_64/nvidia/recommended/image_id: ParameterNotFound" in failure.detail
+    assert "/1.35/amazon-linux-2023/x86_64/nvidia/recommended/image_id: ParameterNotFound" in failure.detail
     assert (
-        "aws ssm get-parameters-by-path --path /aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/nvidia "
+        "aws ssm get-parameters-by-path --path /aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/nvidia "
         in failure.fix
     )
 
@@ -260,8 +260,8 @@ def test_an_ami_parameter_that_does_not_resolve_fails(issued_at_once):
 def test_the_parameter_names_are_karpenters_and_eks():
     env = validate_environment(read_stack_file("staging")[f"{PROJECT}:environment"], stack="staging")
     (pool,) = env.node_pools  # karpenter, al2023, alias from infra/versions.py
-    assert ami_parameter(pool, "1.33") == (
-        "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/nvidia/amazon-eks-node-al2023-x86_64-nvidia-1.33-v20251112/image_id"
+    assert ami_parameter(pool, "1.35") == (
+        "/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/nvidia/amazon-eks-node-al2023-x86_64-nvidia-1.35-v20260714/image_id"
     )
     bottlerocket = pool.model_copy(update={"ami_family": "bottlerocket", "ami_release": None})
     assert ami_parameter(bottlerocket, "1.33") == "/aws/service/bottlerocket/aws-k8s-1.33-nvidia/x86_64/1.63.0/image_id"
