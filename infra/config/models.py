@@ -971,6 +971,7 @@ class EnvironmentConfig(Strict):
                 f"({self.serving.max_replicas}): raise serving.max_replicas or lower the sovereign floor"
             )
         return self
+
     served_models: ServedModelsConfig = Field(
         default_factory=ServedModelsConfig,
         description="LoRA adapters of `model` and further served models, each routed by name (docs/models.md).",

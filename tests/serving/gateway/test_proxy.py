@@ -196,7 +196,9 @@ def test_a_pool_idle_long_enough_to_scale_to_zero_is_presumed_cold_and_woken(sta
     response = gateway.chat()
     assert_served_by_managed(response, "not_ready", managed)
     # The request woke the prober; the pool answers its probe, so traffic returns.
-    wait_until(lambda: gateway.upstream("self-hosted").health.ready is True, timeout=10)  # well under the 30 s interval: only the wake-up can make it
+    wait_until(
+        lambda: gateway.upstream("self-hosted").health.ready is True, timeout=10
+    )  # well under the 30 s interval: only the wake-up can make it
     assert gateway.chat().headers["x-gateway-served-by"] == "self-hosted"
 
 
