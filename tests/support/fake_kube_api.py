@@ -523,6 +523,8 @@ def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
 
     app.router.add_get("/api/v1/namespaces/{ns}/pods", list_pods)
     app.router.add_get("/api/v1/namespaces/{ns}/pods/{pod}/proxy/{path:.*}", proxy)
+
+
 def _merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -572,6 +574,8 @@ RESOURCES: list[tuple[str, str, str, str, bool, list[str]]] = [
     ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
     ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, []),
     ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, []),
+    ("karpenter.sh", "v1", "nodeclaims", "NodeClaim", False, []),
+    ("karpenter.sh", "v1", "nodepools", "NodePool", False, []),
     ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", True, []),
     ("monitoring.coreos.com", "v1", "podmonitors", "PodMonitor", True, []),
     ("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule", True, []),

