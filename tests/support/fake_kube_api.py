@@ -59,6 +59,8 @@ class FakeKubeApi:
     # Serve HTTPS with a throwaway self-signed certificate: kubectl sends a bearer token only over
     # TLS (client-go drops it on plain http), so the executed runbooks need it.
     tls: bool = False
+    # (resource, namespace, name) of each core object deleted through the API.
+    deleted: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -753,6 +755,20 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
         found = api.custom.get((m["group"], m["resource"], m["ns"], m["name"]))
         return web.json_response(found) if found else _status(404, f'{m["resource"]}.{m["group"]} "{m["name"]}" not found')
 
+    async def core_delete(request: web.Request) -> web.Response:
+        """Delete one core object (the runbooks' `kubectl delete pod`): the drill then plays the
+        controller that recreates it."""
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        found = api.core.pop((m["resource"], m.get("ns", ""), m["name"]), None)
+        if found is None:
+            return _status(404, f'{m["resource"]} "{m["name"]}" not found')
+        api.deleted.append((m["resource"], m.get("ns", ""), m["name"]))
+        return web.json_response(found)
+
+    app.router.add_delete("/api/v1/namespaces/{ns}/{resource}/{name}", core_delete)
     app.router.add_get("/api", core_versions)
     app.router.add_get("/apis", groups)
     app.router.add_get("/api/v1", core_resources)
