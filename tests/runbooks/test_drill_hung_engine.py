@@ -112,7 +112,8 @@ def test_drill_hung_engine(gateway, upstreams, kube, tmp_path):
     assert answer.status_code == 200, answer.text
     assert answer.headers[HEADER_SERVED_BY] == "managed"
     assert answer.headers["x-gateway-fallback-reason"] == "first_byte_timeout"
-    assert first_byte <= elapsed < first_byte + 1.0 < response_timeout, (elapsed, first_byte, response_timeout)
+    # The bound: the first-byte timeout, plus the managed answer (2 s of slack for a loaded machine).
+    assert first_byte <= elapsed < first_byte + 2.0 < response_timeout, (elapsed, first_byte, response_timeout)
     # The prober marks the engine not ready; from then on clients do not wait at all.
     wait_until(lambda: gateway.upstream("self-hosted").health.ready is False, timeout=60 * SCALE)
     started = time.monotonic()
