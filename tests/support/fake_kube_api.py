@@ -18,6 +18,12 @@ under (group, resource, namespace, name); `add_custom` seeds one. With `rbac_rul
 rules of a rendered Role), every request that no rule allows is refused with 403, as the API
 server's RBAC authorizer would (kubernetes.io, "Using RBAC Authorization"): a test that passes
 proves the Role is enough.
+
+For the executed runbooks (tests/runbooks/test_runbook_execution.py) and a real kubectl: the
+discovery documents (/api, /apis, /api/v1, /apis/<group>/<version>), get / list / describe of any
+object of RESOURCES loaded with `load` (404 for a name it does not hold), pod logs (`tailLines`
+honoured), `kubectl delete` of a core object (recorded in `deleted`), and HTTPS with a throwaway
+certificate (`tls=True`: kubectl sends its bearer token only over TLS).
 """
 
 from __future__ import annotations
