@@ -18,6 +18,12 @@ under (group, resource, namespace, name); `add_custom` seeds one. With `rbac_rul
 rules of a rendered Role), every request that no rule allows is refused with 403, as the API
 server's RBAC authorizer would (kubernetes.io, "Using RBAC Authorization"): a test that passes
 proves the Role is enough.
+
+For the executed runbooks (tests/runbooks/test_runbook_execution.py) and a real kubectl: the
+discovery documents (/api, /apis, /api/v1, /apis/<group>/<version>), get / list / describe of any
+object of RESOURCES loaded with `load` (404 for a name it does not hold), pod logs (`tailLines`
+honoured), `kubectl delete` of a core object (recorded in `deleted`), and HTTPS with a throwaway
+certificate (`tls=True`: kubectl sends its bearer token only over TLS).
 """
 
 from __future__ import annotations
@@ -51,6 +57,16 @@ class FakeKubeApi:
     custom: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     rbac_rules: list[dict[str, Any]] | None = None
     denied: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Read-only objects for the executed runbooks (tests/runbooks/test_runbook_execution.py):
+    # core/v1 ones under (resource, namespace or "", name); API-group ones go to `custom`.
+    core: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    # (namespace, pod, container) -> the log text `kubectl logs` reads.
+    logs: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # Serve HTTPS with a throwaway self-signed certificate: kubectl sends a bearer token only over
+    # TLS (client-go drops it on plain http), so the executed runbooks need it.
+    tls: bool = False
+    # (resource, namespace, name) of each core object deleted through the API.
+    deleted: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -64,11 +80,12 @@ class FakeKubeApi:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     # -- control (any thread) ---------------------------------------------------------------------
 
     def start(self) -> FakeKubeApi:
+        self._ca_pem, self._ssl = _self_signed() if self.tls else (b"", None)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -136,14 +153,19 @@ class FakeKubeApi:
 
     def write_kubeconfig(self, path, namespace: str = "gpt-oss") -> None:
         """A kubeconfig that points at this server with its token (the drain CLI reads it)."""
+        import base64
+
         import yaml
 
+        cluster: dict[str, Any] = {"server": self.url}
+        if self.tls:
+            cluster["certificate-authority-data"] = base64.b64encode(self._ca_pem).decode()
         path.write_text(
             yaml.safe_dump(
                 {
                     "apiVersion": "v1",
                     "kind": "Config",
-                    "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+                    "clusters": [{"name": "fake", "cluster": cluster}],
                     "users": [{"name": "fake", "user": {"token": self.token}}],
                     "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": namespace}}],
                     "current-context": "fake",
@@ -165,6 +187,7 @@ class FakeKubeApi:
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
         self._add_secret_routes(app)
         _pod_routes(self, app)
+        _read_only_routes(self, app)
         app.router.add_get("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_get)
         app.router.add_put("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_replace)
         app.router.add_patch("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_patch)
@@ -172,7 +195,7 @@ class FakeKubeApi:
         app.router.add_post("/api/v1/namespaces/{ns}/events", self._event_create)
         self._runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
-        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self._ssl).start())
         ready.set()
         self._loop.run_forever()
         self._loop.close()
@@ -479,6 +502,12 @@ def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
             for (namespace, name), (labels, _, phase) in sorted(api.pods.items())
             if namespace == ns and all(labels.get(k) == v for k, v in wanted.items())
         ]
+        # Full Pod objects loaded with `load` (the executed runbooks), with the same selector.
+        items += [
+            obj
+            for (resource, namespace, _), obj in sorted(api.core.items())
+            if resource == "pods" and namespace == ns and _matches(obj, request.query)
+        ]
         return web.json_response({"kind": "PodList", "apiVersion": "v1", "items": items})
 
     async def proxy(request: web.Request) -> web.Response:
@@ -520,3 +549,279 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 
 def _status(code: int, message: str) -> web.Response:
     return web.json_response({"kind": "Status", "status": "Failure", "message": message, "code": code}, status=code)
+
+
+# -- read-only cluster for the executed runbooks -------------------------------------------------------
+#
+# A real kubectl (1.3x) needs discovery before any verb: GET /api and /apis (APIVersions,
+# APIGroupList; it falls back to these when the server does not answer the aggregated
+# apidiscovery.k8s.io/v2 form), then /api/v1 and /apis/<group>/<version> (APIResourceList), whose
+# `namespaced`, `kind`, `shortNames` and `verbs` map `kubectl get deploy` to a URL
+# (kubernetes.io, "Kubernetes API Concepts", "Discovery API"). Objects are answered as stored
+# (JSON, not the server-side Table: kubectl prints NAME/AGE for those), 404 for a name that is
+# not stored, which is what makes a runbook with a wrong name fail.
+
+# (group, version, resource, kind, namespaced, short names)
+RESOURCES: list[tuple[str, str, str, str, bool, list[str]]] = [
+    ("", "v1", "pods", "Pod", True, ["po"]),
+    ("", "v1", "nodes", "Node", False, ["no"]),
+    ("", "v1", "events", "Event", True, ["ev"]),
+    ("", "v1", "configmaps", "ConfigMap", True, ["cm"]),
+    ("", "v1", "secrets", "Secret", True, []),
+    ("", "v1", "services", "Service", True, ["svc"]),
+    ("", "v1", "endpoints", "Endpoints", True, ["ep"]),
+    ("", "v1", "serviceaccounts", "ServiceAccount", True, ["sa"]),
+    ("", "v1", "namespaces", "Namespace", False, ["ns"]),
+    ("apps", "v1", "deployments", "Deployment", True, ["deploy"]),
+    ("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"]),
+    ("ray.io", "v1", "rayservices", "RayService", True, []),
+    ("ray.io", "v1", "rayclusters", "RayCluster", True, []),
+    ("coordination.k8s.io", "v1", "leases", "Lease", True, []),
+    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ["pdb"]),
+    ("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ["hpa"]),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ["netpol"]),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, []),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, []),
+    ("karpenter.sh", "v1", "nodeclaims", "NodeClaim", False, []),
+    ("karpenter.sh", "v1", "nodepools", "NodePool", False, []),
+    ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", True, []),
+    ("monitoring.coreos.com", "v1", "podmonitors", "PodMonitor", True, []),
+    ("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule", True, []),
+]
+_BY_KIND = {(g, kind): (v, r) for g, v, r, kind, _, _ in RESOURCES}
+
+
+def load(api: FakeKubeApi, obj: dict[str, Any]) -> None:
+    """Store one object (any kind of RESOURCES) so that kubectl can get, list and describe it."""
+    group, _, _version = obj["apiVersion"].rpartition("/")
+    found = _BY_KIND.get((group, obj["kind"]))
+    if found is None:
+        raise ValueError(f"fake Kubernetes API: kind {obj['apiVersion']} {obj['kind']} is not in RESOURCES")
+    _, resource = found
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
+    meta.setdefault("uid", f"uid-{resource}-{meta['name']}")
+    if group:
+        obj.setdefault("metadata", {}).setdefault("namespace", meta.get("namespace", ""))
+        api.add_custom(group, resource, obj)
+    elif resource == "configmaps":
+        api.objects[(meta["namespace"], meta["name"])] = obj
+    elif resource == "secrets":
+        api.secrets[(meta["namespace"], meta["name"])] = obj
+    else:
+        api.core[(resource, meta.get("namespace", ""), meta["name"])] = obj
+
+
+def _matches(obj: dict[str, Any], query: Any) -> bool:
+    """Equality label selectors (`a=b,c`) and field selectors on metadata.name / spec.nodeName /
+    involvedObject.name, the ones kubectl and describe send."""
+    labels = obj.get("metadata", {}).get("labels") or {}
+    for term in filter(None, query.get("labelSelector", "").split(",")):
+        key, eq, value = term.partition("=")
+        if (eq and labels.get(key) != value) or (not eq and key not in labels):
+            return False
+    for term in filter(None, query.get("fieldSelector", "").split(",")):
+        path, _, value = term.partition("=")
+        current: Any = obj
+        for part in path.split("."):
+            current = current.get(part) if isinstance(current, dict) else None
+        if value and (current or "") != value:
+            return False
+    return True
+
+
+def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
+    def resources(group: str, version: str) -> list[dict[str, Any]]:
+        out = []
+        for g, v, r, kind, namespaced, short in RESOURCES:
+            if (g, v) == (group, version):
+                out.append(
+                    {
+                        "name": r,
+                        "singularName": kind.lower(),
+                        "namespaced": namespaced,
+                        "kind": kind,
+                        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                        "shortNames": short,
+                    }
+                )
+                if r == "pods":
+                    out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
+        return out
+
+    async def core_versions(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+            }
+        )
+
+    async def groups(request: web.Request) -> web.Response:
+        listed: dict[str, list[str]] = {}
+        for g, v, *_ in RESOURCES:
+            if g and v not in listed.setdefault(g, []):
+                listed[g].append(v)
+        return web.json_response(
+            {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                        "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+                    }
+                    for g, vs in listed.items()
+                ],
+            }
+        )
+
+    async def core_resources(request: web.Request) -> web.Response:
+        return web.json_response({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources("", "v1")})
+
+    async def group_resources(request: web.Request) -> web.Response:
+        g, v = request.match_info["group"], request.match_info["version"]
+        found = resources(g, v)
+        if not found:
+            return _status(404, "the server could not find the requested resource")
+        return web.json_response({"kind": "APIResourceList", "groupVersion": f"{g}/{v}", "resources": found})
+
+    def kind_of(group: str, resource: str) -> tuple[str, str]:
+        for g, v, r, kind, _, _ in RESOURCES:
+            if (g, r) == (group, resource):
+                return (f"{g}/{v}" if g else v), kind
+        return "v1", "Unknown"
+
+    def listing(group: str, resource: str, items: list[dict[str, Any]]) -> web.Response:
+        api_version, kind = kind_of(group, resource)
+        return web.json_response(
+            {"kind": f"{kind}List", "apiVersion": api_version, "metadata": {"resourceVersion": str(api._version)}, "items": items}
+        )
+
+    async def core_list(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        ns, resource = request.match_info.get("ns", ""), request.match_info["resource"]
+        items = [
+            obj
+            for (r, namespace, _), obj in sorted(api.core.items())
+            if r == resource and (namespace == ns or "ns" not in request.match_info) and _matches(obj, request.query)
+        ]
+        return listing("", resource, items)
+
+    async def core_get(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        found = api.core.get((m["resource"], m.get("ns", ""), m["name"]))
+        if found is None:
+            return _status(404, f'{m["resource"]} "{m["name"]}" not found')
+        return web.json_response(found)
+
+    async def pod_log(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        pod = api.core.get(("pods", m["ns"], m["name"]))
+        if pod is None:
+            return _status(404, f'pods "{m["name"]}" not found')
+        names = [c["name"] for c in pod["spec"].get("containers", []) + pod["spec"].get("initContainers", [])]
+        container = request.query.get("container") or names[0]
+        if container not in names:
+            return _status(400, f"container {container} is not valid for pod {m['name']}")
+        text = api.logs.get((m["ns"], m["name"], container), "")
+        tail = int(request.query.get("tailLines", "-1"))
+        if tail >= 0:
+            text = "".join(text.splitlines(keepends=True)[-tail:]) if tail else ""
+        return web.Response(text=text, content_type="text/plain")
+
+    async def group_list(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        items = [
+            obj
+            for (g, r, namespace, _), obj in sorted(api.custom.items())
+            if (g, r) == (m["group"], m["resource"]) and namespace == m.get("ns", namespace) and _matches(obj, request.query)
+        ]
+        return listing(m["group"], m["resource"], items)
+
+    async def group_get(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        found = api.custom.get((m["group"], m["resource"], m["ns"], m["name"]))
+        return web.json_response(found) if found else _status(404, f'{m["resource"]}.{m["group"]} "{m["name"]}" not found')
+
+    async def core_delete(request: web.Request) -> web.Response:
+        """Delete one core object (the runbooks' `kubectl delete pod`): the drill then plays the
+        controller that recreates it."""
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        found = api.core.pop((m["resource"], m.get("ns", ""), m["name"]), None)
+        if found is None:
+            return _status(404, f'{m["resource"]} "{m["name"]}" not found')
+        api.deleted.append((m["resource"], m.get("ns", ""), m["name"]))
+        return web.json_response(found)
+
+    app.router.add_delete("/api/v1/namespaces/{ns}/{resource}/{name}", core_delete)
+    app.router.add_get("/api", core_versions)
+    app.router.add_get("/apis", groups)
+    app.router.add_get("/api/v1", core_resources)
+    app.router.add_get("/apis/{group}/{version}", group_resources)
+    app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/log", pod_log)
+    app.router.add_get("/api/v1/namespaces/{ns}/{resource}", core_list)
+    app.router.add_get("/api/v1/namespaces/{ns}/{resource}/{name}", core_get)
+    app.router.add_get("/api/v1/{resource}", core_list)
+    app.router.add_get("/api/v1/{resource}/{name}", core_get)
+    app.router.add_get("/apis/{group}/{version}/namespaces/{ns}/{resource}", group_list)
+    app.router.add_get("/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}", group_get)
+    app.router.add_get("/apis/{group}/{version}/{resource}", group_list)
+
+
+def _self_signed() -> tuple[bytes, Any]:
+    """A certificate for 127.0.0.1 signed by itself, and a server SSL context that serves it."""
+    import datetime
+    import ipaddress
+    import ssl
+    import tempfile
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-kube-api")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=6))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "cert.pem").write_bytes(cert_pem)
+        (Path(tmp) / "key.pem").write_bytes(key_pem)
+        context.load_cert_chain(Path(tmp) / "cert.pem", Path(tmp) / "key.pem")
+    return cert_pem, context

