@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from infra.capacity import capacity_for
 from infra.catalog import load_catalog
 from infra.models.checkpoint import (
     STOCK_CONFIGS,
@@ -230,7 +231,8 @@ def resolve_default(env: EnvironmentConfig) -> ServedModel:
         min_replicas=env.serving.min_replicas,
         max_replicas=env.serving.max_replicas,
         target_ongoing_requests=env.serving.target_ongoing_requests,
-        max_ongoing_requests=env.serving.max_ongoing_requests,
+        # Derived from the sizing unless the environment overrides it (infra/capacity.py).
+        max_ongoing_requests=capacity_for(env).max_ongoing_requests,
         max_model_len=env.serving.max_model_len,
         fallback=env.fallback.model if env.fallback.allowed else None,
         sovereign=False,
