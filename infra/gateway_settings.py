@@ -160,7 +160,9 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         # CA come from the pod's service account (the chart's gateway-route-override.yaml).
         "route_override": {"configmap": ROUTE_OVERRIDE_CONFIGMAP, "namespace": NAMESPACE},
     }
-    return add_served_routes(settings, env, SCALE_TO_ZERO_IDLE_S)  # further models and adapters (docs/models.md)
+    return add_served_routes(
+        settings, env, SCALE_TO_ZERO_IDLE_S, COLD_START_BUDGET_S
+    )  # further models and adapters (docs/models.md)
 
 
 def shared_store(env: EnvironmentConfig) -> dict[str, Any] | None:
