@@ -253,7 +253,10 @@ def test_a_full_replica_answers_503_at_once_and_the_gateway_falls_back_at_once(
         # The app reads RUNNING before the controller has acted on the new config: wait for
         # LLMServer to report the new limits, healthy, with one replica and none coming or going.
         app = ray_serve.details()["applications"].get(APP, {})
-        (server,) = [d for name, d in app.get("deployments", {}).items() if name.startswith("LLMServer")]
+        servers = [d for name, d in app.get("deployments", {}).items() if name.startswith("LLMServer")]
+        if len(servers) != 1:  # the controller is still replacing the deployment
+            return False
+        server = servers[0]
         states = [r["state"] for r in server.get("replicas", [])]
         return (
             server["deployment_config"].get("max_queued_requests") == 1
