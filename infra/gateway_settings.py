@@ -44,6 +44,11 @@ PROBE_TIMEOUT_S = 5.0
 # Ray Serve's default downscale delay before scaling a deployment to zero is 600 s; after that
 # much silence a pool with min_replicas 0 is presumed cold.
 SCALE_TO_ZERO_IDLE_S = 600.0
+# The cold-start budget of a pool scaled to zero: how long the gateway's one wake request stays
+# open (serving/gateway/health.py "Waking a pool scaled to zero"; a probe cut at PROBE_TIMEOUT_S
+# leaves Ray Serve no demand to scale up on). A GPU node from Karpenter, the image pull and the
+# weight load: 1.5 x the 10-minute cold-start estimate of infra/cost/capacity.py.
+COLD_START_BUDGET_S = 900.0
 # The managed API is the last resort: nothing is behind it, so its timeouts only bound how
 # long a client waits for an error. o-series models think before their first streamed token.
 MANAGED_FIRST_BYTE_TIMEOUT_S = 120.0
@@ -103,6 +108,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
             # Probing keeps a replica busy enough that Ray Serve never scales to zero; only a
             # pool allowed to reach zero stops probing when idle.
             "idle_after_s": SCALE_TO_ZERO_IDLE_S if env.serving.min_replicas == 0 else None,
+            "wake_timeout_s": COLD_START_BUDGET_S if env.serving.min_replicas == 0 else None,
         },
         "cost": {
             "kind": "amortised_fleet",
@@ -154,7 +160,9 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
         # CA come from the pod's service account (the chart's gateway-route-override.yaml).
         "route_override": {"configmap": ROUTE_OVERRIDE_CONFIGMAP, "namespace": NAMESPACE},
     }
-    return add_served_routes(settings, env, SCALE_TO_ZERO_IDLE_S)  # further models and adapters (docs/models.md)
+    return add_served_routes(
+        settings, env, SCALE_TO_ZERO_IDLE_S, COLD_START_BUDGET_S
+    )  # further models and adapters (docs/models.md)
 
 
 def shared_store(env: EnvironmentConfig) -> dict[str, Any] | None:

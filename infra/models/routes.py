@@ -73,9 +73,12 @@ def _self_hosted(template: dict[str, Any], name: str, model_id: str, fleet_usd_p
     return upstream
 
 
-def add_served_routes(settings: dict[str, Any], env: EnvironmentConfig, idle_after_s: float) -> dict[str, Any]:
+def add_served_routes(
+    settings: dict[str, Any], env: EnvironmentConfig, idle_after_s: float, wake_timeout_s: float
+) -> dict[str, Any]:
     """`settings` (infra/gateway_settings.py) with a route and an upstream per served name;
-    `idle_after_s`: when a model that may scale to zero stops being probed."""
+    `idle_after_s`: when a model that may scale to zero stops being probed; `wake_timeout_s`: how
+    long the one request that wakes it from zero stays open."""
     if env.served_models.lora is None and not env.served_models.additional:
         return settings
     models: list[ServedModel] = resolve_served_models(env)
@@ -88,7 +91,12 @@ def add_served_routes(settings: dict[str, Any], env: EnvironmentConfig, idle_aft
         else:
             upstream = _self_hosted(template, upstream_name(model.name), model.name, share, probe=True)
             # Probing keeps a replica busy: a model that may scale to zero stops being probed when idle.
-            upstream["readiness"] = {**upstream["readiness"], "idle_after_s": idle_after_s if model.min_replicas == 0 else None}
+            to_zero = model.min_replicas == 0
+            upstream["readiness"] = {
+                **upstream["readiness"],
+                "idle_after_s": idle_after_s if to_zero else None,
+                "wake_timeout_s": wake_timeout_s if to_zero else None,
+            }
             settings["upstreams"].append(upstream)
             fallback = _managed(settings, env, model.fallback) if model.fallback else None
             settings["routes"].append({"model": model.name, "primary": upstream["name"], "fallback": fallback})

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from serving.gateway import errors
@@ -190,6 +190,9 @@ class Gateway:
                 await health.wake.wait()
                 continue
             started = self._clock()
+            wake_timeout_s = health.begin_wake(started)
+            if wake_timeout_s is not None:
+                self._start_task(self._wake(upstream, wake_timeout_s), f"wake-{upstream.name}")
             load = await upstream.engine_load()
             if load is not None:
                 health.engine_counters(load.generated_tokens, self._clock())
@@ -207,6 +210,23 @@ class Gateway:
                     await health.wake.wait()
             except TimeoutError:
                 pass
+
+    async def _wake(self, upstream: Upstream, timeout_s: float) -> None:
+        """One wake request (health.py, "Waking a pool scaled to zero"): held open for the
+        cold-start budget, not cut at the probe timeout."""
+        started = self._clock()
+        result = ProbeResult.FAILED
+        try:
+            result = await upstream.probe(timeout_s)
+        finally:
+            upstream.health.woke(result, started, self._clock())
+            upstream.health.wake.set()  # the prober reports the verdict at once
+
+    def _start_task(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        """A short-lived background task, cancelled at shutdown like the long-lived ones."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.append(task)
+        task.add_done_callback(lambda done: self._tasks.remove(done) if done in self._tasks else None)
 
     async def _reload_loop(self) -> None:
         while True:

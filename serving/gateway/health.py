@@ -31,6 +31,14 @@ once, whenever it began, and counts as a failure that may have been processed: i
 the fallback under the replay rule (`retry.replay_maybe_processed`, routing.py), never answered 504
 as slow. From then on the upstream is not ready and new requests go straight to the fallback until
 a probe is answered.
+
+Waking a pool scaled to zero (`readiness.wake_timeout_s`). A probe cut at its own timeout does
+not wake Ray Serve from zero: Serve's autoscaler scales from zero on requests queued at a
+deployment handle (ray/serve/autoscaling_policy.py: `_get_cold_start_scale_up_replicas`, and the
+ingress is at zero too), and a cancelled request leaves that queue before the replica it asked for
+is placed, started and answering. So while the upstream is not ready (and clients are asking for
+it), ONE generation request with the cold-start budget as its timeout stays open beside the probes:
+the demand Serve sees until a replica answers it. Its answer counts as an answered probe.
 """
 
 from __future__ import annotations
@@ -101,6 +109,8 @@ class UpstreamHealth:
         self.progress_source: ProgressSource = _NoProgress()
         self._engine_progress = 0.0
         self._generated_tokens: float | None = None
+        self._wake_timeout_s = settings.readiness.wake_timeout_s
+        self.waking = False  # a wake request is open
 
     # -- admission ------------------------------------------------------------------------
 
@@ -214,6 +224,23 @@ class UpstreamHealth:
                 self._set_ready(False, f"{self._probe_failures} probes {result.value} in a row")
                 if result is ProbeResult.HUNG:
                     self._abort_waiting()
+
+    # -- waking a pool scaled to zero -----------------------------------------------------------
+
+    def begin_wake(self, now: float) -> float | None:
+        """The timeout of a wake request to open now, or None: not configured, ready (or not yet
+        probed), idle (no client asks, so let the pool sleep) or one is already open."""
+        if self._wake_timeout_s is None or self.ready is not False or self.waking or self.idle(now):
+            return None
+        self.waking = True
+        return self._wake_timeout_s
+
+    def woke(self, result: ProbeResult, started: float, now: float) -> None:
+        """A wake request ended. Answered: the pool is awake (as an answered probe). Otherwise the
+        probes carry on, and the next wake request opens at the next probe while still not ready."""
+        self.waking = False
+        if result is ProbeResult.OK:
+            self.probed_result(result, started, now)
 
     def credentials(self, accepted: bool) -> None:
         """The credential probe's verdict (credential_probe.py; unprobed upstreams only)."""

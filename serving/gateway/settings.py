@@ -89,6 +89,33 @@ class ReadinessSettings(Strict):
         description="Without client traffic for this long, stop probing so the pool can scale to zero, and presume "
         "it cold (requests go straight to the fallback while the prober wakes it). null: always probe.",
     )
+    wake_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="The cold-start budget of a pool that scales to zero: while the upstream is not ready, ONE "
+        "generation request with this timeout stays open beside the probes, so the autoscaler behind it (Ray "
+        "Serve counts requests queued at its handles; a probe cancelled at its own timeout_s leaves no demand "
+        "behind) sees demand until a replica answers. Clients go to the fallback meanwhile. null: no wake request.",
+    )
+
+    @model_validator(mode="after")
+    def _wake_needs_a_generation_longer_than_a_probe(self) -> ReadinessSettings:
+        if self.wake_timeout_s is None:
+            return self
+        if self.probe != "generation":
+            raise ValueError(
+                f"readiness.wake_timeout_s is set but readiness.probe is {self.probe!r}: the wake request is a "
+                "generation (a model listing is answered without waking the model); set probe to 'generation' "
+                "or wake_timeout_s to null"
+            )
+        if self.wake_timeout_s <= self.timeout_s:
+            raise ValueError(
+                f"readiness.wake_timeout_s ({self.wake_timeout_s}) must exceed readiness.timeout_s ({self.timeout_s}): "
+                "the wake request outlasts the probes, which are cut at their own timeout; set it to the cold-start "
+                "budget (minutes)"
+            )
+        return self
 
 
 class TokenPrice(Strict):

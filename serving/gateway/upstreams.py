@@ -440,10 +440,11 @@ class Upstream:
             return Retryable(FallbackReason.STREAM_ERROR_EVENT, True, "stream opened with an error event")
         return OpenStream(response, relay, first)
 
-    async def probe(self) -> ProbeResult:
+    async def probe(self, timeout_s: float | None = None) -> ProbeResult:
+        """One readiness probe; `timeout_s` overrides the probe's own timeout (the wake request)."""
         readiness = self.settings.readiness
         try:
-            async with asyncio.timeout(readiness.timeout_s):
+            async with asyncio.timeout(readiness.timeout_s if timeout_s is None else timeout_s):
                 if readiness.probe == "models":
                     response = await self.pool.request(self._models_head + self.adapter.header_block, b"")
                 else:

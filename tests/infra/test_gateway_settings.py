@@ -72,6 +72,8 @@ def test_prices_come_from_the_catalog_and_sizing(env):
 def test_only_pools_that_may_scale_to_zero_stop_probing_when_idle(env):
     readiness = GatewaySettings.model_validate(derive(env)).upstream("self-hosted").readiness
     assert (readiness.idle_after_s is not None) == (env.serving.min_replicas == 0)
+    # A pool that scales to zero is woken by one request held for the cold-start budget.
+    assert (readiness.wake_timeout_s is not None) == (env.serving.min_replicas == 0)
 
 
 def test_an_environment_without_fallback_has_no_managed_upstream_at_all():

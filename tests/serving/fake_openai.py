@@ -12,6 +12,10 @@ generated tokens), and switches fault mode at run time:
     hang               accept the request, never answer (a hung engine: /health still answers,
                        /metrics shows requests running and no token generated)
     slow_first_byte    wait `delay_s`, then answer normally (the engine makes no visible progress)
+    cold               a pool scaled to zero: a request answers only after it was held open for
+                       `delay_s` (the cold start), and from then on the pool is warm (`ok`); a
+                       request closed earlier leaves it cold (what a cancelled request does to Ray
+                       Serve's autoscaler)
     busy               wait `delay_s`, then answer normally, while /metrics shows tokens being
                        generated (a saturated engine: slow, not hung)
     cut_mid_stream     send `cut_after` events (or half a JSON body), then reset the connection
@@ -175,7 +179,7 @@ class FakeOpenAI:
         if path not in ENDPOINT_PATHS or method != "POST" or not isinstance(body, dict):
             return _write(transport, 400, _error("bad request", "invalid_request"))
         streaming = bool(body.get("stream"))
-        if streaming and b.mode in ("hang", "slow_first_byte", "busy"):
+        if streaming and b.mode in ("hang", "slow_first_byte", "busy", "cold"):
             # vLLM sends a stream's headers at once and its first event only after prefill, so
             # the first byte that matters is the first event, not the status line.
             transport.write(STREAM_HEADERS)
@@ -185,6 +189,10 @@ class FakeOpenAI:
                 await asyncio.Event().wait()
             if b.mode == "slow_first_byte":
                 await asyncio.sleep(b.delay_s)
+            if b.mode == "cold":
+                await asyncio.sleep(b.delay_s)
+                if self.behaviour is b:
+                    self.behaviour = Behaviour()  # warm from now on
             if b.mode == "busy":
                 await self._generate_for(b.delay_s)
         finally:

@@ -202,6 +202,40 @@ def test_a_pool_idle_long_enough_to_scale_to_zero_is_presumed_cold_and_woken(sta
     assert gateway.chat().headers["x-gateway-served-by"] == "self-hosted"
 
 
+@pytest.mark.parametrize("wake_timeout_s", [None, 5.0])
+def test_a_cold_pool_that_answers_only_a_held_request_is_woken_by_one_wake_request(
+    start_gateway, primary, managed, wake_timeout_s
+):
+    # A pool scaled to zero, as Ray Serve behaves: it answers only a request that stays open
+    # through its cold start (1.5 s here); probes cut at their own 0.3 s timeout never wake it.
+    readiness = {"probe": "generation", "interval_s": 30, "timeout_s": 0.3, "recovery_interval_s": 0.1, "idle_after_s": 1.0}
+    gateway = start_gateway(primary={"readiness": {**readiness, "wake_timeout_s": wake_timeout_s}})
+    primary.set("cold", delay_s=1.5)
+    time.sleep(1.1)
+    started = time.monotonic()
+    response = gateway.chat()
+    assert_served_by_managed(response, "not_ready", managed)
+    assert time.monotonic() - started < 1.0  # the client does not wait for the cold start
+    health = gateway.upstream("self-hosted").health
+    served_by: list[str] = []
+
+    def served_by_primary() -> bool:
+        # Clients keep asking (so the pool is not idle) and are answered by the fallback meanwhile.
+        served_by.append(gateway.chat().headers["x-gateway-served-by"])
+        return served_by[-1] == "self-hosted"
+
+    if wake_timeout_s is None:
+        # Without a wake request the probes keep being cut and the pool never comes up.
+        with pytest.raises(AssertionError):
+            wait_until(served_by_primary, timeout=3, interval=0.1)
+        assert health.ready is False and health.probes >= 3 and set(served_by) == {"managed"}
+        return
+    # The one wake request stays open beside the probes and its answer makes the pool ready.
+    wait_until(served_by_primary, timeout=5, interval=0.1)
+    assert not health.waking and "managed" in served_by
+    assert len(primary.chat_requests(include_probes=True)) >= 3  # probes went on beside the wake request
+
+
 # -- the duplicate-processing rule and the retry budget -------------------------------------------
 
 

@@ -70,3 +70,17 @@ def test_duplicate_upstream_names_are_refused(valid):
     valid["upstreams"][1]["name"] = "self-hosted"
     with pytest.raises(ValidationError, match="duplicate names"):
         GatewaySettings.model_validate(valid)
+
+
+@pytest.mark.parametrize(
+    ("readiness", "message"),
+    [
+        ({"probe": "models", "wake_timeout_s": 600}, "readiness.probe is 'models'"),
+        ({"probe": "generation", "timeout_s": 5, "wake_timeout_s": 5}, r"wake_timeout_s \(5.0\) must exceed"),
+        ({"probe": "generation", "wake_timeout_s": 0}, "greater than 0"),
+    ],
+)
+def test_a_wake_request_is_a_generation_that_outlasts_the_probes(valid, readiness, message):
+    valid["upstreams"][0]["readiness"] = readiness
+    with pytest.raises(ValidationError, match=message):
+        GatewaySettings.model_validate(valid)

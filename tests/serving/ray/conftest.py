@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra.gateway_settings import COLD_START_BUDGET_S, PROBE_TIMEOUT_S
 from tests.serving.fake_openai import FakeOpenAI
 from tests.serving.harness import MANAGED_API_KEY, RunningGateway, free_port, settings_for_test, wait_until, write_secrets
 from tests.support import chart_kit
@@ -59,16 +60,21 @@ def managed_api() -> Iterator[FakeOpenAI]:
 
 
 # Ray on two busy cores answers in tens to hundreds of milliseconds; these timeouts leave room
-# for that while keeping a dead or full primary quick to leave.
+# for that while keeping a dead or full primary quick to leave. The probe's own timeout and the
+# wake request's cold-start budget are dev's, as rendered (infra/gateway_settings.py).
 RAY_PRIMARY = {
     "connect_timeout_s": 2,
     "first_byte_timeout_s": 10,
     "response_timeout_s": 30,
     "stream_idle_timeout_s": 10,
-    # dev's probe timeout (its first-byte timeout, infra/gateway_settings.py): long enough that a
-    # probe held by Ray's proxy while Serve scales from zero is still waiting when Serve's
-    # autoscaler counts it (a probe cancelled after 2 s never woke the model in this test).
-    "readiness": {"probe": "generation", "interval_s": 1, "recovery_interval_s": 1, "timeout_s": 15, "failures_to_unready": 1},
+    "readiness": {
+        "probe": "generation",
+        "interval_s": 1,
+        "recovery_interval_s": 1,
+        "timeout_s": PROBE_TIMEOUT_S,
+        "failures_to_unready": 1,
+        "wake_timeout_s": COLD_START_BUDGET_S,
+    },
 }
 
 

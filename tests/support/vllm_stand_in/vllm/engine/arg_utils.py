@@ -24,3 +24,9 @@ class AsyncEngineArgs:
     disable_log_stats: bool = False
     enable_prefix_caching: bool | None = None
     distributed_executor_backend: str | None = None
+    # LoRA fields (vLLM's EngineArgs "# LoRA fields": enable_lora, max_loras, max_lora_rank;
+    # checked 2026-12-07 in vllm-project/vllm vllm/engine/arg_utils.py), rendered since the
+    # chart serves adapters (engine_kwargs enable_lora / max_loras / max_lora_rank).
+    enable_lora: bool = False
+    max_loras: int = 1
+    max_lora_rank: int = 16
