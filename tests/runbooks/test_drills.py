@@ -139,7 +139,11 @@ def test_drill_a_pod_that_cannot_read_the_switch_shows_in_drain_status(kube, kub
     # A third pod whose gateway never got the watch (stale config, or RBAC removed): it stays `auto`
     # with watch_healthy 0; and a fourth that does not answer through the pod proxy.
     stale = gateways[0]
-    kube.pods[(NAMESPACE, "gpt-oss-gateway-old-c")] = (GATEWAY_LABELS, f"http://127.0.0.1:{stale.settings.metrics.port}/no-such-metrics", "Running")
+    kube.pods[(NAMESPACE, "gpt-oss-gateway-old-c")] = (
+        GATEWAY_LABELS,
+        f"http://127.0.0.1:{stale.settings.metrics.port}/no-such-metrics",
+        "Running",
+    )
     kube.pods[(NAMESPACE, "gpt-oss-gateway-gone-d")] = (GATEWAY_LABELS, "http://127.0.0.1:9/metrics", "Running")
     kube.pods[(NAMESPACE, "gpt-oss-gateway-pending-e")] = (GATEWAY_LABELS, "http://127.0.0.1:9/metrics", "Pending")
     assert main(["drain", "--env", "prod", "--route", "managed", "--reason", "drill", "--kubeconfig", str(kubeconfig)]) == 0

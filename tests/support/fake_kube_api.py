@@ -502,6 +502,8 @@ def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
 
     app.router.add_get("/api/v1/namespaces/{ns}/pods", list_pods)
     app.router.add_get("/api/v1/namespaces/{ns}/pods/{pod}/proxy/{path:.*}", proxy)
+
+
 def _merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7396 JSON merge patch."""
     if not isinstance(patch, dict):
