@@ -29,9 +29,11 @@ from infra.components.addons import ClusterAddons, needs_karpenter
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
+from infra.components.governor_identity import GovernorIdentity, needs_governor_identity
 from infra.components.image_cache import RayImageCache, cached_repository, ray_image_values
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
+from infra.components.node_pools.eks_managed import EksManagedGpuNodePool
 from infra.components.registry import GatewayImageRegistry
 from infra.components.secrets import ClientKeys, ManagedApiKey, SmokeKey
 from infra.components.serving import ServingNamespace, ServingRelease
@@ -104,6 +106,17 @@ pools = [
     )
     for pool in env.node_pools
 ]
+# The governor's AWS access, only where it moves a managed node group's floor (enforce mode).
+if needs_governor_identity(env):
+    serving_pool = next(p for p in pools if p.pool.name == env.serving_pool().name)
+    assert isinstance(serving_pool, EksManagedGpuNodePool)  # needs_governor_identity: a managed node group
+    GovernorIdentity(
+        f"{env.name}-governor",
+        cluster.handle,
+        # The elastic group (the last: a spot pool's on-demand floor comes first), as the governor's target.
+        serving_pool.node_groups[-1],
+        opts=on_aws,
+    )
 namespace = ServingNamespace(f"{env.name}-serving", labels, opts=on_both)
 weights = WeightsBucket(
     f"{env.name}-weights",
