@@ -2,8 +2,9 @@
 
 pins show --env ENV [--json]     the pins and their release id
 pins set --env ENV [--gateway-digest sha256:...] [--gateway-repository R] [--gateway-tag T]
+         [--governor-digest sha256:...] [--governor-repository R] [--governor-tag T]
          [--ray-digest sha256:...] [--model NAME=REVISION ...]
-                                 change pins (CI records a new gateway image this way) and
+                                 change pins (CI records new gateway and governor images this way) and
                                  re-render Pulumi.<env>.yaml
 pins sync --env ENV              take the Ray image and chart version from this checkout (the
                                  first stage tracks the checkout; later stages get them by promotion)
@@ -39,6 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     change.add_argument("--gateway-digest", help="sha256:<64 hex> of the gateway image CI pushed")
     change.add_argument("--gateway-repository", help="gateway image repository (clears the digest unless given)")
     change.add_argument("--gateway-tag", help="gateway image tag (clears the digest unless given)")
+    change.add_argument("--governor-digest", help="sha256:<64 hex> of the governor image CI pushed")
+    change.add_argument("--governor-repository", help="governor image repository (clears the digest unless given)")
+    change.add_argument("--governor-tag", help="governor image tag (clears the digest unless given)")
     change.add_argument("--ray-digest", help="sha256:<64 hex> of the pinned Ray image tag (staging and prod require it)")
     change.add_argument("--model", action="append", default=[], metavar="NAME=REVISION", help="a model revision (repeatable)")
     sync = actions.add_parser("sync", parents=[common], help="Ray image and chart version from this checkout")
@@ -92,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
             gateway_repository=args.gateway_repository,
             gateway_tag=args.gateway_tag,
             ray_digest=args.ray_digest,
+            governor_digest=args.governor_digest,
+            governor_repository=args.governor_repository,
+            governor_tag=args.governor_tag,
         )
     for path in written:
         print(f"wrote {path.name}")

@@ -29,6 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", required=True, help="stack name: Pulumi.<env>.yaml")
     parser.add_argument("--stack", help="Pulumi stack name (default: the environment name)")
     parser.add_argument("--gateway-image", help="repository@sha256:digest (`pulumi stack output gateway_image`)")
+    parser.add_argument(
+        "--governor-image",
+        help="repository@sha256:digest (`pulumi stack output governor_image`); without it the governor is left out",
+    )
     parser.add_argument("--service-cidr", help="the cluster's Service CIDR (`pulumi stack output service_cidr`)")
     parser.add_argument("--weights-bucket", help="S3 bucket with staged weights (`pulumi stack output weights_bucket`)")
     parser.add_argument(
@@ -54,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     service_cidr = args.service_cidr or (env.cluster.effective_network.service_cidr if env.cluster.mode == "create" else None)
     if service_cidr is None:
         raise CliError("--service-cidr is required for an existing cluster: `pulumi stack output service_cidr`")
-    outputs = StackOutputs(image, service_cidr, args.weights_bucket, args.gcs_redis_address)
+    governor_image = args.governor_image
+    if governor_image is None and env.governor.image.repository and env.governor.image.digest:
+        governor_image = f"{env.governor.image.repository}@{env.governor.image.digest}"
+    outputs = StackOutputs(image, service_cidr, args.weights_bucket, args.gcs_redis_address, governor_image)
     try:
         text = render_values_file(env, args.stack or args.env, outputs)
     except ValueError as error:

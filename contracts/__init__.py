@@ -61,6 +61,8 @@ GATEWAY_MANAGED_DIR = "/etc/gateway/managed"
 GATEWAY_MANAGED_API_KEY_FILE = f"{GATEWAY_MANAGED_DIR}/{MANAGED_API_KEY_FIELD}"
 #: Name of the gateway image repository (the stack's ECR repository unless gateway.image.repository says otherwise).
 GATEWAY_IMAGE_NAME = "gpt-oss-gateway"
+#: Name of the cost governor image repository (the stack's ECR repository unless governor.image.repository says otherwise).
+GOVERNOR_IMAGE_NAME = "gpt-oss-governor"
 #: Non-root user and group the gateway image runs as (numeric, so runAsNonRoot can verify it).
 GATEWAY_UID = 10001
 

@@ -15,7 +15,8 @@ Order of the first `pulumi up` (each step waits for what it names; docs/deploy.m
 6. the serving chart, after every release that installs a CRD it uses and after its Secrets.
    Until the gateway image digest exists (it is built after the first `up` pushed nothing yet:
    infra/config/bootstrap.py), the program leaves the serving chart out, exports
-   `bootstrap_pending` and exits 0; the second `up`, with the digest pinned, installs it.
+   `bootstrap_pending` and exits 0; the second `up`, with the digest pinned, installs it. The
+   governor's image digest likewise: without it the chart is installed without the governor.
 """
 
 import pulumi
@@ -28,16 +29,23 @@ from infra.components.addons import ClusterAddons, needs_karpenter
 from infra.components.budget import EnvironmentBudget
 from infra.components.cluster import EksCluster
 from infra.components.gcs_redis import GcsRedis
+from infra.components.governor_identity import GovernorIdentity, needs_governor_identity
 from infra.components.image_cache import RayImageCache, cached_repository, ray_image_values
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
+from infra.components.node_pools.eks_managed import EksManagedGpuNodePool
 from infra.components.registry import GatewayImageRegistry
 from infra.components.secrets import ClientKeys, ManagedApiKey, SmokeKey
 from infra.components.serving import ServingNamespace, ServingRelease
 from infra.components.spot_role import needs_spot_role, spot_service_linked_role
 from infra.components.storage import WeightsBucket
 from infra.config import ConfigError
-from infra.config.bootstrap import bootstrap_messages, render_pending_with_placeholders
+from infra.config.bootstrap import (
+    bootstrap_messages,
+    governor_pending,
+    render_pending_with_placeholders,
+    serving_release_pending,
+)
 from infra.config.load import PREVIEW_IMAGE_DIGEST, ci_role_arn_from_pulumi, environment_from_pulumi, with_ci_admin
 from infra.tags import cost_tags, k8s_labels
 from infra.versions import RAY_IMAGE_REPOSITORY
@@ -98,6 +106,17 @@ pools = [
     )
     for pool in env.node_pools
 ]
+# The governor's AWS access, only where it moves a managed node group's floor (enforce mode).
+if needs_governor_identity(env):
+    serving_pool = next(p for p in pools if p.pool.name == env.serving_pool().name)
+    assert isinstance(serving_pool, EksManagedGpuNodePool)  # needs_governor_identity: a managed node group
+    GovernorIdentity(
+        f"{env.name}-governor",
+        cluster.handle,
+        # The elastic group (the last: a spot pool's on-demand floor comes first), as the governor's target.
+        serving_pool.node_groups[-1],
+        opts=on_aws,
+    )
 namespace = ServingNamespace(f"{env.name}-serving", labels, opts=on_both)
 weights = WeightsBucket(
     f"{env.name}-weights",
@@ -132,6 +151,16 @@ if managed_api_key is not None and env.fallback.allowed:
 EnvironmentBudget(f"{env.name}-budget", env.name, env.budget, opts=on_aws)
 # The gateway image's ECR repository, one per account (docs/operating.md "Release pipeline").
 registry = GatewayImageRegistry(f"{env.name}-gateway-images", env.registry, opts=on_aws) if env.registry.create else None
+# The governor image's repository beside it, with the same rules (the image workflow pushes both).
+governor_registry = (
+    GatewayImageRegistry(
+        f"{env.name}-governor-images",
+        env.registry.model_copy(update={"repository": env.registry.governor_repository}),
+        opts=on_aws,
+    )
+    if env.registry.create
+    else None
+)
 gcs_redis_address = None
 if env.serving.gcs_fault_tolerance.managed:
     gcs_redis_address = GcsRedis(
@@ -151,6 +180,19 @@ repository = (
     else account.apply(lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{env.registry.repository}")
 )
 gateway_image = repository.apply(lambda repo: f"{repo}@{env.gateway.image.digest or PREVIEW_IMAGE_DIGEST}")
+# The governor image likewise, from its own repository. Without a digest `up` leaves the governor
+# out of the serving release (bootstrap_pending says so); the offline plan renders the placeholder.
+governor_repository = (
+    pulumi.Output.from_input(env.governor.image.repository)
+    if env.governor.image.repository
+    else account.apply(lambda account_id: f"{account_id}.dkr.ecr.{env.region}.amazonaws.com/{env.registry.governor_repository}")
+)
+governor_left_out = governor_pending(env) and not render_pending_with_placeholders()
+governor_image: pulumi.Output[str | None] = (
+    pulumi.Output.from_input(None)
+    if governor_left_out or env.governor.mode == "off"
+    else governor_repository.apply(lambda repo: f"{repo}@{env.governor.image.digest or PREVIEW_IMAGE_DIGEST}")
+)
 
 # The Ray image through the account's ECR pull-through cache of Docker Hub (account.image_cache).
 ray_repository: pulumi.Output[str | None] = pulumi.Output.from_input(None)
@@ -168,16 +210,24 @@ if env.account.image_cache != "off":
 # with placeholders so that its checks still run.
 pending = bootstrap_messages(env)
 crd_installers = [addons.kuberay, *([addons.prometheus_stack] if addons.prometheus_stack else [])]
-if not pending or render_pending_with_placeholders():
+if not serving_release_pending(env) or render_pending_with_placeholders():
     ServingRelease(
         f"{env.name}-serving",
         namespace.name,
-        pulumi.Output.all(gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address, ray_repository).apply(
+        pulumi.Output.all(
+            gateway_image, cluster.handle.service_cidr, weights.name, gcs_redis_address, ray_repository, governor_image
+        ).apply(
             lambda args: ray_image_values(
                 chart_values(
                     env,
                     stack,
-                    StackOutputs(gateway_image=args[0], service_cidr=args[1], weights_bucket=args[2], gcs_redis_address=args[3]),
+                    StackOutputs(
+                        gateway_image=args[0],
+                        service_cidr=args[1],
+                        weights_bucket=args[2],
+                        gcs_redis_address=args[3],
+                        governor_image=args[5],
+                    ),
                 ),
                 args[4],
                 env.account.ray_image_digest,
@@ -193,7 +243,8 @@ pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
 pulumi.export("weights_bucket", weights.name)
 pulumi.export("gcs_redis_address", gcs_redis_address)
 pulumi.export("service_cidr", cluster.handle.service_cidr)
-pulumi.export("gateway_image", gateway_image if not pending else None)
+pulumi.export("gateway_image", gateway_image if not serving_release_pending(env) else None)
+pulumi.export("governor_image", governor_image if not governor_pending(env) else None)
 # What the next step is, until the serving release is deployed (docs/deploy.md "Fresh account").
 pulumi.export("bootstrap_pending", pending or None)
 pulumi.export("managed_api_key_secret", managed_key_secret_name)
@@ -202,6 +253,7 @@ pulumi.export("smoke_key_secret", smoke_key.secret_name)
 pulumi.export("serving_namespace", NAMESPACE)
 pulumi.export("gateway_url", GATEWAY_URL)
 pulumi.export("gateway_image_repository", registry.url if registry else None)
+pulumi.export("governor_image_repository", governor_registry.url if governor_registry else None)
 pulumi.export(
     "node_pools", [{"name": p.pool.name, "instance_type": p.pool.instance_type, "provisioner": p.pool.provisioner} for p in pools]
 )

@@ -127,6 +127,7 @@ class PublishedThroughput(_Frozen):
     model: str
     gpu: str
     tensor_parallel: int
+    metric: str = Field(min_length=1, description="What was measured: load shape, token ratio, time to first token.")
     output_tokens_per_s: float = Field(gt=0)
     conditions: str
     source: str

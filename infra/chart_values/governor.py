@@ -32,9 +32,15 @@ def elastic_group(env: EnvironmentConfig) -> tuple[str, int]:
 
 
 def governor_values(env: EnvironmentConfig, image: str | None = None) -> Governor:
+    """The governor's values; left out (disabled) when its mode is `off` or when no image pinned by
+    digest is given: the program passes none until the image workflow has recorded a digest
+    (infra/config/bootstrap.py), so a release never pulls an image that was not built."""
     config = env.governor
-    if config.mode == "off":
+    if config.mode == "off" or not image:
         return Governor(enabled=False)
+    repository, _, digest = image.partition("@")
+    if not repository or not digest:
+        raise ValueError(f"governor image must be repository@sha256:<digest>, got {image!r}")
     pool = env.serving_pool()
     group, pinned = elastic_group(env)
     node_pool = group if pool.provisioner == "managed_node_group" else pool.name
@@ -72,11 +78,11 @@ def governor_values(env: EnvironmentConfig, image: str | None = None) -> Governo
             "cost_model": hourly_cost_dict(model),
         }
     )
-    repository, _, digest = (image or "").partition("@")
     return Governor(
         enabled=True,
         mode=config.mode,
-        image=GovernorImage(repository=repository, digest=digest) if repository else GovernorImage(),
+        # Pulled by digest only: the tag is the placeholder chart default, not what CI pushed.
+        image=GovernorImage(repository=repository, tag="", digest=digest),
         nodePool=GovernorNodePool(
             provisioner=pool.provisioner,
             name=node_pool,

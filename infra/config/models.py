@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts import GATEWAY_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
+from contracts import GATEWAY_IMAGE_NAME, GOVERNOR_IMAGE_NAME, MAX_USER_TAGS, REQUIRED_TAG_KEYS
 from infra.catalog import load_catalog
 from infra.models.config import ServedModelsConfig
 
@@ -803,7 +803,7 @@ class AlertingConfig(Strict):
 
 
 class RegistryConfig(Strict):
-    """The ECR repository the gateway image is pushed to, in this environment's AWS account.
+    """The ECR repositories the gateway and governor images are pushed to, in this environment's AWS account.
 
     One repository per account: where several environments share an account, exactly one of
     them creates it (`create: true`) and the others name the same repository with `create: false`.
@@ -817,6 +817,13 @@ class RegistryConfig(Strict):
         pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
         max_length=256,
         description="Repository name (ECR rules: lower-case, `/`, `.`, `_`, `-`).",
+    )
+    governor_repository: str = Field(
+        default=GOVERNOR_IMAGE_NAME,
+        pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$",
+        max_length=256,
+        description="Repository name of the cost governor's image (infra/operate/governor/Dockerfile), created beside "
+        "the gateway's with the same rules.",
     )
     keep_images: int = Field(
         default=200,
@@ -867,6 +874,23 @@ class AccountConfig(Strict):
         return self
 
 
+class GovernorImageConfig(Strict):
+    """The governor's container image, pinned by digest (built by the image workflow from
+    infra/operate/governor/Dockerfile, recorded in the release pins)."""
+
+    repository: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9._/-]*(:[0-9]+)?[a-z0-9._/-]*$",
+        description="Image repository; default: the ECR repository `registry.governor_repository` of this account.",
+    )
+    digest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Image digest (`sha256:...`) the image workflow recorded in the release pins. Until it is set, "
+        "`pulumi up` leaves the governor out (bootstrap_pending says so); the offline plan renders a placeholder.",
+    )
+
+
 class GovernorConfig(Strict):
     """The cost governor (docs/cost.md "Cost governor"): moves the serving floor with the traffic
     against break-even, decided by the same cost code as `cost compare`."""
@@ -877,6 +901,7 @@ class GovernorConfig(Strict):
         "(the default, and what prod runs until its decisions have been reviewed); `enforce`: patch the RayService's "
         "`min_replicas` and the GPU pool's floor.",
     )
+    image: GovernorImageConfig = Field(default_factory=GovernorImageConfig, description="The governor image.")
     interval_s: int = Field(default=300, ge=60, le=3600, description="Seconds between two decisions.")
     horizon_hours: int = Field(
         default=24, ge=2, le=168, description="Hours of forecast the decision plans over (time-of-day and weekday profile)."

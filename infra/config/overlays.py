@@ -222,6 +222,9 @@ def resolve(env: str, root: Path) -> dict:
         # chart through gateway.image.digest (the repository stays config: this stack's ECR by default).
         if pins.gateway_image.digest:
             resolved.setdefault("gateway", {}).setdefault("image", {})["digest"] = pins.gateway_image.digest
+        # Likewise the governor image (built by the same workflow into its own ECR repository).
+        if pins.governor_image.digest:
+            resolved.setdefault("governor", {}).setdefault("image", {})["digest"] = pins.governor_image.digest
     if found:
         raise ConfigError(found, f"environment {env!r} (environments/)")
     return ordered(resolved)

@@ -2,7 +2,7 @@
 
 One file per environment, `environments/pins/<env>.yaml` (format in docs/environments.md,
 "Release pins"). Written by `gpt-oss-platform promote` and `gpt-oss-platform pins set` (CI
-records the gateway image digest with it); read by the overlay resolution (the model revision
+records the gateway and governor image digests with it); read by the overlay resolution (the model revision
 the environment serves comes from here), by `diff` and by the promotion gates.
 
 The format lives in the config layer (it imports nothing of the toolkit but the YAML reader and
@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contracts import GOVERNOR_IMAGE_NAME
 from infra.config.errors import ConfigError, problem
 from infra.config.yaml_source import load_yaml, shown_path
 
@@ -62,7 +63,7 @@ class ChartPin(_Strict):
 
 
 class ReleasePins(_Strict):
-    """What a release is: model revisions, Ray image, gateway image, serving chart."""
+    """What a release is: model revisions, Ray image, gateway and governor images, serving chart."""
 
     schema_: int = Field(PINS_SCHEMA, alias="schema", description="Format version of this file.")
     models: dict[str, str] = Field(
@@ -72,6 +73,12 @@ class ReleasePins(_Strict):
     )
     ray_image: ImagePin
     gateway_image: ImagePin
+    # Optional in the file so pins written before the governor existed still load: missing means
+    # "not built yet" (no digest), and the release leaves the governor out until CI records one.
+    governor_image: ImagePin = Field(
+        default_factory=lambda: ImagePin(repository=GOVERNOR_IMAGE_NAME, tag="0.1.0", digest=None),
+        description="The cost governor image CI built (infra/operate/governor/Dockerfile); its digest is what deploys.",
+    )
     chart: ChartPin
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -108,6 +115,8 @@ class ReleasePins(_Strict):
         out["ray image digest"] = self.ray_image.digest
         out["gateway image"] = f"{self.gateway_image.repository}:{self.gateway_image.tag}"
         out["gateway image digest"] = self.gateway_image.digest
+        out["governor image"] = f"{self.governor_image.repository}:{self.governor_image.tag}"
+        out["governor image digest"] = self.governor_image.digest
         out["chart"] = f"{self.chart.name} {self.chart.version}"
         return out
 

@@ -106,7 +106,14 @@ def throughput_for(
     exact = _published(catalog, model, gpu, tensor_parallel)
     if exact:
         return ThroughputFigure(
-            model, gpu, tensor_parallel, exact.output_tokens_per_s, "published", exact.source, exact.read, exact.conditions
+            model,
+            gpu,
+            tensor_parallel,
+            exact.output_tokens_per_s,
+            "published",
+            exact.source,
+            exact.read,
+            f"{exact.metric}; {exact.conditions}",
         )
     estimate = catalog.throughput.estimate
     reference = estimate.reference_gpu

@@ -18,6 +18,9 @@ def updated_pins(
     gateway_repository: str | None = None,
     gateway_tag: str | None = None,
     ray_digest: str | None = None,
+    governor_digest: str | None = None,
+    governor_repository: str | None = None,
+    governor_tag: str | None = None,
 ) -> ReleasePins:
     """`pins` with the given values replaced; ConfigError naming each bad value."""
     found = []
@@ -26,21 +29,34 @@ def updated_pins(
             found.append(problem(f"--model {name}", "revision must be a 40-hex Hugging Face commit", revision))
     if gateway_digest is not None and not DIGEST_RE.match(gateway_digest):
         found.append(problem("--gateway-digest", "must be sha256:<64 lower-case hex digits>", gateway_digest))
+    if governor_digest is not None and not DIGEST_RE.match(governor_digest):
+        found.append(problem("--governor-digest", "must be sha256:<64 lower-case hex digits>", governor_digest))
     if ray_digest is not None and not DIGEST_RE.match(ray_digest):
         found.append(problem("--ray-digest", "must be sha256:<64 lower-case hex digits> (`crane digest` of the tag)", ray_digest))
     if found:
         raise ConfigError(found, "pins set")
-    gateway = pins.gateway_image
-    new_image = gateway_repository is not None or gateway_tag is not None
-    gateway = ImagePin(
-        repository=gateway_repository or gateway.repository,
-        tag=gateway_tag or gateway.tag,
-        # A digest belongs to one image: a new repository or tag without a digest clears it.
-        digest=gateway_digest if gateway_digest is not None else (None if new_image else gateway.digest),
-    )
+    gateway = _image(pins.gateway_image, gateway_repository, gateway_tag, gateway_digest)
+    governor = _image(pins.governor_image, governor_repository, governor_tag, governor_digest)
     # The Ray image's repository and tag are the checkout's (`pins sync`); only its digest is set here.
     ray = pins.ray_image if ray_digest is None else pins.ray_image.model_copy(update={"digest": ray_digest})
-    return pins.model_copy(update={"models": {**pins.models, **(models or {})}, "gateway_image": gateway, "ray_image": ray})
+    return pins.model_copy(
+        update={
+            "models": {**pins.models, **(models or {})},
+            "gateway_image": gateway,
+            "governor_image": governor,
+            "ray_image": ray,
+        }
+    )
+
+
+def _image(pin: ImagePin, repository: str | None, tag: str | None, digest: str | None) -> ImagePin:
+    new_image = repository is not None or tag is not None
+    return ImagePin(
+        repository=repository or pin.repository,
+        tag=tag or pin.tag,
+        # A digest belongs to one image: a new repository or tag without a digest clears it.
+        digest=digest if digest is not None else (None if new_image else pin.digest),
+    )
 
 
 def apply_pins(env: str, pins: ReleasePins, root: Path) -> list[Path]:

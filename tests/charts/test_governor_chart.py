@@ -5,6 +5,7 @@ NodePool in enforce), its settings valid for the controller, one active replica 
 from __future__ import annotations
 
 import json
+import re
 
 from infra.operate.governor.settings import ControllerSettings
 
@@ -70,3 +71,22 @@ def test_mode_off_renders_no_governor(kit):
     values["governor"]["enabled"] = False
     docs = kit.documents(kit.render(values))
     assert not [d for d in docs if "governor" in d["metadata"]["name"]]
+
+
+def test_the_governor_is_pulled_by_digest_and_left_out_without_one(kit, stack_case):
+    """No digest, no governor: the release never names an image CI has not built (the chart's
+    placeholder repository is never rendered by the toolkit)."""
+    import pytest
+
+    from infra.chart_values.governor import governor_values
+
+    docs = kit.rendered_docs(stack_case)
+    pod = kit.one(docs, "Deployment", "gpt-oss-governor")["spec"]["template"]["spec"]
+    assert [c["image"] for c in pod["containers"]] == [kit.GOVERNOR_IMAGE]
+    env, _ = kit.environment(stack_case)
+    assert governor_values(env, None).enabled is False
+    assert governor_values(env, kit.GOVERNOR_IMAGE).image.digest == kit.GOVERNOR_IMAGE.partition("@")[2]
+    with pytest.raises(
+        ValueError, match=re.escape("governor image must be repository@sha256:<digest>, got 'gpt-oss-governor:0.1.0'")
+    ):
+        governor_values(env, "gpt-oss-governor:0.1.0")

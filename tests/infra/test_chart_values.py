@@ -277,6 +277,13 @@ def test_the_cli_writes_the_values_file(tmp_path):
     out = tmp_path / "dev" / "values.yaml"
     assert cli_main(["values", "--env", "dev", "--gateway-image", IMAGE, "--weights-bucket", BUCKET, "--out", str(out)]) == 0
     assert yaml.safe_load(out.read_text())["model"]["id"] == "gpt-oss-20b"
+    # Without the governor image (no digest recorded yet) the GitOps values leave the governor out.
+    assert yaml.safe_load(out.read_text())["governor"]["enabled"] is False
+    governor = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-governor@sha256:" + "ef" * 32
+    argv = ["values", "--env", "dev", "--gateway-image", IMAGE, "--governor-image", governor, "--weights-bucket", BUCKET]
+    assert cli_main([*argv, "--out", str(out)]) == 0
+    image = yaml.safe_load(out.read_text())["governor"]["image"]
+    assert yaml.safe_load(out.read_text())["governor"]["enabled"] is True and image["digest"] == "sha256:" + "ef" * 32
 
 
 def test_the_cli_says_what_is_missing(capsys):

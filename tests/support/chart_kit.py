@@ -38,6 +38,8 @@ GOLDEN_DIR = Path(__file__).resolve().parents[1] / "charts" / "golden"
 GCS_REDIS = "gpt-oss-gcs-redis.x1y2z3.ng.0001.use1.cache.amazonaws.com:6379"
 # The gateway image as CI records it: this account's ECR repository, by digest.
 GATEWAY_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-gateway@sha256:" + "ab" * 32
+# The governor image likewise, from its own repository.
+GOVERNOR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/gpt-oss-governor@sha256:" + "cd" * 32
 
 
 def outputs(env: EnvironmentConfig, stack: str, **overrides: Any) -> StackOutputs:
@@ -47,6 +49,7 @@ def outputs(env: EnvironmentConfig, stack: str, **overrides: Any) -> StackOutput
         "service_cidr": env.cluster.effective_network.service_cidr,
         "weights_bucket": weights_bucket(stack),
         "gcs_redis_address": GCS_REDIS,
+        "governor_image": GOVERNOR_IMAGE,
     }
     fields.update(overrides)
     return StackOutputs(**fields)

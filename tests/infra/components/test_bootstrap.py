@@ -79,20 +79,60 @@ def test_up_without_a_digest_deploys_everything_but_the_serving_release_and_says
     bootstrap, exports = up(tmp_path, env_name, no_digest)
     assert SERVING not in releases(bootstrap)
     assert {"kuberay-operator", "kube-prometheus-stack"} <= releases(bootstrap)
-    (pending,) = exports["bootstrap_pending"]
+    (pending,) = [m for m in exports["bootstrap_pending"] if m.startswith("gateway.")]
     assert pending.startswith("gateway.image.digest is not set")
     assert "the serving Helm release" in pending and "run the gateway-image workflow" in pending
     assert "merge the pins PR" in pending and "`pulumi up` again" in pending
     assert exports["gateway_image"] is None and "gateway_image_repository" in exports
 
     full, exports = up(tmp_path, env_name, with_digest)
-    assert exports["bootstrap_pending"] is None and exports["gateway_image"].endswith(f"@{DIGEST}")
+    assert exports["gateway_image"].endswith(f"@{DIGEST}")
+    assert not [m for m in exports["bootstrap_pending"] or [] if m.startswith("gateway.")]
     serving = [r for r in full if r.type == RELEASE and r.inputs.get("name") == SERVING]
     assert serving and serving[0].inputs["values"]["gateway"]["image"]["digest"] == DIGEST
     # Exactly the serving release (and nothing else) is what the second `up` adds.
     added = resources(full) - resources(bootstrap)
     assert added == {(RELEASE, f"{env_name}-serving"), ("gptoss:k8s:ServingRelease", f"{env_name}-serving")}, added
     assert resources(bootstrap) <= resources(full)
+
+
+GOVERNOR_DIGEST = "sha256:" + "cd" * 32
+
+
+@pytest.mark.slow
+def test_up_without_a_governor_digest_installs_the_release_without_the_governor_and_says_so(tmp_path):
+    """The governor image is built by the same workflow after the first `up`: until its digest is
+    pinned the release never pulls an image that does not exist; the governor is left out."""
+
+    def gateway_only(raw):
+        set_key(raw, "gateway.image.digest", DIGEST)
+        set_key(raw, "governor.image.digest", None)
+
+    registrations, exports = up(tmp_path, "dev", gateway_only)
+    serving = [r for r in registrations if r.type == RELEASE and r.inputs.get("name") == SERVING]
+    assert serving and serving[0].inputs["values"]["governor"]["enabled"] is False
+    (pending,) = exports["bootstrap_pending"]
+    assert pending.startswith("governor.image.digest is not set") and "the cost governor" in pending
+    assert "governor_image_repository" in exports and exports["governor_image"] is None
+
+    def both(raw):
+        gateway_only(raw)
+        set_key(raw, "governor.image.digest", GOVERNOR_DIGEST)
+
+    registrations, exports = up(tmp_path, "dev", both)
+    governor = next(r for r in registrations if r.type == RELEASE and r.inputs.get("name") == SERVING).inputs["values"][
+        "governor"
+    ]
+    assert governor["enabled"] is True and governor["image"]["digest"] == GOVERNOR_DIGEST
+    assert governor["image"]["repository"].endswith(".amazonaws.com/gpt-oss-governor") and governor["image"]["tag"] == ""
+    assert exports["bootstrap_pending"] is None and exports["governor_image"].endswith(f"@{GOVERNOR_DIGEST}")
+
+    def off(raw):
+        gateway_only(raw)
+        set_key(raw, "governor.mode", "off")
+
+    _, exports = up(tmp_path, "dev", off)
+    assert exports["bootstrap_pending"] is None, "a governor that is off needs no image"
 
 
 def test_a_real_preview_shows_what_up_does_so_drift_detection_sees_no_pending_release(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from contracts import NODE_POOL_LABEL as POOL_LABEL
 from infra.config import environment_from_stack_file
+from infra.config.load import PREVIEW_IMAGE_DIGEST
 from infra.node_pool_shape import CA_TAG_PREFIX
 from infra.tags import cost_tags
 from infra.versions import CLUSTER_AUTOSCALER, KARPENTER, KUBERAY_OPERATOR, NVIDIA_DEVICE_PLUGIN
@@ -258,7 +259,16 @@ def test_the_serving_release_gets_values_from_the_typed_config(program):
     redis = release["values"]["rayService"]["gcsFaultTolerance"]["redisAddress"]
     assert redis.startswith("prod-gcs-") and redis.endswith(":6379"), "the ElastiCache endpoint the program created"
     image = release["values"]["gateway"]["image"]
-    outputs = StackOutputs(f"{image['repository']}@{image['digest']}", "172.20.0.0/16", bucket, redis)
+    governor = release["values"]["governor"]["image"]
+    # The offline plan renders the governor with the placeholder digest until CI has recorded one.
+    assert governor["digest"] == PREVIEW_IMAGE_DIGEST and governor["repository"].endswith("/gpt-oss-governor")
+    outputs = StackOutputs(
+        f"{image['repository']}@{image['digest']}",
+        "172.20.0.0/16",
+        bucket,
+        redis,
+        governor_image=f"{governor['repository']}@{governor['digest']}",
+    )
     expected = json.loads(json.dumps(chart_values(env, "prod", outputs)))
     assert differences(release["values"], expected) == []
     # Pulumi runs the program in `main` (infra/); the chart path must resolve from there.
@@ -306,17 +316,21 @@ def test_each_stack_creates_its_gateway_image_registry(program, env_name):
     import json
 
     run = program(env_name)
-    (repo,) = run.of_type("aws:ecr/repository:Repository")
-    assert repo.inputs["name"] == "gpt-oss-gateway"
-    assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
-    assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
-    assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
-    assert repo.inputs.get("forceDelete") is not True
-    (policy,) = run.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
-    rules = json.loads(policy.inputs["policy"])["rules"]
-    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
-    assert [r["rulePriority"] for r in rules] == [1, 2]
-    assert rules[1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 200}
+    # The gateway's and the governor's (the image workflow pushes both), with the same rules.
+    repos = run.of_type("aws:ecr/repository:Repository")
+    assert sorted(r.inputs["name"] for r in repos) == ["gpt-oss-gateway", "gpt-oss-governor"]
+    for repo in repos:
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
+        assert repo.inputs.get("forceDelete") is not True
+    policies = run.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        rules = json.loads(policy.inputs["policy"])["rules"]
+        assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+        assert [r["rulePriority"] for r in rules] == [1, 2]
+        assert rules[1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 200}
 
 
 def test_a_stack_sharing_an_account_names_the_repository_without_creating_it(variant):

@@ -39,6 +39,8 @@ def test_every_environment_runs_the_governor_in_recommend_mode_by_default(name):
         ({"sovereign_learning_hours": -1}, "greater than or equal to 0"),
         ({"sovereign_min_replicas": 2}, "governor.sovereign_min_replicas (2) is above serving.max_replicas (1)"),
         ({"typo": 1}, "unknown key"),
+        ({"image": {"digest": "sha256:abc"}}, "governor.image.digest"),
+        ({"image": {"repository": "Not Valid"}}, "governor.image.repository"),
     ],
 )
 def test_each_bad_governor_value_is_refused_with_its_path(governor, expected):
@@ -46,3 +48,9 @@ def test_each_bad_governor_value_is_refused_with_its_path(governor, expected):
     raw["governor"] = governor
     problems = problems_of(raw)
     assert any("governor" in p and expected in p for p in problems), problems
+
+
+def test_a_bad_governor_repository_name_is_refused_with_its_path():
+    raw = stack_env("dev")
+    raw["registry"] = {"governor_repository": "Upper/Case"}
+    assert any("registry.governor_repository" in p for p in problems_of(raw))

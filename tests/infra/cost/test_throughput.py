@@ -29,6 +29,15 @@ def test_an_unpublished_gpu_is_estimated_from_memory_bandwidth_and_says_how():
     assert "300/3,350 GB/s memory bandwidth" in figure.method and "NVIDIA data sheets" in figure.source
 
 
+def test_each_published_figure_states_its_metric():
+    for figure in load_catalog().throughput.published:
+        assert "1,000 ShareGPT prompts" in figure.metric and "1.1:1" in figure.metric, figure
+        assert "TTFT" in figure.metric
+    method = throughput_for(load_catalog(), "gpt-oss-20b", "H100", 1).method
+    assert "mean TTFT 4.9 s" in method
+    assert "mean TTFT 24.8 s" in throughput_for(load_catalog(), "gpt-oss-120b", "H100", 1).method
+
+
 def test_a_wider_tensor_parallel_size_scales_from_the_largest_published_one_below_it():
     figure = throughput_for(load_catalog(), "gpt-oss-120b", "H100", 8)
     assert figure.output_tokens_per_s == pytest.approx(11327.22 * 2)

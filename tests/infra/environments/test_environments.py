@@ -218,3 +218,26 @@ def test_resolution_reproduces_the_committed_stacks_and_their_tiers():
     from infra.paths import REPO_ROOT
 
     assert [resolve(n, REPO_ROOT)["tier"] for n in ("dev", "staging", "prod")] == ["dev", "staging", "prod"]
+
+
+def test_pins_set_records_the_governor_digest_which_reaches_the_governor_image(scratch_repo, capsys):
+    assert load_pins("dev", scratch_repo).governor_image.digest is None
+    assert resolve("dev", scratch_repo).get("governor", {}).get("image", {}).get("digest") is None
+    assert cli_main(["pins", "set", "--env", "dev", "--governor-digest", DIGEST, "--root", str(scratch_repo)]) == 0
+    assert load_pins("dev", scratch_repo).governor_image.digest == DIGEST
+    assert environment_from_stack_file("dev", scratch_repo).governor.image.digest == DIGEST
+    assert load_pins("dev", scratch_repo).flat()["governor image digest"] == DIGEST
+    # A new tag without a digest names another image: the old digest is cleared.
+    assert cli_main(["pins", "set", "--env", "dev", "--governor-tag", "abc123", "--root", str(scratch_repo)]) == 0
+    assert load_pins("dev", scratch_repo).governor_image.digest is None
+    assert cli_main(["pins", "set", "--env", "dev", "--governor-digest", "sha256:nope", "--root", str(scratch_repo)]) == 2
+    assert "--governor-digest: must be sha256:<64 lower-case hex digits>" in capsys.readouterr().err
+
+
+def test_pins_written_before_the_governor_existed_still_load_without_its_digest(scratch_repo):
+    path = scratch_repo / "environments" / "pins" / "dev.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["governor_image"]
+    path.write_text(yaml.safe_dump(data))
+    pins = load_pins("dev", scratch_repo)
+    assert pins.governor_image.repository == "gpt-oss-governor" and pins.governor_image.digest is None

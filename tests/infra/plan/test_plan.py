@@ -238,6 +238,8 @@ def test_committed_stacks_warn_only_about_their_example_values_unrendered_subcha
                     "not checked offline",
                     # No committed stack pins a gateway digest yet: `up` would bootstrap (docs/deploy.md).
                     "bootstrap: gateway.image.digest is not set",
+                    # Nor a governor image digest: `up` leaves the governor out (infra/config/bootstrap.py).
+                    "bootstrap: governor.image.digest is not set",
                     # The Ray image's first pull and the disks that must hold it (infra/plan/warnings.py).
                     "first pull of the Ray image",
                     "the Ray image takes ~",
