@@ -91,11 +91,7 @@ def kube() -> Iterator[FakeKubeApi]:
 @pytest.fixture
 def kubeconfig(kube: FakeKubeApi, tmp_path: Path) -> Path:
     path = tmp_path / "kubeconfig"
-    kube.write_kubeconfig(path)
-    config = yaml.safe_load(path.read_text())
-    config["clusters"][0]["name"] = PROD_CLUSTER_ARN
-    config["contexts"][0]["context"]["cluster"] = PROD_CLUSTER_ARN
-    path.write_text(yaml.safe_dump(config))
+    kube.write_kubeconfig(path, cluster_name=PROD_CLUSTER_ARN)
     return path
 
 

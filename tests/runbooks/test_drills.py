@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from cli.__main__ import main
 from contracts import HEADER_SERVED_BY, NAMESPACE
@@ -54,11 +53,7 @@ def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
 @pytest.fixture
 def kubeconfig(kube: FakeKubeApi, tmp_path: Path) -> Path:
     path = tmp_path / "kubeconfig"
-    kube.write_kubeconfig(path)
-    config = yaml.safe_load(path.read_text())
-    config["clusters"][0]["name"] = PROD_CLUSTER_ARN
-    config["contexts"][0]["context"]["cluster"] = PROD_CLUSTER_ARN
-    path.write_text(yaml.safe_dump(config))
+    kube.write_kubeconfig(path, cluster_name=PROD_CLUSTER_ARN)
     return path
 
 

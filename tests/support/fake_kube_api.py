@@ -151,8 +151,10 @@ class FakeKubeApi:
         found = self.objects.get((namespace, name))
         return copy.deepcopy(found) if found else None
 
-    def write_kubeconfig(self, path, namespace: str = "gpt-oss") -> None:
-        """A kubeconfig that points at this server with its token (the drain CLI reads it)."""
+    def write_kubeconfig(self, path, namespace: str = "gpt-oss", cluster_name: str = "fake") -> None:
+        """A kubeconfig that points at this server with its token (the drain CLI reads it).
+        `cluster_name`: the entry's name, e.g. the ARN `aws eks update-kubeconfig` gives it (the
+        CLI checks it names the environment's cluster)."""
         import base64
 
         import yaml
@@ -165,9 +167,9 @@ class FakeKubeApi:
                 {
                     "apiVersion": "v1",
                     "kind": "Config",
-                    "clusters": [{"name": "fake", "cluster": cluster}],
+                    "clusters": [{"name": cluster_name, "cluster": cluster}],
                     "users": [{"name": "fake", "user": {"token": self.token}}],
-                    "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": namespace}}],
+                    "contexts": [{"name": "fake", "context": {"cluster": cluster_name, "user": "fake", "namespace": namespace}}],
                     "current-context": "fake",
                 }
             )

@@ -22,12 +22,6 @@ def kube() -> Iterator[FakeKubeApi]:
 
 @pytest.fixture
 def kubeconfig(kube: FakeKubeApi, tmp_path: Path) -> Path:
-    import yaml
-
     path = tmp_path / "kubeconfig"
-    kube.write_kubeconfig(path)
-    config = yaml.safe_load(path.read_text())
-    config["clusters"][0]["name"] = DEV_CLUSTER_ARN
-    config["contexts"][0]["context"]["cluster"] = DEV_CLUSTER_ARN
-    path.write_text(yaml.safe_dump(config))
+    kube.write_kubeconfig(path, cluster_name=DEV_CLUSTER_ARN)
     return path
