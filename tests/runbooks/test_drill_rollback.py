@@ -24,13 +24,14 @@ import pytest
 import yaml
 
 from cli.__main__ import main
-from contracts import HEADER_SERVED_BY, NAMESPACE
+from contracts import HEADER_SERVED_BY
 from infra.environments.overview import promoted
 from infra.environments.pin_updates import set_pins
 from infra.environments.pins import load_pins
 from infra.environments.records import SmokeCheck, SmokeRecord, write_smoke_record
 from support.environments import DIGEST, RECORDS_KEY, build_environments, ci_environ, git
 from support.fake_kube_api import FakeKubeApi
+from tests.runbooks.drill_gateways import PROD_CLUSTER_ARN, start_drain_watching_gateways
 from tests.runbooks.test_drill_hung_engine import VllmGptOss
 from tests.serving.fake_openai import FakeOpenAI
 from tests.serving.harness import (
@@ -38,16 +39,12 @@ from tests.serving.harness import (
     MANAGED_API_KEY,
     PUBLIC_MODEL,
     RunningGateway,
-    settings_for_test,
     wait_until,
-    write_secrets,
 )
 
 pytestmark = pytest.mark.slow
 
 BAD_DIGEST = "sha256:" + "cd" * 32
-PROD_CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/gpt-oss-prod"
-GATEWAY_LABELS = {"app.kubernetes.io/component": "gateway", "app.kubernetes.io/name": "gpt-oss-gateway"}
 
 
 def commit_pins(repo: Path, env: str, digest: str) -> None:
@@ -99,30 +96,7 @@ def kubeconfig(kube: FakeKubeApi, tmp_path: Path) -> Path:
 def gateways(kube, tmp_path) -> Iterator[list[RunningGateway]]:
     primary = VllmGptOss("self-hosted").start()
     managed = FakeOpenAI("managed", api_key=MANAGED_API_KEY, usage_null_in_chunks=True).start()
-    clients_file, key_file = write_secrets(tmp_path)
-    token = tmp_path / "token"
-    token.write_text(kube.token)
-    running = []
-    for pod in ("gpt-oss-gateway-7d9f-a", "gpt-oss-gateway-7d9f-b"):
-        settings = settings_for_test(
-            primary.base_url,
-            managed.base_url,
-            clients_file,
-            key_file,
-            environment="prod",
-            route_override={
-                "namespace": NAMESPACE,
-                "api_url": kube.url,
-                "token_file": str(token),
-                "ca_file": None,
-                "retry_s": 0.1,
-            },
-        )
-        gateway = RunningGateway(settings).start()
-        running.append(gateway)
-        kube.pods[(NAMESPACE, pod)] = (GATEWAY_LABELS, gateway.base_url + "/metrics", "Running")
-    for gateway in running:
-        wait_until(lambda g=gateway: g.metric("gateway_route_override_watch_healthy") == 1)
+    running = start_drain_watching_gateways(kube, primary.base_url, managed.base_url, tmp_path)
     yield running
     for gateway in running:
         gateway.stop()

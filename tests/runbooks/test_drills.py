@@ -25,13 +25,11 @@ import pytest
 from cli.__main__ import main
 from contracts import HEADER_SERVED_BY, NAMESPACE
 from support.fake_kube_api import FakeKubeApi
+from tests.runbooks.drill_gateways import GATEWAY_LABELS, PROD_CLUSTER_ARN, start_drain_watching_gateways
 from tests.serving.fake_openai import FakeOpenAI
-from tests.serving.harness import MANAGED_API_KEY, RunningGateway, settings_for_test, wait_until, write_secrets
+from tests.serving.harness import MANAGED_API_KEY, RunningGateway, wait_until
 
 pytestmark = pytest.mark.slow
-
-PROD_CLUSTER_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/gpt-oss-prod"
-GATEWAY_LABELS = {"app.kubernetes.io/component": "gateway", "app.kubernetes.io/name": "gpt-oss-gateway"}
 
 
 @pytest.fixture
@@ -61,31 +59,7 @@ def kubeconfig(kube: FakeKubeApi, tmp_path: Path) -> Path:
 def gateways(kube, upstreams, tmp_path) -> Iterator[list[RunningGateway]]:
     """Two prod-named gateway pods that watch the drain switch, registered as pods in the fake API."""
     primary, managed = upstreams
-    clients_file, key_file = write_secrets(tmp_path)
-    token = tmp_path / "token"
-    token.write_text(kube.token)
-    running = []
-    for pod in ("gpt-oss-gateway-7d9f-a", "gpt-oss-gateway-7d9f-b"):
-        settings = settings_for_test(
-            primary.base_url,
-            managed.base_url,
-            clients_file,
-            key_file,
-            environment="prod",
-            route_override={
-                "namespace": NAMESPACE,
-                "api_url": kube.url,
-                "token_file": str(token),
-                "ca_file": None,
-                "resync_s": 30,
-                "retry_s": 0.1,
-            },
-        )
-        gateway = RunningGateway(settings).start()
-        running.append(gateway)
-        kube.pods[(NAMESPACE, pod)] = (GATEWAY_LABELS, f"http://127.0.0.1:{gateway.settings.metrics.port}/metrics", "Running")
-    for gateway in running:
-        wait_until(lambda g=gateway: g.metric("gateway_route_override_watch_healthy") == 1)
+    running = start_drain_watching_gateways(kube, primary.base_url, managed.base_url, tmp_path)
     yield running
     for gateway in running:
         gateway.stop()
