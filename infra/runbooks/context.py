@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.capacity import accepted_ranges
 from infra.chart_values.model.serve import Liveness
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import shared_store
@@ -123,4 +124,7 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "oncall": env.oncall,
         # Whether the gateway pods share limits and spend through Redis (infra/gateway_settings.py).
         "shared_store": shared_store(env) is not None,
+        # The values of the capacity keys the plan accepts (infra/capacity.py): advice to lower or
+        # raise one names the range, so the edit it suggests is never refused by the plan.
+        "capacity": accepted_ranges(env),
     }
