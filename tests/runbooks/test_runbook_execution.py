@@ -724,3 +724,62 @@ def test_every_write_block_of_every_prod_runbook_runs_and_takes_effect(moto, tmp
 def test_a_planted_write_mistake_fails(moto, tmp_path, planted, want, expected):
     problems = run_write_block(tmp_path, moto, planted, want)
     assert problems and any(expected in p for p in problems), problems
+
+
+# -- Karpenter environments: the NodePool patch of the spot drain ---------------------------------
+
+
+def karpenter_patch_blocks() -> list[tuple[str, str, str]]:
+    """(stack, runbook, block) of every block of every stack that patches a NodePool."""
+    return [
+        (stack, name, block)
+        for stack in ("dev", "staging", "prod")
+        for name, verbs, block in write_blocks(stack)
+        if "patch" in verbs.split() and "nodepool" in block
+    ]
+
+
+def planned_node_pools(stack: str) -> list[dict[str, Any]]:
+    """The Karpenter NodePools the program registers for `stack` (the plan, under mocks)."""
+    from support.planning import stack_of
+
+    return [
+        {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", **copy.deepcopy(r.inputs)}
+        for r in stack_of(stack).registrations
+        if r.type == "kubernetes:karpenter.sh/v1:NodePool"
+    ]
+
+
+def run_nodepool_block(tmp_path: Path, stack: str, block: str) -> tuple[str | None, FakeKubeApi]:
+    api = FakeKubeApi(tls=True).start()
+    try:
+        for pool in planned_node_pools(stack):
+            load(api, pool)
+        api.write_kubeconfig(tmp_path / "kubeconfig")
+        env = {"PATH": f"{KUBECTL.parent}:{os.environ['PATH']}", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig")}
+        done = run(env, "set -eo pipefail\n" + block)
+        return (f"exit {done.returncode}: {done.stderr.strip()[-300:]}" if done.returncode else None), api
+    finally:
+        api.stop()
+
+
+def test_every_nodepool_patch_sets_the_spot_pool_gpu_limit_to_zero(tmp_path):
+    found = karpenter_patch_blocks()
+    assert found, "no Karpenter environment patches a NodePool: the spot drain of staging lost its step"
+    for i, (stack, name, block) in enumerate(found):
+        (tmp_path / str(i)).mkdir()
+        why, api = run_nodepool_block(tmp_path / str(i), stack, block)
+        assert why is None, f"{stack}/{name}: {why}"
+        pools = {key[3]: obj for key, obj in api.custom.items() if key[:2] == ("karpenter.sh", "nodepools")}
+        patched = [key[3] for key in api.patched]
+        assert patched and all(n.endswith("-spot") for n in patched), f"{name}: patched {patched}, expected the spot pools"
+        for pool_name, pool in pools.items():
+            limit = pool["spec"].get("limits", {}).get("nvidia.com/gpu")
+            assert (limit == "0") == (pool_name in patched), f"{name}: {pool_name} gpu limit {limit}"
+            assert pool["spec"]["template"], f"{name}: the patch replaced {pool_name}'s template"
+
+
+def test_a_patch_of_a_nodepool_that_does_not_exist_fails(tmp_path):
+    (stack, _, block), *_ = karpenter_patch_blocks()
+    why, _ = run_nodepool_block(tmp_path, stack, re.sub(r"nodepool (\S+)-spot", r"nodepool \1-spt", block))
+    assert why and "NotFound" in why, why
