@@ -29,7 +29,8 @@ Writes of the executed runbooks (`_write_routes`): `kubectl cordon` (merge or st
 PATCH of a core object, recorded in `patched`), `kubectl drain` (pods of every namespace by
 `spec.nodeName`, DaemonSets read for their pods, the policy/v1 Eviction subresource, recorded in
 `evicted`) and `kubectl patch --type merge` of a cluster-scoped custom object (Karpenter NodePools).
-PodDisruptionBudgets are not evaluated: an eviction always succeeds.
+PodDisruptionBudgets are not evaluated: an eviction always succeeds. The service proxy
+(`service_proxies`): GETs to `services/<name>:<port>/proxy/<path>` go to a real server (Prometheus).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class FakeKubeApi:
     # (group, resource, namespace or "", name) of each object patched through the API
     # (`kubectl cordon`, `kubectl patch`), in order.
     patched: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (namespace, "<service>:<port>") -> the base URL the service proxy forwards to (a real
+    # Prometheus started by the test): `kubectl get --raw .../services/<svc>:<port>/proxy/<path>`.
+    service_proxies: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -896,6 +900,23 @@ def _write_routes(api: FakeKubeApi, app: web.Application) -> None:
         api.evicted.append((m["ns"], m["name"]))
         return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}, status=201)
 
+    async def service_proxy(request: web.Request) -> web.Response:
+        """GET through the service proxy, path and query string as they came (the API server
+        forwards both to the service's endpoint)."""
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        base = api.service_proxies.get((m["ns"], m["svc"]))
+        if base is None:
+            return _status(404, f'services "{m["svc"]}" not found')
+        import aiohttp
+
+        target = f"{base}/{m['path']}" + (f"?{request.query_string}" if request.query_string else "")
+        async with aiohttp.ClientSession() as session, session.get(target, timeout=aiohttp.ClientTimeout(total=10)) as answer:
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    app.router.add_get("/api/v1/namespaces/{ns}/services/{svc}/proxy/{path:.*}", service_proxy)
     app.router.add_patch("/api/v1/namespaces/{ns}/{resource}/{name}", core_patch)
     app.router.add_patch("/api/v1/{resource}/{name}", core_patch)
     app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/eviction", evict)
