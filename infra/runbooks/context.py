@@ -31,7 +31,9 @@ PROMETHEUS_API = f"/api/v1/namespaces/{MONITORING_NAMESPACE}/services/{PROMETHEU
 # One instant query, printed as `{labels} value` per series. jq URL-encodes the query (`@uri`):
 # PromQL's braces, quotes and spaces cannot go into a URL as they are.
 PROMQL_FUNCTION = (
-    'promql() { kubectl get --raw "' + PROMETHEUS_API + "/query?query=$(jq -rn --arg q \"$1\" '$q|@uri')\" "
+    'promql() { kubectl get --raw "'
+    + PROMETHEUS_API
+    + '/query?query=$(jq -rn --arg q "$1" \'$q|@uri\')" '
     + "| jq -r '.data.result[] | \"\\(.metric | del(.__name__) | tostring) \\(.value[1])\"'; }"
 )
 

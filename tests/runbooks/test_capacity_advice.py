@@ -79,9 +79,7 @@ def test_a_planted_advice_without_its_range_is_found():
     assert unranged_advice("- lower `serving.max_ongoing_requests` so Ray Serve back-pressures") == [
         "lower `serving.max_ongoing_requests`"
     ]
-    assert unranged_advice("raise `gateway.max_in_flight` (per gateway pod) to 400") == [
-        "raise `gateway.max_in_flight`"
-    ]
+    assert unranged_advice("raise `gateway.max_in_flight` (per gateway pod) to 400") == ["raise `gateway.max_in_flight`"]
     assert not unranged_advice("lower `gateway.max_in_flight` (now 168, derived; the plan accepts 84..331)")
 
 

@@ -30,9 +30,9 @@ import subprocess
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,10 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
             "metadata": {"name": DAEMONSET, "namespace": "kube-system", "labels": daemon_labels},
-            "spec": {"selector": {"matchLabels": daemon_labels}, "template": {"metadata": {"labels": daemon_labels}, "spec": daemon_spec}},
+            "spec": {
+                "selector": {"matchLabels": daemon_labels},
+                "template": {"metadata": {"labels": daemon_labels}, "spec": daemon_spec},
+            },
         }
     )
     for node in [o["metadata"]["name"] for o in objects if o["kind"] == "Node"]:
@@ -649,7 +652,9 @@ def effect_problems(
     expected = expected if want.drained else set()
     if set(api.evicted) != expected or (want.drained and not expected):
         found.append(f"evicted {sorted(api.evicted)}, expected {sorted(expected)} (and at least one)")
-    daemons_left = all(("pods", o["metadata"]["namespace"], o["metadata"]["name"]) in api.core for o in on_targets if _is_daemon_pod(o))
+    daemons_left = all(
+        ("pods", o["metadata"]["namespace"], o["metadata"]["name"]) in api.core for o in on_targets if _is_daemon_pod(o)
+    )
     if not daemons_left:
         found.append("a DaemonSet pod was removed")
     deleted = [("pods", NAMESPACE, table[p]) for p in want.deleted]
@@ -706,9 +711,17 @@ def test_every_write_block_of_every_prod_runbook_runs_and_takes_effect(moto, tmp
         # A node that does not exist: the API's 404 fails the block.
         ("kubectl cordon ip-10-0-9-99.ec2.internal", WriteEffect(nodes="$NODE"), "not found"),
         # Without --ignore-daemonsets, drain refuses a node running DaemonSet pods.
-        ("kubectl drain $NODE --delete-emptydir-data --timeout=1m", WriteEffect(nodes="$NODE", drained=True), "--ignore-daemonsets"),
+        (
+            "kubectl drain $NODE --delete-emptydir-data --timeout=1m",
+            WriteEffect(nodes="$NODE", drained=True),
+            "--ignore-daemonsets",
+        ),
         # Without --delete-emptydir-data, drain refuses the worker (its /tmp is an emptyDir).
-        ("kubectl drain $NODE --ignore-daemonsets --timeout=1m", WriteEffect(nodes="$NODE", drained=True), "--delete-emptydir-data"),
+        (
+            "kubectl drain $NODE --ignore-daemonsets --timeout=1m",
+            WriteEffect(nodes="$NODE", drained=True),
+            "--delete-emptydir-data",
+        ),
         # Cordoning is not draining: the replica keeps running on the node.
         ("kubectl cordon $NODE", WriteEffect(nodes="$NODE", drained=True), "evicted []"),
         # The wrong selector: on-demand nodes cordoned instead of spot ones.
@@ -719,7 +732,11 @@ def test_every_write_block_of_every_prod_runbook_runs_and_takes_effect(moto, tmp
         ),
         # A failing first stage of a pipeline fails the block (pipefail), even though xargs -r is happy.
         ("kubectl get nodes -l gpt-oss.platform/capacity=spot -o nam | xargs -r -n1 kubectl cordon", WriteEffect(), "exit"),
-        ("kubectl -n gpt-oss delete pod gpt-oss-raycluster-x7k2p-gpu-h100-worker-0abcd", WriteEffect(deleted=("$POD",)), "NotFound"),
+        (
+            "kubectl -n gpt-oss delete pod gpt-oss-raycluster-x7k2p-gpu-h100-worker-0abcd",
+            WriteEffect(deleted=("$POD",)),
+            "NotFound",
+        ),
     ],
 )
 def test_a_planted_write_mistake_fails(moto, tmp_path, planted, want, expected):
@@ -757,7 +774,11 @@ def run_nodepool_block(tmp_path: Path, stack: str, block: str) -> tuple[str | No
         for pool in planned_node_pools(stack):
             load(api, pool)
         api.write_kubeconfig(tmp_path / "kubeconfig")
-        env = {"PATH": f"{KUBECTL.parent}:{os.environ['PATH']}", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig")}
+        env = {
+            "PATH": f"{KUBECTL.parent}:{os.environ['PATH']}",
+            "HOME": str(tmp_path),
+            "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        }
         done = run(env, "set -eo pipefail\n" + block)
         return (f"exit {done.returncode}: {done.stderr.strip()[-300:]}" if done.returncode else None), api
     finally:

@@ -75,7 +75,10 @@ class Known:
         if name.startswith("gateway_"):
             return name in self.gateway
         if name.startswith("ray_serve_"):
-            return f'"{name.removeprefix("ray_").removesuffix("_total")}"' in self.ray or re.search(rf"\b{name}\b", self.ray) is not None
+            return (
+                f'"{name.removeprefix("ray_").removesuffix("_total")}"' in self.ray
+                or re.search(rf"\b{name}\b", self.ray) is not None
+            )
         if name.startswith("ray_vllm_"):
             return name in self.dashboards or name in VLLM_NOT_IN_RAY_DASHBOARDS
         if name.startswith("gpt_oss_governor_"):
@@ -220,7 +223,7 @@ def test_every_promql_call_of_every_prod_runbook_answers_through_the_service_pro
             failed.append(f"{name}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
             continue
         printed = answers(done.stdout)
-        failed += [f"{name}: promql \"{query}\" printed nothing" for i, query in enumerate(calls) if not printed.get(i)]
+        failed += [f'{name}: promql "{query}" printed nothing' for i, query in enumerate(calls) if not printed.get(i)]
     assert not failed, "runbook queries that do not answer:\n" + "\n".join(failed)
     assert sum(len(calls) for _, _, calls in found) >= 60, "the extraction lost promql calls"
 
