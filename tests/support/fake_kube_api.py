@@ -82,6 +82,9 @@ class FakeKubeApi:
     # (namespace, "<service>:<port>") -> the base URL the service proxy forwards to (a real
     # Prometheus started by the test): `kubectl get --raw .../services/<svc>:<port>/proxy/<path>`.
     service_proxies: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Full RBAC for one identity (the on-call group): {"roles": {namespace: [rules]}, "cluster":
+    # [rules]} from rendered Roles and a ClusterRole; see `_authorize_policy`. None: not enforced.
+    rbac_policy: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -226,6 +229,8 @@ class FakeKubeApi:
 
     def _authorize(self, request: web.Request) -> web.Response | None:
         """RBAC's decision for the request, when `rbac_rules` is set (namespaced resources only)."""
+        if self.rbac_policy is not None:
+            return self._authorize_policy(request)
         if self.rbac_rules is None:
             return None
         parts = request.path.strip("/").split("/")
@@ -248,6 +253,49 @@ class FakeKubeApi:
                 return None
         self.denied.append((verb, group, resource, name))
         return _status(403, f'{resource}.{group or "core"} "{name}" is forbidden: cannot {verb}')
+
+    def _authorize_policy(self, request: web.Request) -> web.Response | None:
+        """RBAC as the API server decides it for `rbac_policy` (kubernetes.io, "Using RBAC
+        Authorization"; the request attributes as k8s.io/apiserver's RequestInfoFactory reads the
+        path): resource, subresource (`pods/log`, `pods/eviction`, `services/proxy`), name (for a
+        proxy, the `<name>:<port>` path segment; for list/watch, a `metadata.name` field
+        selector), namespace, verb. A ClusterRole rule applies in every namespace, a Role rule in
+        its own. Discovery and SelfSubjectReview are open to every authenticated user (the
+        system:discovery and system:basic-user bindings)."""
+        parts = request.path.strip("/").split("/")
+        if parts[0] == "api":
+            group, rest = "", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, rest = parts[1], parts[3:]
+        else:
+            return None
+        if not rest or (group == "authentication.k8s.io" and rest == ["selfsubjectreviews"]):
+            return None
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        resource, name, sub = rest[0], (rest[1] if len(rest) > 1 else ""), (rest[2] if len(rest) > 2 else "")
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}[request.method]
+        if request.method == "GET" and not name:
+            verb = "watch" if request.query.get("watch") in ("1", "true") else "list"
+            selector = request.query.get("fieldSelector", "")
+            name = selector.removeprefix("metadata.name=") if selector.startswith("metadata.name=") else ""
+        if request.method == "POST" and not sub:
+            name = ""  # a create names no existing object
+        full = f"{resource}/{sub}" if sub else resource
+        rules = list(self.rbac_policy.get("cluster", []))
+        if namespace:
+            rules += self.rbac_policy.get("roles", {}).get(namespace, [])
+        for rule in rules:
+            if (
+                group in rule.get("apiGroups", [])
+                and full in rule.get("resources", [])
+                and verb in rule.get("verbs", [])
+                and (not rule.get("resourceNames") or name in rule["resourceNames"])
+            ):
+                return None
+        self.denied.append((verb, group, full, f"{namespace}/{name}"))
+        return _status(403, f'{full}.{group or "core"} "{name}" is forbidden: cannot {verb} in namespace "{namespace}"')
 
     # -- the governor's objects ------------------------------------------------------------------------
 
