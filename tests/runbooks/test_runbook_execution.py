@@ -784,7 +784,7 @@ def planned_node_pools(stack: str) -> list[dict[str, Any]]:
 
 
 def run_nodepool_block(tmp_path: Path, stack: str, block: str) -> tuple[str | None, FakeKubeApi]:
-    api = FakeKubeApi(tls=True).start()
+    api = FakeKubeApi(tls=True, rbac_policy=oncall_policy()).start()
     try:
         for pool in planned_node_pools(stack):
             load(api, pool)
@@ -820,3 +820,39 @@ def test_a_patch_of_a_nodepool_that_does_not_exist_fails(tmp_path):
     (stack, _, block), *_ = karpenter_patch_blocks()
     why, _ = run_nodepool_block(tmp_path, stack, re.sub(r"nodepool (\S+)-spot", r"nodepool \1-spt", block))
     assert why and "NotFound" in why, why
+
+
+# -- on-call RBAC: what the on-call group may not do ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        # Fixes go through `pulumi up`: no edits of the Deployments, the RayService or the chart's
+        # ConfigMaps (the drain switch is the one it may write).
+        "kubectl -n gpt-oss patch deploy gpt-oss-gateway -p '{\"spec\":{\"replicas\":0}}'",
+        "kubectl -n gpt-oss patch rayservice gpt-oss --type merge -p '{\"metadata\":{\"labels\":{\"x\":\"y\"}}}'",
+        "kubectl -n gpt-oss delete configmap gpt-oss-route-override-x",
+        # Secrets other than the two the runbooks read.
+        "kubectl -n gpt-oss get secret gpt-oss-gateway-tls -o yaml",
+        # Pods outside the serving namespace are read, never deleted.
+        "kubectl -n kube-system delete pod karpenter-6d8f7c9b4-q2w3e",
+    ],
+)
+def test_a_step_the_oncall_role_does_not_allow_fails(cluster, planted):
+    env, table = cluster
+    why = failure(env, fill(planted, table))
+    assert why and "Forbidden" in why, why
+
+
+def test_a_runbook_write_fails_when_its_rule_is_missing(moto, tmp_path, monkeypatch):
+    """The cordon-and-drain block needs `patch` on nodes: without that rule it is refused (the
+    rules are what the writes run under, not decoration). kubectl 1.37's cordon and drain print
+    the refusal and exit 0; the block's own check of `.spec.unschedulable` stops it."""
+    policy = oncall_policy()
+    policy["cluster"] = [r for r in policy["cluster"] if r["resources"] != ["nodes"]]
+    policy["cluster"].append({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]})
+    monkeypatch.setitem(globals(), "oncall_policy", lambda: policy)
+    (name, verbs, block), *_ = [w for w in write_blocks() if w[1] == "cordon drain"]
+    problems = run_write_block(tmp_path, moto, block, WRITE_EFFECTS[(name, verbs)])
+    assert problems and problems[0].startswith("exit") and "forbidden" in problems[0], problems
