@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import CLIENT_KEYS_SECRET, MANAGED_API_KEY_SECRET, NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.runbooks.context import MONITORING_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
 
 #: The Kubernetes group the on-call roles' EKS access entries carry.
 ONCALL_GROUP = "gpt-oss:oncall"
@@ -93,8 +94,13 @@ def monitoring_rules(service: str, port: int) -> list[dict[str, Any]]:
     ]
 
 
-def oncall_rbac_documents(monitoring_namespace: str, prometheus_service: str, prometheus_port: int) -> list[dict[str, Any]]:
-    """The Roles, ClusterRole and their bindings to ONCALL_GROUP, as Kubernetes objects."""
+def oncall_rbac_documents(
+    monitoring_namespace: str = MONITORING_NAMESPACE,
+    prometheus_service: str = PROMETHEUS_SERVICE,
+    prometheus_port: int = PROMETHEUS_PORT,
+) -> list[dict[str, Any]]:
+    """The Roles, ClusterRole and their bindings to ONCALL_GROUP, as Kubernetes objects (the
+    Prometheus the runbooks' `promql` reads, by default)."""
     labels = {"app.kubernetes.io/name": ONCALL_NAME, "app.kubernetes.io/part-of": "gpt-oss-platform"}
     subject = [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": ONCALL_GROUP}]
     roles = {NAMESPACE: serving_namespace_rules(), monitoring_namespace: monitoring_rules(prometheus_service, prometheus_port)}
