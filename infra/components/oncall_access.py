@@ -29,5 +29,7 @@ class OncallAccess(pulumi.ComponentResource):
         for doc in oncall_rbac_documents():
             meta = doc["metadata"]
             body = {"subjects": doc["subjects"], "role_ref": doc["roleRef"]} if "roleRef" in doc else {"rules": doc["rules"]}
-            _RESOURCES[doc["kind"]](f"{name}-{doc['kind'].lower()}-{meta.get('namespace', 'cluster')}", metadata=meta, **body, opts=child)
+            _RESOURCES[doc["kind"]](
+                f"{name}-{doc['kind'].lower()}-{meta.get('namespace', 'cluster')}", metadata=meta, **body, opts=child
+            )
         self.register_outputs({})

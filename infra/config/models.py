@@ -154,8 +154,8 @@ class ClusterConfig(Strict):
     api_access: ApiAccessConfig = Field(description="How the runner of `pulumi up` reaches the Kubernetes API.")
     admin_role_arns: list[str] = Field(
         default_factory=list,
-        description="IAM roles given cluster-admin through an EKS access entry (on-call, platform team), besides "
-        "the identity that creates the cluster.",
+        description="IAM roles given cluster-admin through an EKS access entry (platform team), besides the identity "
+        "that creates the cluster. On-call engineers: oncall_role_arns.",
     )
     oncall_role_arns: list[str] = Field(
         default_factory=list,

