@@ -294,6 +294,8 @@ def placeholders(names: dict[str, str]) -> dict[str, str]:
         "$POOL": names["worker-pool"],
         "<container>": "ray-worker",
         "$NODE": names["worker-node"],
+        # The loop variable of the spot drain (`for node in $(kubectl get nodes ... -o name)`).
+        '"$node"': f"node/{names['worker-node']}",
     }
 
 
@@ -710,7 +712,8 @@ def run_write_block(tmp_path: Path, moto: dict[str, str], block: str, want: Writ
     instance = instance_state(moto, "new")  # its own instance: the read tests terminate the shared one
     with started_cluster(tmp_path, {**moto, "INSTANCE_ID": instance}) as (api, env, table):
         before = copy.deepcopy(api.core)
-        done = run(env, "set -eo pipefail\n" + fill(block, table))
+        # Whole blocks keep their own loop variables: only the reads run one line at a time.
+        done = run(env, "set -eo pipefail\n" + fill(block, {k: v for k, v in table.items() if k != '"$node"'}))
         if done.returncode != 0:
             return [f"exit {done.returncode}: {done.stderr.strip()[-400:]}"]
         found = effect_problems(api, before, table, want)
