@@ -24,7 +24,8 @@ What does not run, and why (tests/runbooks/test_runbook_commands.py checks their
 statically): `exec` (a kubelet stream and a process in the container; the steps that remain have
 no API equivalent, docs/operating.md "Runbooks" lists them), the `port-forward` to the gateway
 before `gpt-oss-platform smoke` (POSTed streams; `get --raw` proxies GETs only), `get -w` (a watch
-that never ends; it runs once without `-w`), and the `pulumi`, `make plan`, `gh` and `git` steps.
+that never ends; it runs once without `-w`), `make plan` and `gh`. The `pulumi` and `git` steps
+run in test_runbook_tools.py.
 PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
 (tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real
 gateways.
