@@ -272,3 +272,19 @@ def test_every_other_raw_read_of_prometheus_runs_whole(prometheus_cluster):
     for line in lines:
         done = run(env, "set -eo pipefail\n" + fill(line, table))
         assert done.returncode == 0, (line, done.stderr[-300:])
+
+
+def test_the_proxied_prometheus_service_and_port_are_what_the_program_installs():
+    """The service proxy path names the Service kube-prometheus-stack renders in the planned prod
+    stack (the pinned chart, rendered by the plan), on a port it serves."""
+    from infra.runbooks.context import MONITORING_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
+    from support.planning import stack_of
+
+    services = {
+        (d["metadata"]["name"], d["metadata"].get("namespace")): [p["port"] for p in d["spec"].get("ports", [])]
+        for release in stack_of(STACK).upstream
+        for d in release.documents
+        if d.get("kind") == "Service"
+    }
+    assert PROMETHEUS_PORT in services.get((PROMETHEUS_SERVICE, MONITORING_NAMESPACE), []), sorted(services)
+    assert PROMETHEUS == (MONITORING_NAMESPACE, f"{PROMETHEUS_SERVICE}:{PROMETHEUS_PORT}")
