@@ -287,4 +287,4 @@ def test_the_proxied_prometheus_service_and_port_are_what_the_program_installs()
         if d.get("kind") == "Service"
     }
     assert PROMETHEUS_PORT in services.get((PROMETHEUS_SERVICE, MONITORING_NAMESPACE), []), sorted(services)
-    assert PROMETHEUS == (MONITORING_NAMESPACE, f"{PROMETHEUS_SERVICE}:{PROMETHEUS_PORT}")
+    assert (MONITORING_NAMESPACE, f"{PROMETHEUS_SERVICE}:{PROMETHEUS_PORT}") == PROMETHEUS
