@@ -87,6 +87,16 @@ def _kv_cache_gb(model: ModelSpec, gpu_memory_gb: float, tp: int, utilization: f
     return per_gpu * tp
 
 
+def replica_kv_cache_gb(
+    catalog: Catalog, model_name: str, gpu_name: str, tensor_parallel: int, gpu_memory_utilization: float | None = None
+) -> float:
+    """KV-cache room of one replica (all its GPUs), GB, by the rule `size_replica` applies; the
+    utilization is the sizing's default for the GPU and TP unless given. Negative: it does not fit."""
+    gpu = catalog.gpus[gpu_name]
+    utilization = _utilization(gpu.generation, tensor_parallel, gpu_memory_utilization)
+    return _kv_cache_gb(catalog.models[model_name], gpu.memory_gb, tensor_parallel, utilization)
+
+
 def _worker_resources(instance: InstanceSpec, gpus_per_replica: int) -> tuple[int, int]:
     share = gpus_per_replica / instance.gpu_count
     cpu = max(1, math.floor((instance.vcpu - NODE_RESERVED_VCPU) * share))

@@ -144,14 +144,15 @@ def test_a_measured_throughput_overrides_the_estimate():
             model="gpt-oss-20b",
             gpu="L4",
             tensor_parallel=1,
-            output_tokens_per_s=350,
+            output_tokens_per_s=150,
             source="bench/results/x.json",
             measured_on="2026-11-29",
             machine="g6.xlarge, vLLM 0.11",
         )
     ]
     c = compare(env("dev"), TrafficProfile(10e9), priced(), measured=measured)
-    assert c.throughput.basis == "measured" and c.throughput.output_tokens_per_s == 350
+    assert c.throughput.basis == "measured" and c.throughput.output_tokens_per_s == 150
+    assert c.shape.replica_output_tokens_per_s == pytest.approx(150 * 0.7), "measured at your own mix: used as it is"
     estimated = compare(env("dev"), TrafficProfile(10e9), priced())
     assert c.self_hosted.plan.replicas_needed > estimated.self_hosted.plan.replicas_needed
 
