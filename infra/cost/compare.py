@@ -261,9 +261,7 @@ def serving_sizing(
             f"GPU instance types: {', '.join(gpu_types)}"
         )
     if tensor_parallel is not None and tensor_parallel not in TENSOR_PARALLEL_DEGREES:
-        raise CostInputError(
-            f"--tensor-parallel {tensor_parallel}: not one of {', '.join(map(str, TENSOR_PARALLEL_DEGREES))}"
-        )
+        raise CostInputError(f"--tensor-parallel {tensor_parallel}: not one of {', '.join(map(str, TENSOR_PARALLEL_DEGREES))}")
     own = model_name == env.model.name and instance == pool.instance_type
     tp = tensor_parallel if tensor_parallel is not None else (env.serving.tensor_parallel if own else None)
     utilization = env.serving.gpu_memory_utilization if own else None
@@ -278,9 +276,7 @@ def serving_sizing(
             flag = f"--instance-type {instance}"
         else:
             flag = f"--model {model_name} (on {env.name}'s {instance})"
-        raise CostInputError(
-            f"{flag}: {error}. Instance types that fit {model_name} (cheapest first): {names}"
-        ) from None
+        raise CostInputError(f"{flag}: {error}. Instance types that fit {model_name} (cheapest first): {names}") from None
 
 
 def pool_shape(

@@ -143,7 +143,10 @@ def test_what_if_another_model_on_the_environment(capsys):
         (["--tokens-per-month", "1M", "--model", "gpt-5"], "--model 'gpt-5': not a model in the catalog; known: gpt-oss-120b"),
         (["--tokens-per-month", "1M", "--instance-type", "m7i.large"], "--instance-type 'm7i.large': not a GPU instance type"),
         (["--tokens-per-month", "1M", "--tensor-parallel", "3"], "--tensor-parallel 3: not one of 1, 2, 4, 8"),
-        (["--tokens-per-month", "1M", "--tensor-parallel", "2"], "--tensor-parallel 2: gpt-oss-20b cannot be served on g6.xlarge"),
+        (
+            ["--tokens-per-month", "1M", "--tensor-parallel", "2"],
+            "--tensor-parallel 2: gpt-oss-20b cannot be served on g6.xlarge",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_message(argv, message, capsys):
