@@ -230,6 +230,8 @@ def throughput_for(
         method += (
             f" x {kv_factor:.2f} KV room ({room / 1e3:,.0f}k tokens against the {working / 1e3:,.0f}k the published run held)"
         )
+    # An estimate answers in the metric of the figure it scales.
+    method += f"; metric: the published run's ({base.metric.split(';')[0]})"
     return ThroughputFigure(
         model,
         gpu,

@@ -164,3 +164,14 @@ def test_a_figure_converts_to_another_prompt_mix_as_an_estimate():
         ],
     )
     assert measured.at_ratio(3.0) == 640, "a measured figure is yours, at your own mix"
+
+
+def test_every_published_and_estimated_figure_names_its_metric_and_source():
+    catalog = load_catalog()
+    for model, gpu, tp in set(_accepted_combinations(catalog)):
+        figure = throughput_for(catalog, model, gpu, tp)
+        assert "burst of 1,000 ShareGPT prompts" in figure.method, (model, gpu, tp)
+        assert "GPUStack performance lab" in figure.source and figure.date.isoformat() == "2026-11-30"
+        if figure.basis == "estimated":
+            assert "published) x" in figure.method and "GB/s memory bandwidth" in figure.method
+            assert "NVIDIA data sheets" in figure.source
