@@ -16,8 +16,12 @@ from __future__ import annotations
 import argparse
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.errors import OK, CliError
+
+if TYPE_CHECKING:
+    from infra.config.models import EnvironmentConfig
 
 MANIFEST_FILE = "replica-bench.yaml"
 
@@ -39,9 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sharegpt-url", metavar="URL", help="render: where the Job downloads ShareGPT from")
     parser.add_argument("--collect", type=Path, metavar="RESULTS", help="collect: the Job's log or a directory of results")
     parser.add_argument("--machine", help="collect: what it ran on (default: the instance type, pool and vLLM version)")
-    parser.add_argument(
-        "--measured-on", type=date.fromisoformat, help="collect: the date of the run, YYYY-MM-DD (default today)"
-    )
+    parser.add_argument("--measured-on", type=date.fromisoformat, help="collect: the date of the run, YYYY-MM-DD (default today)")
     return parser
 
 
@@ -53,16 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     return _collect(args, env) if args.collect is not None else _render(args, env)
 
 
-def _render(args: argparse.Namespace, env) -> int:  # noqa: ANN001 - EnvironmentConfig, imported lazily
+def _render(args: argparse.Namespace, env: EnvironmentConfig) -> int:
     from infra.bench_replica.job import manifests_yaml, readme
     from infra.bench_replica.plan import SHAREGPT_URL, BenchPlanError, plan_for
     from infra.paths import BUILD_DIR
 
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     try:
-        plan = plan_for(
-            env, shapes, image_repository=args.image_repository, sharegpt_url=args.sharegpt_url or SHAREGPT_URL
-        )
+        plan = plan_for(env, shapes, image_repository=args.image_repository, sharegpt_url=args.sharegpt_url or SHAREGPT_URL)
     except BenchPlanError as error:
         raise CliError(str(error)) from None
     out = args.out or BUILD_DIR / "bench-replica" / env.name
@@ -80,7 +80,7 @@ def _render(args: argparse.Namespace, env) -> int:  # noqa: ANN001 - Environment
     return OK
 
 
-def _collect(args: argparse.Namespace, env) -> int:  # noqa: ANN001
+def _collect(args: argparse.Namespace, env: EnvironmentConfig) -> int:
     from infra.bench_replica.collect import CollectError, collect, measured_yaml, read_results
     from infra.bench_replica.plan import first_byte_timeout_s
 

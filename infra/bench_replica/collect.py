@@ -208,7 +208,7 @@ def collect(
 
 def measured_yaml(measured: MeasuredFile, env: EnvironmentConfig) -> str:
     header = (
-        f"# Measured with `gpt-oss-platform bench replica --env {env.name}` (docs/cost.md \"Measure your own replica\").\n"
+        f'# Measured with `gpt-oss-platform bench replica --env {env.name}` (docs/cost.md "Measure your own replica").\n'
         "# One figure per shape: the output rate at the highest concurrency whose p99 time to first token stayed\n"
         "# under the gateway's first-byte timeout. Use with `cost compare/simulate --throughput FILE` or\n"
         "# `governor.measured_throughput`; a profile whose input:output ratio differs from a figure's is refused.\n"

@@ -75,8 +75,7 @@ def script(plan: ReplicaBenchPlan) -> str:
     ]
     if plan.needs_sharegpt:
         download = (
-            "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2]); "
-            "print('ShareGPT:', sys.argv[2])"
+            "import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2]); print('ShareGPT:', sys.argv[2])"
         )
         lines.append(f"python -c {shlex.quote(download)} {shlex.quote(plan.sharegpt_url)} {SHAREGPT_PATH} || exit 1")
     for run in plan.runs:
@@ -140,9 +139,7 @@ def job_manifest(env: EnvironmentConfig, plan: ReplicaBenchPlan) -> dict[str, An
                                 {
                                     "weight": 100,
                                     "preference": {
-                                        "matchExpressions": [
-                                            {"key": NODE_POOL_LABEL, "operator": "In", "values": [pool.name]}
-                                        ]
+                                        "matchExpressions": [{"key": NODE_POOL_LABEL, "operator": "In", "values": [pool.name]}]
                                     },
                                 }
                             ]

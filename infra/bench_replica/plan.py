@@ -112,9 +112,7 @@ def shapes_for(env: EnvironmentConfig) -> dict[str, Shape]:
             f"random prompts, {planned_out * RATIO_3TO1} in / {planned_out} out: the cost model's 3:1 at its "
             f"{PLANNING_TOKENS_PER_SEQUENCE}-token planned sequence",
         ),
-        "sharegpt": Shape(
-            "sharegpt", "sharegpt", None, None, "ShareGPT conversations, their own prompt and answer lengths"
-        ),
+        "sharegpt": Shape("sharegpt", "sharegpt", None, None, "ShareGPT conversations, their own prompt and answer lengths"),
     }
     if long_input >= LONG_MIN_INPUT_TOKENS:
         shapes["long"] = Shape(

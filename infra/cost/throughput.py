@@ -142,7 +142,7 @@ def _measured_for(
     raise CostInputError(
         f"{entries}: the profile being costed is {ratio:.2f}:1 (--input-output-ratio), more than "
         f"{RATIO_TOLERANCE - 1:.0%} away, so the figure would price another traffic shape. Measure this shape "
-        "(`gpt-oss-platform bench replica`, docs/cost.md \"Measure your own replica\") or pass --input-output-ratio "
+        '(`gpt-oss-platform bench replica`, docs/cost.md "Measure your own replica") or pass --input-output-ratio '
         "matching the measured one"
     )
 

@@ -147,7 +147,7 @@ def test_results_from_another_environment_are_refused(tmp_path):
 def test_a_result_without_p99_ttft_names_the_file_and_the_flag():
     result = vllm_result("3to1", 1, output_throughput=100.0, p99_ttft_ms=100.0)
     del result["p99_ttft_ms"]
-    with pytest.raises(CollectError, match="fixture 0: no `p99_ttft_ms`.*--metric-percentiles"):
+    with pytest.raises(CollectError, match=r"fixture 0: no `p99_ttft_ms`.*--metric-percentiles"):
         read_results_from([result])
 
 
@@ -184,7 +184,12 @@ def test_a_figure_measured_at_another_ratio_is_refused_by_compare_and_simulate(t
     )
     error = capsys.readouterr().err
     assert code == 2
-    for fragment in (f"--throughput {out}: measured.0 (3to1) measured at 3.00:1", "1.00:1", "Measure this shape", "--input-output-ratio"):
+    for fragment in (
+        f"--throughput {out}: measured.0 (3to1) measured at 3.00:1",
+        "1.00:1",
+        "Measure this shape",
+        "--input-output-ratio",
+    ):
         assert fragment in error, fragment
     trace = tmp_path / "trace.csv"
     assert cli_main(["cost", "sample-trace", "--out", str(trace)]) == 0

@@ -153,7 +153,7 @@ def test_the_network_policy_admits_the_bench_pod_to_the_pods_the_chart_labels():
 def test_a_long_shape_that_does_not_fit_the_context_is_refused_with_the_fix(capsys):
     env = environment_from_stack_file("dev")
     short = env.model_copy(update={"serving": env.serving.model_copy(update={"max_model_len": 8192})})
-    with pytest.raises(BenchPlanError, match="serving.max_model_len 8192.*leave `long` out of --shapes"):
+    with pytest.raises(BenchPlanError, match=r"serving.max_model_len 8192.*leave `long` out of --shapes"):
         plan_for(short, ["long"])
     assert [s.name for s in plan_for(short).shapes] == ["3to1", "sharegpt"]
     assert "sharegpt" not in manifests_yaml(short, plan_for(short, ["3to1"]))
