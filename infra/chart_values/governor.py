@@ -38,7 +38,7 @@ def measured_throughput(env: EnvironmentConfig) -> list[MeasuredThroughput] | No
     None when the environment names none; CostInputError (a ValueError) naming the file when it
     cannot be read."""
     path = env.governor.measured_throughput
-    return load_measured(REPO_ROOT / path) if path else None
+    return load_measured(REPO_ROOT / path, origin="governor.measured_throughput") if path else None
 
 
 def governor_values(env: EnvironmentConfig, image: str | None = None) -> Governor:

@@ -93,24 +93,25 @@ class MeasuredFile(BaseModel):
     measured: list[MeasuredThroughput] = Field(min_length=1)
 
 
-def load_measured(path: Path) -> list[MeasuredThroughput]:
-    """The figures of a measured-throughput file, or CostInputError naming the bad entry."""
+def load_measured(path: Path, origin: str = "--throughput") -> list[MeasuredThroughput]:
+    """The figures of a measured-throughput file, or CostInputError naming the bad entry; `origin`
+    is where the path was given (the flag, or the config key), for the messages."""
     try:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise CostInputError(f"--throughput {path}: cannot read it as YAML ({error.__class__.__name__}: {error})") from None
+        raise CostInputError(f"{origin} {path}: cannot read it as YAML ({error.__class__.__name__}: {error})") from None
     try:
         entries = list(MeasuredFile.model_validate(raw).measured)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "<root>"
         raise CostInputError(
-            f"--throughput {path}: {where}: {first['msg']} (got {first.get('input')!r}); "
+            f"{origin} {path}: {where}: {first['msg']} (got {first.get('input')!r}); "
             "each entry needs model, gpu, tensor_parallel, output_tokens_per_s, source, measured_on, machine"
         ) from None
     for index, entry in enumerate(entries):
         shape = f" ({entry.shape})" if entry.shape else ""
-        entry._file = f"--throughput {path}: measured.{index}{shape}"
+        entry._file = f"{origin} {path}: measured.{index}{shape}"
     return entries
 
 
@@ -140,10 +141,10 @@ def _measured_for(
         return unrecorded[0]
     entries = "; ".join(f"{f.label} measured at {f.input_output_ratio:.2f}:1" for f in with_ratio)
     raise CostInputError(
-        f"{entries}: the profile being costed is {ratio:.2f}:1 (--input-output-ratio), more than "
-        f"{RATIO_TOLERANCE - 1:.0%} away, so the figure would price another traffic shape. Measure this shape "
-        '(`gpt-oss-platform bench replica`, docs/cost.md "Measure your own replica") or pass --input-output-ratio '
-        "matching the measured one"
+        f"{entries}: the profile being costed is {ratio:.2f}:1, more than {RATIO_TOLERANCE - 1:.0%} away, so the "
+        "figure would price another traffic shape. Measure this shape (`gpt-oss-platform bench replica --shapes ...`, "
+        'docs/cost.md "Measure your own replica"), or cost the profile the figure was measured at: '
+        "--input-output-ratio in `cost compare`/`cost simulate` (the governor costs 3:1)"
     )
 
 

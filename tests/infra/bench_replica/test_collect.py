@@ -253,7 +253,9 @@ def test_the_governor_refuses_a_figure_measured_at_another_ratio(tmp_path, monke
     monkeypatch.setattr(governor, "REPO_ROOT", tmp_path)
     env = environment_from_stack_file("prod")
     named = env.model_copy(update={"governor": env.governor.model_copy(update={"measured_throughput": "sharegpt.yaml"})})
-    with pytest.raises(CostInputError, match=r"measured.0 \(sharegpt\) measured at 1.09:1.*3.00:1"):
+    with pytest.raises(
+        CostInputError, match=r"governor.measured_throughput .*sharegpt.yaml: measured.0 \(sharegpt\) measured at 1.09:1.*3.00:1"
+    ):
         governor.governor_values(named, "example/governor@sha256:" + "0" * 64)
 
 
@@ -265,3 +267,14 @@ def test_governor_measured_throughput_must_be_a_yaml_file_inside_the_repository(
 
     with pytest.raises(ValidationError, match="measured_throughput"):
         GovernorConfig.model_validate({"measured_throughput": path})
+
+
+def test_a_governor_measured_throughput_file_that_is_not_there_names_the_key_and_the_path(tmp_path, monkeypatch):
+    import infra.chart_values.governor as governor
+
+    monkeypatch.setattr(governor, "REPO_ROOT", tmp_path)
+    env = environment_from_stack_file("prod")
+    named = env.model_copy(update={"governor": env.governor.model_copy(update={"measured_throughput": "bench/missing.yaml"})})
+    # Read even while the governor image is not built yet (no image): a wrong path fails every plan.
+    with pytest.raises(CostInputError, match=r"governor.measured_throughput .*bench/missing.yaml: cannot read it"):
+        governor.governor_values(named, None)
