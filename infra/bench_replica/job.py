@@ -33,8 +33,12 @@ RESOURCES = {
     "requests": {"cpu": "2", "memory": "6Gi", "ephemeral-storage": "4Gi"},
     "limits": {"memory": "8Gi", "ephemeral-storage": "6Gi"},
 }
-# Every run is bounded by vLLM's own ready check (600 s default) and the sweep's size; a Job that
-# outlives a day is stuck, not slow.
+# One run: vLLM's client waits up to 6 h for a request (AIOHTTP_TIMEOUT, vllm/benchmarks/lib/
+# endpoint_request_func.py:20), so a hung replica would stall the sweep for hours. A run is cut
+# at 2 h (its failed marker then says exit 124) and the sweep goes on; not measured: if a slow
+# GPU's long-context level needs longer, raise this.
+RUN_TIMEOUT_S = 2 * 3600
+# The whole sweep: a Job that outlives a day is stuck, not slow.
 ACTIVE_DEADLINE_S = 24 * 3600
 # Kept a week after it finishes so its log can still be read.
 TTL_AFTER_FINISHED_S = 7 * 24 * 3600
@@ -66,7 +70,7 @@ def script(plan: ReplicaBenchPlan) -> str:
         f"mkdir -p {RESULT_DIR}",
         "run() {",
         '  file="$1"; shift',
-        '  if "$@"; then',
+        f'  if timeout {RUN_TIMEOUT_S} "$@"; then',
         f'    echo "{RESULT_MARKER} $file"; cat "{RESULT_DIR}/$file"; echo',
         "  else",
         f'    echo "{FAILED_MARKER} $file exit $?"',
