@@ -16,6 +16,7 @@ from infra.bench_replica.plan import META_CONCURRENCY, META_ENVIRONMENT, META_IM
 from infra.config import environment_from_stack_file
 from infra.cost.errors import CostInputError
 from infra.cost.throughput import load_measured
+from tests.infra.bench_replica import vllm_results
 
 IMAGE = "rayproject/ray-llm:2.58.0-py312-cu130"
 
@@ -32,44 +33,18 @@ def vllm_result(
     env: str = "prod",
     model: str = "gpt-oss-120b",
 ) -> dict:
-    """A result as vLLM 0.26.0's `vllm bench serve --save-result` writes it without --save-detailed
-    (vllm/benchmarks/serve.py: result_json at 2131-2161 merged with the benchmark's result at
-    1194-1214 and the percentile keys of process_one_metric at 1276-1288)."""
-    prompts = max(20, 5 * concurrency)
-    completed = prompts - failed
-    result = {
-        "date": "20261207-061500",
-        "endpoint_type": "openai-chat",
-        "backend": "openai-chat",
-        "label": None,
-        "model_id": model,
-        "tokenizer_id": f"openai/{model}",
-        "num_prompts": prompts,
-        META_SHAPE: shape,
-        META_CONCURRENCY: str(concurrency),
-        META_ENVIRONMENT: env,
-        META_IMAGE: IMAGE,
-        "request_rate": "inf",
-        "burstiness": 1.0,
-        "max_concurrency": concurrency,
-        "duration": completed * output_per_request / output_throughput,
-        "completed": completed,
-        "failed": failed,
-        "total_input_tokens": completed * input_per_request,
-        "total_output_tokens": completed * output_per_request,
-        "request_throughput": output_throughput / output_per_request,
-        "request_goodput": None,
-        "output_throughput": output_throughput,
-        "total_token_throughput": output_throughput * (1 + input_per_request / output_per_request),
-        "max_output_tokens_per_s": output_throughput * 1.2,
-        "max_concurrent_requests": concurrency,
-        "rtfx": 0.0,
-    }
-    for metric, base in (("ttft", p99_ttft_ms / 2), ("tpot", 20.0), ("itl", 20.0), ("e2el", 12000.0)):
-        result |= {f"mean_{metric}_ms": base, f"median_{metric}_ms": base, f"std_{metric}_ms": 1.0}
-        result |= {f"p50_{metric}_ms": base, f"p99_{metric}_ms": base * 2}
-    result["p99_ttft_ms"] = p99_ttft_ms
-    return result
+    """A result of the `bench replica` Job: vLLM's fields plus the --metadata it passes."""
+    metadata = {META_SHAPE: shape, META_CONCURRENCY: str(concurrency), META_ENVIRONMENT: env, META_IMAGE: IMAGE}
+    return vllm_results.vllm_result(
+        concurrency,
+        output_throughput=output_throughput,
+        p99_ttft_ms=p99_ttft_ms,
+        metadata=metadata,
+        failed=failed,
+        input_per_request=input_per_request,
+        output_per_request=output_per_request,
+        model=model,
+    )
 
 
 # prod: first-byte timeout 15 s. 3:1 levels: 64 is the highest under it; 112 is over it.
