@@ -284,6 +284,7 @@ def pool_shape(
     priced: PricedCatalog,
     measured: list[MeasuredThroughput] | None = None,
     cold_start_minutes: float = capacity.COLD_START_MINUTES,
+    input_output_ratio: float | None = None,
     *,
     generated_ratio: float | None = None,
     sizing: ReplicaSizing | None = None,
@@ -291,13 +292,15 @@ def pool_shape(
     """The sizing, throughput figure and pool shape of `env`'s serving pool: the one source of
     what a replica serves and costs, for `compare` and the cost governor (infra/cost/governor).
 
-    `generated_ratio` (prompt tokens per generated token of the traffic) converts the figure
-    from the mix it was measured at (`ThroughputFigure.at_ratio`); None keeps that mix.
-    `sizing` replaces the pool's own (a what-if, `serving_sizing`)."""
+    `input_output_ratio` is the profile's: a measured figure taken at another ratio is refused
+    (infra/cost/throughput.py RATIO_TOLERANCE). `generated_ratio` (prompt tokens per generated
+    token of the traffic) converts a published or estimated figure from the mix it was measured
+    at (`ThroughputFigure.at_ratio`); None keeps that mix. `sizing` replaces the pool's own (a
+    what-if, `serving_sizing`)."""
     catalog = priced.catalog
     pool = env.serving_pool()
     sizing = sizing or serving_sizing(env, priced)
-    figure = throughput_for(catalog, sizing.model, sizing.gpu, sizing.tensor_parallel, measured)
+    figure = throughput_for(catalog, sizing.model, sizing.gpu, sizing.tensor_parallel, measured, input_output_ratio)
     rate = figure.output_tokens_per_s if generated_ratio is None else figure.at_ratio(generated_ratio)
     shape = PoolShape(
         replicas_per_node=sizing.replicas_per_node,
@@ -316,6 +319,7 @@ def wider_tensor_parallel_note(
     figure: ThroughputFigure,
     generated_ratio: float,
     measured: list[MeasuredThroughput] | None = None,
+    input_output_ratio: float | None = None,
 ) -> str | None:
     """A suggestion, when a node holds several replicas and a wider tensor-parallel size serves
     more per GPU (the sizing picks the smallest that fits; on a full node that is not always the
@@ -331,7 +335,7 @@ def wider_tensor_parallel_note(
             size_replica(sizing.model, sizing.instance_type, sizing.max_model_len, tp, None, catalog)
         except SizingError:
             continue
-        wider = throughput_for(catalog, sizing.model, sizing.gpu, tp, measured)
+        wider = throughput_for(catalog, sizing.model, sizing.gpu, tp, measured, input_output_ratio)
         per_gpu = wider.at_ratio(generated_ratio) / tp
         if per_gpu > current * (1 + WIDER_TP_MIN_GAIN) and (best is None or per_gpu > best[0]):
             best = (per_gpu, tp, wider)
@@ -424,7 +428,9 @@ def compare(
     pool = env.serving_pool()
     sizing = serving_sizing(env, priced, model=model, instance_type=instance_type, tensor_parallel=tensor_parallel)
     ratio = prompt_tokens_per_generated_token(profile)
-    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes, generated_ratio=ratio, sizing=sizing)
+    sizing, figure, shape = pool_shape(
+        env, priced, measured, cold_start_minutes, profile.input_output_ratio, generated_ratio=ratio, sizing=sizing
+    )
     utilisation = catalog.throughput.planning_utilisation
     hours = catalog.hours_per_month
     price = catalog.managed_api[api_model]
@@ -456,7 +462,7 @@ def compare(
     if api_model != env.fallback.model:
         warnings.append(f"compared with {api_model}; the environment falls back to {env.fallback.model}")
     notes = []
-    suggestion = wider_tensor_parallel_note(priced, sizing, figure, ratio, measured)
+    suggestion = wider_tensor_parallel_note(priced, sizing, figure, ratio, measured, profile.input_output_ratio)
     if suggestion is not None and tensor_parallel is None:
         notes.append(suggestion)
     what_if = None

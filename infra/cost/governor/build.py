@@ -44,7 +44,7 @@ def cost_model(
         raise CostInputError(f"fallback.model {api_model!r}: no price for it in infra/catalog/managed_api.yaml")
     # The replica's rate at the profile's prompt mix, as `cost compare` counts it.
     ratio = prompt_tokens_per_generated_token(profile)
-    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes, generated_ratio=ratio)
+    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes, input_output_ratio, generated_ratio=ratio)
     # A published or estimated figure converted to the profile's mix is an estimate at that mix.
     converted = figure.at_ratio(ratio) != figure.output_tokens_per_s
     basis = f"{figure.basis} figure at {ratio:g}:1 prompt:generated tokens, estimated" if converted else figure.basis
