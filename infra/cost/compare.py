@@ -275,7 +275,7 @@ def serving_sizing(
         elif instance_type is not None:
             flag = f"--instance-type {instance}"
         else:
-            flag = f"--model {model_name} (on {env.name}'s {instance})"
+            flag = f"--model {model_name} (on {env.name}'s {instance}; name another with --instance-type)"
         raise CostInputError(f"{flag}: {error}. Instance types that fit {model_name} (cheapest first): {names}") from None
 
 

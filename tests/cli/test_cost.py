@@ -127,7 +127,10 @@ def test_what_if_another_model_on_the_environment(capsys):
     assert data["prices"]["instance"]["usd_per_node_hour"] == 6.88
     assert cli_main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --model gpt-oss-120b (on dev's g6.xlarge): gpt-oss-120b cannot be served on g6.xlarge")
+    assert err.startswith(
+        "error: --model gpt-oss-120b (on dev's g6.xlarge; name another with --instance-type): "
+        "gpt-oss-120b cannot be served on g6.xlarge"
+    )
     assert "Instance types that fit gpt-oss-120b (cheapest first): p5.4xlarge, g6e.12xlarge, p4d.24xlarge" in err
 
 
