@@ -9,19 +9,30 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infra.catalog import Catalog
 from infra.cost.compare import Surroundings
 from infra.paths import REPO_ROOT
 
+if TYPE_CHECKING:
+    from infra.config import EnvironmentConfig
+    from infra.plan.mocks import Registration
+
 
 def surroundings(env_name: str, catalog: Catalog, on: date, stack_root: Path = REPO_ROOT) -> Surroundings:
-    from infra.plan.cost import fixed_monthly, fixed_totals
     from infra.plan.runner import run_program
 
     run = run_program(env_name, stack_root)
-    fixed = fixed_monthly(run.env, run.registrations, catalog, on)
+    return surroundings_of(run.env, run.registrations, catalog, on)
+
+
+def surroundings_of(env: EnvironmentConfig, registrations: list[Registration], catalog: Catalog, on: date) -> Surroundings:
+    """The surroundings of what a program run registered, priced for `env` on the day `on`."""
+    from infra.plan.cost import fixed_monthly, fixed_totals
+
+    fixed = fixed_monthly(env, registrations, catalog, on)
     floor, _ = fixed_totals(fixed)
-    pool = run.env.serving_pool()
+    pool = env.serving_pool()
     disk = pool.disk_size_gib * catalog.services.ebs_gp3_usd_per_gb_month / catalog.hours_per_month
     return Surroundings(fixed_usd=floor, gpu_disk_usd_per_node_hour=disk, items=fixed)

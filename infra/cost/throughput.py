@@ -3,7 +3,11 @@
 `throughput_for` answers for any model x GPU x tensor-parallel size the sizing accepts. A
 measured figure (your benchmark, `--throughput FILE`) overrides; otherwise a published figure
 for exactly that combination; otherwise the bandwidth estimate of infra/catalog/throughput.yaml,
-which names the published figure it scaled and the bandwidths it used.
+capped by the replica's KV-cache room, which names the published figure it scaled, the
+bandwidths and the KV room it used.
+
+Published figures are ShareGPT bursts at ~1.1 prompt tokens per output token; `prompt_cost` and
+`ThroughputFigure.at_ratio` convert them to a profile's mix (the method is in throughput.yaml).
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from infra.catalog import Catalog, PublishedThroughput
 from infra.cost.errors import CostInputError
+from infra.sizing import replica_kv_cache_gb
 
 Basis = Literal["published", "estimated", "measured"]
+# The prompt mix `cost throughput` converts every figure to, beside the published ~1.1:1: the
+# default of `cost compare` (3 prompt tokens per completion token).
+TABLE_RATIO = 3.0
 
 # A measured figure is used for a traffic profile whose input:output ratio is within this factor of
 # the ratio it was measured at (3:1 measured serves profiles from 2.4:1 to 3.75:1). Prompt tokens
@@ -40,9 +48,22 @@ class ThroughputFigure:
     source: str
     date: date
     method: str
+    # Prompt tokens per generated token of the run the figure comes from, and what a prompt
+    # token costs against an output token (`prompt_cost`). None for a measured figure: it was
+    # measured at your own mix and is used as it is.
+    input_output_ratio: float | None = None
+    prompt_cost: float | None = None
+
+    def at_ratio(self, generated_ratio: float) -> float:
+        """The output rate at `generated_ratio` prompt tokens per generated token: an estimate,
+        rate x (1 + r x c) / (1 + R x c) with r the figure's own ratio and c the prompt cost."""
+        if self.input_output_ratio is None or self.prompt_cost is None:
+            return self.output_tokens_per_s
+        c = self.prompt_cost
+        return self.output_tokens_per_s * (1 + self.input_output_ratio * c) / (1 + generated_ratio * c)
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "model": self.model,
             "gpu": self.gpu,
             "tensor_parallel": self.tensor_parallel,
@@ -52,6 +73,10 @@ class ThroughputFigure:
             "date": self.date.isoformat(),
             "method": self.method,
         }
+        if self.input_output_ratio is not None and self.prompt_cost is not None:
+            out["input_output_ratio"] = round(self.input_output_ratio, 3)
+            out["prompt_cost"] = round(self.prompt_cost, 3)
+        return out
 
 
 class MeasuredThroughput(BaseModel):
@@ -148,8 +173,60 @@ def _measured_for(
     )
 
 
+@dataclass(frozen=True)
+class PromptCost:
+    """duration = a x input tokens + b x output tokens, fitted on one serving command's runs."""
+
+    model: str
+    seconds_per_input_token: float
+    seconds_per_output_token: float
+    worst_fit: float  # the largest relative miss of a run's duration
+
+    @property
+    def ratio(self) -> float:
+        """What a prompt token costs, in output tokens."""
+        return self.seconds_per_input_token / self.seconds_per_output_token
+
+
+def prompt_cost(catalog: Catalog, model: str) -> PromptCost:
+    """The least-squares fit (through the origin) of the model's runs in throughput.yaml `prompt_cost`."""
+    evidence = catalog.throughput.prompt_cost.get(model)
+    if evidence is None:
+        raise CostInputError(f"no prompt-cost runs for {model} in infra/catalog/throughput.yaml (prompt_cost)")
+    runs = evidence.runs
+    # Normal equations of min sum (d - a x i - b x o)^2.
+    sii = sum(r.input_tokens**2 for r in runs)
+    soo = sum(r.output_tokens**2 for r in runs)
+    sio = sum(r.input_tokens * r.output_tokens for r in runs)
+    sid = sum(r.input_tokens * r.duration_s for r in runs)
+    sod = sum(r.output_tokens * r.duration_s for r in runs)
+    det = sii * soo - sio * sio
+    a = (sid * soo - sod * sio) / det
+    b = (sod * sii - sid * sio) / det
+    worst = max(abs((a * r.input_tokens + b * r.output_tokens) / r.duration_s - 1) for r in runs)
+    return PromptCost(model, a, b, worst)
+
+
 def _published(catalog: Catalog, model: str, gpu: str, tp: int) -> PublishedThroughput | None:
     return next((p for p in catalog.throughput.published if (p.model, p.gpu, p.tensor_parallel) == (model, gpu, tp)), None)
+
+
+def _kv_tokens(catalog: Catalog, model: str, gpu: str, tp: int, utilization: float | None = None) -> float:
+    gb = replica_kv_cache_gb(catalog, model, gpu, tp, utilization)
+    return max(0.0, gb) * 1e9 / catalog.models[model].kv_bytes_per_token
+
+
+def kv_working_set_tokens(catalog: Catalog, published: PublishedThroughput) -> float:
+    """KV-cache tokens the published run could use: its whole burst (every request in flight at
+    once) or what its replica held at vLLM's default utilization, whichever is less."""
+    held = _kv_tokens(
+        catalog,
+        published.model,
+        published.gpu,
+        published.tensor_parallel,
+        catalog.throughput.estimate.reference_gpu_memory_utilization,
+    )
+    return min(held, published.input_tokens + published.output_tokens)
 
 
 def throughput_for(
@@ -162,7 +239,8 @@ def throughput_for(
 ) -> ThroughputFigure:
     """The saturation output rate of one replica, with its basis, source and date. With
     `input_output_ratio` (the profile being costed), a measured figure must have been measured at
-    a ratio within RATIO_TOLERANCE of it (or record none)."""
+    a ratio within RATIO_TOLERANCE of it (or record none); a measured figure is used as it is,
+    a published or estimated one carries the ratio and prompt cost `ThroughputFigure.at_ratio` needs."""
     figure = _measured_for(catalog, model, gpu, tensor_parallel, measured or [], input_output_ratio)
     if figure is not None:
         return ThroughputFigure(
@@ -175,6 +253,7 @@ def throughput_for(
             figure.measured_on,
             _measured_method(figure),
         )
+    cost = prompt_cost(catalog, model).ratio if model in catalog.throughput.prompt_cost else None
     exact = _published(catalog, model, gpu, tensor_parallel)
     if exact:
         return ThroughputFigure(
@@ -186,6 +265,8 @@ def throughput_for(
             exact.source,
             exact.read,
             f"{exact.metric}; {exact.conditions}",
+            exact.input_output_ratio,
+            cost,
         )
     estimate = catalog.throughput.estimate
     reference = estimate.reference_gpu
@@ -208,11 +289,22 @@ def throughput_for(
         raise CostInputError(
             f"no memory bandwidth for {gpu} in infra/catalog/throughput.yaml; give a measured figure with --throughput FILE"
         )
-    scale = (tensor_parallel / base.tensor_parallel) * bandwidth[gpu] / bandwidth[reference]
+    room = _kv_tokens(catalog, model, gpu, tensor_parallel)
+    if room <= 0:
+        raise CostInputError(f"{model} leaves no KV-cache room on {gpu} at TP={tensor_parallel}: the sizing refuses it")
+    working = kv_working_set_tokens(catalog, base)
+    kv_factor = min(1.0, room / working)
+    scale = (tensor_parallel / base.tensor_parallel) * bandwidth[gpu] / bandwidth[reference] * kv_factor
     method = (
         f"{base.output_tokens_per_s:,.0f} tok/s ({model}, {reference}, TP={base.tensor_parallel}, published) x "
         f"{tensor_parallel}/{base.tensor_parallel} GPUs x {bandwidth[gpu]:,.0f}/{bandwidth[reference]:,.0f} GB/s memory bandwidth"
     )
+    if kv_factor < 1:
+        method += (
+            f" x {kv_factor:.2f} KV room ({room / 1e3:,.0f}k tokens against the {working / 1e3:,.0f}k the published run held)"
+        )
+    # An estimate answers in the metric of the figure it scales.
+    method += f"; metric: the published run's ({base.metric.split(';')[0]})"
     return ThroughputFigure(
         model,
         gpu,
@@ -222,6 +314,8 @@ def throughput_for(
         f"{base.source}; bandwidth: {estimate.bandwidth_source}",
         estimate.read,
         method,
+        base.input_output_ratio,
+        cost,
     )
 
 
@@ -244,8 +338,8 @@ def throughput_table(catalog: Catalog, measured: list[MeasuredThroughput] | None
     from infra.sizing import TENSOR_PARALLEL_DEGREES, SizingError, size_replica
 
     rows = [
-        "| model | GPU | TP | output tok/s per replica | basis | method | source, date |",
-        "|---|---|---|---|---|---|---|",
+        "| model | GPU | TP | output tok/s per replica | at 3:1 (estimated) | basis | method | source, date |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     seen = set()
     for model in catalog.models:
@@ -263,7 +357,7 @@ def throughput_table(catalog: Catalog, measured: list[MeasuredThroughput] | None
                 figure = throughput_for(catalog, model, instance.gpu, tp, measured)
                 source = figure.source.split(" (")[0]
                 rows.append(
-                    f"| {model} | {instance.gpu} | {tp} | {figure.output_tokens_per_s:,.0f} | {figure.basis} | "
-                    f"{figure.method} | {source}, {figure.date.isoformat()} |"
+                    f"| {model} | {instance.gpu} | {tp} | {figure.output_tokens_per_s:,.0f} | "
+                    f"{figure.at_ratio(TABLE_RATIO):,.0f} | {figure.basis} | {figure.method} | {source}, {figure.date.isoformat()} |"
                 )
     return "\n".join(rows) + "\n"
