@@ -7,6 +7,8 @@ the cost comparison and the plan can never disagree about the control plane, NAT
 
 from __future__ import annotations
 
+import contextlib
+import io
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +25,10 @@ if TYPE_CHECKING:
 def surroundings(env_name: str, catalog: Catalog, on: date, stack_root: Path = REPO_ROOT) -> Surroundings:
     from infra.plan.runner import run_program
 
-    run = run_program(env_name, stack_root)
+    # The program's own warnings (the bootstrap notes of infra/config/bootstrap.py) are for
+    # `plan` and `pulumi up`; a cost question prints only its answer. Bad config still raises.
+    with contextlib.redirect_stderr(io.StringIO()):
+        run = run_program(env_name, stack_root)
     return surroundings_of(run.env, run.registrations, catalog, on)
 
 
