@@ -53,6 +53,4 @@ def gpu_node_pool(
 ) -> GpuNodePool:
     """`elastic_floor_by_governor`: the cost governor (enforce mode) owns the pool's floor, so the
     program does not put the configured floor back (where the backend has one to put back)."""
-    return BACKENDS[pool.provisioner](
-        name, pool, cluster, cost_tags, opts, elastic_floor_by_governor=elastic_floor_by_governor
-    )
+    return BACKENDS[pool.provisioner](name, pool, cluster, cost_tags, opts, elastic_floor_by_governor=elastic_floor_by_governor)

@@ -171,10 +171,8 @@ class Cluster:
         holder = lease.spec.holder_identity if lease.spec else None
         if holder != identity:
             raise NotLeader(f"Lease {ns}/{name} is held by {holder!r}, not {identity!r}: nothing recorded")
-        lease.metadata.annotations = {
-            **(lease.metadata.annotations or {}),
-            memory_record.MEMORY_ANNOTATION: memory_record.dumps(memory),
-        }
+        metadata = lease.metadata = lease.metadata or client.V1ObjectMeta(name=name, namespace=ns)
+        metadata.annotations = {**(metadata.annotations or {}), memory_record.MEMORY_ANNOTATION: memory_record.dumps(memory)}
         self.coordination.replace_namespaced_lease(name, ns, lease)
 
     # -- the RayService ----------------------------------------------------------------------------

@@ -47,7 +47,9 @@ def test_a_pinned_governor_is_rendered_in_recommend_mode_from_the_stacks_image()
     (deployment,) = governor_deployments(rendered)
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"] == f"{GOVERNOR_REPOSITORY}@{GOVERNOR_DIGEST}"
-    (config,) = [d for d in documents(rendered) if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-governor-config")]
+    (config,) = [
+        d for d in documents(rendered) if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-governor-config")
+    ]
     settings = json.loads(config["data"]["governor.json"])
     assert settings["policy"]["mode"] == "recommend"
     assert settings["target"]["node_pool"] == "prod-gpu-h100-spot"

@@ -17,8 +17,8 @@ from contracts import ROUTE_OVERRIDE_CONFIGMAP
 from infra.cost.governor.sample import START, diurnal_week
 from infra.operate.governor import prometheus
 from infra.operate.governor.cluster import Cluster, read_floor, with_floor
-from infra.operate.governor.memory import MEMORY_ANNOTATION
 from infra.operate.governor.controller import Controller
+from infra.operate.governor.memory import MEMORY_ANNOTATION
 from infra.operate.governor.settings import ControllerSettings
 from support import chart_kit
 from support.fake_kube_api import TOKEN, FakeKubeApi
