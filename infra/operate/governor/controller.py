@@ -78,7 +78,9 @@ class Controller:
     model: HourlyCost = field(init=False)
     # The memory of past changes: read from the Lease when this pod becomes the leader.
     memory: Memory | None = field(default=None, init=False)
-    leading: bool = field(default=False, init=False)
+    # Whether `memory` is what the Lease recorded since this pod last became the leader; it stays
+    # False until a read succeeds, so a step that fails before it reads again.
+    memory_read: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.metrics = GovernorMetrics(self.settings.environment)
@@ -90,12 +92,13 @@ class Controller:
         env = self.settings.environment
         leader = self.cluster.try_lead(self.identity, now)
         self.metrics.leader.labels(env).set(1 if leader else 0)
-        became_leader, self.leading = leader and not self.leading, leader
         if not leader:
+            self.memory, self.memory_read = None, False
             return None
         state = self.cluster.rayservice()
-        if became_leader:  # what earlier leaders (or this pod before a restart) recorded
+        if not self.memory_read:  # what earlier leaders (or this pod before a restart) recorded
             self.memory = self._recorded_memory(state.floor, now)
+            self.memory_read = True
         guards = Guards(
             upgrade_in_progress=state.upgrade_in_progress,
             promotion_in_progress=state.promotion_in_progress,

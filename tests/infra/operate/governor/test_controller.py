@@ -271,3 +271,22 @@ def test_an_unreadable_record_blocks_changes_for_the_dwell_time_and_is_counted(p
     assert decision is not None and decision.applied
     lease = fake.get_custom("coordination.k8s.io", "leases", "gpt-oss", "gpt-oss-governor")
     assert lease is not None and json.loads(lease["metadata"]["annotations"][MEMORY_ANNOTATION])["floor"] == decision.floor
+
+
+def test_a_leader_whose_first_step_failed_still_reads_the_record_before_it_acts(prometheus_url, fake):
+    """governor-b takes the Lease over, but its step fails before it reads the record (the
+    RayService is briefly gone); its next step must read the record, not start from nothing."""
+    settings = prod_settings(prometheus_url, "enforce")
+    fake.rbac_rules = role_rules("enforce")
+    first = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-a").step(NOW)
+    assert first is not None and first.applied
+    floor_set_by_a_helm_upgrade(fake, 2)
+    key = ("ray.io", "rayservices", "gpt-oss", "gpt-oss")
+    rayservice = fake.custom.pop(key)
+    second = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-b")
+    with pytest.raises(client.exceptions.ApiException):
+        second.step(NOW + timedelta(minutes=5))
+    fake.custom[key] = rayservice
+    decision = second.step(NOW + timedelta(minutes=6))
+    assert decision is not None and (decision.action, decision.applied) == ("lower", False)
+    assert decision.blocked_by == f"min_dwell_minutes {settings.policy.min_dwell_minutes}"
