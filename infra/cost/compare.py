@@ -157,9 +157,12 @@ def pool_shape(
     priced: PricedCatalog,
     measured: list[MeasuredThroughput] | None = None,
     cold_start_minutes: float = capacity.COLD_START_MINUTES,
+    input_output_ratio: float | None = None,
 ) -> tuple[ReplicaSizing, ThroughputFigure, PoolShape]:
     """The sizing, throughput figure and pool shape of `env`'s serving pool: the one source of
-    what a replica serves and costs, for `compare` and the cost governor (infra/cost/governor)."""
+    what a replica serves and costs, for `compare` and the cost governor (infra/cost/governor).
+    `input_output_ratio` is the profile's: a measured figure taken at another ratio is refused
+    (infra/cost/throughput.py RATIO_TOLERANCE)."""
     catalog = priced.catalog
     pool = env.serving_pool()
     sizing = size_replica(
@@ -170,7 +173,7 @@ def pool_shape(
         env.serving.gpu_memory_utilization,
         catalog,
     )
-    figure = throughput_for(catalog, env.model.name, sizing.gpu, sizing.tensor_parallel, measured)
+    figure = throughput_for(catalog, env.model.name, sizing.gpu, sizing.tensor_parallel, measured, input_output_ratio)
     shape = PoolShape(
         replicas_per_node=sizing.replicas_per_node,
         usd_per_node_hour=sizing.usd_per_node_hour,
@@ -229,7 +232,7 @@ def compare(
     if cold_start_minutes < 0:
         raise CostInputError(f"--cold-start-minutes must be 0 or more (got {cold_start_minutes:g})")
     pool = env.serving_pool()
-    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes)
+    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes, profile.input_output_ratio)
     utilisation = catalog.throughput.planning_utilisation
     hours = catalog.hours_per_month
     price = catalog.managed_api[api_model]

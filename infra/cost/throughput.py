@@ -8,18 +8,26 @@ which names the published figure it scaled and the bandwidths it used.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from infra.catalog import Catalog, PublishedThroughput
 from infra.cost.errors import CostInputError
 
 Basis = Literal["published", "estimated", "measured"]
+
+# A measured figure is used for a traffic profile whose input:output ratio is within this factor of
+# the ratio it was measured at (3:1 measured serves profiles from 2.4:1 to 3.75:1). Prompt tokens
+# are cheap prefill and output tokens expensive decode, so a replica's output rate falls as the
+# ratio rises (docs/cost.md "Measure your own replica"); beyond 25% the figure answers another
+# question, and using it silently would move the break-even by as much.
+RATIO_TOLERANCE = 1.25
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,25 @@ class MeasuredThroughput(BaseModel):
     source: str = Field(min_length=1, description="The command and the file it wrote.")
     measured_on: date
     machine: str = Field(min_length=1, description="The machine it ran on (instance type, driver, vLLM version).")
+    # Written by `bench replica --collect`; optional so that figures written by hand (or before
+    # the collector existed) still load. A figure without input_output_ratio is used for any
+    # profile, as before, and says so in its method.
+    shape: str | None = Field(default=None, min_length=1, description="The request shape measured: 3to1, sharegpt, long.")
+    input_output_ratio: float | None = Field(
+        default=None, gt=0, description="Prompt tokens per output token of the run (total_input_tokens / total_output_tokens)."
+    )
+    concurrency: int | None = Field(default=None, ge=1, description="The --max-concurrency the figure was measured at.")
+    p99_ttft_ms: float | None = Field(default=None, ge=0, description="p99 time to first token at that concurrency.")
+    first_byte_timeout_s: float | None = Field(
+        default=None, gt=0, description="The gateway's first-byte timeout the p99 TTFT was held under."
+    )
+    image: str | None = Field(default=None, min_length=1, description="The image (engine) the replica and the client ran.")
+    _file: str = PrivateAttr(default="")
+
+    @property
+    def label(self) -> str:
+        """How an error names this entry: its file, index and shape."""
+        return self._file or "measured figure"
 
 
 class MeasuredFile(BaseModel):
@@ -66,21 +93,59 @@ class MeasuredFile(BaseModel):
     measured: list[MeasuredThroughput] = Field(min_length=1)
 
 
-def load_measured(path: Path) -> list[MeasuredThroughput]:
-    """The figures of a measured-throughput file, or CostInputError naming the bad entry."""
+def load_measured(path: Path, origin: str = "--throughput") -> list[MeasuredThroughput]:
+    """The figures of a measured-throughput file, or CostInputError naming the bad entry; `origin`
+    is where the path was given (the flag, or the config key), for the messages."""
     try:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise CostInputError(f"--throughput {path}: cannot read it as YAML ({error.__class__.__name__}: {error})") from None
+        raise CostInputError(f"{origin} {path}: cannot read it as YAML ({error.__class__.__name__}: {error})") from None
     try:
-        return list(MeasuredFile.model_validate(raw).measured)
+        entries = list(MeasuredFile.model_validate(raw).measured)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "<root>"
         raise CostInputError(
-            f"--throughput {path}: {where}: {first['msg']} (got {first.get('input')!r}); "
+            f"{origin} {path}: {where}: {first['msg']} (got {first.get('input')!r}); "
             "each entry needs model, gpu, tensor_parallel, output_tokens_per_s, source, measured_on, machine"
         ) from None
+    for index, entry in enumerate(entries):
+        shape = f" ({entry.shape})" if entry.shape else ""
+        entry._file = f"{origin} {path}: measured.{index}{shape}"
+    return entries
+
+
+def ratio_matches(measured: float, profile: float) -> bool:
+    """Whether a figure measured at `measured` prompt tokens per output token may cost `profile`."""
+    return abs(math.log(measured / profile)) <= math.log(RATIO_TOLERANCE) + 1e-12
+
+
+def _measured_for(
+    catalog: Catalog, model: str, gpu: str, tensor_parallel: int, measured: list[MeasuredThroughput], ratio: float | None
+) -> MeasuredThroughput | None:
+    """The measured figure for this replica and profile: the one whose ratio is closest to the
+    profile's within RATIO_TOLERANCE, else one that records no ratio; CostInputError when every
+    figure for the replica was measured at another ratio (a figure for another shape must not
+    price this one)."""
+    same = [f for f in measured if (f.model, catalog.normalise_gpu(f.gpu), f.tensor_parallel) == (model, gpu, tensor_parallel)]
+    if not same:
+        return None
+    if ratio is None:
+        return same[0]
+    with_ratio = [f for f in same if f.input_output_ratio is not None]
+    fitting = [f for f in with_ratio if ratio_matches(f.input_output_ratio or 0.0, ratio)]
+    if fitting:
+        return min(fitting, key=lambda f: abs(math.log((f.input_output_ratio or 1.0) / ratio)))
+    unrecorded = [f for f in same if f.input_output_ratio is None]
+    if unrecorded:
+        return unrecorded[0]
+    entries = "; ".join(f"{f.label} measured at {f.input_output_ratio:.2f}:1" for f in with_ratio)
+    raise CostInputError(
+        f"{entries}: the profile being costed is {ratio:.2f}:1, more than {RATIO_TOLERANCE - 1:.0%} away, so the "
+        "figure would price another traffic shape. Measure this shape (`gpt-oss-platform bench replica --shapes ...`, "
+        'docs/cost.md "Measure your own replica"), or cost the profile the figure was measured at: '
+        "--input-output-ratio in `cost compare`/`cost simulate` (the governor costs 3:1)"
+    )
 
 
 def _published(catalog: Catalog, model: str, gpu: str, tp: int) -> PublishedThroughput | None:
@@ -88,21 +153,28 @@ def _published(catalog: Catalog, model: str, gpu: str, tp: int) -> PublishedThro
 
 
 def throughput_for(
-    catalog: Catalog, model: str, gpu: str, tensor_parallel: int, measured: list[MeasuredThroughput] | None = None
+    catalog: Catalog,
+    model: str,
+    gpu: str,
+    tensor_parallel: int,
+    measured: list[MeasuredThroughput] | None = None,
+    input_output_ratio: float | None = None,
 ) -> ThroughputFigure:
-    """The saturation output rate of one replica, with its basis, source and date."""
-    for figure in measured or []:
-        if (figure.model, catalog.normalise_gpu(figure.gpu), figure.tensor_parallel) == (model, gpu, tensor_parallel):
-            return ThroughputFigure(
-                model,
-                gpu,
-                tensor_parallel,
-                figure.output_tokens_per_s,
-                "measured",
-                figure.source,
-                figure.measured_on,
-                f"measured on {figure.machine}",
-            )
+    """The saturation output rate of one replica, with its basis, source and date. With
+    `input_output_ratio` (the profile being costed), a measured figure must have been measured at
+    a ratio within RATIO_TOLERANCE of it (or record none)."""
+    figure = _measured_for(catalog, model, gpu, tensor_parallel, measured or [], input_output_ratio)
+    if figure is not None:
+        return ThroughputFigure(
+            model,
+            gpu,
+            tensor_parallel,
+            figure.output_tokens_per_s,
+            "measured",
+            figure.source,
+            figure.measured_on,
+            _measured_method(figure),
+        )
     exact = _published(catalog, model, gpu, tensor_parallel)
     if exact:
         return ThroughputFigure(
@@ -151,6 +223,20 @@ def throughput_for(
         estimate.read,
         method,
     )
+
+
+def _measured_method(figure: MeasuredThroughput) -> str:
+    method = f"measured on {figure.machine}"
+    if figure.input_output_ratio is None:
+        return method + "; input:output ratio not recorded (used for any profile)"
+    parts = [f"{figure.shape or 'shape not named'} at {figure.input_output_ratio:.2f}:1"]
+    if figure.concurrency is not None:
+        parts.append(f"concurrency {figure.concurrency}")
+    if figure.p99_ttft_ms is not None and figure.first_byte_timeout_s is not None:
+        parts.append(f"p99 TTFT {figure.p99_ttft_ms:,.0f} ms under the {figure.first_byte_timeout_s:g} s first-byte timeout")
+    if figure.image:
+        parts.append(figure.image)
+    return f"{method}; " + ", ".join(parts)
 
 
 def throughput_table(catalog: Catalog, measured: list[MeasuredThroughput] | None = None) -> str:

@@ -42,7 +42,7 @@ def cost_model(
     api_model = env.fallback.model
     if api_model not in priced.catalog.managed_api:
         raise CostInputError(f"fallback.model {api_model!r}: no price for it in infra/catalog/managed_api.yaml")
-    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes)
+    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes, input_output_ratio)
     floor = max(tier_min_floor(env.tier), env.governor.sovereign_min_replicas)
     return HourlyCost(
         shape=shape,

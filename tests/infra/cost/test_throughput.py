@@ -73,3 +73,51 @@ def test_a_measured_file_overrides_and_a_bad_one_is_refused_naming_the_entry(tmp
         CostInputError, match=r"--throughput .*bad.yaml: measured.0.output_tokens_per_s: Input should be greater than 0"
     ):
         load_measured(bad)
+
+
+def _measured_at(tmp_path, *ratios: float):
+    import yaml
+
+    entries = [
+        {
+            "model": "gpt-oss-120b",
+            "gpu": "H100",
+            "tensor_parallel": 1,
+            "output_tokens_per_s": 1000.0 * (i + 1),
+            "source": "bench replica",
+            "measured_on": "2026-12-07",
+            "machine": "p5.4xlarge",
+            "shape": f"s{i}",
+            "input_output_ratio": ratio,
+        }
+        for i, ratio in enumerate(ratios)
+    ]
+    path = tmp_path / "measured.yaml"
+    path.write_text(yaml.safe_dump({"measured": entries}))
+    return load_measured(path)
+
+
+@pytest.mark.parametrize(("profile", "used"), [(3.0, 1000.0), (2.4, 1000.0), (3.75, 1000.0), (1.0, 2000.0), (16.0, 3000.0)])
+def test_the_measured_figure_closest_to_the_profile_s_ratio_within_25_percent_is_used(tmp_path, profile, used):
+    measured = _measured_at(tmp_path, 3.0, 1.1, 15.0)
+    assert throughput_for(load_catalog(), "gpt-oss-120b", "H100", 1, measured, profile).output_tokens_per_s == used
+
+
+@pytest.mark.parametrize("profile", [2.3, 3.8, 6.0])
+def test_a_profile_more_than_25_percent_from_every_measured_ratio_is_refused_naming_file_entry_ratios_and_fix(tmp_path, profile):
+    measured = _measured_at(tmp_path, 3.0)
+    with pytest.raises(CostInputError) as error:
+        throughput_for(load_catalog(), "gpt-oss-120b", "H100", 1, measured, profile)
+    message = str(error.value)
+    for fragment in (
+        "measured.yaml: measured.0 (s0) measured at 3.00:1",
+        f"{profile:.2f}:1",
+        "bench replica",
+        "--input-output-ratio",
+    ):
+        assert fragment in message, fragment
+
+
+def test_a_measured_figure_for_another_replica_leaves_the_catalog_s_in_place(tmp_path):
+    measured = _measured_at(tmp_path, 3.0)
+    assert throughput_for(load_catalog(), "gpt-oss-20b", "H100", 1, measured, 1.0).basis == "published"
