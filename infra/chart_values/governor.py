@@ -13,7 +13,7 @@ from infra.cost.governor.build import cost_model
 from infra.cost.governor.model import hourly_cost_dict
 from infra.cost.prices import priced_catalog
 from infra.cost.throughput import MeasuredThroughput, load_measured
-from infra.node_pool_shape import capacity_groups
+from infra.node_pool_shape import capacity_group_name, capacity_groups
 from infra.operate.governor.settings import ControllerSettings
 from infra.paths import REPO_ROOT
 from infra.versions import KUBE_PROMETHEUS_STACK
@@ -24,13 +24,25 @@ SERVE_APPLICATION = RELEASE
 
 
 def elastic_group(env: EnvironmentConfig) -> tuple[str, int]:
-    """The node group whose minimum carries the floor, and the nodes pinned beside it (a spot
+    """The node group whose minimum carries the floor, by the name EKS knows it by (the program
+    sets it: infra/components/node_pools/eks_managed.py), and the nodes pinned beside it (a spot
     pool's on-demand floor is its own group with min = max: infra/node_pool_shape.py)."""
     pool = env.serving_pool()
     groups = capacity_groups(pool)
     elastic = groups[-1]
     pinned = sum(g.min_nodes for g in groups[:-1])
-    return f"{env.name}-{pool.name}-{elastic.suffix}", pinned
+    return capacity_group_name(env.name, pool.name, elastic), pinned
+
+
+def lowest_node_floor(env: EnvironmentConfig) -> int:
+    """The fewest GPU nodes of the serving pool the governor in enforce mode can leave: its lowest
+    floor (the cost model's `min_floor`: the tier's minimum, the configured sovereign floor) in
+    nodes, and never fewer than the pinned on-demand group. GptOssGpuNodePoolBelowFloor compares
+    the serving pool with this in enforce mode (infra/chart_values/alerts.py), since a floor the
+    governor lowered is a decision, not a lost node."""
+    model = cost_model(env, priced_catalog(load_catalog()), measured=measured_throughput(env))
+    _, pinned = elastic_group(env)
+    return max(pinned, model.shape.nodes_for(model.min_floor))
 
 
 def measured_throughput(env: EnvironmentConfig) -> list[MeasuredThroughput] | None:
