@@ -1,8 +1,10 @@
-"""`gpt-oss-platform bench {gateway,cancellation,hang,plan-time,first-run} [options]`: the measurements the docs quote.
+"""`gpt-oss-platform bench {gateway,cancellation,hang,plan-time,first-run,replica} [options]`: the measurements the docs quote.
 
 Each writes its results (JSON and a Markdown table naming the machine) under bench/results/ and
 says which files it wrote; `gpt-oss-platform reference --write` then puts the tables in the docs.
 Options after the benchmark's name go to it (`gpt-oss-platform bench gateway --help`).
+`replica` is the one that runs in your cluster: it writes a Job that measures one serving replica
+and reads its results back into a measured-throughput file (`bench replica --help`, docs/cost.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ BENCHMARKS = {
     "hang": "bench.hang",
     "plan-time": "bench.plan_time",
     "first-run": "bench.first_run",
+    "replica": "cli.bench_replica",
 }
 
 

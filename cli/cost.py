@@ -1,6 +1,8 @@
 """`gpt-oss-platform cost`: what self-hosting costs against the managed API, and what it did cost.
 
-  cost compare --env ENV --tokens-per-month N   self-hosted vs API vs hybrid, break-even, a pick
+  cost compare --env ENV --tokens-per-month N   self-hosted vs API vs hybrid, GPU-only and whole
+                                                environment, both break-evens, a pick; what-ifs
+                                                with --model/--instance-type/--tensor-parallel
   cost report (--prometheus URL | --snapshot FILE)   the gateway's counters: cost by team and upstream
   cost throughput                               the throughput figure of every model x GPU x TP
   cost simulate --env ENV --traffic FILE        an hourly trace through the cost governor's policy
@@ -73,8 +75,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--scope",
         choices=("gpu", "environment"),
-        default="gpu",
-        help="gpu: GPU nodes only (default); environment: plus control plane, system nodes, NAT and the rest of the plan",
+        default="environment",
+        help="the scope of the verdict and the chart; both are always printed. environment (default): the GPU nodes plus "
+        "control plane, system nodes, NAT and the rest of the plan, what self-hosting really costs; gpu: GPU nodes only",
+    )
+    compare.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="what-if: serve this model (gpt-oss-20b, gpt-oss-120b) instead of the environment's; nothing is edited",
+    )
+    compare.add_argument(
+        "--instance-type",
+        metavar="TYPE",
+        help="what-if: GPU instance type of the serving pool (infra/catalog/instances.yaml, e.g. p5.4xlarge); "
+        "the sizing picks the tensor-parallel size or says which types fit",
+    )
+    compare.add_argument(
+        "--tensor-parallel",
+        type=int,
+        metavar="N",
+        help="what-if: tensor-parallel size of a replica (1, 2, 4, 8); default: the sizing's (smallest that fits)",
     )
     compare.add_argument("--prices", type=Path, metavar="FILE", help="price overrides (YAML; docs/cost.md 'Overriding prices')")
     compare.add_argument(
@@ -91,7 +111,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--chart",
         type=Path,
         metavar="FILE.png",
-        help="also write a PNG chart of monthly cost against monthly tokens (needs `make ops-venv`)",
+        help="also write a PNG chart of monthly cost against monthly tokens, your volume marked with the dollars of each "
+        "line (needs matplotlib: `make ops-venv` installs it)",
     )
     compare.set_defaults(run=run_compare)
 
@@ -149,6 +170,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from infra.cost import capacity
     from infra.cost.chart import MissingDependency, render_chart
     from infra.cost.compare import compare, comparison_json
+    from infra.cost.environment import surroundings
     from infra.cost.errors import CostInputError
     from infra.cost.prices import load_overrides, priced_catalog
     from infra.cost.profile import TrafficProfile
@@ -164,11 +186,8 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.chart is not None and args.chart.suffix.lower() != ".png":
             raise CostInputError(f"--chart {args.chart}: the chart is a PNG; name the file *.png")
         env = environment_from_stack_file(args.env)
-        around = None
-        if args.scope == "environment":
-            from infra.cost.environment import surroundings
-
-            around = surroundings(args.env, priced.catalog, date.today())
+        # Both scopes are always priced: the environment's surroundings come from the plan.
+        around = surroundings(args.env, priced.catalog, date.today())
         cold = capacity.COLD_START_MINUTES if args.cold_start_minutes is None else args.cold_start_minutes
         comparison = compare(
             env,
@@ -179,6 +198,9 @@ def run_compare(args: argparse.Namespace) -> int:
             measured=measured,
             surroundings=around,
             cold_start_minutes=cold,
+            model=args.model,
+            instance_type=args.instance_type,
+            tensor_parallel=args.tensor_parallel,
         )
     except CostInputError as error:
         raise CliError(str(error)) from None

@@ -68,6 +68,32 @@ def _governor_week() -> str:
     return render_simulation_table(simulate(model, env.governor, load_trace(REPO_ROOT / "docs/traces/diurnal-week.csv")))
 
 
+def _compare_example() -> str:
+    """`cost compare --env dev --tokens-per-month 400M --api o4-mini`, priced on a fixed day (the
+    control plane's price follows its support window): the output docs/cost.md quotes."""
+    from datetime import date
+
+    from infra.catalog import load_catalog
+    from infra.config import environment_from_stack_file
+    from infra.cost.compare import compare
+    from infra.cost.environment import surroundings
+    from infra.cost.prices import priced_catalog
+    from infra.cost.profile import TrafficProfile
+    from infra.cost.table import render_comparison
+
+    priced = priced_catalog(load_catalog())
+    around = surroundings("dev", priced.catalog, date(2026, 12, 7))
+    comparison = compare(
+        environment_from_stack_file("dev"),
+        TrafficProfile(400e6),
+        priced,
+        api_model="o4-mini",
+        scope="environment",
+        surroundings=around,
+    )
+    return f"```\n{render_comparison(comparison)}\n```"
+
+
 def _config_error_example() -> str:
     """The message a stack file with three mistakes gets: the validator's own output."""
     import copy
@@ -148,6 +174,7 @@ BLOCKS: list[Block] = [
     Block("README.md", "gateway-bench", _results("gateway.md")),
     Block("docs/gateway.md", "cancellation-bench", _results("cancellation.md")),
     Block("docs/gateway.md", "hang-bench", _results("hang.md")),
+    Block("docs/cost.md", "compare-example", _compare_example),
     Block("docs/cost.md", "throughput-table", _throughput),
     Block("docs/cost.md", "governor-week", _governor_week),
     Block("charts/gpt-oss-serving/README.md", "values-table", _chart_values_table),

@@ -97,6 +97,8 @@ pools = [
         pool,
         cluster.handle,
         tags,
+        # In enforce mode the governor sets the serving pool's floor; the next `up` must not undo it.
+        elastic_floor_by_governor=needs_governor_identity(env) and pool.name == env.serving_pool().name,
         opts=pulumi.ResourceOptions(
             providers=[aws_provider, k8s_provider],
             depends_on=[

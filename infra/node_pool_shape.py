@@ -77,6 +77,22 @@ def capacity_groups(pool: NodePoolConfig) -> list[CapacityGroup]:
     return groups
 
 
+# An EKS managed node group's name: at most 63 characters, a letter or digit first, then letters,
+# digits, hyphens and underscores (pulumi-aws / Terraform aws_eks_node_group `node_group_name`,
+# which EKS's CreateNodegroup `nodegroupName` takes as is). Environment names (NAME `^[a-z][a-z0-9-]{1,15}$`)
+# and pool names (NAME_RE, at most 32) with the longest suffix (`spot`) make at most 54, all in that
+# alphabet: tests/infra/test_node_pool_shape.py checks the longest.
+NODE_GROUP_NAME_MAX = 63
+NODE_GROUP_NAME_RE = r"^[0-9A-Za-z][A-Za-z0-9_-]*$"
+
+
+def capacity_group_name(env_name: str, pool_name: str, group: CapacityGroup) -> str:
+    """The name of one capacity group as the cloud sees it: the EKS managed node group's
+    `nodegroupName` (set explicitly, infra/components/node_pools/eks_managed.py) or the Karpenter
+    NodePool's name. Every consumer (the governor, the runbooks, the IAM scoping) takes it from here."""
+    return f"{env_name}-{pool_name}-{group.suffix}"
+
+
 def node_labels(pool: NodePoolConfig, group: CapacityGroup, cost_tags: dict[str, str]) -> dict[str, str]:
     """Labels every node of the group carries: the cost tags (plain keys), pool, GPU, capacity and
     cluster-autoscaler's GPU label. All are in domains the kubelet accepts in --node-labels

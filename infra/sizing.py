@@ -4,7 +4,10 @@ Pure functions over the catalog, no Pulumi. The rule is vLLM's own start-up chec
 weights (split across tensor-parallel ranks) plus a working overhead must leave enough of
 `gpu_memory_utilization` x GPU memory for the KV cache of at least one sequence of
 `max_model_len` tokens. The smallest tensor-parallel degree that passes wins, because TP=1
-gives the best throughput per GPU (vLLM gpt-oss recipe).
+gives the best throughput per GPU (vLLM gpt-oss recipe). Not always on a full multi-GPU node:
+gpt-oss-120b on 8x H100 serves more per GPU as 4 replicas of TP=2 (GPUStack's published runs);
+`cost compare` suggests the wider size there (infra/cost/compare.py `wider_tensor_parallel_note`)
+and this default stays, as a suggestion is safer than a silent change of every plan.
 
 Prices are node-true: the node is what one buys, so replicas cost the nodes they need
 (`ReplicaSizing.usd_per_hour(replicas)`), never a fraction of a node that nobody else fills.
@@ -85,6 +88,16 @@ def _utilization(generation: str, tp: int, override: float | None) -> float:
 def _kv_cache_gb(model: ModelSpec, gpu_memory_gb: float, tp: int, utilization: float) -> float:
     per_gpu = gpu_memory_gb * utilization - model.weights_gb / tp - RUNTIME_OVERHEAD_GB
     return per_gpu * tp
+
+
+def replica_kv_cache_gb(
+    catalog: Catalog, model_name: str, gpu_name: str, tensor_parallel: int, gpu_memory_utilization: float | None = None
+) -> float:
+    """KV-cache room of one replica (all its GPUs), GB, by the rule `size_replica` applies; the
+    utilization is the sizing's default for the GPU and TP unless given. Negative: it does not fit."""
+    gpu = catalog.gpus[gpu_name]
+    utilization = _utilization(gpu.generation, tensor_parallel, gpu_memory_utilization)
+    return _kv_cache_gb(catalog.models[model_name], gpu.memory_gb, tensor_parallel, utilization)
 
 
 def _worker_resources(instance: InstanceSpec, gpus_per_replica: int) -> tuple[int, int]:

@@ -129,9 +129,15 @@ class PublishedThroughput(_Frozen):
     tensor_parallel: int
     metric: str = Field(min_length=1, description="What was measured: load shape, token ratio, time to first token.")
     output_tokens_per_s: float = Field(gt=0)
+    input_tokens: int = Field(gt=0, description="Prompt tokens of the whole run (its input:output ratio and KV working set).")
+    output_tokens: int = Field(gt=0, description="Tokens the run generated.")
     conditions: str
     source: str
     read: date
+
+    @property
+    def input_output_ratio(self) -> float:
+        return self.input_tokens / self.output_tokens
 
 
 class ThroughputEstimate(_Frozen):
@@ -139,6 +145,26 @@ class ThroughputEstimate(_Frozen):
     memory_bandwidth_gb_per_s: dict[str, float]
     bandwidth_source: str
     read: date
+    reference_gpu_memory_utilization: float = Field(
+        gt=0, le=1, description="What the published runs gave vLLM (its default: their commands do not set it)."
+    )
+
+
+class PromptCostRun(_Frozen):
+    """One benchmark run: its token totals and how long the engine took to serve them all."""
+
+    dataset: str
+    input_tokens: int = Field(gt=0)
+    output_tokens: int = Field(gt=0)
+    duration_s: float = Field(gt=0)
+
+
+class PromptCostEvidence(_Frozen):
+    """Runs of one serving command at several prompt lengths: what a prompt token costs."""
+
+    command: str
+    source: str
+    runs: list[PromptCostRun] = Field(min_length=2)
 
 
 class ThroughputData(_Frozen):
@@ -146,6 +172,7 @@ class ThroughputData(_Frozen):
 
     published: list[PublishedThroughput]
     estimate: ThroughputEstimate
+    prompt_cost: dict[str, PromptCostEvidence]
     planning_utilisation: float = Field(gt=0, le=1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from contracts import UPSTREAM_MANAGED, UPSTREAM_SELF_HOSTED
 from infra.catalog import load_catalog
+from infra.chart_values.governor import lowest_node_floor
 from infra.chart_values.model.monitoring import RUNBOOK_BASE_URL, Alerts, AlertsGateway, Slo, Thresholds
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import settings_for_environment
@@ -22,6 +23,17 @@ __all__ = ["RUNBOOK_BASE_URL", "alert_values"]
 # Hopper prefills a 32k prompt in about a second; Ampere/Ada GPUs take several.
 TTFT_BUCKET_HOPPER = "2.5"
 TTFT_BUCKET_OTHER = "5.0"
+
+
+def gpu_node_pool_floors(env: EnvironmentConfig) -> dict[str, int]:
+    """A pool's floor is its min_nodes: what the autoscaler keeps, so fewer ready nodes for long
+    means a loss that was not replaced (spot interruption, no capacity). In enforce mode the cost
+    governor moves the serving pool's floor (docs/cost.md "Cost governor"): there the floor is the
+    lowest the governor can set, so its own decisions do not page anyone."""
+    floors = {pool.name: pool.min_nodes for pool in env.node_pools}
+    if env.governor.mode == "enforce":
+        floors[env.serving_pool().name] = min(floors[env.serving_pool().name], lowest_node_floor(env))
+    return floors
 
 
 def alert_values(env: EnvironmentConfig, environment_label: str, sizing: ReplicaSizing) -> Alerts:
@@ -37,9 +49,7 @@ def alert_values(env: EnvironmentConfig, environment_label: str, sizing: Replica
             primaryUpstream=UPSTREAM_SELF_HOSTED,
             managedUpstream=UPSTREAM_MANAGED if env.fallback.allowed else "",
         ),
-        # A pool's floor is its min_nodes: what the autoscaler keeps, so fewer ready nodes for long
-        # means a loss that was not replaced (spot interruption, no capacity).
-        gpuNodePoolFloors={pool.name: pool.min_nodes for pool in env.node_pools},
+        gpuNodePoolFloors=gpu_node_pool_floors(env),
         slo=Slo(ttftSecondsBucket=TTFT_BUCKET_HOPPER if sizing.gpu_generation == "hopper" else TTFT_BUCKET_OTHER),
         thresholds=Thresholds(
             # The fallback should never cost more per hour than the warm GPUs it stands in for.

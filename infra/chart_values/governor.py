@@ -12,8 +12,10 @@ from infra.config.models import EnvironmentConfig
 from infra.cost.governor.build import cost_model
 from infra.cost.governor.model import hourly_cost_dict
 from infra.cost.prices import priced_catalog
-from infra.node_pool_shape import capacity_groups
+from infra.cost.throughput import MeasuredThroughput, load_measured
+from infra.node_pool_shape import capacity_group_name, capacity_groups
 from infra.operate.governor.settings import ControllerSettings
+from infra.paths import REPO_ROOT
 from infra.versions import KUBE_PROMETHEUS_STACK
 
 PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{KUBE_PROMETHEUS_STACK.namespace}.svc:9090"
@@ -22,13 +24,33 @@ SERVE_APPLICATION = RELEASE
 
 
 def elastic_group(env: EnvironmentConfig) -> tuple[str, int]:
-    """The node group whose minimum carries the floor, and the nodes pinned beside it (a spot
+    """The node group whose minimum carries the floor, by the name EKS knows it by (the program
+    sets it: infra/components/node_pools/eks_managed.py), and the nodes pinned beside it (a spot
     pool's on-demand floor is its own group with min = max: infra/node_pool_shape.py)."""
     pool = env.serving_pool()
     groups = capacity_groups(pool)
     elastic = groups[-1]
     pinned = sum(g.min_nodes for g in groups[:-1])
-    return f"{env.name}-{pool.name}-{elastic.suffix}", pinned
+    return capacity_group_name(env.name, pool.name, elastic), pinned
+
+
+def lowest_node_floor(env: EnvironmentConfig) -> int:
+    """The fewest GPU nodes of the serving pool the governor in enforce mode can leave: its lowest
+    floor (the cost model's `min_floor`: the tier's minimum, the configured sovereign floor) in
+    nodes, and never fewer than the pinned on-demand group. GptOssGpuNodePoolBelowFloor compares
+    the serving pool with this in enforce mode (infra/chart_values/alerts.py), since a floor the
+    governor lowered is a decision, not a lost node."""
+    model = cost_model(env, priced_catalog(load_catalog()), measured=measured_throughput(env))
+    _, pinned = elastic_group(env)
+    return max(pinned, model.shape.nodes_for(model.min_floor))
+
+
+def measured_throughput(env: EnvironmentConfig) -> list[MeasuredThroughput] | None:
+    """The figures of `governor.measured_throughput` (a file `bench replica --collect` wrote), or
+    None when the environment names none; CostInputError (a ValueError) naming the file when it
+    cannot be read."""
+    path = env.governor.measured_throughput
+    return load_measured(REPO_ROOT / path, origin="governor.measured_throughput") if path else None
 
 
 def governor_values(env: EnvironmentConfig, image: str | None = None) -> Governor:
@@ -36,6 +58,8 @@ def governor_values(env: EnvironmentConfig, image: str | None = None) -> Governo
     digest is given: the program passes none until the image workflow has recorded a digest
     (infra/config/bootstrap.py), so a release never pulls an image that was not built."""
     config = env.governor
+    # Read before the early return, so a wrong path fails every plan, not only the first with an image.
+    measured = measured_throughput(env)
     if config.mode == "off" or not image:
         return Governor(enabled=False)
     repository, _, digest = image.partition("@")
@@ -44,7 +68,7 @@ def governor_values(env: EnvironmentConfig, image: str | None = None) -> Governo
     pool = env.serving_pool()
     group, pinned = elastic_group(env)
     node_pool = group if pool.provisioner == "managed_node_group" else pool.name
-    model = cost_model(env, priced_catalog(load_catalog()))
+    model = cost_model(env, priced_catalog(load_catalog()), measured=measured)
     settings = ControllerSettings.model_validate(
         {
             "environment": env.name,

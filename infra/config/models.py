@@ -957,6 +957,20 @@ class GovernorConfig(Strict):
         description="Teams (the gateway's `team` label, from the clients file) whose tokens count as sovereign in the "
         "history the governor reads: the gateway's token counters carry no per-request sovereign label.",
     )
+    measured_throughput: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]*\.ya?ml$",
+        description="A measured-throughput file (`gpt-oss-platform bench replica --collect`), relative to the repository "
+        "root: the governor's cost model uses its figure for this environment's replica instead of the catalog's, at the "
+        "3:1 input:output ratio the governor costs (a figure measured at another ratio is refused at plan time).",
+    )
+
+    @field_validator("measured_throughput")
+    @classmethod
+    def _inside_repository(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value.split("/"):
+            raise ValueError("must stay inside the repository (no `..`): the chart values are computed from its files")
+        return value
 
 
 class EnvironmentConfig(Strict):

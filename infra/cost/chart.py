@@ -1,17 +1,22 @@
-"""The PNG of monthly cost against monthly tokens: self-hosted, API, hybrid, break-even marked.
+"""The PNG of monthly cost against monthly tokens: self-hosted, API, hybrid, break-even marked,
+and the user's volume marked with what each line costs there.
 
 matplotlib is an `ops` dependency (not needed by `pulumi up`); `render_chart` raises
-MissingDependency with the install command when it is absent.
+MissingDependency naming the make target that installs it (`make ops-venv`, listed by `make help`).
+`build_figure` returns the figure unsaved, so tests read its lines and annotations.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
-from infra.cost.compare import Comparison, cost_at
+from infra.cost.compare import SCOPE_WORDS, Comparison, cost_at
 
 POINTS = 240
+# The make target that installs matplotlib (Makefile; `make help` lists it).
+INSTALL_TARGET = "make ops-venv"
 
 
 class MissingDependency(RuntimeError):
@@ -43,23 +48,44 @@ def volume_range(comparison: Comparison) -> tuple[float, float]:
     return low, high
 
 
-def render_chart(comparison: Comparison, path: Path) -> Path:
-    """Write the chart to `path` (PNG) and return it."""
+def _pyplot() -> Any:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.ticker import FuncFormatter, LogLocator
     except ImportError:
         raise MissingDependency(
-            "--chart needs matplotlib, in the `ops` dependency group: run `make ops-venv` (or `uv sync --group ops`)"
+            f"--chart needs matplotlib, in the `ops` dependency group: run `{INSTALL_TARGET}` (or `uv sync --group ops`)"
         ) from None
+    return plt
+
+
+def profile_marks(comparison: Comparison) -> list[tuple[str, float]]:
+    """(line, USD/month) at the profile's volume, for every line the chart draws."""
+    volume = comparison.profile.tokens_per_month
+    self_hosted, api, hybrid = cost_at(comparison, volume)
+    marks = [(f"API {comparison.api_model}", api), (f"self-hosted ({SCOPE_WORDS[comparison.scope]})", self_hosted)]
+    other = "gpu" if comparison.scope == "environment" else "environment"
+    if other in comparison.scopes:
+        marks.append((f"self-hosted ({SCOPE_WORDS[other]})", cost_at(comparison, volume, other)[0]))
+    if comparison.fallback_allowed:
+        marks.append(("hybrid", hybrid))
+    return marks
+
+
+def build_figure(comparison: Comparison) -> Any:
+    """The chart as a matplotlib Figure, not saved (close it with matplotlib.pyplot.close)."""
+    plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     low, high = volume_range(comparison)
     step = (math.log10(high) - math.log10(low)) / (POINTS - 1)
     volumes = [10 ** (math.log10(low) + i * step) for i in range(POINTS)]
     rows = [cost_at(comparison, v) for v in volumes]
     self_hosted, api, hybrid = zip(*rows, strict=True)
+    other = "gpu" if comparison.scope == "environment" else "environment"
+    other_self_hosted = [cost_at(comparison, v, other)[0] for v in volumes] if other in comparison.scopes else []
 
     fig, ax = plt.subplots(figsize=(11, 6.5), dpi=120)
     ax.plot(volumes, api, color="#d62728", linewidth=2.2, label=f"API only ({comparison.api_model})")
@@ -69,8 +95,18 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
         where="post",
         color="#1f77b4",
         linewidth=2.2,
-        label=f"Self-hosted ({comparison.instance_type}, as many nodes as needed)",
+        label=f"Self-hosted, {SCOPE_WORDS[comparison.scope]} ({comparison.instance_type}, as many nodes as needed)",
     )
+    if other_self_hosted:
+        ax.step(
+            volumes,
+            other_self_hosted,
+            where="post",
+            color="#1f77b4",
+            linewidth=1.0,
+            alpha=0.6,
+            label=f"Self-hosted, {SCOPE_WORDS[other]}",
+        )
     if comparison.fallback_allowed:
         ax.plot(
             volumes,
@@ -96,10 +132,24 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
     volume = comparison.profile.tokens_per_month
     if volume > 0:
         ax.axvline(volume, color="#9467bd", linestyle="-.", linewidth=1.2, label=f"your profile: {_tokens(volume)} tokens/month")
+        # The dollars of each line at the user's volume, stacked beside the line so they never overlap.
+        for i, (name, usd) in enumerate(profile_marks(comparison)):
+            ax.plot([volume], [usd], marker="o", markersize=5, color="#9467bd", zorder=6)
+            ax.annotate(
+                f"{name}: ${usd:,.2f}/month",
+                (volume, usd),
+                xycoords="data",
+                textcoords="axes fraction",
+                xytext=(0.62, 0.30 - 0.06 * i),
+                fontsize=9,
+                color="#4b2e83",
+                arrowprops={"arrowstyle": "-", "color": "#9467bd", "alpha": 0.5},
+                bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#c5b0d5"},
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(low, high)
-    positive = [v for v in (*self_hosted, *api, *hybrid) if v > 0]
+    positive = [v for v in (*self_hosted, *api, *hybrid, *other_self_hosted) if v > 0]
     ax.set_ylim(max(min(positive) / 2, 1), max(positive) * 2)
     ax.xaxis.set_major_locator(LogLocator(base=10))
     ax.xaxis.set_major_formatter(FuncFormatter(_tokens))
@@ -110,10 +160,10 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
     ax.set_ylabel("USD per month", fontsize=11)
     p = comparison.profile
     ax.set_title(
-        f"{comparison.environment}: {comparison.throughput.model} on {comparison.instance_type} "
+        f"{comparison.environment}: {comparison.model} on {comparison.instance_type} "
         f"({comparison.gpu}, TP={comparison.tensor_parallel}) vs {comparison.api_model}\n"
         f"{p.input_output_ratio:g}:1 input:output, reasoning {p.reasoning_share:.0%} of output, "
-        f"{p.busy_hours_per_day:g} busy h/day, scope {comparison.scope}",
+        f"{p.busy_hours_per_day:g} busy h/day, verdict on {SCOPE_WORDS[comparison.scope]}",
         fontsize=12,
     )
     ax.legend(loc="upper left", fontsize=9.5, framealpha=0.95)
@@ -121,14 +171,22 @@ def render_chart(comparison: Comparison, path: Path) -> Path:
     fig.text(
         0.01,
         0.01,
-        f"Throughput {figure.output_tokens_per_s:,.0f} output tok/s per replica ({figure.basis}) x {comparison.planning_utilisation:g} "
-        f"planned; ${comparison.usd_per_node_hour:g}/node-hour (on-demand, {comparison.prices['instance']['as_of']}); "
+        f"Throughput {figure.output_tokens_per_s:,.0f} output tok/s per replica ({figure.basis}), "
+        f"{comparison.shape.replica_output_tokens_per_s:,.0f} planned at this mix; ${comparison.usd_per_node_hour:g}/node-hour "
+        f"(on-demand, {comparison.prices['instance']['as_of']}); "
         f"API ${comparison.api_price.input_per_mtok:g}/${comparison.api_price.output_per_mtok:g} per 1M in/out "
         f"({comparison.prices['managed_api']['as_of']}).",
         fontsize=8,
         color="#444444",
     )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def render_chart(comparison: Comparison, path: Path) -> Path:
+    """Write the chart to `path` (PNG) and return it."""
+    fig = build_figure(comparison)
+    plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     plt.close(fig)

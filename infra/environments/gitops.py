@@ -4,7 +4,8 @@ The offline plan's manifests (build/<env>/manifests/) carry names the mock engin
 weights bucket, the Redis endpoint) and a redacted Secret: they are a preview and say so in a
 header. What a GitOps repository commits comes from here instead: the same chart and chart values
 as `pulumi up` installs, with the bucket and Redis endpoint the stack really created
-(`pulumi stack output --json --stack <env>`), and no Secret at all: the managed API key Secret is
+(`pulumi stack output --json --stack <env>`), the governor image `up` deployed (where the release
+pins give it a digest), and no Secret at all: the managed API key Secret is
 created by Pulumi from its encrypted config and the client keys Secret by the operator, so no
 secret value is ever written to Git.
 """
@@ -43,11 +44,29 @@ class Rendered:
     dropped_secrets: list[str]
 
 
+def governor_pinned(env: EnvironmentConfig) -> bool:
+    """Whether `pulumi up` deploys the governor, and so exports `governor_image`: a mode other than
+    `off` and a digest in the release pins (infra/config/bootstrap.py governor_pending)."""
+    return env.governor.mode != "off" and bool(env.governor.image.digest)
+
+
 def required_outputs(env: EnvironmentConfig) -> list[str]:
     needed = ["cluster_name", "weights_bucket", "gateway_image", "service_cidr"]
     if env.serving.gcs_fault_tolerance.managed:
         needed.append("gcs_redis_address")
+    if governor_pinned(env):
+        needed.append("governor_image")
     return needed
+
+
+def _image_problems(key: str, image: Any) -> list:
+    if image in (None, ""):
+        return []
+    if not isinstance(image, str) or not IMAGE_RE.match(image):
+        return [problem(key, "is not an image pinned by digest (repository@sha256:...)", image)]
+    if image.endswith("@sha256:" + "0" * 64):
+        return [problem(key, "is the preview placeholder: the stack was never deployed with a built image", image)]
+    return []
 
 
 def check_outputs(env: EnvironmentConfig, outputs: Any, source: str) -> StackOutputs:
@@ -72,11 +91,20 @@ def check_outputs(env: EnvironmentConfig, outputs: Any, source: str) -> StackOut
     if redis not in (None, "") and (not isinstance(redis, str) or not HOST_PORT_RE.match(redis)):
         found.append(problem("gcs_redis_address", "is not host:port", redis))
     image = outputs.get("gateway_image")
-    if image not in (None, "") and (not isinstance(image, str) or not IMAGE_RE.match(image)):
-        found.append(problem("gateway_image", "is not an image pinned by digest (repository@sha256:...)", image))
-    elif isinstance(image, str) and image.endswith("@sha256:" + "0" * 64):
+    found += _image_problems("gateway_image", image)
+    # The governor, as `up` deploys it: only with a pinned digest, and then the stack's output must
+    # carry that digest (an older output means the pin was set after the last `up`).
+    governor = outputs.get("governor_image") if governor_pinned(env) else None
+    found += _image_problems("governor_image", governor)
+    digest = env.governor.image.digest
+    if isinstance(governor, str) and IMAGE_RE.match(governor) and not governor.endswith(f"@{digest}"):
         found.append(
-            problem("gateway_image", "is the preview placeholder: the stack was never deployed with a built image", image)
+            problem(
+                "governor_image",
+                f"is not the pinned governor digest {digest} (governor.image.digest): run `pulumi up --stack {env.name}` "
+                "so the stack deploys the pinned image, then read the outputs again",
+                governor,
+            )
         )
     service_cidr = outputs.get("service_cidr")
     if service_cidr not in (None, "") and (not isinstance(service_cidr, str) or not CIDR_RE.match(service_cidr)):
@@ -95,7 +123,13 @@ def check_outputs(env: EnvironmentConfig, outputs: Any, source: str) -> StackOut
         raise ConfigError(found, source)
     # Both are required outputs, and a present one that is not a matching string is a problem above.
     assert isinstance(image, str) and isinstance(service_cidr, str), "checked above"
-    return StackOutputs(gateway_image=image, service_cidr=service_cidr, weights_bucket=bucket, gcs_redis_address=redis)
+    return StackOutputs(
+        gateway_image=image,
+        service_cidr=service_cidr,
+        weights_bucket=bucket,
+        gcs_redis_address=redis,
+        governor_image=governor if isinstance(governor, str) else None,
+    )
 
 
 def header(env: EnvironmentConfig, stack: str, release: str, source_commit: str) -> str:

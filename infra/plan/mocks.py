@@ -38,6 +38,8 @@ class Registration:
     dependencies: set[str] = field(default_factory=set)
     protect: bool = False
     ignore_changes: tuple[str, ...] = ()
+    # What the mocked provider answered (the resource's outputs), e.g. a node group's nodeGroupName.
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def provider_name(self) -> str | None:
@@ -140,6 +142,7 @@ class RecordingMocks(Mocks):
                 dependencies=self.pending_dependencies.pop(key, set()),
                 protect=self.pending_options.get(key, (False, ()))[0],
                 ignore_changes=self.pending_options.pop(key, (False, ()))[1],
+                outputs=plain_values(dict(state)),
             )
         )
         return resource_id, state
@@ -166,7 +169,18 @@ class RecordingMocks(Mocks):
             )
             resource_id = name
         elif args.typ == "aws:eks/nodeGroup:NodeGroup":
-            state.update(nodeGroupName=args.name, resources=[{"autoscalingGroups": [{"name": asg_name(args.name)}]}])
+            # EKS keeps the name it was given; without one, Pulumi auto-names it (the name above).
+            # The mocked Auto Scaling group stays keyed by the logical name (asg_name), which the
+            # plan's checks look it up by.
+            node_group = inputs.get("nodeGroupName") or name
+            state.update(
+                nodeGroupName=node_group,
+                # EKS's node group ARN: nodegroup/<cluster>/<name>/<uuid> (Service Authorization
+                # Reference, Amazon EKS resource type `nodegroup`).
+                arn=f"arn:aws:eks:{self.region}:{ACCOUNT}:nodegroup/{inputs.get('clusterName')}/{node_group}/"
+                f"{_fake_id('ng', args.name)[3:11]}-0000-0000-0000-{_fake_id('ng', args.name)[11:20]}000",
+                resources=[{"autoscalingGroups": [{"name": asg_name(args.name)}]}],
+            )
         elif args.typ == "aws:ec2/launchTemplate:LaunchTemplate":
             state.update(latestVersion=1)
         elif args.typ == "aws:s3/bucket:Bucket":

@@ -1,10 +1,10 @@
 """What the runbook templates are filled with, for one environment.
 
-Names follow the program: a GPU pool's managed node groups are registered as
-`<env>-<pool>-<od|spot>` (infra/__main__.py, node_pools/eks_managed.py) and Pulumi appends a
-random suffix to the real EKS name, so a runbook finds the real name by prefix with
-`aws eks list-nodegroups` and its Auto Scaling group with `aws eks describe-nodegroup` (EKS
-creates the ASG and names it itself). Karpenter NodePools carry exactly `<env>-<pool>-<od|spot>`.
+Names follow the program: a GPU pool's managed node groups and Karpenter NodePools are named
+exactly `<env>-<pool>-<od|spot>` (node_pool_shape.capacity_group_name; node_pools/eks_managed.py
+sets `nodegroupName`), so a runbook names the group and finds its Auto Scaling group with
+`aws eks describe-nodegroup` (EKS creates the ASG and names it itself). The system node group is
+left to Pulumi's auto-naming (a random suffix): no runbook names it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from infra.capacity import accepted_ranges
 from infra.chart_values.model.serve import Liveness
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import shared_store
-from infra.node_pool_shape import capacity_groups
+from infra.node_pool_shape import capacity_group_name, capacity_groups
 from infra.versions import KUBE_PROMETHEUS_STACK
 
 MONITORING_NAMESPACE = KUBE_PROMETHEUS_STACK.namespace
@@ -69,7 +69,7 @@ def node_groups(env: EnvironmentConfig) -> list[NodeGroup]:
                     instance_type=pool.instance_type,
                     capacity=group.capacity,
                     provisioner=pool.provisioner,
-                    name=f"{env.name}-{pool.name}-{group.suffix}",
+                    name=capacity_group_name(env.name, pool.name, group),
                     min_nodes=group.min_nodes,
                     max_nodes=group.max_nodes,
                 )
@@ -133,7 +133,6 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "route_override_configmap": ROUTE_OVERRIDE_CONFIGMAP,
         "node_groups": node_groups(env),
         "liveness": liveness_restart(),
-        "system_node_group": f"{env.name}-system",
         "oncall": env.oncall,
         # Whether the gateway pods share limits and spend through Redis (infra/gateway_settings.py).
         "shared_store": shared_store(env) is not None,

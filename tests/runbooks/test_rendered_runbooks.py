@@ -92,7 +92,8 @@ def test_node_groups_and_their_asgs_are_found_by_the_names_the_program_gives(sta
     groups = runbook_context(env)["node_groups"]
     for group in groups:
         if group.managed:
-            assert f"starts_with(@, '{group.name}-')" in text
+            # The program sets the node group's name (node_pools/eks_managed.py): no prefix lookup.
+            assert f"--nodegroup-name {group.name} " in text and "list-nodegroups" not in text
             assert "--query 'nodegroup.resources.autoScalingGroups[0].name'" in text
         else:
             assert group.name in text and "kubectl get nodepools" in text

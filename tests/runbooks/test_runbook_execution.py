@@ -51,7 +51,7 @@ from typing import Any
 import pytest
 
 from contracts import CLIENT_KEYS_SECRET, NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP
-from infra.node_pool_shape import capacity_groups, node_labels
+from infra.node_pool_shape import capacity_group_name, capacity_groups, node_labels
 from support import chart_kit
 from support.fake_kube_api import FakeKubeApi, load
 
@@ -383,7 +383,8 @@ def moto() -> Iterator[dict[str, str]]:
             for group in capacity_groups(pool):
                 created = eks.create_nodegroup(
                     clusterName=cluster_name,
-                    nodegroupName=f"{STACK}-{pool.name}-{group.suffix}-3f2a1b7",
+                    # The name the program gives it (infra/components/node_pools/eks_managed.py).
+                    nodegroupName=capacity_group_name(STACK, pool.name, group),
                     subnets=["subnet-0a"],
                     nodeRole="arn:aws:iam::123456789012:role/nodes",
                     scalingConfig={"minSize": group.min_nodes, "maxSize": group.max_nodes, "desiredSize": group.min_nodes},

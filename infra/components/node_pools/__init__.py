@@ -31,6 +31,8 @@ class GpuNodePoolFactory(Protocol):
         cluster: ClusterHandle,
         cost_tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        elastic_floor_by_governor: bool = False,
     ) -> GpuNodePool: ...
 
 
@@ -46,5 +48,9 @@ def gpu_node_pool(
     cluster: ClusterHandle,
     cost_tags: dict[str, str],
     opts: pulumi.ResourceOptions | None = None,
+    *,
+    elastic_floor_by_governor: bool = False,
 ) -> GpuNodePool:
-    return BACKENDS[pool.provisioner](name, pool, cluster, cost_tags, opts)
+    """`elastic_floor_by_governor`: the cost governor (enforce mode) owns the pool's floor, so the
+    program does not put the configured floor back (where the backend has one to put back)."""
+    return BACKENDS[pool.provisioner](name, pool, cluster, cost_tags, opts, elastic_floor_by_governor=elastic_floor_by_governor)

@@ -19,7 +19,20 @@ EKS_TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "Pr
 
 class EksManagedGpuNodePool(pulumi.ComponentResource):
     """Launch template (tags to instances, volumes, ENIs) + node group(s) + ASG tags (cost tags
-    and the cluster-autoscaler node-template tags that make scale-from-zero work)."""
+    and the cluster-autoscaler node-template tags that make scale-from-zero work).
+
+    Each node group carries an explicit `nodegroupName`, `<env>-<pool>-<od|spot>`
+    (node_pool_shape.capacity_group_name; `name` is `<env>-<pool>`, infra/__main__.py): the cost
+    governor, the runbooks and the IAM scoping name the group without asking AWS. Left to Pulumi,
+    the name would get a random suffix and the governor's `describe_nodegroup` would find nothing.
+    A fixed name means a replace-forcing change (instance type, capacity type, AMI type, subnets)
+    cannot create the new group beside the old one: EKS refuses the second group of that name and
+    `pulumi up` stops before deleting anything (docs/decisions.md, "Node group names").
+
+    `elastic_floor_by_governor`: the cost governor in enforce mode sets the elastic group's
+    `minSize` (the last group: a spot pool's pinned on-demand floor comes first), so Pulumi leaves
+    it as the governor set it instead of putting the configured minimum back on the next `up`.
+    """
 
     def __init__(
         self,
@@ -28,6 +41,8 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
         cluster: ClusterHandle,
         cost_tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        elastic_floor_by_governor: bool = False,
     ):
         super().__init__("gptoss:eks:ManagedGpuNodePool", name, None, opts)
         self.pool = pool
@@ -41,10 +56,16 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
             parent=self,
         )
         self.node_groups: list[aws.eks.NodeGroup] = []
-        for group in self.groups:
+        for index, group in enumerate(self.groups):
             labels = node_labels(pool, group, cost_tags)
+            # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it. The
+            # governor owns the elastic group's min_size in enforce mode (see the class docstring).
+            ignored = ["scalingConfig.desiredSize"]
+            if elastic_floor_by_governor and index == len(self.groups) - 1:
+                ignored.append("scalingConfig.minSize")
             node_group = aws.eks.NodeGroup(
                 f"{name}-{group.suffix}",
+                node_group_name=f"{name}-{group.suffix}",
                 cluster_name=cluster.name,
                 node_role_arn=cluster.node_role_arn,
                 subnet_ids=cluster.subnet_ids,
@@ -61,8 +82,7 @@ class EksManagedGpuNodePool(pulumi.ComponentResource):
                 update_config={"max_unavailable": 1},
                 labels=labels,
                 taints=[{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": EKS_TAINT_EFFECTS[GPU_TAINT["effect"]]}],
-                # cluster-autoscaler owns desired_size after creation; Pulumi must not reset it.
-                opts=child_options(self, opts, ignore_changes=["scalingConfig.desiredSize"]),
+                opts=child_options(self, opts, ignore_changes=ignored),
             )
             asg_tags = {**cost_tags, **autoscaler_template_tags(labels, pool.gpus_per_node, pool.disk_size_gib)}
             tag_node_group_asg(f"{name}-{group.suffix}", node_group, asg_tags, self)

@@ -91,7 +91,12 @@ class KarpenterGpuNodePool(pulumi.ComponentResource):
         cluster: ClusterHandle,
         cost_tags: dict[str, str],
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        elastic_floor_by_governor: bool = False,
     ):
+        # A NodePool has no node minimum (spec.limits caps it from above): the governor moves the
+        # RayService's min_replicas only, and there is no floor here for Pulumi to put back.
+        del elastic_floor_by_governor
         super().__init__("gptoss:karpenter:GpuNodePool", name, None, opts)
         self.pool = pool
         self.groups = capacity_groups(pool)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from infra.config import EnvironmentConfig
 from infra.config.tiers import load_tiers
 from infra.cost import capacity
-from infra.cost.compare import api_usd_per_token, pool_shape
+from infra.cost.compare import api_usd_per_token, pool_shape, prompt_tokens_per_generated_token
 from infra.cost.errors import CostInputError
 from infra.cost.governor.model import HourlyCost, ceil_replicas
 from infra.cost.prices import PricedCatalog
@@ -42,7 +42,12 @@ def cost_model(
     api_model = env.fallback.model
     if api_model not in priced.catalog.managed_api:
         raise CostInputError(f"fallback.model {api_model!r}: no price for it in infra/catalog/managed_api.yaml")
-    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes)
+    # The replica's rate at the profile's prompt mix, as `cost compare` counts it.
+    ratio = prompt_tokens_per_generated_token(profile)
+    sizing, figure, shape = pool_shape(env, priced, measured, cold_start_minutes, input_output_ratio, generated_ratio=ratio)
+    # A published or estimated figure converted to the profile's mix is an estimate at that mix.
+    converted = figure.at_ratio(ratio) != figure.output_tokens_per_s
+    basis = f"{figure.basis} figure at {ratio:g}:1 prompt:generated tokens, estimated" if converted else figure.basis
     floor = max(tier_min_floor(env.tier), env.governor.sovereign_min_replicas)
     return HourlyCost(
         shape=shape,
@@ -55,5 +60,5 @@ def cost_model(
         configured_floor=env.serving.min_replicas,
         api_model=api_model,
         instance_type=sizing.instance_type,
-        throughput_basis=figure.basis,
+        throughput_basis=basis,
     )

@@ -16,6 +16,9 @@
   is named (rayservice_types.go v1.7.0); a promotion (a new spec) while `metadata.generation`
   differs from `status.observedGeneration`.
 - The drain switch's ConfigMap: its `route` (absent object: `auto`).
+- The governor's memory (last change, changes of the last 24 hours, floor): an annotation on the
+  same Lease (infra/operate/governor/memory.py), written by the holder with the resourceVersion it
+  read before it acts, read by a pod when it becomes the holder.
 - Events on the RayService: every decision, so `kubectl describe rayservice` shows them.
 - The GPU pool's floor: an EKS managed node group's `minSize` through `eks.update_nodegroup_config`
   (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateNodegroupConfig.html), keeping
@@ -35,7 +38,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from contracts import ROUTE_AUTO, ROUTE_OVERRIDE_ROUTE_KEY
-from infra.cost.governor.policy import Decision
+from infra.cost.governor.policy import Decision, Memory
+from infra.operate.governor import memory as memory_record
 from infra.operate.governor.settings import Target
 
 LEASE_DURATION_S = 60
@@ -52,6 +56,10 @@ def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+class NotLeader(RuntimeError):
+    """This pod does not hold the Lease (any more): it must not act."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,27 @@ class Cluster:
                 return False
             raise
         return True
+
+    # -- the memory on the Lease ------------------------------------------------------------------
+
+    def read_memory(self) -> Memory | None:
+        """The memory the last holder recorded on the Lease; None when none was recorded. A record
+        that cannot be read raises memory.MemoryRecordError (the caller decides what to assume)."""
+        lease = self.coordination.read_namespaced_lease(self.target.lease, self.target.namespace)
+        text = ((lease.metadata and lease.metadata.annotations) or {}).get(memory_record.MEMORY_ANNOTATION)
+        return None if text is None else memory_record.loads(text)
+
+    def write_memory(self, identity: str, memory: Memory) -> None:
+        """Record `memory` on the Lease, only while `identity` holds it: a pod that lost the Lease
+        gets NotLeader, and a write racing a takeover gets the API's 409 (resourceVersion)."""
+        ns, name = self.target.namespace, self.target.lease
+        lease = self.coordination.read_namespaced_lease(name, ns)
+        holder = lease.spec.holder_identity if lease.spec else None
+        if holder != identity:
+            raise NotLeader(f"Lease {ns}/{name} is held by {holder!r}, not {identity!r}: nothing recorded")
+        metadata = lease.metadata = lease.metadata or client.V1ObjectMeta(name=name, namespace=ns)
+        metadata.annotations = {**(metadata.annotations or {}), memory_record.MEMORY_ANNOTATION: memory_record.dumps(memory)}
+        self.coordination.replace_namespaced_lease(name, ns, lease)
 
     # -- the RayService ----------------------------------------------------------------------------
 

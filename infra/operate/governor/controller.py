@@ -3,8 +3,11 @@
 Every decision is logged as one JSON line with its inputs and dollar effect, exported as metrics
 and written as an Event on the RayService. In `enforce` mode an applied decision patches the
 RayService's `min_replicas` and, for a managed node group, the pool's `minSize`. The memory of
-past changes (dwell time, changes a day) is the leader's: a new leader starts with none, which
-errs on the side of one more change, never of a blocked sovereign raise.
+past changes (dwell time, changes a day) is kept on the Lease (memory.py): a pod reads it when it
+becomes the leader, and the leader records a change there before it makes it, so a failover or a
+restart neither forgets a change nor resets the daily count. A change recorded and then not made
+(the patch failed) only blocks changes for the dwell time: it errs on the side of one change
+fewer, never of a blocked sovereign raise (which skips the dwell time and the daily limit).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from infra.cost.governor.model import HourlyCost, hourly_cost_from_dict
 from infra.cost.governor.policy import Decision, Guards, Memory, decide, remember
 from infra.cost.governor.trace import HourSample
+from infra.operate.governor import memory as memory_record
 from infra.operate.governor import prometheus
 from infra.operate.governor.cluster import Cluster, set_nodegroup_floor
 from infra.operate.governor.settings import ControllerSettings
@@ -72,7 +76,11 @@ class Controller:
     history: Callable[[datetime], list[HourSample]] | None = None
     metrics: GovernorMetrics = field(init=False)
     model: HourlyCost = field(init=False)
-    memory: Memory | None = None
+    # The memory of past changes: read from the Lease when this pod becomes the leader.
+    memory: Memory | None = field(default=None, init=False)
+    # Whether `memory` is what the Lease recorded since this pod last became the leader; it stays
+    # False until a read succeeds, so a step that fails before it reads again.
+    memory_read: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.metrics = GovernorMetrics(self.settings.environment)
@@ -85,8 +93,12 @@ class Controller:
         leader = self.cluster.try_lead(self.identity, now)
         self.metrics.leader.labels(env).set(1 if leader else 0)
         if not leader:
+            self.memory, self.memory_read = None, False
             return None
         state = self.cluster.rayservice()
+        if not self.memory_read:  # what earlier leaders (or this pod before a restart) recorded
+            self.memory = self._recorded_memory(state.floor, now)
+            self.memory_read = True
         guards = Guards(
             upgrade_in_progress=state.upgrade_in_progress,
             promotion_in_progress=state.promotion_in_progress,
@@ -99,13 +111,25 @@ class Controller:
         history = self.history(now)
         decision = decide(self.model, self.settings.policy, history, prometheus.hour_start(now), memory, guards)
         self._report(decision, now)
+        after = remember(memory, decision)
         if decision.applied:
+            # Recorded first: a change is never made without its record (the next leader's dwell
+            # time and daily count see it). A failed write fails the step before anything moves.
+            self.cluster.write_memory(self.identity, after)
             self.cluster.set_floor(state, decision.floor)
             t = self.settings.target
             if t.provisioner == "managed_node_group" and self.eks is not None:
                 set_nodegroup_floor(self.eks, t, decision.floor_nodes)
-        self.memory = remember(memory, decision)
+        self.memory = after
         return decision
+
+    def _recorded_memory(self, floor: int, now: datetime) -> Memory | None:
+        try:
+            return self.cluster.read_memory()
+        except memory_record.MemoryRecordError as error:
+            log.warning(json.dumps({"event": "governor_memory_unreadable", "error": str(error)}))
+            self.metrics.errors.labels(self.settings.environment, "memory_record").inc()
+            return memory_record.unreadable(floor, now)
 
     def _report(self, decision: Decision, now: datetime) -> None:
         env, m = self.settings.environment, self.metrics

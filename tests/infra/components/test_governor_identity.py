@@ -35,9 +35,10 @@ def test_enforce_with_a_managed_node_group_gets_a_role_on_exactly_the_floor_node
 
     group_name, _ = elastic_group(env)
     assert [r.name for r in run.of_type(NODE_GROUP) if r.name == group_name] == [group_name]
-    # The mocks' ARN is the resource's (auto-)name after the type: `nodegroup/<logical name>-<suffix>`.
+    # EKS's node group ARN, as the mocks answer it: `nodegroup/<cluster>/<node group name>/<uuid>`.
     assert isinstance(statement["Resource"], str) and "*" not in statement["Resource"]
-    assert statement["Resource"].startswith("arn:aws:eks:") and f":nodegroup/{group_name}-" in statement["Resource"]
+    assert statement["Resource"].startswith("arn:aws:eks:")
+    assert f":nodegroup/{env.cluster.name}/{group_name}/" in statement["Resource"]
 
 
 @pytest.mark.slow

@@ -144,14 +144,15 @@ def test_a_measured_throughput_overrides_the_estimate():
             model="gpt-oss-20b",
             gpu="L4",
             tensor_parallel=1,
-            output_tokens_per_s=350,
+            output_tokens_per_s=150,
             source="bench/results/x.json",
             measured_on="2026-11-29",
             machine="g6.xlarge, vLLM 0.11",
         )
     ]
     c = compare(env("dev"), TrafficProfile(10e9), priced(), measured=measured)
-    assert c.throughput.basis == "measured" and c.throughput.output_tokens_per_s == 350
+    assert c.throughput.basis == "measured" and c.throughput.output_tokens_per_s == 150
+    assert c.shape.replica_output_tokens_per_s == pytest.approx(150 * 0.7), "measured at your own mix: used as it is"
     estimated = compare(env("dev"), TrafficProfile(10e9), priced())
     assert c.self_hosted.plan.replicas_needed > estimated.self_hosted.plan.replicas_needed
 
@@ -193,3 +194,104 @@ def test_bad_profiles_are_refused_naming_the_flag(kwargs, message):
 def test_an_unpriced_api_model_is_refused_with_the_priced_ones():
     with pytest.raises(CostInputError, match=re.escape("--api 'gpt-9': no price for it; priced models: gpt-4.1-mini")):
         compare(env("dev"), TrafficProfile(1e6), priced(), api_model="gpt-9")
+
+
+# -- both scopes, the issue's figures ---------------------------------------------------------------
+
+O4_MINI_500M = TrafficProfile(500e6, **ALWAYS_ON_3_TO_1)
+
+
+def _dev_surroundings(kubernetes_version: str | None = None):
+    """dev's surroundings from the real program under the mock engine, optionally on another version."""
+    from datetime import date
+
+    from infra.cost.environment import surroundings_of
+    from infra.plan.runner import run_program
+
+    run = run_program("dev")
+    env_ = run.env
+    if kubernetes_version is not None:
+        env_ = env_.model_copy(update={"cluster": env_.cluster.model_copy(update={"kubernetes_version": kubernetes_version})})
+    return surroundings_of(env_, run.registrations, load_catalog(), date(2026, 12, 7))
+
+
+def test_the_issue_figures_for_dev_at_500m_reproduce_on_the_cluster_version_it_was_written_against():
+    """Issue #17: "20b at 500M tokens/month wins on GPU cost alone ($587.50 vs $962.50) but loses once
+    the environment around the GPUs is counted ($1,229.92; break-even 639M)". Written while dev ran
+    Kubernetes 1.33 in extended support ($0.60/h). Since then dev moved to 1.35 (standard support,
+    $0.10/h: $365.00 a month less) and the stack gained the smoke test's key in Secrets Manager
+    ($0.40 a month more): $1,229.92 + $0.40 = $1,230.32 on 1.33."""
+    then = compare(
+        env("dev"), O4_MINI_500M, priced(), api_model="o4-mini", scope="environment", surroundings=_dev_surroundings("1.33")
+    )
+    gpu, whole = then.scopes["gpu"], then.scopes["environment"]
+    assert gpu.self_hosted.monthly_usd == pytest.approx(587.50, abs=0.01) and then.api.monthly_usd == pytest.approx(962.50)
+    assert whole.self_hosted.monthly_usd == pytest.approx(1229.92 + 0.40, abs=0.01)
+    assert whole.break_even_tokens_per_month == pytest.approx(639e6, rel=0.001)
+    assert gpu.self_hosting_wins and not whole.self_hosting_wins
+    assert then.verdict_flip is not None and "break-even 639M tokens/month" in then.verdict_flip
+
+
+def test_on_today_s_1_35_cluster_dev_at_500m_self_hosting_wins_in_both_scopes():
+    now = compare(env("dev"), O4_MINI_500M, priced(), api_model="o4-mini", scope="environment", surroundings=_dev_surroundings())
+    whole = now.scopes["environment"]
+    assert whole.self_hosted.monthly_usd == pytest.approx(1230.32 - 365.00, abs=0.01)
+    assert whole.break_even_tokens_per_month == pytest.approx((587.50 + 277.82) / 1.925e-6, rel=0.001)
+    assert now.verdict_flip is None and now.recommendation != "api"
+
+
+def test_prod_floor_of_two_p5_4xlarge_breaks_even_near_5_2b():
+    c = compare(env("prod"), TrafficProfile(1e9, **ALWAYS_ON_3_TO_1), priced(), api_model="o4-mini")
+    assert c.scopes["gpu"].break_even_tokens_per_month == pytest.approx(5218.1e6, rel=1e-4)
+
+
+def test_without_surroundings_only_the_gpu_scope_is_priced():
+    c = compare(env("dev"), TrafficProfile(400e6), priced(), api_model="o4-mini")
+    assert set(c.scopes) == {"gpu"} and c.verdict_flip is None
+    with pytest.raises(ValueError, match="needs the environment's surroundings"):
+        compare(env("dev"), TrafficProfile(400e6), priced(), scope="environment")
+
+
+# -- the profile's prompt mix -------------------------------------------------------------------------
+
+
+def test_capacity_counts_the_replica_at_the_profile_s_prompt_mix():
+    staging = env("staging")
+    at_3 = compare(staging, TrafficProfile(1e9), priced())
+    at_1 = compare(staging, TrafficProfile(1e9, input_output_ratio=1.0), priced())
+    figure = at_3.throughput
+    assert figure.basis == "published" and figure.output_tokens_per_s == 2901.05
+    # rate(R) = 2,901 x (1 + r c) / (1 + R c), r = 215,312 / 195,544, c the fitted prompt cost.
+    assert at_3.shape.replica_output_tokens_per_s == pytest.approx(figure.at_ratio(3.0) * 0.7)
+    # Heavier than the published ~1.1:1 lowers the rate, lighter raises it.
+    assert at_3.shape.replica_output_tokens_per_s < 2901.05 * 0.7 < at_1.shape.replica_output_tokens_per_s
+    # Reasoning tokens are generated: half the billed output reasoning halves prompt tokens per generated token.
+    reasoning = compare(staging, TrafficProfile(1e9, reasoning_share=0.5), priced())
+    assert reasoning.shape.replica_output_tokens_per_s == pytest.approx(figure.at_ratio(1.5) * 0.7)
+
+
+# -- the tensor-parallel suggestion -------------------------------------------------------------------
+
+
+def test_no_suggestion_on_a_one_gpu_node_and_none_when_a_measured_tp1_figure_beats_tp2():
+    assert compare(env("prod"), TrafficProfile(20e9), priced()).notes == []
+    fast = [
+        MeasuredThroughput(
+            model="gpt-oss-120b",
+            gpu="H100",
+            tensor_parallel=1,
+            output_tokens_per_s=4000,
+            source="bench/results/x.json",
+            measured_on="2026-11-29",
+            machine="p5.48xlarge",
+        )
+    ]
+    c = compare(env("prod"), TrafficProfile(20e9), priced(), instance_type="p5.48xlarge", measured=fast)
+    assert not [n for n in c.notes if n.startswith("suggestion:")]
+
+
+def test_a_kv_starved_tp2_on_a100_40g_is_told_to_go_wider():
+    c = compare(env("prod"), TrafficProfile(20e9), priced(), instance_type="p4d.24xlarge")
+    assert c.tensor_parallel == 2, "the sizing picks the smallest TP that fits"
+    (note,) = [n for n in c.notes if n.startswith("suggestion:")]
+    assert "2 replicas of TP=4" in note and "estimated vs estimated" in note

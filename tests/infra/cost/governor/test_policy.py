@@ -6,7 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from infra.catalog import load_catalog
+from infra.config import environment_from_stack_file
+from infra.cost.governor.build import cost_model
 from infra.cost.governor.policy import Guards, Memory, decide, remember
+from infra.cost.prices import priced_catalog
 from tests.infra.cost.governor.support import model, settings, trace
 
 # Prod (p5.4xlarge, floor 2 as configured, tier minimum 1): two weeks of quiet traffic, a quarter
@@ -91,14 +95,18 @@ def test_sovereign_traffic_raises_the_floor_past_dwell_and_daily_limit():
 
 
 def test_above_break_even_the_floor_rises_before_the_daily_peak():
-    """A week of traffic that needs two full replicas from 09:00: a replica added at 09:00 would
-    lose its first 10 minutes to the cold start ($9.38 of API for o4-mini at 3:1), more than an
-    hour of a p5.4xlarge ($6.88), so at 08:00 the plan raises the floor ahead of the traffic."""
+    """A week of traffic that needs two full replicas from 09:00: with a 15-minute cold start a
+    replica added at 09:00 would lose its first quarter hour to it (a quarter of the 21.1M tokens
+    an hour one replica serves at 3:1: $10.17 of API for o4-mini), more than an hour of a
+    p5.4xlarge ($6.88), so at 08:00 the plan raises the floor ahead of the traffic. (With the
+    default 10 minutes it is $6.78, just under the node-hour: the plan may then wait.)"""
+    slow = cost_model(environment_from_stack_file("prod"), priced_catalog(load_catalog()), cold_start_minutes=15)
+    assert slow.replica_tokens_per_hour / 4 * slow.api_usd_per_token > 6.88
 
     def tokens(t):
-        return 2.0 * PROD.replica_tokens_per_hour if 9 <= t.hour < 18 else 0.2 * PROD.replica_tokens_per_hour
+        return 2.0 * slow.replica_tokens_per_hour if 9 <= t.hour < 18 else 0.2 * slow.replica_tokens_per_hour
 
     samples = trace(24 * 7 + 8, tokens)  # up to 07:00 of day 8
     now = samples[-1].hour + timedelta(hours=1)
-    decision = decide(PROD, settings("prod"), samples, now, Memory(1), mode="enforce")
+    decision = decide(slow, settings("prod"), samples, now, Memory(1), mode="enforce")
     assert now.hour == 8 and (decision.action, decision.floor) == ("raise", 2)

@@ -34,14 +34,15 @@ def test_flat_traffic_below_break_even_goes_to_the_api_and_the_arithmetic_holds(
 
 
 def test_flat_traffic_above_break_even_keeps_one_node_and_the_arithmetic_holds():
-    """5M tokens an hour (3.65B a month) fit one L4 replica (7.1M/h planned), even in its cold hour."""
+    """2M tokens an hour (1.46B a month) fit one L4 replica (2.5M/h planned at 3:1: the KV-capped
+    estimate at the profile's prompt mix, infra/catalog/throughput.yaml), even in its cold hour."""
     dev = model("dev")
-    assert dev.replica_tokens_per_hour * (1 - 10 / 60) > 5e6
-    result = simulate(dev, settings("dev"), trace(168, lambda _: 5e6))
+    assert dev.replica_tokens_per_hour * (1 - 10 / 60) > 2e6
+    result = simulate(dev, settings("dev"), trace(168, lambda _: 2e6))
     node_month = HOURS_PER_MONTH * G6_XLARGE_USD_PER_HOUR
     assert result.always_on.monthly_usd == pytest.approx(node_month)
     assert result.hindsight.monthly_usd == pytest.approx(node_month)
-    assert result.api_only.monthly_usd == pytest.approx(5e6 * HOURS_PER_MONTH * O3_MINI_BLEND_PER_TOKEN)  # $7,026.25
+    assert result.api_only.monthly_usd == pytest.approx(2e6 * HOURS_PER_MONTH * O3_MINI_BLEND_PER_TOKEN)  # $2,810.50
     # Without history the governor keeps one replica (sovereign_learning_hours); that replica's
     # cold start still leaves 5/6 of an hour of capacity, enough for the first hour.
     assert result.governor.floors == [1] * 168

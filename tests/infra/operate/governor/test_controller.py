@@ -16,8 +16,9 @@ from moto import mock_aws
 from contracts import ROUTE_OVERRIDE_CONFIGMAP
 from infra.cost.governor.sample import START, diurnal_week
 from infra.operate.governor import prometheus
-from infra.operate.governor.cluster import Cluster, read_floor
+from infra.operate.governor.cluster import Cluster, read_floor, with_floor
 from infra.operate.governor.controller import Controller
+from infra.operate.governor.memory import MEMORY_ANNOTATION
 from infra.operate.governor.settings import ControllerSettings
 from support import chart_kit
 from support.fake_kube_api import TOKEN, FakeKubeApi
@@ -194,3 +195,98 @@ def test_the_drain_switch_and_an_upgrade_block_enforce(prometheus_url, fake, gua
     assert [e["reason"] for e in fake.events("gpt-oss")] == ["GovernorBlocked"]
     metrics = __import__("prometheus_client").generate_latest(governor.metrics.registry).decode()
     assert 'gpt_oss_governor_enforce_blocked{environment="prod"' in metrics
+
+
+def floor_set_by_a_helm_upgrade(fake: FakeKubeApi, floor: int) -> None:
+    """The RayService as a `pulumi up` leaves it: the configured floor back, reconciled by KubeRay."""
+    obj = fake.get_custom("ray.io", "rayservices", "gpt-oss", "gpt-oss")
+    assert obj is not None
+    serve = yaml.safe_load(obj["spec"]["serveConfigV2"])
+    obj["spec"]["serveConfigV2"] = yaml.safe_dump(with_floor(serve, "gpt-oss", floor), sort_keys=False)
+    obj["metadata"]["generation"] += 1
+    obj["status"]["observedGeneration"] = obj["metadata"]["generation"]
+    fake.add_custom("ray.io", "rayservices", obj)
+
+
+def set_lease_annotations(fake: FakeKubeApi, annotations: dict[str, str] | None) -> None:
+    lease = fake.get_custom("coordination.k8s.io", "leases", "gpt-oss", "gpt-oss-governor")
+    assert lease is not None
+    lease["metadata"]["annotations"] = annotations
+    fake.add_custom("coordination.k8s.io", "leases", lease)
+
+
+@pytest.mark.parametrize("guardrail", ["min_dwell_minutes", "max_changes_per_day"])
+def test_a_new_leader_after_failover_respects_the_dwell_time_and_the_daily_count(prometheus_url, fake, guardrail):
+    """governor-a lowers the floor and dies; a `pulumi up` puts the configured floor back; governor-b
+    takes the Lease over minutes later and would lower it again at once if it started with an empty
+    memory (the control at the end shows it does). It reads governor-a's record from the Lease."""
+    settings = prod_settings(prometheus_url, "enforce")
+    if guardrail == "max_changes_per_day":  # no dwell time: only the daily count can block
+        policy = settings.policy.model_copy(update={"min_dwell_minutes": 0, "max_changes_per_day": 1})
+        settings = settings.model_copy(update={"policy": policy})
+    fake.rbac_rules = role_rules("enforce")
+    first = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-a")
+    decision = first.step(NOW)
+    assert decision is not None and (decision.action, decision.applied, decision.floor) == ("lower", True, 1)
+    lease = fake.get_custom("coordination.k8s.io", "leases", "gpt-oss", "gpt-oss-governor")
+    assert lease is not None
+    assert json.loads(lease["metadata"]["annotations"][MEMORY_ANNOTATION]) == {
+        "floor": 1,
+        "last_change": NOW.isoformat(),
+        "changes": [NOW.isoformat()],
+    }
+    floor_set_by_a_helm_upgrade(fake, 2)
+
+    takeover = NOW + timedelta(minutes=5)  # the Lease (60 s) has expired; the dwell time (60 min) has not
+    second = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-b")
+    decision = second.step(takeover)
+    limit = getattr(settings.policy, guardrail)
+    assert decision is not None and (decision.action, decision.applied) == ("lower", False)
+    assert decision.blocked_by == f"{guardrail} {limit}"
+    assert floor_of(fake) == 2
+    assert fake.denied == []
+
+    # The control: the same takeover with nothing recorded changes the floor again.
+    set_lease_annotations(fake, None)
+    third = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-c")
+    decision = third.step(takeover + timedelta(minutes=2))
+    assert decision is not None and (decision.action, decision.applied) == ("lower", True)
+    assert floor_of(fake) == 1
+
+
+def test_an_unreadable_record_blocks_changes_for_the_dwell_time_and_is_counted(prometheus_url, fake):
+    settings = prod_settings(prometheus_url, "enforce")
+    fake.rbac_rules = role_rules("enforce")
+    Controller(settings, Cluster(kube_client(fake), settings.target), "governor-a").step(NOW - timedelta(hours=3))
+    floor_set_by_a_helm_upgrade(fake, 2)
+    set_lease_annotations(fake, {MEMORY_ANNOTATION: "{not json"})
+    governor = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-b")
+    decision = governor.step(NOW)
+    assert decision is not None and not decision.applied
+    assert decision.blocked_by == f"min_dwell_minutes {settings.policy.min_dwell_minutes}"
+    metrics = __import__("prometheus_client").generate_latest(governor.metrics.registry).decode()
+    assert 'gpt_oss_governor_errors_total{environment="prod",stage="memory_record"} 1.0' in metrics
+    # Past the dwell time it acts, and its record replaces the unreadable one.
+    decision = governor.step(NOW + timedelta(minutes=settings.policy.min_dwell_minutes + 1))
+    assert decision is not None and decision.applied
+    lease = fake.get_custom("coordination.k8s.io", "leases", "gpt-oss", "gpt-oss-governor")
+    assert lease is not None and json.loads(lease["metadata"]["annotations"][MEMORY_ANNOTATION])["floor"] == decision.floor
+
+
+def test_a_leader_whose_first_step_failed_still_reads_the_record_before_it_acts(prometheus_url, fake):
+    """governor-b takes the Lease over, but its step fails before it reads the record (the
+    RayService is briefly gone); its next step must read the record, not start from nothing."""
+    settings = prod_settings(prometheus_url, "enforce")
+    fake.rbac_rules = role_rules("enforce")
+    first = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-a").step(NOW)
+    assert first is not None and first.applied
+    floor_set_by_a_helm_upgrade(fake, 2)
+    key = ("ray.io", "rayservices", "gpt-oss", "gpt-oss")
+    rayservice = fake.custom.pop(key)
+    second = Controller(settings, Cluster(kube_client(fake), settings.target), "governor-b")
+    with pytest.raises(client.exceptions.ApiException):
+        second.step(NOW + timedelta(minutes=5))
+    fake.custom[key] = rayservice
+    decision = second.step(NOW + timedelta(minutes=6))
+    assert decision is not None and (decision.action, decision.applied) == ("lower", False)
+    assert decision.blocked_by == f"min_dwell_minutes {settings.policy.min_dwell_minutes}"
