@@ -34,6 +34,7 @@ from infra.components.image_cache import RayImageCache, cached_repository, ray_i
 from infra.components.network import Network
 from infra.components.node_pools import gpu_node_pool
 from infra.components.node_pools.eks_managed import EksManagedGpuNodePool
+from infra.components.oncall_access import OncallAccess
 from infra.components.registry import GatewayImageRegistry
 from infra.components.secrets import ClientKeys, ManagedApiKey, SmokeKey
 from infra.components.serving import ServingNamespace, ServingRelease
@@ -120,6 +121,9 @@ if needs_governor_identity(env):
         opts=on_aws,
     )
 namespace = ServingNamespace(f"{env.name}-serving", labels, opts=on_both)
+if env.cluster.oncall_role_arns:
+    # What the on-call roles' Kubernetes group may do (their access entries: EksCluster).
+    OncallAccess(f"{env.name}-oncall", opts=pulumi.ResourceOptions(providers=[k8s_provider], depends_on=[namespace, addons]))
 weights = WeightsBucket(
     f"{env.name}-weights",
     cluster.handle,

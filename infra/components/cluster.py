@@ -17,6 +17,7 @@ from contracts import NODE_POOL_LABEL, SYSTEM_POOL
 from infra import iam_policies
 from infra.components.launch_template import tag_node_group_asg, tagged_launch_template
 from infra.config.models import ClusterConfig
+from infra.oncall_rbac import ONCALL_GROUP
 
 # EKS-managed add-ons. The cluster is created without EKS's self-managed copies
 # (`bootstrapSelfManagedAddons: false`, EKS API CreateCluster), so these are the only ones and
@@ -167,6 +168,19 @@ class EksCluster(pulumi.ComponentResource):
                 principal_arn=entry.principal_arn,
                 policy_arn=CLUSTER_ADMIN_POLICY,
                 access_scope={"type": "cluster"},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        # On-call: the Kubernetes group of infra/oncall_rbac.py and no EKS access policy, so the
+        # RBAC objects OncallAccess creates are all it may do (EKS docs, "Grant IAM users access to
+        # Kubernetes with EKS access entries": `kubernetesGroups`).
+        for index, role_arn in enumerate(config.oncall_role_arns):
+            aws.eks.AccessEntry(
+                f"{name}-oncall-{index}",
+                cluster_name=cluster_name,
+                principal_arn=role_arn,
+                type="STANDARD",
+                kubernetes_groups=[ONCALL_GROUP],
                 opts=pulumi.ResourceOptions(parent=self),
             )
 

@@ -154,8 +154,14 @@ class ClusterConfig(Strict):
     api_access: ApiAccessConfig = Field(description="How the runner of `pulumi up` reaches the Kubernetes API.")
     admin_role_arns: list[str] = Field(
         default_factory=list,
-        description="IAM roles given cluster-admin through an EKS access entry (on-call, platform team), besides "
-        "the identity that creates the cluster.",
+        description="IAM roles given cluster-admin through an EKS access entry (platform team), besides the identity "
+        "that creates the cluster. On-call engineers: oncall_role_arns.",
+    )
+    oncall_role_arns: list[str] = Field(
+        default_factory=list,
+        description="IAM roles of the on-call engineers: an EKS access entry with the Kubernetes group "
+        "`gpt-oss:oncall`, which may do exactly what the runbooks do (infra/oncall_rbac.py; docs/operating.md "
+        "'On-call access'), nothing more. A role listed here must not be in admin_role_arns.",
     )
     network: NetworkConfig | None = Field(None, description="The new VPC; only with mode `create`.")
     subnet_ids: list[str] | None = Field(
@@ -189,7 +195,7 @@ class ClusterConfig(Strict):
             )
         return value
 
-    @field_validator("admin_role_arns")
+    @field_validator("admin_role_arns", "oncall_role_arns")
     @classmethod
     def _role_arns(cls, value: list[str]) -> list[str]:
         bad = [arn for arn in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", arn)]
@@ -210,6 +216,12 @@ class ClusterConfig(Strict):
 
     @model_validator(mode="after")
     def _mode_fields(self) -> ClusterConfig:
+        both = sorted(set(self.admin_role_arns) & set(self.oncall_role_arns))
+        if both:
+            raise ValueError(
+                f"oncall_role_arns lists {', '.join(both)}, already in admin_role_arns: EKS refuses a second access "
+                "entry for the same principal; keep each role in one list"
+            )
         if self.mode == "create" and self.subnet_ids is not None:
             raise ValueError("subnet_ids is only for mode `existing`; a new cluster makes its own subnets")
         if self.mode == "existing" and self.network is not None:

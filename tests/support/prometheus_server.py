@@ -52,12 +52,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def prometheus_with(series: Sequence[Series], workdir: Path) -> Iterator[str]:
-    """A Prometheus whose TSDB holds `series`; yields its base URL."""
+def prometheus_with(series: Sequence[Series], workdir: Path, text: str | None = None) -> Iterator[str]:
+    """A Prometheus whose TSDB holds `series` (or the OpenMetrics `text`, for gauges and
+    histograms); yields its base URL."""
     promtool = require_tool(BIN / "promtool", INSTALL)
     server = require_tool(BIN / "prometheus", INSTALL)
     source, data = workdir / "samples.om", workdir / "data"
-    source.write_text(openmetrics(series))
+    source.write_text(openmetrics(series) if text is None else text)
     subprocess.run(
         [str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h", str(source), str(data)],
         check=True,
