@@ -552,11 +552,18 @@ def test_the_gateway_reaches_only_the_serve_port_the_managed_api_the_shared_stor
         assert "10.0.0.0/8" in peer["ipBlock"]["except"], "the managed-API rule must not open the VPC"
     assert sorted(p["port"] for p in dns_rule["ports"]) == [53, 53]
     ingress = kit.values(case)["gateway"]["ingress"]
-    # In-cluster clients and (with the load balancer) the clients it admits on 8080; Prometheus
-    # only on the metrics port, last (the series name teams and spend).
+    # In-cluster clients and (with the load balancer) the clients it admits on 8080; Prometheus on
+    # the metrics port (the series name teams and spend) and, with the drain switch, the API
+    # server's addresses there too (drain --status reads each pod through the pod proxy), last.
     client_rules = 2 if ingress["enabled"] else 1
-    expected = [8080] * client_rules + [GATEWAY_METRICS_PORT]
+    expected = [8080] * client_rules + [GATEWAY_METRICS_PORT] * (1 + bool(override))
     assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == expected
+    prometheus_rule = policy["spec"]["ingress"][client_rules]
+    assert all("podSelector" in peer and "ipBlock" not in peer for peer in prometheus_rule["from"])
+    if override:
+        proxy_rule = policy["spec"]["ingress"][-1]
+        assert proxy_rule["from"] == [{"ipBlock": block} for block in values["networkPolicy"]["kubeApiServer"]]
+        assert all(not block["cidr"].startswith("0.0.0.0") for block in values["networkPolicy"]["kubeApiServer"])
     if ingress["enabled"]:
         admitted = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][1]["from"]]
         assert admitted == ingress["sourceCidrs"] and "0.0.0.0/0" not in admitted

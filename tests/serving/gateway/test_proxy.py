@@ -161,6 +161,11 @@ def test_a_json_answer_cut_in_the_middle_falls_back(gateway, primary, managed):
 def test_a_primary_that_is_not_ready_is_skipped_without_an_attempt(start_gateway, primary, managed):
     primary.set("status", status=500)  # the start-up probe fails: not ready
     gateway = start_gateway(primary={"readiness": ONE_FAILED_PROBE_UNREADIES})
+    # The start-up probe runs beside the server's start; on a loaded machine its answer can land
+    # after the server listens (ready is None, unknown, until then).
+    deadline = time.monotonic() + 10
+    while gateway.upstream("self-hosted").health.ready is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert gateway.upstream("self-hosted").health.ready is False
     response = gateway.chat()
     assert_served_by_managed(response, "not_ready", managed)
