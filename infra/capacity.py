@@ -8,17 +8,32 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from infra.sizing import QUEUE_DIVISOR, ServingCapacity, serving_capacity, size_replica
+from infra.sizing import QUEUE_DIVISOR, ReplicaSizing, ServingCapacity, serving_capacity, size_replica
 
 if TYPE_CHECKING:
+    from infra.catalog import Catalog
     from infra.config.models import EnvironmentConfig, GatewayConfig, NodePoolConfig, ServingConfig
 
 
-def capacity_from_sections(
+def replica_sizing(env: EnvironmentConfig, catalog: Catalog | None = None) -> ReplicaSizing:
+    """One replica of the environment's model on its serving pool, as the chart, the gateway's
+    settings and the plan size it."""
+    pool = env.serving_pool()
+    return size_replica(
+        env.model.name,
+        pool.instance_type,
+        env.serving.max_model_len,
+        env.serving.tensor_parallel,
+        env.serving.gpu_memory_utilization,
+        catalog,
+    )
+
+
+def derived_from_sections(
     model_name: str, pool: NodePoolConfig, serving: ServingConfig, gateway: GatewayConfig
 ) -> ServingCapacity:
-    """The derived limits, then the environment's explicit `serving.max_ongoing_requests` and
-    `gateway.max_in_flight` in their place (raises SizingError when the model does not fit)."""
+    """Every layer's limit from the sizing alone, before any explicit value (raises SizingError
+    when the model does not fit)."""
     sizing = size_replica(
         model_name,
         pool.instance_type,
@@ -27,7 +42,15 @@ def capacity_from_sections(
         serving.gpu_memory_utilization,
         replicas=max(1, serving.min_replicas),
     )
-    capacity = serving_capacity(sizing, serving.min_replicas, serving.max_replicas, gateway.min_replicas)
+    return serving_capacity(sizing, serving.min_replicas, serving.max_replicas, gateway.min_replicas)
+
+
+def capacity_from_sections(
+    model_name: str, pool: NodePoolConfig, serving: ServingConfig, gateway: GatewayConfig
+) -> ServingCapacity:
+    """The derived limits, then the environment's explicit `serving.max_ongoing_requests` and
+    `gateway.max_in_flight` in their place (raises SizingError when the model does not fit)."""
+    capacity = derived_from_sections(model_name, pool, serving, gateway)
     if serving.max_ongoing_requests is not None:
         ongoing = serving.max_ongoing_requests
         capacity = dataclasses.replace(
@@ -65,19 +88,7 @@ def accepted_ranges(env: EnvironmentConfig) -> dict[str, AcceptedRange]:
     Runbooks render these so every edit they advise is one the plan accepts
     (tests/runbooks/test_capacity_advice.py applies both ends and one step beyond each)."""
     pool, serving, gateway = env.serving_pool(), env.serving, env.gateway
-    derived = serving_capacity(
-        size_replica(
-            env.model.name,
-            pool.instance_type,
-            serving.max_model_len,
-            serving.tensor_parallel,
-            serving.gpu_memory_utilization,
-            replicas=max(1, serving.min_replicas),
-        ),
-        serving.min_replicas,
-        serving.max_replicas,
-        gateway.min_replicas,
-    )
+    derived = derived_from_sections(env.model.name, pool, serving, gateway)
     capacity = capacity_from_sections(env.model.name, pool, serving, gateway)
     return {
         "max_ongoing_requests": AcceptedRange(

@@ -23,11 +23,10 @@ from contracts import (
     UPSTREAM_MANAGED,
     UPSTREAM_SELF_HOSTED,
 )
-from infra.capacity import capacity_for
+from infra.capacity import capacity_for, replica_sizing
 from infra.catalog import load_catalog
 from infra.config.models import EnvironmentConfig
 from infra.models.routes import add_served_routes
-from infra.sizing import size_replica
 
 # A non-streaming answer arrives in one piece, so its timeout bounds the whole generation: a
 # long reasoning answer at high effort takes minutes. A hung engine is caught by the prober
@@ -73,14 +72,7 @@ def settings_for_environment(env: EnvironmentConfig, *, primary_base_url: str = 
     """The JSON-ready gateway settings for `env`, with the RayService reachable at `primary_base_url`."""
     catalog = load_catalog()
     gateway = env.gateway
-    pool = env.serving_pool()
-    sizing = size_replica(
-        env.model.name,
-        pool.instance_type,
-        env.serving.max_model_len,
-        env.serving.tensor_parallel,
-        env.serving.gpu_memory_utilization,
-    )
+    sizing = replica_sizing(env)
     floor_replicas = max(1, env.serving.min_replicas)
     capacity = capacity_for(env)
     circuit = {

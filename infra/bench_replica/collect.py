@@ -21,10 +21,10 @@ import yaml
 
 from infra.bench_replica.job import RESULT_MARKER
 from infra.bench_replica.plan import META_ENVIRONMENT, META_IMAGE, META_SHAPE
+from infra.capacity import replica_sizing
 from infra.catalog import load_catalog
 from infra.config.models import EnvironmentConfig
 from infra.cost.throughput import MeasuredFile, MeasuredThroughput
-from infra.sizing import size_replica
 
 # The vLLM result fields read here; each must be listed in vllm_bench_serve.yaml (tested).
 FIELDS_READ = (
@@ -170,14 +170,7 @@ def collect(
     if models:
         raise CollectError(f"the results are of model {', '.join(models)}; {env.name} serves {env.model.name}")
     pool = env.serving_pool()
-    sizing = size_replica(
-        env.model.name,
-        pool.instance_type,
-        env.serving.max_model_len,
-        env.serving.tensor_parallel,
-        env.serving.gpu_memory_utilization,
-        load_catalog(),
-    )
+    sizing = replica_sizing(env, load_catalog())
     by_shape: dict[str, list[Level]] = {}
     for level in levels:
         by_shape.setdefault(level.shape, []).append(level)

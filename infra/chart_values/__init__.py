@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import APPLICATION, MANAGED_BY, RELEASE
+from infra.capacity import replica_sizing
 from infra.chart_values.alerts import alert_values
 from infra.chart_values.gateway import gateway_values
 from infra.chart_values.governor import governor_values
@@ -31,7 +32,6 @@ from infra.chart_values.route_override import route_override_values
 from infra.chart_values.serve import model_values, serve_values, tiktoken_values
 from infra.chart_values.served_models import with_served_models, with_served_workers
 from infra.config.models import EnvironmentConfig
-from infra.sizing import ReplicaSizing, size_replica
 from infra.tags import cost_tags
 
 
@@ -46,17 +46,6 @@ class StackOutputs:
     weights_bucket: str | None = None  # required when model.source is s3
     gcs_redis_address: str | None = None  # required when gcs_fault_tolerance.redis is managed
     governor_image: str | None = None  # repository@sha256:digest; default: the chart's governor image
-
-
-def sizing_for(env: EnvironmentConfig) -> ReplicaSizing:
-    pool = env.serving_pool()
-    return size_replica(
-        env.model.name,
-        pool.instance_type,
-        env.serving.max_model_len,
-        env.serving.tensor_parallel,
-        env.serving.gpu_memory_utilization,
-    )
 
 
 def label_values(env: EnvironmentConfig, stack: str) -> ObjectLabels:
@@ -76,7 +65,7 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
     merge with values.yaml then adds nothing); keys not set here keep the chart's defaults.
     Raises ValueError naming what is missing when the values cannot be computed (pydantic's
     ValidationError, naming the key and the value, is a ValueError)."""
-    sizing = sizing_for(env)
+    sizing = replica_sizing(env)
     labels = label_values(env, stack)
     weights_bucket, gcs_redis_address = outputs.weights_bucket, outputs.gcs_redis_address
     values = ChartValues(

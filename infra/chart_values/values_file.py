@@ -9,7 +9,8 @@ from typing import Any
 import jinja2
 import yaml
 
-from infra.chart_values import StackOutputs, chart_values, sizing_for
+from infra.capacity import replica_sizing
+from infra.chart_values import StackOutputs, chart_values
 from infra.config.models import EnvironmentConfig
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -21,7 +22,7 @@ def _yaml_block(value: Any) -> str:
 
 def render_values_file(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> str:
     values = chart_values(env, stack, outputs)
-    sizing = sizing_for(env)
+    sizing = replica_sizing(env)
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         undefined=jinja2.StrictUndefined,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from infra.capacity import capacity_from_sections
+from infra.capacity import capacity_from_sections, derived_from_sections
 from infra.config.errors import Problem, problem
 from infra.node_pool_shape import karpenter_floor_nodes
 from infra.sizing import (
@@ -18,7 +18,6 @@ from infra.sizing import (
     PLANNING_TOKENS_PER_SEQUENCE,
     REQUEST_BYTES_PER_CONTEXT_TOKEN,
     SizingError,
-    serving_capacity,
     size_replica,
 )
 
@@ -105,19 +104,7 @@ def capacity_problems(model_name: str, pool: NodePoolConfig, serving: ServingCon
     """The limits of every layer must agree (infra/sizing.py `serving_capacity`): an explicit value
     that contradicts the sizing is refused with the derived figure and the fix."""
     try:
-        derived = serving_capacity(
-            size_replica(
-                model_name,
-                pool.instance_type,
-                serving.max_model_len,
-                serving.tensor_parallel,
-                serving.gpu_memory_utilization,
-                replicas=max(1, serving.min_replicas),
-            ),
-            serving.min_replicas,
-            serving.max_replicas,
-            gateway.min_replicas,
-        )
+        derived = derived_from_sections(model_name, pool, serving, gateway)
         capacity = capacity_from_sections(model_name, pool, serving, gateway)
     except SizingError:
         return []  # sizing_problems reports it

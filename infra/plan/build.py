@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from infra.capacity import capacity_for
+from infra.capacity import capacity_for, replica_sizing
 from infra.config import ConfigError, read_stack_file
 from infra.paths import BUILD_DIR, REPO_ROOT
 from infra.plan import cost, inventory, manifests
@@ -33,7 +33,6 @@ from infra.plan.strict import strict_findings
 from infra.plan.third_party import UpstreamRelease, upstream_releases
 from infra.plan.warnings import plan_warnings
 from infra.policy import rules
-from infra.sizing import size_replica
 
 TOOLS = ("pulumi", "pulumi-aws", "pulumi-kubernetes", "helm-python-sdk", "kubernetes-validate")
 
@@ -98,13 +97,7 @@ def policy_violations(
 def serving_summary(run: ProgramRun) -> dict[str, Any]:
     env = run.env
     pool = env.serving_pool()
-    sizing = size_replica(
-        env.model.name,
-        pool.instance_type,
-        env.serving.max_model_len,
-        env.serving.tensor_parallel,
-        env.serving.gpu_memory_utilization,
-    )
+    sizing = replica_sizing(env)
     return {
         "model": env.model.name,
         "revision": env.model.revision,

@@ -3,8 +3,7 @@ derived from one sizing (infra/sizing.py serving_capacity), as the plan prints t
 
 from __future__ import annotations
 
-from infra.capacity import capacity_for
-from infra.chart_values import sizing_for
+from infra.capacity import capacity_for, replica_sizing
 from infra.config import environment_from_stack_file, stack_names
 
 
@@ -17,7 +16,7 @@ def capacity_table(stacks: list[str] | None = None) -> str:
     ]
     for name in stacks or stack_names():
         env = environment_from_stack_file(name)
-        sizing = sizing_for(env)
+        sizing = replica_sizing(env)
         c = capacity_for(env)
         rows.append(
             f"| {env.name} | {sizing.kv_cache_tokens_per_replica:,} | {c.max_num_seqs} | {c.max_ongoing_requests} | "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.chart_values import sizing_for
+from infra.capacity import replica_sizing
 from infra.chart_values.ray import upgrade_gpu_headroom
 from infra.config import environment_from_stack_file, stack_names
 
@@ -17,7 +17,7 @@ def sizing_table(stacks: list[str] | None = None) -> str:
     for name in stacks or stack_names():
         env = environment_from_stack_file(name)
         pool = env.serving_pool()
-        sizing = sizing_for(env)
+        sizing = replica_sizing(env)
         capacity = pool.capacity_type.replace("_", "-")
         if pool.capacity_type == "spot" and pool.on_demand_floor:
             capacity += f" ({pool.on_demand_floor} on-demand)"

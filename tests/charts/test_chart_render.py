@@ -13,8 +13,7 @@ import yaml
 
 from contracts import GATEWAY_METRICS_PORT, PRIMARY_BASE_URL, SYSTEM_POOL
 from contracts import NODE_POOL_LABEL as POOL_LABEL
-from infra.capacity import capacity_for
-from infra.chart_values import sizing_for
+from infra.capacity import capacity_for, replica_sizing
 from infra.chart_values.serve import engine_kwargs
 from infra.models.served import resolve_served_models
 from infra.node_pool_shape import GPU_TAINT
@@ -149,7 +148,7 @@ def test_no_replica_can_land_on_the_head(kit, case):
 
 def test_the_worker_group_requests_the_gpus_one_replica_needs_on_its_pool(kit, case):
     env, _ = kit.environment(case)
-    sizing = sizing_for(env)
+    sizing = replica_sizing(env)
     pool = env.serving_pool()
     group = worker_group(kit, case)
     assert group["groupName"] == pool.name
@@ -182,7 +181,7 @@ def test_the_ray_autoscaler_sees_a_worker_group_that_can_host_a_replica_from_zer
     except ImportError as error:  # private APIs of the pinned Ray
         pytest.skip(f"Ray's autoscaler/LLM internals moved in this Ray version: {error}")
     env, _ = kit.environment(case)
-    sizing = sizing_for(env)
+    sizing = replica_sizing(env)
     cluster = rayservice(kit, case)["spec"]["rayClusterConfig"]
     head = _get_ray_resources_from_group_spec(cluster["headGroupSpec"], True)
     assert head.get("CPU") == 0 and not head.get("GPU")
@@ -204,7 +203,7 @@ def test_the_ray_autoscaler_sees_a_worker_group_that_can_host_a_replica_from_zer
 
 def test_the_worker_group_declares_its_accelerator_for_scale_from_zero(kit, case):
     env, _ = kit.environment(case)
-    assert worker_group(kit, case)["resources"] == {f"accelerator_type:{sizing_for(env).ray_accelerator}": "1"}
+    assert worker_group(kit, case)["resources"] == {f"accelerator_type:{replica_sizing(env).ray_accelerator}": "1"}
 
 
 def test_ray_autoscaling_is_on_and_bounded_by_the_serving_config(kit, case):
@@ -329,7 +328,7 @@ def test_engine_arguments_follow_the_gpu_generation_and_nothing_else(kit, case):
     chart's defaults (Helm deep-merges maps), TRITON_ATTN on Ampere/Ada only, 8192 batched tokens
     on Hopper only, a pinned revision for Hugging Face weights only."""
     env, _ = kit.environment(case)
-    sizing = sizing_for(env)
+    sizing = replica_sizing(env)
     kwargs = llm_config(kit, case)["engine_kwargs"]
     assert kwargs == engine_kwargs(env, sizing)
     assert kwargs["tool_call_parser"] == "openai" and kwargs["enable_auto_tool_choice"] is True
@@ -423,9 +422,9 @@ def test_the_upgrade_strategy_and_its_gpu_headroom_follow_the_environment(kit, c
     assert service["spec"]["upgradeStrategy"] == {"type": env.serving.upgrade_strategy}
     headroom = int(service["metadata"]["annotations"]["gpt-oss.platform/upgrade-gpu-headroom"])
     if env.serving.upgrade_strategy == "NewCluster":
-        assert headroom == max(env.serving.min_replicas, 1) * sizing_for(env).gpus_per_replica
+        assert headroom == max(env.serving.min_replicas, 1) * replica_sizing(env).gpus_per_replica
         pool = env.serving_pool()
-        assert headroom + env.serving.min_replicas * sizing_for(env).gpus_per_replica <= pool.max_nodes * pool.gpus_per_node
+        assert headroom + env.serving.min_replicas * replica_sizing(env).gpus_per_replica <= pool.max_nodes * pool.gpus_per_node
     else:
         assert headroom == 0
 

@@ -13,8 +13,9 @@ import yaml
 from cli.__main__ import main as cli_main
 from contracts import NODE_POOL_LABEL as POOL_LABEL
 from contracts import PRIMARY_BASE_URL, SYSTEM_POOL
+from infra.capacity import replica_sizing
 from infra.catalog import load_catalog
-from infra.chart_values import StackOutputs, chart_values, sizing_for
+from infra.chart_values import StackOutputs, chart_values
 from infra.chart_values.serve import engine_kwargs
 from infra.chart_values.values_file import render_values_file
 from infra.config import ConfigError, read_stack_file, validate_environment
@@ -80,7 +81,7 @@ def test_hugging_face_weights_are_pinned_to_the_configured_commit():
     values = chart_values(env, "dev", outputs_of(env, weights_bucket=BUCKET, gcs_redis_address=None))
     assert values["model"] == {"id": "gpt-oss-20b", "source": "openai/gpt-oss-20b", "offline": False}
     assert values["serve"]["engine"]["revision"] == env.model.revision
-    assert engine_kwargs(env, sizing_for(env))["tokenizer_revision"] == env.model.revision
+    assert engine_kwargs(env, replica_sizing(env))["tokenizer_revision"] == env.model.revision
     assert values["tiktoken"]["source"] == TIKTOKEN_PUBLIC_BASE
 
 
@@ -100,7 +101,7 @@ def test_engine_arguments_follow_the_gpu_generation(gpu, instance, model, backen
         data["serving"].update(min_replicas=1, max_replicas=1)
 
     env = env_of("staging", edit)
-    kwargs = engine_kwargs(env, sizing_for(env))
+    kwargs = engine_kwargs(env, replica_sizing(env))
     assert kwargs.get("attention_backend") == backend
     assert kwargs.get("max_num_batched_tokens") == batched
     assert kwargs["tool_call_parser"] == "openai" and kwargs["enable_auto_tool_choice"] is True
@@ -187,7 +188,7 @@ def test_the_gateway_gets_its_settings_and_secret_names():
 
 def _consistency(values: dict, env) -> None:
     """GPU request, tensor parallelism, accelerator type, max_model_len and node selector agree."""
-    sizing = sizing_for(env)
+    sizing = replica_sizing(env)
     pool = env.serving_pool()
     (group,) = values["ray"]["workerGroups"]
     engine = values["serve"]["engine"]

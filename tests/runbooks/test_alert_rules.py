@@ -10,8 +10,8 @@ import re
 import pytest
 
 from contracts import NAMESPACE
+from infra.capacity import replica_sizing
 from infra.catalog import load_catalog
-from infra.chart_values import sizing_for
 from infra.chart_values.alerts import RUNBOOK_BASE_URL
 from infra.chart_values.model.monitoring import Thresholds
 from infra.gateway_settings import settings_for_environment
@@ -127,7 +127,7 @@ def test_alert_values_come_from_the_environment(alerting, stack):
     # The other thresholds are not per environment: the chart's defaults.
     priced = {"managedSpendUsdPerHour", "selfHostedFleetUsdPerHour", "managedInputUsdPerMtok", "managedOutputUsdPerMtok"}
     assert {k: v for k, v in Thresholds().model_dump().items() if k not in priced}.items() <= thresholds.items()
-    hopper = sizing_for(env).gpu_generation == "hopper"
+    hopper = replica_sizing(env).gpu_generation == "hopper"
     assert alerts["slo"]["ttftSecondsBucket"] == ("2.5" if hopper else "5.0")
 
 

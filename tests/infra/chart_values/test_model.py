@@ -8,8 +8,9 @@ import typing
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from infra.capacity import replica_sizing
 from infra.catalog import load_catalog
-from infra.chart_values import StackOutputs, chart_values, sizing_for
+from infra.chart_values import StackOutputs, chart_values
 from infra.chart_values.model import ChartValues, dump
 from infra.chart_values.model.base import IpBlock
 from infra.chart_values.model.gateway import Gateway
@@ -122,5 +123,5 @@ def test_the_chart_defaults_are_what_the_sizing_gives_gpt_oss_20b_on_one_l4():
     raw.pop("served_models", None)  # the standalone install serves no adapters
     env = validate_environment(raw, stack="dev")
     defaults = ChartValues()
-    assert dump_of(worker_group(env, sizing_for(env))) == dump_of(defaults.ray.workerGroups[0])
-    assert dump_of(serve_values(env, sizing_for(env))) == dump_of(defaults.serve)
+    assert dump_of(worker_group(env, replica_sizing(env))) == dump_of(defaults.ray.workerGroups[0])
+    assert dump_of(serve_values(env, replica_sizing(env))) == dump_of(defaults.serve)
