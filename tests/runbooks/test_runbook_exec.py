@@ -21,6 +21,7 @@ wrong model, a missing RBAC rule, an unknown pod.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -271,3 +272,46 @@ def test_an_exec_the_oncall_role_does_not_allow_fails(exec_cluster):
         api.rbac_policy = policy
     assert done.returncode != 0 and "forbidden" in done.stderr.lower(), done.stderr
     assert ("create", "", "pods/exec", f"{NAMESPACE}/{table['$POD']}") in api.denied
+
+
+def test_the_fake_answers_exec_as_the_api_server_does(exec_cluster):
+    """What kubectl does not show (it checks the container itself): the answers before the upgrade,
+    and the frames of one exec, read with a plain WebSocket client."""
+    import asyncio
+
+    import aiohttp
+
+    api, _, table, _ = exec_cluster
+    head = table["$HEAD"]
+    base = f"{api.url}/api/v1/namespaces/{NAMESPACE}/pods"
+    query = "command=ray&command=status&stdout=true&stderr=true"
+
+    async def exchange() -> tuple[list[tuple[int, str]], list[bytes], str | None]:
+        answers = []
+        headers = {"Authorization": f"Bearer {api.token}"}
+        async with aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(ssl=False)) as session:  # self-signed
+            for url in (
+                f"{base}/{head}-nope/exec?container=ray-head&{query}",
+                f"{base}/{head}/exec?container=ray-worker&{query}",
+                f"{base}/{head}/exec?container=ray-head&{query}",  # no upgrade asked
+            ):
+                async with session.get(url) as answer:
+                    answers.append((answer.status, (await answer.json())["message"]))
+            frames = []
+            async with session.ws_connect(
+                f"{base}/{head}/exec?container=ray-head&{query}", protocols=("v5.channel.k8s.io",)
+            ) as ws:
+                async for message in ws:
+                    frames.append(message.data)
+                protocol = ws.protocol
+        return answers, frames, protocol
+
+    answers, frames, protocol = asyncio.run(exchange())
+    assert answers == [
+        (404, f'pods "{head}-nope" not found'),
+        (400, f"container ray-worker is not valid for pod {head}"),
+        (400, "Upgrade request required"),
+    ]
+    assert protocol == "v5.channel.k8s.io"
+    assert frames[0][0] == 1 and b"Node status" in frames[0]
+    assert frames[-1][0] == 3 and json.loads(frames[-1][1:])["status"] == "Success"

@@ -1050,7 +1050,10 @@ def _exec_routes(api: FakeKubeApi, app: web.Application) -> None:
             result = ExecResult(not_found=argv[0])
         else:
             handler = api.exec_handler
-            result = await asyncio.get_running_loop().run_in_executor(None, lambda: handler(ns, pod, container, argv))
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(None, lambda: handler(ns, pod, container, argv))
+            except Exception as error:  # a broken stand-in: say so on stderr rather than drop the stream
+                result = ExecResult(stderr=f"exec_handler failed: {error!r}\n".encode(), exit_code=125)
         if ws.ws_protocol == EXEC_PROTOCOL:
             for channel, data in ((STDOUT, result.stdout), (STDERR, result.stderr)):
                 for start in range(0, len(data), 32768):
