@@ -306,7 +306,13 @@ def test_the_fake_answers_exec_as_the_api_server_does(exec_cluster):
                 protocol = ws.protocol
         return answers, frames, protocol
 
-    answers, frames, protocol = asyncio.run(exchange())
+    # Its own loop, never installed as the thread's: asyncio.run() would leave the main thread
+    # with none, and a later test that asks for the current loop fails.
+    loop = asyncio.new_event_loop()
+    try:
+        answers, frames, protocol = loop.run_until_complete(exchange())
+    finally:
+        loop.close()
     assert answers == [
         (404, f'pods "{head}-nope" not found'),
         (400, f"container ray-worker is not valid for pod {head}"),
