@@ -18,13 +18,16 @@ What runs:
   its own fresh fake API, and its effect as WRITE_EFFECTS states it (nodes unschedulable, pods
   evicted through `pods/eviction`, DaemonSet pods left, pods deleted, the instance terminated);
 - staging's Karpenter `kubectl patch nodepool` against the NodePools the program registers;
-- the `promql` calls through the service proxy to a real Prometheus: test_runbook_promql.py.
+- the `promql` calls through the service proxy to a real Prometheus: test_runbook_promql.py;
+- every `kubectl exec` step, over WebSocket into containers holding what their images hold
+  (`serve status`, `ray status`, Ray's log files, `nvidia-smi`, the shared-store check, one token
+  through the serve Service and from a replica's own proxy): test_runbook_exec.py.
 
 What does not run, and why (tests/runbooks/test_runbook_commands.py checks their names
-statically): `exec` (a kubelet stream and a process in the container; the steps that remain have
-no API equivalent, docs/operating.md "Runbooks" lists them), the `port-forward` to the gateway
-before `gpt-oss-platform smoke` (POSTed streams; `get --raw` proxies GETs only), `get -w` (a watch
-that never ends; it runs once without `-w`), `make plan` and `gh`. The `pulumi` and `git` steps
+statically): the `port-forward` to the gateway before `gpt-oss-platform smoke` (kubectl 1.37
+tunnels SPDY/3.1 over a WebSocket for it, which the fake API does not speak; `get --raw` proxies
+GETs only, the smoke test POSTs streams), `get -w` (a watch that never ends; it runs once without
+`-w`), `make plan` and `gh`. The `pulumi` and `git` steps
 run in test_runbook_tools.py.
 PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
 (tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real

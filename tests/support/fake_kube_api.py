@@ -31,6 +31,10 @@ PATCH of a core object, recorded in `patched`), `kubectl drain` (pods of every n
 `evicted`) and `kubectl patch --type merge` of a cluster-scoped custom object (Karpenter NodePools).
 PodDisruptionBudgets are not evaluated: an eviction always succeeds. The service proxy
 (`service_proxies`): GETs to `services/<name>:<port>/proxy/<path>` go to a real server (Prometheus).
+
+`kubectl exec` (`_exec_routes`): the pods/exec subresource over WebSocket, the
+`v5.channel.k8s.io` protocol kubectl 1.3x speaks; what runs "in the container" is `exec_handler`'s
+business (tests/support/container_exec.py).
 """
 
 from __future__ import annotations
@@ -40,12 +44,26 @@ import copy
 import json
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 TOKEN = "fake-kube-token-7d1e0c3b9a"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run in a container left: its output streams and exit code, or
+    `not_found`: the program is not in the image (the runtime refuses to start it)."""
+
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0
+    not_found: str | None = None
+
+
 USER = "arn:aws:iam::123456789012:role/oncall/jdoe"
 
 
@@ -85,6 +103,10 @@ class FakeKubeApi:
     # Full RBAC for one identity (the on-call group): {"roles": {namespace: [rules]}, "cluster":
     # [rules]} from rendered Roles and a ClusterRole; see `_authorize_policy`. None: not enforced.
     rbac_policy: dict[str, Any] | None = None
+    # `kubectl exec`: (namespace, pod object, container name, argv) -> ExecResult; None: every
+    # exec answers the runtime's "executable file not found". Each exec is recorded in `execs`.
+    exec_handler: Callable[[str, dict[str, Any], str, list[str]], ExecResult] | None = None
+    execs: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -208,6 +230,7 @@ class FakeKubeApi:
         self._add_secret_routes(app)
         _pod_routes(self, app)
         _write_routes(self, app)
+        _exec_routes(self, app)
         _read_only_routes(self, app)
         app.router.add_get("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_get)
         app.router.add_put("/apis/{group}/v1/namespaces/{ns}/{resource}/{name}", self._custom_replace)
@@ -282,6 +305,12 @@ class FakeKubeApi:
             name = selector.removeprefix("metadata.name=") if selector.startswith("metadata.name=") else ""
         if request.method == "POST" and not sub:
             name = ""  # a create names no existing object
+        if sub in ("exec", "attach", "portforward"):
+            # A WebSocket upgrade is a GET, authorized as `create` like SPDY's POST (feature gate
+            # AuthorizePodWebsocketUpgradeCreatePermission, beta and on since 1.35:
+            # kubernetes/website content/en/docs/reference/command-line-tools-reference/
+            # feature-gates/AuthorizePodWebsocketUpgradeCreatePermission.md).
+            verb = "create"
         full = f"{resource}/{sub}" if sub else resource
         rules = list(self.rbac_policy.get("cluster", []))
         if namespace:
@@ -970,6 +999,92 @@ def _write_routes(api: FakeKubeApi, app: web.Application) -> None:
     app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/eviction", evict)
     app.router.add_get("/apis/{group}/{version}/{resource}/{name}", cluster_custom_get)
     app.router.add_patch("/apis/{group}/{version}/{resource}/{name}", cluster_custom_patch)
+
+
+# -- kubectl exec over WebSocket -----------------------------------------------------------------------
+#
+# kubectl 1.3x execs over WebSocket, offering only the `v5.channel.k8s.io` subprotocol
+# (k8s.io/client-go tools/remotecommand/websocket.go, NewWebSocketExecutor: "Only supports V5
+# protocol"; it falls back to SPDY only when the upgrade itself fails). The request is
+# GET /api/v1/namespaces/NS/pods/POD/exec?command=ARG&command=ARG&container=C&stdout=true&stderr=true.
+# Every message is binary; its first byte names the channel (k8s.io/apimachinery
+# pkg/util/remotecommand/constants.go and websocket.go's streamType2streamID): 0 stdin, 1 stdout,
+# 2 stderr, 3 error, 4 resize; v5 adds 255, the CLOSE signal for one stream. The error channel
+# carries one metav1.Status: Success, or Failure with reason `NonZeroExitCode` and a cause of type
+# (JSON `reason`) `ExitCode` whose message is the code, which kubectl turns into its own exit
+# code (client-go tools/remotecommand/v4.go, errorDecoderV4); any other Failure is printed as an
+# error, exit 1. The streams end when the server closes the connection. Before the upgrade the
+# API answers as for any request: 403 from RBAC (`create` on `pods/exec`), 404 for an unknown pod,
+# 400 for a container the pod does not have (pkg/registry/core/pod/strategy.go, "container %s is
+# not valid for pod %s") or none named in a pod of several.
+
+EXEC_PROTOCOL = "v5.channel.k8s.io"
+STDOUT, STDERR, ERROR = 1, 2, 3
+
+
+def _exec_routes(api: FakeKubeApi, app: web.Application) -> None:
+    async def exec_(request: web.Request) -> web.StreamResponse:
+        denied = api._auth(request)
+        if denied:
+            return denied
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        pod = api.core.get(("pods", ns, name))
+        if pod is None:
+            return _status(404, f'pods "{name}" not found')
+        names = [c["name"] for c in pod["spec"].get("containers", [])]
+        container = request.query.get("container", "")
+        if not container and len(names) > 1:
+            return _status(400, f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]")
+        container = container or names[0]
+        if container not in names:
+            return _status(400, f"container {container} is not valid for pod {name}")
+        argv = request.query.getall("command", [])
+        if not argv:
+            return _status(400, "you must specify at least 1 command")
+        ws = web.WebSocketResponse(protocols=(EXEC_PROTOCOL,))
+        if not ws.can_prepare(request).ok:
+            return _status(400, "Upgrade request required")
+        await ws.prepare(request)
+        api.execs.append((ns, name, container, tuple(argv)))
+        if api.exec_handler is None:
+            result = ExecResult(not_found=argv[0])
+        else:
+            handler = api.exec_handler
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(None, lambda: handler(ns, pod, container, argv))
+            except Exception as error:  # a broken stand-in: say so on stderr rather than drop the stream
+                result = ExecResult(stderr=f"exec_handler failed: {error!r}\n".encode(), exit_code=125)
+        if ws.ws_protocol == EXEC_PROTOCOL:
+            for channel, data in ((STDOUT, result.stdout), (STDERR, result.stderr)):
+                for start in range(0, len(data), 32768):
+                    await ws.send_bytes(bytes([channel]) + data[start : start + 32768])
+            await ws.send_bytes(bytes([ERROR]) + json.dumps(_exec_status(container, argv, result)).encode())
+        await ws.close()
+        return ws
+
+    app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/exec", exec_)
+    app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/exec", exec_)
+
+
+def _exec_status(container: str, argv: list[str], result: ExecResult) -> dict[str, Any]:
+    base: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}}
+    if result.not_found is not None:
+        # What containerd and runc answer for a program missing from the image.
+        message = (
+            "Internal error occurred: error executing command in container: failed to exec in container: "
+            f'failed to start exec in "{container}": OCI runtime exec failed: exec failed: unable to start '
+            f'container process: exec: "{result.not_found}": executable file not found in $PATH: unknown'
+        )
+        return {**base, "status": "Failure", "message": message, "reason": "InternalError", "code": 500}
+    if result.exit_code == 0:
+        return {**base, "status": "Success"}
+    return {
+        **base,
+        "status": "Failure",
+        "message": f"command terminated with non-zero exit code: error executing command {argv}, exit code {result.exit_code}",
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": str(result.exit_code)}]},
+    }
 
 
 def _has_list(value: Any) -> bool:
