@@ -55,6 +55,10 @@ def serving_namespace_rules() -> list[dict[str, Any]]:
         _rule([""], ["pods/exec"], ["create"]),
         # `gpt-oss-platform drain --status`: each gateway pod's /metrics through the pod proxy.
         _rule([""], ["pods/proxy"], ["get"]),
+        # The smoke test after a rollback, a drain, a wake-up, a key rotation or a model upgrade
+        # reaches the gateway through `kubectl port-forward svc/<gateway>` (the procedures). It gives
+        # nothing exec above does not: a session inside a pod reaches the same ports.
+        _rule([""], ["pods/portforward"], ["create"]),
         # The drain switch: `gpt-oss-platform drain` reads and replaces its one ConfigMap.
         _rule([""], ["configmaps"], ["update", "patch"], [ROUTE_OVERRIDE_CONFIGMAP]),
         # rotate-managed-api-key replaces the managed API key; the rate-limit and spend runbooks
@@ -89,6 +93,10 @@ def monitoring_rules(service: str, port: int) -> list[dict[str, Any]]:
     (k8s.io/apiserver RequestInfoFactory); the bare name covers a proxy path without the port."""
     return [
         _rule([""], ["services/proxy"], ["get"], [f"{service}:{port}", service]),
+        # Grafana, where the environment has no dashboard URL: the runbooks' header forwards to it
+        # (`kubectl port-forward svc/<grafana> 3000:80`, infra/runbooks/context.py).
+        _rule([""], ["pods", "services"], ["get", "list"]),
+        _rule([""], ["pods/portforward"], ["create"]),
         # GptOssMonitoringInputsMissing reads kube-state-metrics' arguments (its label allow-list).
         _rule(["apps"], ["deployments"], ["get", "list"]),
     ]

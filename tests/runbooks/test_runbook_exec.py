@@ -24,6 +24,7 @@ import copy
 import json
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,53 @@ def test_the_fake_answers_exec_as_the_api_server_does(exec_cluster):
     assert protocol == "v5.channel.k8s.io"
     assert frames[0][0] == 1 and b"Node status" in frames[0]
     assert frames[-1][0] == 3 and json.loads(frames[-1][1:])["status"] == "Success"
+
+
+def _gateway_forwards() -> list[tuple[str, str]]:
+    """The `kubectl port-forward` lines of prod's rendered procedures (before their smoke test)."""
+    found = []
+    for name, block in code_blocks():
+        found += [(name, line.strip()) for line in block.splitlines() if " port-forward " in f" {line.strip()} "]
+    return found
+
+
+def _forward_once(env: dict[str, str], table: dict[str, str], line: str) -> subprocess.CompletedProcess[str]:
+    # The fake API speaks no port-forward stream: kubectl stops at the upgrade, after the API
+    # server has authorized it, which is what this checks. `&` and the redirect are the runbook's
+    # way of keeping the forward; here it runs in the foreground, once.
+    command = line.split(">", 1)[0].removesuffix("&").strip()
+    return run(env, f"timeout 20 {fill(command, table)}")
+
+
+def test_the_oncall_role_may_open_the_gateway_forward_of_every_procedure(exec_cluster):
+    """The procedures' smoke tests reach the gateway through `kubectl port-forward svc/...`: the
+    on-call group must get past RBAC (`create` on `pods/portforward`); the stream itself is not
+    emulated (see test_runbook_execution.py's docstring)."""
+    api, env, table, _ = exec_cluster
+    forwards = _gateway_forwards()
+    assert len({name for name, _ in forwards}) >= 5, forwards
+    for name, line in forwards:
+        before = len(api.denied)
+        forwarded = len(api.forwards)
+        done = _forward_once(env, table, line)
+        refused = [d for d in api.denied[before:] if d[2] == "pods/portforward"]
+        assert not refused and "forbidden" not in done.stderr.lower(), f"{name}: {line}\n{done.stderr[-400:]}"
+        # It reached a gateway pod: kubectl resolved the Service to one of its pods.
+        assert len(api.forwards) > forwarded, f"{name}: {line}\n{done.stderr[-400:]}"
+        assert "gateway" in api.forwards[-1][1], api.forwards[-1]
+
+
+def test_a_forward_the_oncall_role_does_not_allow_fails(exec_cluster):
+    api, env, table, _ = exec_cluster
+    policy = api.rbac_policy
+    assert policy is not None
+    reduced = copy.deepcopy(policy)
+    for rules in [reduced["cluster"], *reduced["roles"].values()]:
+        rules[:] = [r for r in rules if "pods/portforward" not in r.get("resources", [])]
+    api.rbac_policy = reduced
+    try:
+        name, line = _gateway_forwards()[0]
+        done = _forward_once(env, table, line)
+    finally:
+        api.rbac_policy = policy
+    assert done.returncode != 0 and "forbidden" in done.stderr.lower(), f"{name}: {done.stderr[-400:]}"

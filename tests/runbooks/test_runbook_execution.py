@@ -23,11 +23,12 @@ What runs:
   (`serve status`, `ray status`, Ray's log files, `nvidia-smi`, the shared-store check, one token
   through the serve Service and from a replica's own proxy): test_runbook_exec.py.
 
-What does not run, and why (tests/runbooks/test_runbook_commands.py checks their names
-statically): the `port-forward` to the gateway before `gpt-oss-platform smoke` (kubectl 1.37
-tunnels SPDY/3.1 over a WebSocket for it, which the fake API does not speak; `get --raw` proxies
-GETs only, the smoke test POSTs streams), `get -w` (a watch that never ends; it runs once without
-`-w`), `make plan` and `gh`. The `pulumi` and `git` steps
+What does not run whole, and why (tests/runbooks/test_runbook_commands.py checks their names
+statically): the `port-forward` to the gateway before `gpt-oss-platform smoke` is opened by the
+real kubectl and AUTHORIZED as on-call against a gateway pod (test_runbook_exec.py), but its
+stream is not carried (kubectl 1.37 tunnels SPDY/3.1 over a WebSocket for it, which the fake API
+does not speak; the smoke test itself runs against real gateways in the drills); `get -w` (a watch
+that never ends; it runs once without `-w`), `make plan` and `gh`. The `pulumi` and `git` steps
 run in test_runbook_tools.py.
 PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
 (tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real

@@ -107,6 +107,7 @@ class FakeKubeApi:
     # exec answers the runtime's "executable file not found". Each exec is recorded in `execs`.
     exec_handler: Callable[[str, dict[str, Any], str, list[str]], ExecResult] | None = None
     execs: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
+    forwards: list[tuple[str, str]] = field(default_factory=list)  # (namespace, pod) of each authorized port-forward
 
     def __post_init__(self) -> None:
         self.port = 0
@@ -1064,6 +1065,21 @@ def _exec_routes(api: FakeKubeApi, app: web.Application) -> None:
 
     app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/exec", exec_)
     app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/exec", exec_)
+
+    async def portforward(request: web.Request) -> web.StreamResponse:
+        # Authorized like the real API server (`create` on pods/portforward), then refused: the
+        # port-forward stream (SPDY/3.1, tunnelled over a WebSocket by kubectl 1.37) is not emulated.
+        denied = api._auth(request)
+        if denied:
+            return denied
+        ns, name = request.match_info["ns"], request.match_info["name"]
+        if api.core.get(("pods", ns, name)) is None:
+            return _status(404, f'pods "{name}" not found')
+        api.forwards.append((ns, name))
+        return _status(501, "the fake API authorizes port-forward but does not carry its stream")
+
+    app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/portforward", portforward)
+    app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/portforward", portforward)
 
 
 def _exec_status(container: str, argv: list[str], result: ExecResult) -> dict[str, Any]:
