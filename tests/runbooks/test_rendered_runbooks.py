@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,11 @@ def test_every_cli_command_in_a_runbook_exists_with_those_flags(stack):
             for line in _commands(block):
                 for target in re.findall(r"\bmake ([a-z][a-z-]*)", line):
                     assert re.search(rf"^{target}:", (REPO_ROOT / "Makefile").read_text(), re.M), f"{path}: make {target}"
+                for planned in re.findall(r"\bmake plan ENV=(\S+)", line):
+                    # What make would run (`-n`: nothing runs): the plan of that stack. The plan itself
+                    # runs under tests/infra/plan; this holds the runbook's target and variable to it.
+                    dry = subprocess.run(["make", "-n", "plan", f"ENV={planned}"], cwd=REPO_ROOT, capture_output=True, text=True)
+                    assert dry.returncode == 0 and f"plan --env {planned}" in dry.stdout, f"{path}: {line}\n{dry.stderr}"
                 if "gpt-oss-platform" not in line:
                     continue
                 lexer = shlex.shlex(line, posix=True, punctuation_chars=True)

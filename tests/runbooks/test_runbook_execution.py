@@ -27,8 +27,8 @@ What does not run whole, and why (tests/runbooks/test_runbook_commands.py checks
 statically): the `port-forward` to the gateway before `gpt-oss-platform smoke` is opened by the
 real kubectl and AUTHORIZED as on-call against a gateway pod (test_runbook_exec.py), but its
 stream is not carried (kubectl 1.37 tunnels SPDY/3.1 over a WebSocket for it, which the fake API
-does not speak; the smoke test itself runs against real gateways in the drills); `get -w` (a watch
-that never ends; it runs once without `-w`), `make plan` and `gh`. The `pulumi` and `git` steps
+does not speak; the smoke test itself runs against real gateways in the drills), `make plan`
+and `gh`. A `get -w` runs as a real watch, cut after WATCH_SECONDS by `--request-timeout`. The `pulumi` and `git` steps
 run in test_runbook_tools.py.
 PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
 (tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real
@@ -64,6 +64,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "runbooks"
 KUBECTL = ROOT / ".venv" / "bin" / "kubectl"
+WATCH_SECONDS = 3  # how long a runbook's `kubectl get -w` watches here before kubectl ends it
 AWS = ROOT / ".venv" / "bin" / "aws"
 STACK = "prod"
 CLUSTER_NAME = "gpt-oss-raycluster-x7k2p"  # KubeRay names the RayCluster <rayservice>-raycluster-<5 chars>
@@ -335,7 +336,9 @@ def runnable(call: str) -> str | None:
         return None
     if "--raw" in call.split() and "/proxy/" in call:
         return None  # through the service proxy to Prometheus: tests/runbooks/test_runbook_promql.py
-    return re.sub(r"\s(-w|--watch)\b", "", call)
+    # A watch runs for real (its `watch` verb authorized as on-call, the objects printed first),
+    # cut after WATCH_SECONDS: kubectl then exits 0 with what it printed.
+    return re.sub(r"\s(-w|--watch)\b", rf" \1 --request-timeout={WATCH_SECONDS}s", call)
 
 
 def fill(call: str, table: dict[str, str]) -> str:
@@ -582,7 +585,9 @@ def test_the_extraction_sees_pipelines_and_substitutions():
         "kubectl -n gpt-oss logs -l a=b --tail=-1",
     ]
     assert runnable("kubectl -n gpt-oss exec $HEAD -c ray-head -- serve status") is None
-    assert runnable("kubectl -n gpt-oss get rayservice gpt-oss -w") == "kubectl -n gpt-oss get rayservice gpt-oss"
+    assert runnable("kubectl -n gpt-oss get rayservice gpt-oss -w") == (
+        f"kubectl -n gpt-oss get rayservice gpt-oss -w --request-timeout={WATCH_SECONDS}s"
+    )
     assert shlex.split(fill("kubectl logs <worker-pod>", {"<worker-pod>": "p"})) == ["kubectl", "logs", "p"]
 
 

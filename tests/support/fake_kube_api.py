@@ -489,6 +489,25 @@ class FakeKubeApi:
             self._watchers.remove(entry)
         return response
 
+    async def _quiet_watch(self, request: web.Request) -> web.StreamResponse:
+        """A watch of the runbooks' objects (`kubectl get -w`), authorized like any watch: held open
+        with no events until its `timeoutSeconds` or the server stops (nothing changes them while
+        a runbook step runs)."""
+        if self._closing:
+            return _status(503, "shutting down")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        queue: asyncio.Queue = asyncio.Queue()
+        entry = ("\0quiet", queue)  # no namespace: stop() ends it, no ConfigMap event reaches it
+        self._watchers.append(entry)
+        try:
+            await asyncio.wait_for(queue.get(), float(request.query.get("timeoutSeconds", "1800")))
+        except (TimeoutError, ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._watchers.remove(entry)
+        return response
+
     async def _read(self, request: web.Request) -> web.Response:
         denied = self._auth(request)
         if denied:
@@ -587,10 +606,12 @@ def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
     """Pods: list (with an equality labelSelector) and the pod proxy to a port's /metrics, which
     forwards to a real server on 127.0.0.1 (a gateway started by the test)."""
 
-    async def list_pods(request: web.Request) -> web.Response:
+    async def list_pods(request: web.Request) -> web.StreamResponse:
         denied = api._auth(request)
         if denied:
             return denied
+        if request.query.get("watch") in ("1", "true"):
+            return await api._quiet_watch(request)
         ns = request.match_info["ns"]
         wanted = dict(t.split("=", 1) for t in request.query.get("labelSelector", "").split(",") if "=" in t)
         items = [
@@ -811,10 +832,12 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
             {"kind": f"{kind}List", "apiVersion": api_version, "metadata": {"resourceVersion": str(api._version)}, "items": items}
         )
 
-    async def core_list(request: web.Request) -> web.Response:
+    async def core_list(request: web.Request) -> web.StreamResponse:
         denied = api._auth(request)
         if denied:
             return denied
+        if request.query.get("watch") in ("1", "true"):
+            return await api._quiet_watch(request)
         ns, resource = request.match_info.get("ns", ""), request.match_info["resource"]
         items = [
             obj
@@ -851,10 +874,12 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
             text = "".join(text.splitlines(keepends=True)[-tail:]) if tail else ""
         return web.Response(text=text, content_type="text/plain")
 
-    async def group_list(request: web.Request) -> web.Response:
+    async def group_list(request: web.Request) -> web.StreamResponse:
         denied = api._auth(request)
         if denied:
             return denied
+        if request.query.get("watch") in ("1", "true"):
+            return await api._quiet_watch(request)
         m = request.match_info
         items = [
             obj
