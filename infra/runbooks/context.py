@@ -119,6 +119,9 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         "fallback_allowed": env.fallback.allowed,
         "fallback_model": env.fallback.model,
         "scales_to_zero": env.serving.min_replicas == 0,
+        # `enforce`: the cost governor moves min_replicas itself (docs/cost.md "Cost governor"), so
+        # the procedures that set or restore a floor say what it will do next.
+        "governor_mode": env.governor.mode,
         "upgrade_strategy": env.serving.upgrade_strategy,
         "kubeconfig": f"aws eks update-kubeconfig --name {cluster} --region {region}",
         # Prometheus through the API server's service proxy: a GET that RBAC can grant on one

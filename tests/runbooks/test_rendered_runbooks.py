@@ -173,3 +173,21 @@ def test_an_environment_without_oncall_cannot_render_its_runbooks(capsys, tmp_pa
     env = validate_environment({k: v for k, v in raw.items() if k != "oncall"}, stack="dev")
     with pytest.raises(RunbookConfigError, match="has no `oncall` section"):
         render_environment(env)
+
+
+@pytest.mark.parametrize("mode", ["off", "recommend", "enforce"])
+def test_the_floor_procedures_say_what_the_governor_will_do(mode):
+    """With `enforce` the governor moves the floor itself: a hand-set zero lasts only until its next
+    decision unless the procedure switches it to `recommend` in the same edit (and back after)."""
+    raw = read_stack_file("prod")[f"{PROJECT}:environment"]
+    env = validate_environment({**raw, "governor": {**raw.get("governor", {}), "mode": mode}}, stack="prod")
+    rendered = {p.name: t for p, t in render_environment(env).items()}
+    text, spot = rendered["scale-to-zero-and-wake-up.md"], rendered["drain-spot-gpu-nodes.md"]
+    if mode == "enforce":
+        assert "Set `governor.mode: recommend` in the same edit as step 1" in text
+        assert "(and `governor.mode: enforce`)" in text
+        # prod's spot group is a managed node group, whose minSize the governor sets.
+        assert "it raises the spot group's `minSize` again" in spot
+    else:
+        assert f"The cost governor runs in `{mode}` mode here" in text and "governor.mode: recommend` in the same" not in text
+        assert "governor" not in spot
