@@ -6,8 +6,9 @@ weights (split across tensor-parallel ranks) plus a working overhead must leave 
 `max_model_len` tokens. The smallest tensor-parallel degree that passes wins, because TP=1
 gives the best throughput per GPU (vLLM gpt-oss recipe). Not always on a full multi-GPU node:
 gpt-oss-120b on 8x H100 serves more per GPU as 4 replicas of TP=2 (GPUStack's published runs);
-`cost compare` suggests the wider size there (infra/cost/compare.py `wider_tensor_parallel_note`)
-and this default stays, as a suggestion is safer than a silent change of every plan.
+`cost compare` and the plan's warnings suggest the wider size there (infra/cost/compare.py
+`wider_tensor_parallel_note`) and this default stays, as a suggestion is safer than a silent
+change of every plan.
 
 Prices are node-true: the node is what one buys, so replicas cost the nodes they need
 (`ReplicaSizing.usd_per_hour(replicas)`), never a fraction of a node that nobody else fills.

@@ -352,6 +352,16 @@ def wider_tensor_parallel_note(
     )
 
 
+def configured_tensor_parallel_note(env: EnvironmentConfig, priced: PricedCatalog) -> str | None:
+    """`wider_tensor_parallel_note` for `env` as configured, at the cost model's default mix (3:1,
+    no reasoning): what the offline plan points out, so the suggestion reaches whoever sizes the
+    pool, not only whoever runs `cost compare`."""
+    profile = TrafficProfile(0.0)
+    ratio = prompt_tokens_per_generated_token(profile)
+    sizing, figure, _ = pool_shape(env, priced, None, input_output_ratio=profile.input_output_ratio, generated_ratio=ratio)
+    return wider_tensor_parallel_note(priced, sizing, figure, ratio, None, profile.input_output_ratio)
+
+
 def _recommend(
     profile: TrafficProfile, self_hosted: Option, api: Option, hybrid: Option, breakeven: float | None, fallback: bool
 ) -> tuple[str, str]:

@@ -9,9 +9,12 @@ import re
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
+from infra.catalog import load_catalog
 from infra.catalog.node_images import load_node_images
 from infra.config import EnvironmentConfig
 from infra.config.bootstrap import bootstrap_messages
+from infra.cost.compare import configured_tensor_parallel_note
+from infra.cost.prices import priced_catalog
 from infra.plan.cost import control_plane_warnings
 from infra.plan.mocks import ACCOUNT
 from infra.plan.runner import ProgramRun
@@ -77,6 +80,15 @@ def image_lines(env: EnvironmentConfig) -> list[str]:
     return found
 
 
+def sizing_warnings(env: EnvironmentConfig) -> list[str]:
+    """A wider tensor-parallel size that serves more per GPU on a multi-GPU node (the sizing picks
+    the smallest that fits: infra/sizing.py), as `cost compare` suggests it."""
+    suggestion = configured_tensor_parallel_note(env, priced_catalog(load_catalog()))
+    if suggestion is None:
+        return []
+    return [f"sizing {suggestion} (`gpt-oss-platform cost compare --env {env.name} --tensor-parallel N` prices both)"]
+
+
 def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[UpstreamRelease]) -> list[str]:
     """Things worth a look that do not fail the plan."""
     # Before the first image build `pulumi up` leaves the serving release out (the plan renders it
@@ -93,6 +105,7 @@ def plan_warnings(run: ProgramRun, money: dict[str, Any], upstream: list[Upstrea
             "the budget alerts fire before the pools reach max_nodes"
         )
     found += control_plane_warnings(money)
+    found += sizing_warnings(run.env)
     if money["assumptions"]["region_prices"] != run.env.region:
         found.append(
             f"prices are {money['assumptions']['region_prices']} list prices; {run.env.region} differs "
