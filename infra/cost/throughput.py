@@ -333,6 +333,19 @@ def _measured_method(figure: MeasuredThroughput) -> str:
     return f"{method}; " + ", ".join(parts)
 
 
+def _at_table_ratio(catalog: Catalog, figure: ThroughputFigure, measured: list[MeasuredThroughput] | None) -> str:
+    """The 3:1 column: a measured figure counts only where it was measured at (about) 3:1, the way
+    `cost compare` would take it for a 3:1 profile; a figure measured at another shape is not
+    converted (no prompt cost is fitted on it)."""
+    if figure.basis != "measured":
+        return f"{figure.at_ratio(TABLE_RATIO):,.0f}"
+    try:
+        at = throughput_for(catalog, figure.model, figure.gpu, figure.tensor_parallel, measured, TABLE_RATIO)
+    except CostInputError:
+        return f"not measured at {TABLE_RATIO:g}:1"
+    return f"{at.output_tokens_per_s:,.0f}"
+
+
 def throughput_table(catalog: Catalog, measured: list[MeasuredThroughput] | None = None) -> str:
     """Markdown table of the figure for every model x GPU x TP the sizing accepts (docs/cost.md)."""
     from infra.sizing import TENSOR_PARALLEL_DEGREES, SizingError, size_replica
@@ -358,6 +371,6 @@ def throughput_table(catalog: Catalog, measured: list[MeasuredThroughput] | None
                 source = figure.source.split(" (")[0]
                 rows.append(
                     f"| {model} | {instance.gpu} | {tp} | {figure.output_tokens_per_s:,.0f} | "
-                    f"{figure.at_ratio(TABLE_RATIO):,.0f} | {figure.basis} | {figure.method} | {source}, {figure.date.isoformat()} |"
+                    f"{_at_table_ratio(catalog, figure, measured)} | {figure.basis} | {figure.method} | {source}, {figure.date.isoformat()} |"
                 )
     return "\n".join(rows) + "\n"

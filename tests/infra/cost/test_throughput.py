@@ -223,3 +223,19 @@ def test_a_profile_more_than_25_percent_from_every_measured_ratio_is_refused_nam
 def test_a_measured_figure_for_another_replica_leaves_the_catalog_s_in_place(tmp_path):
     measured = _measured_at(tmp_path, 3.0)
     assert throughput_for(load_catalog(), "gpt-oss-20b", "H100", 1, measured, 1.0).basis == "published"
+
+
+@pytest.mark.parametrize(("ratio", "cell"), [(1.0, "not measured at 3:1"), (3.1, "640"), (None, "640")])
+def test_the_table_shows_a_measured_figure_at_3_to_1_only_where_it_was_measured_there(tmp_path, ratio, cell):
+    """`cost throughput --throughput FILE`: a figure measured at 1:1 must not fill the 3:1 column,
+    as `cost compare` refuses it for a 3:1 profile; one without a recorded ratio is used for any."""
+    from infra.cost.throughput import throughput_table
+
+    recorded = "" if ratio is None else f", input_output_ratio: {ratio}"
+    measured = tmp_path / "measured.yaml"
+    measured.write_text(
+        "measured:\n  - {model: gpt-oss-20b, gpu: L4, tensor_parallel: 1, output_tokens_per_s: 640, source: x,\n"
+        f"     measured_on: 2026-11-29, machine: g6.xlarge{recorded}}}\n"
+    )
+    row = next(line for line in throughput_table(load_catalog(), load_measured(measured)).splitlines() if "| measured |" in line)
+    assert row.startswith("| gpt-oss-20b | L4 | 1 | 640 | ") and row.split(" | ")[4] == cell, row
