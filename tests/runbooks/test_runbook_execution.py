@@ -17,7 +17,8 @@ What runs:
 - every block that writes (`cordon`, `drain`, `delete`), WHOLE with `set -eo pipefail`, against
   its own fresh fake API, and its effect as WRITE_EFFECTS states it (nodes unschedulable, pods
   evicted through `pods/eviction`, DaemonSet pods left, pods deleted, the instance terminated);
-- staging's Karpenter `kubectl patch nodepool` against the NodePools the program registers;
+- every stack's Karpenter reads (`get nodepools`, `get nodeclaims`) and `kubectl patch nodepool`
+  against the NodePools the program registers for it (the Karpenter branch renders in staging);
 - the `promql` calls through the service proxy to a real Prometheus: test_runbook_promql.py;
 - every `kubectl exec` step, over WebSocket into containers holding what their images hold
   (`serve status`, `ray status`, Ray's log files, `nvidia-smi`, the shared-store check, one token
@@ -839,6 +840,51 @@ def test_every_nodepool_patch_sets_the_spot_pool_gpu_limit_to_zero(tmp_path):
             limit = pool["spec"].get("limits", {}).get("nvidia.com/gpu")
             assert (limit == "0") == (pool_name in patched), f"{name}: {pool_name} gpu limit {limit}"
             assert pool["spec"]["template"], f"{name}: the patch replaced {pool_name}'s template"
+
+
+def karpenter_reads() -> list[tuple[str, str, str]]:
+    """(stack, runbook, call) of every kubectl read of Karpenter's objects, in every stack (the
+    Karpenter branch of the templates renders only where a pool uses Karpenter: staging today)."""
+    return sorted(
+        {
+            (stack, name, call)
+            for stack in ("dev", "staging", "prod")
+            for name, block in blocks(stack)
+            for call in kubectl_calls(block)
+            if runnable(call) and re.search(r"\b(nodepools?|nodeclaims?)\b", call)
+        }
+    )
+
+
+def test_every_karpenter_read_of_every_stack_runs(tmp_path):
+    """Against the NodePools the program registers for that stack and a NodeClaim of each (with
+    Karpenter's `karpenter.sh/nodepool` label), as the on-call group."""
+    found = karpenter_reads()
+    assert {stack for stack, _, _ in found} >= {"staging"}, found
+    api = FakeKubeApi(tls=True, rbac_policy=oncall_policy()).start()
+    try:
+        for stack in {stack for stack, _, _ in found}:
+            for pool in planned_node_pools(stack):
+                load(api, pool)
+                claim = f"{pool['metadata']['name']}-x8k2q"
+                labels = {"karpenter.sh/nodepool": pool["metadata"]["name"]}
+                load(api, {"apiVersion": "karpenter.sh/v1", "kind": "NodeClaim", "metadata": {"name": claim, "labels": labels}})
+        api.write_kubeconfig(tmp_path / "kubeconfig")
+        env = {
+            "PATH": f"{KUBECTL.parent}:{os.environ['PATH']}",
+            "HOME": str(tmp_path),
+            "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        }
+        failed = [
+            f"{stack}/{name}: {call}\n    {why}" for stack, name, call in found if (why := failure(env, runnable(call) or ""))
+        ]
+        assert not failed, "Karpenter reads that do not run:\n" + "\n".join(failed)
+        # A NodePool the program does not register is a failure (the API answers 404).
+        stack, _, call = next(f for f in found if " nodepools " in f[2])
+        why = failure(env, re.sub(r"(\S+)-spot\b", r"\1-spt", runnable(call) or ""))
+        assert why and "NotFound" in why, why
+    finally:
+        api.stop()
 
 
 def test_a_patch_of_a_nodepool_that_does_not_exist_fails(tmp_path):
