@@ -27,7 +27,7 @@ from infra.chart_values.governor import governor_values
 from infra.chart_values.model import ChartValues, ObjectLabels, dump
 from infra.chart_values.model.monitoring import Metrics, PodMonitor
 from infra.chart_values.network import network_policy_values, vpc_cidrs
-from infra.chart_values.ray import ray_service_values, ray_values
+from infra.chart_values.ray import ray_service_values, ray_values, worker_disruption_budget
 from infra.chart_values.route_override import route_override_values
 from infra.chart_values.serve import model_values, serve_values, tiktoken_values
 from infra.chart_values.served_models import with_served_models, with_served_workers
@@ -68,10 +68,12 @@ def chart_values(env: EnvironmentConfig, stack: str, outputs: StackOutputs) -> d
     sizing = replica_sizing(env)
     labels = label_values(env, stack)
     weights_bucket, gcs_redis_address = outputs.weights_bucket, outputs.gcs_redis_address
+    ray = with_served_workers(ray_values(env, sizing), env)
     values = ChartValues(
         fullnameOverride=RELEASE,
         labels=labels,
-        ray=with_served_workers(ray_values(env, sizing), env),
+        ray=ray,
+        podDisruptionBudget=worker_disruption_budget(ray),
         model=model_values(env, weights_bucket),
         serve=with_served_models(serve_values(env, sizing), env, weights_bucket),
         tiktoken=tiktoken_values(env, weights_bucket),

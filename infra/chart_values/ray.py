@@ -9,7 +9,17 @@ from typing import cast
 from contracts import NODE_POOL_LABEL, SYSTEM_POOL
 from infra.catalog import load_catalog
 from infra.chart_values.model.base import AcceleratorType, Resources
-from infra.chart_values.model.ray import GcsFaultTolerance, Ray, RayHead, RayService, Toleration, UpgradeStrategy, WorkerGroup
+from infra.chart_values.model.ray import (
+    GcsFaultTolerance,
+    PodDisruptionBudget,
+    Ray,
+    RayHead,
+    RayService,
+    RayWorkersDisruption,
+    Toleration,
+    UpgradeStrategy,
+    WorkerGroup,
+)
 from infra.config.models import EnvironmentConfig
 from infra.node_pool_shape import GPU_TOLERATION
 from infra.sizing import ReplicaSizing
@@ -102,3 +112,17 @@ def ray_service_values(env: EnvironmentConfig, sizing: ReplicaSizing, gcs_redis_
         excludeHeadPodFromServeSvc=env.serving.min_replicas > 0,
         gcsFaultTolerance=gcs_fault_tolerance(env, gcs_redis_address),
     )
+
+
+def worker_disruption_budget(ray: Ray) -> PodDisruptionBudget:
+    """The GPU workers' budget: a node drain may take workers while at least the warm floor less
+    one stay ready, so it goes one replica at a time at the floor and never strands it.
+
+    An integer `minAvailable`: the disruption controller computes it from the pods it sees, where
+    `maxUnavailable` (or a percentage) needs the scale of the pods' controller, and a RayCluster
+    has no scale subresource (KubeRay v1.7.0 CRD: `subresources: status` only), so that budget's
+    sync fails and it allows 0 disruptions (kubernetes pkg/controller/disruption/disruption.go
+    `getExpectedPodCount`, `getScaleController`, `failSafe`; ray-project/kuberay#2662): every
+    drain of a node holding a ready worker would wait forever."""
+    warm = sum(group.minReplicas for group in ray.workerGroups)
+    return PodDisruptionBudget(rayWorkers=RayWorkersDisruption(minAvailable=max(warm - 1, 0)))

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import GATEWAY_PORT, NAMESPACE, RELEASE, ROUTE_OVERRIDE_CONFIGMAP
-from infra.capacity import accepted_ranges
+from infra.capacity import accepted_ranges, replica_sizing
 from infra.chart_values.model.serve import Liveness
+from infra.chart_values.ray import ray_values, worker_disruption_budget
+from infra.chart_values.served_models import with_served_workers
 from infra.config.models import EnvironmentConfig
 from infra.gateway_settings import shared_store
 from infra.node_pool_shape import capacity_group_name, capacity_groups
@@ -122,6 +124,10 @@ def runbook_context(env: EnvironmentConfig) -> dict[str, Any]:
         # `enforce`: the cost governor moves min_replicas itself (docs/cost.md "Cost governor"), so
         # the procedures that set or restore a floor say what it will do next.
         "governor_mode": env.governor.mode,
+        # What the workers' PodDisruptionBudget keeps ready through a drain, as the chart renders it.
+        "workers_kept_ready": worker_disruption_budget(
+            with_served_workers(ray_values(env, replica_sizing(env)), env)
+        ).rayWorkers.minAvailable,
         "upgrade_strategy": env.serving.upgrade_strategy,
         "kubeconfig": f"aws eks update-kubeconfig --name {cluster} --region {region}",
         # Prometheus through the API server's service proxy: a GET that RBAC can grant on one

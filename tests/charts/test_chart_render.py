@@ -477,6 +477,29 @@ def test_every_pod_is_covered_by_a_network_policy_and_a_disruption_budget(kit, c
             assert any(selector_matches(b["spec"]["selector"], labels) for b in budgets), role
 
 
+def test_a_budget_over_ray_pods_is_an_integer_minimum_below_the_warm_workers(kit, case):
+    """The disruption controller sizes `maxUnavailable` (and percentages) from the scale of the
+    pods' controller; the pinned RayCluster CRD has no scale subresource, so such a budget would
+    allow no eviction at all (kubernetes pkg/controller/disruption/disruption.go). An integer
+    `minAvailable` below the warm workers lets a drain take one at a time."""
+    import yaml
+
+    from infra import upstream
+
+    crd = yaml.safe_load(upstream.crd_file("ray.io_rayclusters.yaml").read_text())
+    assert all("scale" not in (v.get("subresources") or {}) for v in crd["spec"]["versions"]), "RayCluster gained /scale"
+    docs = kit.rendered_docs(case)
+    pods = _pod_labels(kit, case)
+    workers = sum(g["minReplicas"] for g in kit.one(docs, "RayService")["spec"]["rayClusterConfig"]["workerGroupSpecs"])
+    for budget in (d for d in docs if d["kind"] == "PodDisruptionBudget"):
+        ray_roles = [r for r, labels in pods.items() if r != "gateway" and selector_matches(budget["spec"]["selector"], labels)]
+        if not ray_roles:
+            continue
+        spec = budget["spec"]
+        assert "maxUnavailable" not in spec and isinstance(spec.get("minAvailable"), int), (budget["metadata"]["name"], spec)
+        assert spec["minAvailable"] == max(workers - 1, 0), (spec, workers)
+
+
 def test_model_pods_accept_traffic_only_from_ray_the_gateway_prometheus_and_kuberay(kit, case):
     docs = kit.rendered_docs(case)
     pods = _pod_labels(kit, case)

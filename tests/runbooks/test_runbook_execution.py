@@ -31,7 +31,9 @@ stream is not carried (kubectl 1.37 tunnels SPDY/3.1 over a WebSocket for it, wh
 does not speak; the smoke test itself runs against real gateways in the drills), `make plan`
 and `gh`. A `get -w` runs as a real watch, cut after WATCH_SECONDS by `--request-timeout`. The `pulumi` and `git` steps
 run in test_runbook_tools.py.
-PodDisruptionBudgets are not evaluated: an eviction always succeeds. The drills
+Evictions go through the chart's PodDisruptionBudgets as the disruption controller would size
+them (tests/support/fake_kube_api.py `_disruption_refusal`); prod's pods are placed as it runs: the
+warm floor's workers on on-demand nodes, one replica above it on a spot node. The drills
 (tests/runbooks/test_drills*.py) run the gpt-oss-platform commands of the procedures against real
 gateways.
 """
@@ -80,6 +82,7 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     env, _ = chart_kit.environment(STACK)
     objects = list(docs)
     names: dict[str, str] = {}
+    node_groups: dict[str, Any] = {}  # node -> (pool, capacity group) where a pod's placement decides it
     for rayservice in (d for d in docs if d["kind"] == "RayService"):
         rayservice.setdefault("status", {})["activeServiceStatus"] = {"rayClusterName": CLUSTER_NAME}
         objects.append(
@@ -96,8 +99,6 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         )
         for i, (role, template) in enumerate(chart_kit.ray_pod_templates(rayservice)):
             node_type, _, group = role.partition(":")
-            name = f"{CLUSTER_NAME}-{'head' if node_type == 'head' else group + '-worker'}-{i}abcd"
-            node = f"ip-10-0-1-{10 + i}.ec2.internal"
             # KubeRay's labels (ray-operator/controllers/ray/utils/constant.go).
             labels = {
                 **(template["metadata"].get("labels") or {}),
@@ -108,10 +109,24 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
                 "ray.io/originated-from-cr-name": rayservice["metadata"]["name"],
                 "ray.io/originated-from-crd": "RayService",
             }
-            objects.append(_pod(name, labels, template["spec"], node, owner=("ray.io/v1", "RayCluster", CLUSTER_NAME)))
-            names.setdefault(node_type, name)
-            names.setdefault(f"{node_type}-node", node)
             pool_label = (template["spec"].get("nodeSelector") or {}).get("gpt-oss.platform/node-pool")
+            # prod as it runs: the warm floor's workers on the pool's on-demand nodes and one
+            # replica above the floor on a spot node (what the spot drain takes away). The
+            # workers' PodDisruptionBudget is evaluated on these (minAvailable: the floor less one).
+            placements = [None]
+            if node_type == "worker":
+                pool = next(p for p in env.node_pools if p.name == pool_label)
+                by_capacity = {g.capacity: g for g in capacity_groups(pool)}
+                floor = max(env.serving.min_replicas, 1)
+                placements = [(pool, by_capacity["on-demand"])] * floor + [(pool, by_capacity["spot"])]
+            for k, placement in enumerate(placements):
+                name = f"{CLUSTER_NAME}-{'head' if node_type == 'head' else group + '-worker'}-{i}{'abcdefgh'[k : k + 4]}"
+                node = f"ip-10-0-1-{10 + i}.ec2.internal" if k == 0 else f"ip-10-0-4-{10 + k}.ec2.internal"
+                if placement is not None:
+                    node_groups[node] = placement
+                objects.append(_pod(name, labels, template["spec"], node, owner=("ray.io/v1", "RayCluster", CLUSTER_NAME)))
+                names.setdefault(node_type, name)
+                names.setdefault(f"{node_type}-node", node)
             if node_type == "worker" and pool_label:
                 names.setdefault("worker-pool", pool_label)
     for deployment in (d for d in docs if d["kind"] == "Deployment"):
@@ -176,7 +191,7 @@ def _objects(instance_id: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
     for node in sorted(pod_nodes):
         selector = pod_nodes[node]["spec"].get("nodeSelector") or {}
         fitting = [(p, g) for p, g in groups if all(node_labels(p, g, {}).get(k) == v for k, v in selector.items())]
-        pool, group = (fitting or groups)[-1]
+        pool, group = node_groups.get(node) or (fitting or groups)[-1]
         objects.append(_node(node, node_labels(pool, group, {}) if selector else {}, instance_id))
     for k, (pool, group) in enumerate(groups):
         objects.append(_node(f"ip-10-0-3-{10 + k}.ec2.internal", node_labels(pool, group, {})))
@@ -783,6 +798,58 @@ def test_every_write_block_of_every_prod_runbook_runs_and_takes_effect(moto, tmp
 def test_a_planted_write_mistake_fails(moto, tmp_path, planted, want, expected):
     problems = run_write_block(tmp_path, moto, planted, want)
     assert problems and any(expected in p for p in problems), problems
+
+
+# -- the workers' disruption budget under the runbooks' drains -----------------------------------
+
+
+def _drain_under_budget(
+    moto: dict[str, str], tmp_path: Path, block: str, budget_spec: dict[str, Any] | None
+) -> tuple[int, FakeKubeApi]:
+    """Run `block` against prod's objects with the workers' budget as the chart renders it, or with
+    its spec replaced by `budget_spec`; kubectl drain's --timeout cut to 10 s (it retries a refused
+    eviction every 5 s until then)."""
+    with started_cluster(tmp_path, {**moto, "INSTANCE_ID": instance_state(moto, "new")}) as (api, env, table):
+        key = next(k for k in api.custom if k[:2] == ("policy", "poddisruptionbudgets") and k[3].endswith("-ray-worker"))
+        if budget_spec is not None:
+            budget = copy.deepcopy(api.custom[key])
+            budget["spec"] = {
+                **{k: v for k, v in budget["spec"].items() if k not in ("minAvailable", "maxUnavailable")},
+                **budget_spec,
+            }
+            api.custom[key] = budget
+        script = re.sub(r"--timeout=\S+", "--timeout=10s", fill(block, {k: v for k, v in table.items() if k != '"$node"'}))
+        done = run(env, "set -eo pipefail\n" + script)
+        return done.returncode, api
+
+
+def _spot_drain_block() -> str:
+    return next(b for n, verbs, b in write_blocks() if n.endswith("drain-spot-gpu-nodes.md") and verbs == "drain")
+
+
+def test_the_spot_drain_passes_the_workers_budget_and_a_max_unavailable_budget_would_block_it(moto, tmp_path):
+    """The chart's budget (an integer minAvailable, the warm floor less one) lets the spot drain
+    take the replica above the floor. The same budget written as `maxUnavailable: 1` allows no
+    eviction at all: a RayCluster has no scale subresource (disruption.go `getScaleController`)."""
+    code, api = _drain_under_budget(moto, tmp_path / "chart", _spot_drain_block(), None)
+    assert code == 0 and api.evicted and not api.refused_evictions, (code, api.evicted, api.refused_evictions)
+    _, api = _drain_under_budget(moto, tmp_path / "max", _spot_drain_block(), {"maxUnavailable": 1})
+    workers = [p for ns, p, _ in api.refused_evictions if "-worker-" in p]
+    assert workers and not [p for _, p in api.evicted if "-worker-" in p], (api.evicted, api.refused_evictions)
+
+
+def test_the_workers_budget_keeps_the_floor_less_one_through_a_drain_of_every_gpu_node(moto, tmp_path):
+    """Draining every GPU node: the budget lets workers go while more than the warm floor less one
+    are ready and refuses the rest until replacements are ready, so the drain times out instead of
+    emptying the pool."""
+    env, _ = chart_kit.environment(STACK)
+    block = (
+        "for node in $(kubectl get nodes -l gpt-oss.platform/node-pool -o name); do "
+        'kubectl drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=15m || true; done'
+    )
+    _, api = _drain_under_budget(moto, tmp_path, block, None)
+    left = [p for (r, _, name), p in api.core.items() if r == "pods" and "-worker-" in name]
+    assert len(left) == env.serving.min_replicas - 1 and api.refused_evictions, (api.evicted, api.refused_evictions)
 
 
 # -- Karpenter environments: the NodePool patch of the spot drain ---------------------------------

@@ -29,7 +29,7 @@ Writes of the executed runbooks (`_write_routes`): `kubectl cordon` (merge or st
 PATCH of a core object, recorded in `patched`), `kubectl drain` (pods of every namespace by
 `spec.nodeName`, DaemonSets read for their pods, the policy/v1 Eviction subresource, recorded in
 `evicted`) and `kubectl patch --type merge` of a cluster-scoped custom object (Karpenter NodePools).
-PodDisruptionBudgets are not evaluated: an eviction always succeeds. The service proxy
+An eviction is refused (429) where a PodDisruptionBudget would refuse it (`_disruption_refusal`). The service proxy
 (`service_proxies`): GETs to `services/<name>:<port>/proxy/<path>` go to a real server (Prometheus).
 
 `kubectl exec` (`_exec_routes`): the pods/exec subresource over WebSocket, the
@@ -107,6 +107,7 @@ class FakeKubeApi:
     # exec answers the runtime's "executable file not found". Each exec is recorded in `execs`.
     exec_handler: Callable[[str, dict[str, Any], str, list[str]], ExecResult] | None = None
     execs: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
+    refused_evictions: list[tuple[str, str, str]] = field(default_factory=list)  # (namespace, pod, budget)
     forwards: list[tuple[str, str]] = field(default_factory=list)  # (namespace, pod) of each authorized port-forward
 
     def __post_init__(self) -> None:
@@ -998,8 +999,13 @@ def _write_routes(api: FakeKubeApi, app: web.Application) -> None:
         body = await request.json()
         if body.get("kind") != "Eviction" or body.get("metadata", {}).get("name") != m["name"]:
             return _status(400, f"an Eviction for pod {m['name']} expected, got {body.get('kind')}")
-        if api.core.pop(("pods", m["ns"], m["name"]), None) is None:
+        pod = api.core.get(("pods", m["ns"], m["name"]))
+        if pod is None:
             return _status(404, f'pods "{m["name"]}" not found')
+        refused = _disruption_refusal(api, pod)
+        if refused:
+            return refused
+        api.core.pop(("pods", m["ns"], m["name"]))
         api.evicted.append((m["ns"], m["name"]))
         return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}, status=201)
 
@@ -1105,6 +1111,68 @@ def _exec_routes(api: FakeKubeApi, app: web.Application) -> None:
 
     app.router.add_get("/api/v1/namespaces/{ns}/pods/{name}/portforward", portforward)
     app.router.add_post("/api/v1/namespaces/{ns}/pods/{name}/portforward", portforward)
+
+
+# The workload kinds whose scale the disruption controller reads from its listers; any other
+# controller is asked for its /scale subresource (kubernetes pkg/controller/disruption/disruption.go
+# `finders`). None of the custom resources the fake holds has one (KubeRay's CRDs: status only).
+_SCALED_CONTROLLERS = {"ReplicaSet", "Deployment", "StatefulSet", "ReplicationController"}
+
+
+def _is_ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in pod.get("status", {}).get("conditions", []))
+
+
+def _disruption_refusal(api: FakeKubeApi, pod: dict[str, Any]) -> web.Response | None:
+    """The eviction API's answer under the PodDisruptionBudgets selecting `pod`, with the status
+    the disruption controller would have computed (disruption.go `getExpectedPodCount`,
+    `countHealthyPods`, `failSafe`): an integer `minAvailable` counts the ready pods it selects;
+    `maxUnavailable` or a percentage needs the scale of the pods' controller, and a controller with
+    none fails the sync, which allows 0 disruptions. `unhealthyPodEvictionPolicy: AlwaysAllow`
+    lets a pod that is not ready go whatever the budget. A refusal is 429, which `kubectl drain`
+    retries every 5 s until its --timeout (k8s.io/kubectl/pkg/drain)."""
+    ns = pod["metadata"]["namespace"]
+    labels = pod["metadata"].get("labels") or {}
+    for (group, resource, namespace, name), budget in sorted(api.custom.items()):
+        if (group, resource, namespace) != ("policy", "poddisruptionbudgets", ns):
+            continue
+        spec = budget.get("spec", {})
+        wanted = (spec.get("selector") or {}).get("matchLabels") or {}
+        if not all(labels.get(k) == v for k, v in wanted.items()):
+            continue
+        if not _is_ready(pod) and spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
+            continue
+        selected = [
+            o
+            for (r, n, _), o in api.core.items()
+            if (r, n) == ("pods", ns) and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
+        healthy = sum(1 for o in selected if _is_ready(o))
+        minimum = spec.get("minAvailable")
+        if isinstance(minimum, int):
+            allowed = healthy - minimum
+        else:
+            owners = [next((r for r in o["metadata"].get("ownerReferences", []) if r.get("controller")), None) for o in selected]
+            unscaled = [r["kind"] for r in owners if r is not None and r["kind"] not in _SCALED_CONTROLLERS]
+            # failSafe for a controller without scale ("<resource> does not implement the scale subresource").
+            allowed = 0 if unscaled else healthy - (len(selected) - int(spec.get("maxUnavailable", 0)))
+        if allowed <= 0:
+            api.refused_evictions.append((ns, pod["metadata"]["name"], name))
+            return web.json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "status": "Failure",
+                    "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+                    "reason": "TooManyRequests",
+                    "details": {
+                        "causes": [{"reason": "DisruptionBudget", "message": f"The disruption budget {name} does not allow it"}]
+                    },
+                    "code": 429,
+                },
+                status=429,
+            )
+    return None
 
 
 def _exec_status(container: str, argv: list[str], result: ExecResult) -> dict[str, Any]:

@@ -292,7 +292,13 @@ class RayWorkersDisruption(Section):
         default=True,
         description="PodDisruptionBudget over the GPU worker pods, so a node drain takes replicas down one at a time.",
     )
-    maxUnavailable: int = Field(default=1, ge=1, description="Worker pods a voluntary disruption may take at once.")
+    minAvailable: int = Field(
+        default=0,
+        ge=0,
+        description="Ready GPU worker pods a voluntary disruption must leave; the environment sets the warm floor less one. "
+        "An integer minimum, never maxUnavailable: a RayCluster has no scale subresource, so a maxUnavailable budget over its "
+        "pods allows no disruption at all.",
+    )
 
 
 class PodDisruptionBudget(Section):
