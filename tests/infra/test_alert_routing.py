@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from infra.alert_routing import alertmanager_config, alertmanager_secret_names
 from infra.components.addons import prometheus_stack_values
 from infra.config import ConfigError, environment_from_stack_file, read_stack_file, validate_environment
 from infra.config.load import PROJECT
+from support.ports import free_port
 from support.tools import REPO_ROOT, require_tool
 
 AMTOOL = REPO_ROOT / "tools" / "alertmanager" / "bin" / "amtool"
@@ -182,9 +182,7 @@ def _scenario_alerts() -> list[dict[str, str]]:
 @pytest.fixture
 def alertmanager(tmp_path):
     binary = require_tool(ALERTMANAGER, FETCH)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [
             str(binary),

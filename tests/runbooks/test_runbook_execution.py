@@ -61,6 +61,7 @@ from contracts import CLIENT_KEYS_SECRET, NAMESPACE, ROUTE_OVERRIDE_CONFIGMAP
 from infra.node_pool_shape import capacity_group_name, capacity_groups, node_labels
 from support import chart_kit
 from support.fake_kube_api import FakeKubeApi, load
+from support.ports import free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -432,12 +433,6 @@ def moto() -> Iterator[dict[str, str]]:
     finally:
         server.terminate()
         server.wait(10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(port: int) -> None:

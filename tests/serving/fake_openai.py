@@ -33,13 +33,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httptools
+
+from support.ports import free_port
 
 PROBE_TEXT = "Reply with one word."
 ENDPOINT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/responses")
@@ -110,9 +111,7 @@ class FakeOpenAI:
 
     def start(self) -> FakeOpenAI:
         if self.port == 0:
-            with socket.socket() as s:
-                s.bind((self.host, 0))
-                self.port = s.getsockname()[1]
+            self.port = free_port()
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name=f"fake-{self.name}", daemon=True)
         self._thread.start()

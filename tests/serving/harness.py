@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from serving.gateway.__main__ import run
 from serving.gateway.app import Gateway
 from serving.gateway.auth import hash_key
 from serving.gateway.settings import GatewaySettings
+from support.ports import free_port
 
 PUBLIC_MODEL = "gpt-oss-120b"
 MANAGED_MODEL = "o4-mini"
@@ -41,12 +41,6 @@ TINY_CAP_USD = 1e-9
 MANAGED_API_KEY = "sk-managed-upstream-5e6f7a8b9c0d1e2f"
 # Readiness that falls at the first failed probe (the start-up probe), for tests that begin unready.
 ONE_FAILED_PROBE_UNREADIES = {"probe": "generation", "interval_s": 30, "timeout_s": 0.6, "failures_to_unready": 1}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_secrets(directory: Path) -> tuple[Path, Path]:

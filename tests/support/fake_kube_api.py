@@ -42,13 +42,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from support.ports import free_port
 
 TOKEN = "fake-kube-token-7d1e0c3b9a"
 
@@ -128,9 +129,7 @@ class FakeKubeApi:
 
     def start(self) -> FakeKubeApi:
         self._ca_pem, self._ssl = _self_signed() if self.tls else (b"", None)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="fake-kube-api", daemon=True)
         self._thread.start()

@@ -8,7 +8,6 @@ and served by `prometheus` on 127.0.0.1 on a free port, stopped after the test.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -18,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.ports import free_port as _free_port
 from support.tools import REPO_ROOT, require_tool
 
 BIN = REPO_ROOT / "tools" / "promtool" / "bin"
@@ -43,12 +43,6 @@ def openmetrics(series: Sequence[Series]) -> str:
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
             lines += [f"{s.name}{{{labels}}} {value!r} {stamp:.0f}" for stamp, value in s.samples]
     return "\n".join(lines) + "\n# EOF\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from support.ports import free_port as _free_port
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO / "serving" / "gateway" / "Dockerfile"
@@ -133,12 +134,6 @@ def test_the_dockerfile_copies_nothing_that_is_not_in_the_context():
     for source in copied_sources():
         source = source.rstrip("/")
         assert source in context or any(f.startswith(source + "/") for f in context), source
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
