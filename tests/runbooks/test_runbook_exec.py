@@ -35,10 +35,19 @@ import yaml
 from contracts import NAMESPACE
 from support import chart_kit
 from support.container_exec import Containers
-from support.fake_kube_api import FakeKubeApi
+from support.fake_kube_api import FakeKubeApi, load
 from support.serve_proxy_stand_in import ServeProxyStandIn
 from support.tools import require_tool
-from tests.runbooks.test_runbook_execution import fill, kubectl_calls, run, started_cluster, verb_of
+from tests.runbooks.test_runbook_execution import (
+    KUBECTL,
+    _pod,
+    fill,
+    kubectl_calls,
+    oncall_policy,
+    run,
+    started_cluster,
+    verb_of,
+)
 from tests.serving.gateway.test_shared_store import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -372,3 +381,52 @@ def test_a_forward_the_oncall_role_does_not_allow_fails(exec_cluster):
     finally:
         api.rbac_policy = policy
     assert done.returncode != 0 and "forbidden" in done.stderr.lower(), f"{name}: {done.stderr[-400:]}"
+
+
+def test_the_oncall_role_may_open_the_grafana_forward_of_a_runbook_header(tmp_path):
+    """Where an environment has no dashboard URL (dev), every runbook's header says to forward to
+    Grafana: the on-call group must get past RBAC in the monitoring namespace (the Service, its
+    pods, `create` on `pods/portforward`) and kubectl must resolve the Service to Grafana's pod."""
+    from infra.config import environment_from_stack_file
+    from infra.runbooks.context import GRAFANA_SERVICE, MONITORING_NAMESPACE, runbook_context
+
+    forward = runbook_context(environment_from_stack_file("dev"))["grafana_forward"]
+    assert forward and f"(after `{forward}`)" in (ROOT / "runbooks" / "dev" / "README.md").read_text()
+    labels = {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": "kube-prometheus-stack"}
+    api = FakeKubeApi(tls=True, rbac_policy=oncall_policy()).start()
+    try:
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": GRAFANA_SERVICE, "namespace": MONITORING_NAMESPACE},
+            "spec": {"selector": labels, "ports": [{"name": "http-web", "port": 80, "targetPort": 3000}]},
+        }
+        spec = {"containers": [{"name": "grafana", "image": "grafana", "ports": [{"containerPort": 3000, "name": "grafana"}]}]}
+        owner = ("apps/v1", "ReplicaSet", "kube-prometheus-stack-grafana-5d9c7b8f6")
+        pod = _pod(
+            "kube-prometheus-stack-grafana-5d9c7b8f6-k2x9q",
+            labels,
+            spec,
+            "ip-10-0-0-11.ec2.internal",
+            MONITORING_NAMESPACE,
+            owner,
+        )
+        for obj in (service, pod):
+            load(api, obj)
+        api.write_kubeconfig(tmp_path / "kubeconfig")
+        env = {"PATH": f"{KUBECTL.parent}:/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "kubeconfig")}
+        done = run(env, f"timeout 20 {forward}")
+        assert not [d for d in api.denied if d[2] == "pods/portforward" or "monitoring/" in d[3]], api.denied
+        # kubectl 1.37 tries the WebSocket tunnel, then falls back to SPDY: both reach the pod.
+        assert set(api.forwards) == {(MONITORING_NAMESPACE, pod["metadata"]["name"])}, (api.forwards, done.stderr[-400:])
+        # Without the rule, the same forward is refused.
+        policy = copy.deepcopy(api.rbac_policy)
+        assert policy is not None
+        policy["roles"][MONITORING_NAMESPACE] = [
+            r for r in policy["roles"][MONITORING_NAMESPACE] if "pods/portforward" not in r.get("resources", [])
+        ]
+        api.rbac_policy = policy
+        refused = run(env, f"timeout 20 {forward}")
+        assert refused.returncode != 0 and "forbidden" in refused.stderr.lower(), refused.stderr[-400:]
+    finally:
+        api.stop()
