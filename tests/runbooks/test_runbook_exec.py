@@ -26,6 +26,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -267,19 +268,27 @@ def test_a_planted_exec_mistake_fails(exec_cluster, planted, expected):
     assert done.returncode != 0 and expected in why, why
 
 
-def test_an_exec_the_oncall_role_does_not_allow_fails(exec_cluster):
-    """Without `create` on `pods/exec` the exec is refused before any stream opens."""
-    api, env, table, _ = exec_cluster
+@contextmanager
+def without_rules_on(api: FakeKubeApi, resource: str) -> Iterator[None]:
+    """The fake API enforcing the on-call policy less every rule that names `resource` (in the
+    ClusterRole and every Role), put back on exit."""
     policy = api.rbac_policy
     assert policy is not None
     reduced = copy.deepcopy(policy)
     for rules in [reduced["cluster"], *reduced["roles"].values()]:
-        rules[:] = [r for r in rules if "pods/exec" not in r.get("resources", [])]
+        rules[:] = [r for r in rules if resource not in r.get("resources", [])]
     api.rbac_policy = reduced
     try:
-        done = run(env, fill("kubectl -n gpt-oss exec $POD -c ray-worker -- nvidia-smi", table))
+        yield
     finally:
         api.rbac_policy = policy
+
+
+def test_an_exec_the_oncall_role_does_not_allow_fails(exec_cluster):
+    """Without `create` on `pods/exec` the exec is refused before any stream opens."""
+    api, env, table, _ = exec_cluster
+    with without_rules_on(api, "pods/exec"):
+        done = run(env, fill("kubectl -n gpt-oss exec $POD -c ray-worker -- nvidia-smi", table))
     assert done.returncode != 0 and "forbidden" in done.stderr.lower(), done.stderr
     assert ("create", "", "pods/exec", f"{NAMESPACE}/{table['$POD']}") in api.denied
 
@@ -369,17 +378,9 @@ def test_the_oncall_role_may_open_the_gateway_forward_of_every_procedure(exec_cl
 
 def test_a_forward_the_oncall_role_does_not_allow_fails(exec_cluster):
     api, env, table, _ = exec_cluster
-    policy = api.rbac_policy
-    assert policy is not None
-    reduced = copy.deepcopy(policy)
-    for rules in [reduced["cluster"], *reduced["roles"].values()]:
-        rules[:] = [r for r in rules if "pods/portforward" not in r.get("resources", [])]
-    api.rbac_policy = reduced
-    try:
-        name, line = _gateway_forwards()[0]
+    name, line = _gateway_forwards()[0]
+    with without_rules_on(api, "pods/portforward"):
         done = _forward_once(env, table, line)
-    finally:
-        api.rbac_policy = policy
     assert done.returncode != 0 and "forbidden" in done.stderr.lower(), f"{name}: {done.stderr[-400:]}"
 
 
@@ -420,13 +421,8 @@ def test_the_oncall_role_may_open_the_grafana_forward_of_a_runbook_header(tmp_pa
         # kubectl 1.37 tries the WebSocket tunnel, then falls back to SPDY: both reach the pod.
         assert set(api.forwards) == {(MONITORING_NAMESPACE, pod["metadata"]["name"])}, (api.forwards, done.stderr[-400:])
         # Without the rule, the same forward is refused.
-        policy = copy.deepcopy(api.rbac_policy)
-        assert policy is not None
-        policy["roles"][MONITORING_NAMESPACE] = [
-            r for r in policy["roles"][MONITORING_NAMESPACE] if "pods/portforward" not in r.get("resources", [])
-        ]
-        api.rbac_policy = policy
-        refused = run(env, f"timeout 20 {forward}")
+        with without_rules_on(api, "pods/portforward"):
+            refused = run(env, f"timeout 20 {forward}")
         assert refused.returncode != 0 and "forbidden" in refused.stderr.lower(), refused.stderr[-400:]
     finally:
         api.stop()

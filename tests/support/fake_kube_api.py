@@ -265,7 +265,7 @@ class FakeKubeApi:
         resource, name = rest[2], (rest[3] if len(rest) > 3 else "")
         verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}[request.method]
         if request.method == "GET" and not name:
-            verb = "watch" if request.query.get("watch") in ("1", "true") else "list"
+            verb = "watch" if _wants_watch(request) else "list"
             name = request.query.get("fieldSelector", "").removeprefix("metadata.name=")
         for rule in self.rbac_rules:
             if (
@@ -301,7 +301,7 @@ class FakeKubeApi:
         resource, name, sub = rest[0], (rest[1] if len(rest) > 1 else ""), (rest[2] if len(rest) > 2 else "")
         verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "POST": "create", "DELETE": "delete"}[request.method]
         if request.method == "GET" and not name:
-            verb = "watch" if request.query.get("watch") in ("1", "true") else "list"
+            verb = "watch" if _wants_watch(request) else "list"
             selector = request.query.get("fieldSelector", "")
             name = selector.removeprefix("metadata.name=") if selector.startswith("metadata.name=") else ""
         if request.method == "POST" and not sub:
@@ -440,7 +440,7 @@ class FakeKubeApi:
         if not selector.startswith("metadata.name="):
             return _status(403, "configmaps is forbidden: list/watch needs fieldSelector metadata.name (resourceNames)")
         name = selector.removeprefix("metadata.name=")
-        if request.query.get("watch") in ("1", "true"):
+        if _wants_watch(request):
             return await self._watch(request, ns, name)
         if self.fail_lists:
             return _status(500, "etcd unavailable")
@@ -610,7 +610,7 @@ def _pod_routes(api: FakeKubeApi, app: web.Application) -> None:
         denied = api._auth(request)
         if denied:
             return denied
-        if request.query.get("watch") in ("1", "true"):
+        if _wants_watch(request):
             return await api._quiet_watch(request)
         ns = request.match_info["ns"]
         wanted = dict(t.split("=", 1) for t in request.query.get("labelSelector", "").split(",") if "=" in t)
@@ -662,6 +662,11 @@ def _merge_patch(target: Any, patch: Any) -> Any:
         else:
             target[key] = _merge_patch(target.get(key), value)
     return target
+
+
+def _wants_watch(request: web.Request) -> bool:
+    """A list request with `watch=true` (or `1`) is a watch (k8s.io/apiserver's RequestInfo)."""
+    return request.query.get("watch") in ("1", "true")
 
 
 def _status(code: int, message: str) -> web.Response:
@@ -836,7 +841,7 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
         denied = api._auth(request)
         if denied:
             return denied
-        if request.query.get("watch") in ("1", "true"):
+        if _wants_watch(request):
             return await api._quiet_watch(request)
         ns, resource = request.match_info.get("ns", ""), request.match_info["resource"]
         items = [
@@ -878,7 +883,7 @@ def _read_only_routes(api: FakeKubeApi, app: web.Application) -> None:
         denied = api._auth(request)
         if denied:
             return denied
-        if request.query.get("watch") in ("1", "true"):
+        if _wants_watch(request):
             return await api._quiet_watch(request)
         m = request.match_info
         items = [
@@ -1131,21 +1136,21 @@ def _disruption_refusal(api: FakeKubeApi, pod: dict[str, Any]) -> web.Response |
     lets a pod that is not ready go whatever the budget. A refusal is 429, which `kubectl drain`
     retries every 5 s until its --timeout (k8s.io/kubectl/pkg/drain)."""
     ns = pod["metadata"]["namespace"]
-    labels = pod["metadata"].get("labels") or {}
     for (group, resource, namespace, name), budget in sorted(api.custom.items()):
         if (group, resource, namespace) != ("policy", "poddisruptionbudgets", ns):
             continue
         spec = budget.get("spec", {})
         wanted = (spec.get("selector") or {}).get("matchLabels") or {}
-        if not all(labels.get(k) == v for k, v in wanted.items()):
+
+        def selects(obj: dict[str, Any], wanted: dict[str, str] = wanted) -> bool:
+            labels = obj["metadata"].get("labels") or {}
+            return all(labels.get(k) == v for k, v in wanted.items())
+
+        if not selects(pod):
             continue
         if not _is_ready(pod) and spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow":
             continue
-        selected = [
-            o
-            for (r, n, _), o in api.core.items()
-            if (r, n) == ("pods", ns) and all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
-        ]
+        selected = [o for (r, n, _), o in api.core.items() if (r, n) == ("pods", ns) and selects(o)]
         healthy = sum(1 for o in selected if _is_ready(o))
         minimum = spec.get("minAvailable")
         if isinstance(minimum, int):
